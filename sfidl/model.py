@@ -364,6 +364,8 @@ class Program:
     ingresses: tuple[Ingress, ...]
     egresses: tuple[Egress, ...]
     endpoint: str | None = None  # the URL the cluster reaches the functions at
+    kafka_brokers: str | None = None
+    kinesis_region: str | None = None
 
     @property
     def root(self) -> SourceFile:
