@@ -1,0 +1,1 @@
+"""Generators: one module per output, each reading only the checked model."""
