@@ -81,12 +81,14 @@ class PendingGroup(_message.Message):
     CARRIED_FIELD_NUMBER: _builtins.int
     HAS_CARRIED_FIELD_NUMBER: _builtins.int
     TIMEOUT_TOKEN_FIELD_NUMBER: _builtins.int
+    TIMEOUT_MILLIS_FIELD_NUMBER: _builtins.int
     continuation: _builtins.str
     carried: _builtins.bytes
     """The value the caller carried along (a message of the continuation's declared type)."""
     has_carried: _builtins.bool
     timeout_token: _builtins.str
     """The cancellation token of the timeout, empty when the call has none."""
+    timeout_millis: _builtins.int
     @_builtins.property
     def calls(self) -> _containers.RepeatedCompositeFieldContainer[Global___PendingCall]: ...
     def __init__(
@@ -97,10 +99,11 @@ class PendingGroup(_message.Message):
         carried: _builtins.bytes = ...,
         has_carried: _builtins.bool = ...,
         timeout_token: _builtins.str = ...,
+        timeout_millis: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["calls", b"calls", "carried", b"carried", "continuation", b"continuation", "has_carried", b"has_carried", "timeout_token", b"timeout_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calls", b"calls", "carried", b"carried", "continuation", b"continuation", "has_carried", b"has_carried", "timeout_millis", b"timeout_millis", "timeout_token", b"timeout_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

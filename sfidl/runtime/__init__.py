@@ -1,0 +1,63 @@
+"""What generated ``<name>_sfidl.py`` modules import: contexts, state, calls, the application.
+
+User code rarely imports this module directly: the generated stubs re-export what a
+handler needs (``Timeout``, the error classes, ``TimerId``).
+"""
+
+from sfidl.runtime.address import Address
+from sfidl.runtime.app import Application, Function
+from sfidl.runtime.calls import CallId
+from sfidl.runtime.context import (
+    Context,
+    Egress,
+    Egresses,
+    FunctionClient,
+    Functions,
+    Joins,
+    Timer,
+    TimerId,
+    Timers,
+)
+from sfidl.runtime.errors import RpcError, Timeout
+from sfidl.runtime.manifest import EgressManifest, IngressManifest, IoKind, Manifest
+from sfidl.runtime.spec import Continuation, FunctionSpec, OneWay, RequestReply, Rpc
+from sfidl.runtime.spec import Timer as TimerSpec
+from sfidl.runtime.state import MessageState, ScalarState, State
+from sfidl.runtime.types import BOOL, DOUBLE, FLOAT, INT32, INT64, STRING
+
+__all__ = [
+    "BOOL",
+    "DOUBLE",
+    "FLOAT",
+    "INT32",
+    "INT64",
+    "STRING",
+    "Address",
+    "Application",
+    "CallId",
+    "Context",
+    "Continuation",
+    "Egress",
+    "EgressManifest",
+    "Egresses",
+    "Function",
+    "FunctionClient",
+    "FunctionSpec",
+    "Functions",
+    "IngressManifest",
+    "IoKind",
+    "Joins",
+    "Manifest",
+    "MessageState",
+    "OneWay",
+    "RequestReply",
+    "Rpc",
+    "RpcError",
+    "ScalarState",
+    "State",
+    "Timeout",
+    "Timer",
+    "TimerId",
+    "TimerSpec",
+    "Timers",
+]

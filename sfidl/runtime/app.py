@@ -1,0 +1,85 @@
+"""The application object: function implementations bound onto the official StateFun SDK."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import statefun
+
+from sfidl.runtime.dispatch import invoker
+from sfidl.runtime.invocation import Deployment, runtime_state_spec
+from sfidl.runtime.manifest import Manifest
+from sfidl.runtime.spec import FunctionSpec
+
+
+class Function:
+    """Base of the generated abstract function classes; ``spec`` says what the IDL declared."""
+
+    spec: ClassVar[FunctionSpec]
+
+
+class Application:
+    """Every function of a program, ready to serve StateFun's request/reply protocol.
+
+    The generated subclass takes one implementation per declared function as keyword
+    arguments, so a missing one is a type error. ``playground=True`` writes egress
+    records the way the StateFun playground image expects instead of Kafka/Kinesis ones.
+    """
+
+    def __init__(
+        self, manifest: Manifest, implementations: Iterable[Function], *, playground: bool = False
+    ) -> None:
+        self._manifest = manifest
+        self._deployment = Deployment(manifest, playground=playground)
+        self._functions = statefun.StatefulFunctions()
+        self._typenames: list[str] = []
+        for implementation in implementations:
+            spec = type(implementation).spec
+            specs = [field.value_spec() for field in spec.state.fields()]
+            specs.append(runtime_state_spec())
+            self._functions.register(
+                spec.typename, invoker(implementation, spec, self._deployment), specs
+            )
+            self._typenames.append(spec.typename)
+        missing = set(manifest.functions) - set(self._typenames)
+        if missing:
+            raise ValueError(f"no implementation for {', '.join(sorted(missing))}")
+        self._handler = statefun.RequestReplyHandler(self._functions)
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._manifest
+
+    @property
+    def typenames(self) -> tuple[str, ...]:
+        """The function types this application serves."""
+        return tuple(self._typenames)
+
+    @property
+    def stateful_functions(self) -> Any:
+        """The SDK's ``StatefulFunctions`` registry the implementations are bound onto."""
+        return self._functions
+
+    @property
+    def request_reply_handler(self) -> Any:
+        """The SDK's ``RequestReplyHandler``: serve ``handle_async`` from any HTTP server."""
+        return self._handler
+
+    async def handle(self, request: bytes) -> bytes:
+        """One ``ToFunction`` request in, its ``FromFunction`` response out (bytes)."""
+        result: bytes = await self._handler.handle_async(request)
+        return result
+
+    def handle_sync(self, request: bytes) -> bytes:
+        """:meth:`handle` for code without an event loop."""
+        return asyncio.run(self.handle(request))
+
+    def serve(self, *, host: str = "0.0.0.0", port: int = 8000, path: str = "/statefun") -> None:
+        """Serve the functions over HTTP (aiohttp) until interrupted: the deployment one-liner."""
+        from aiohttp import web
+
+        from sfidl.runtime.http import web_app
+
+        web.run_app(web_app(self, path=path), host=host, port=port)

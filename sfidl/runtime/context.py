@@ -1,0 +1,172 @@
+"""The typed context a handler gets, and the parts generated contexts are made of.
+
+A generated ``UserCartContext`` offers exactly what the IDL declared for ``UserCart``:
+``ctx.state`` (typed state), ``ctx.functions`` (clients for the declared calls and sends),
+``ctx.egress`` (the declared egresses), ``ctx.timers`` and ``ctx.joins``. The classes
+here do the work; the generated subclasses only name and type it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Generic, NewType, TypeVar
+
+from google.protobuf.message import Message
+
+from sfidl.runtime import calls
+from sfidl.runtime.address import Address
+from sfidl.runtime.internal_pb2 import TimerFired
+from sfidl.runtime.invocation import Invocation
+from sfidl.runtime.spec import Rpc
+from sfidl.runtime.types import encode
+
+P = TypeVar("P", bound="Part")
+M = TypeVar("M", bound=Message)
+
+TimerId = NewType("TimerId", str)
+"""Identifies one pending timer, to cancel it; it can be kept in state."""
+
+
+class Part:
+    """A piece of a context (state, functions, egress, timers, joins)."""
+
+    __slots__ = ("_invocation",)
+
+    def __init__(self, invocation: Invocation) -> None:
+        self._invocation = invocation
+
+
+class Context:
+    """What a handler of a function may see and do during one invocation."""
+
+    __slots__ = ("_invocation", "_parts")
+
+    def __init__(self, invocation: Invocation) -> None:
+        self._invocation = invocation
+        self._parts: dict[type[Any], Any] = {}
+
+    @property
+    def address(self) -> Address:
+        """This function instance."""
+        return self._invocation.address
+
+    @property
+    def id(self) -> str:
+        """This function instance's id (``ctx.address.id``)."""
+        return self._invocation.address.id
+
+    @property
+    def caller(self) -> Address | None:
+        """The function that sent the message being handled; None for an ingress."""
+        return self._invocation.caller
+
+    def _part(self, cls: type[P]) -> P:
+        part = self._parts.get(cls)
+        if part is None:
+            part = self._parts[cls] = cls(self._invocation)
+        return part
+
+
+class FunctionClient(Part):
+    """The calls and sends one function declared towards one instance of another."""
+
+    __slots__ = ("_target",)
+
+    def __init__(self, invocation: Invocation, typename: str, id: str) -> None:
+        super().__init__(invocation)
+        if not id:
+            raise ValueError(f"the id of a {typename} instance cannot be empty")
+        self._target = Address(typename, id)
+
+    def _send(self, message: Message) -> None:
+        self._invocation.send(self._target, message)
+
+    def _call(
+        self,
+        rpc: Rpc[Any, Any],
+        continuation: str,
+        request: Message,
+        carried: Message | None,
+        timeout: timedelta | None,
+    ) -> calls.CallId:
+        return calls.start(
+            self._invocation, continuation, ((rpc, self._target.id, request),), carried, timeout
+        )
+
+
+class Functions(Part):
+    """Base of ``ctx.functions``: one method per declared target function, taking the id."""
+
+    __slots__ = ()
+
+    def _client(self, cls: type[FunctionClient], typename: str, id: str) -> Any:
+        return cls(self._invocation, typename, id)
+
+
+class Joins(Part):
+    """Base of ``ctx.joins``: one method per declared join, starting all of its calls."""
+
+    __slots__ = ()
+
+    def _join(
+        self,
+        continuation: str,
+        requests: tuple[tuple[Rpc[Any, Any], str, Message], ...],
+        carried: Message | None,
+        timeout: timedelta | None,
+    ) -> calls.CallId:
+        return calls.start(self._invocation, continuation, requests, carried, timeout)
+
+
+class Egress(Generic[M]):
+    """A declared egress; ``write`` sends one record."""
+
+    __slots__ = ("_invocation", "_typename")
+
+    def __init__(self, invocation: Invocation, typename: str) -> None:
+        self._invocation = invocation
+        self._typename = typename
+
+    def write(self, message: M, *, key: str | None = None) -> None:
+        """Write ``message``; the record key (Kafka) or partition key (Kinesis) defaults to this function's id."""
+        self._invocation.emit(self._typename, message, key)
+
+
+class Egresses(Part):
+    """Base of ``ctx.egress``: one property per egress the function declared it writes."""
+
+    __slots__ = ()
+
+    def _egress(self, typename: str) -> Any:
+        return Egress[Any](self._invocation, typename)
+
+
+class Timer(Generic[M]):
+    """A declared timer: a delayed message to this same instance, handled by the timer's method."""
+
+    __slots__ = ("_invocation", "_name")
+
+    def __init__(self, invocation: Invocation, name: str) -> None:
+        self._invocation = invocation
+        self._name = name
+
+    def after(self, delay: timedelta, message: M) -> TimerId:
+        """Fire the timer with ``message`` once ``delay`` has passed; keep the id to cancel it."""
+        invocation = self._invocation
+        token = f"sfidl.timer.{invocation.next_id()}"
+        fired = TimerFired(timer=self._name, payload=encode(message), token=token)
+        invocation.send_after(delay, invocation.address, fired, token)
+        return TimerId(token)
+
+    def cancel(self, timer: TimerId) -> None:
+        """Cancel a pending timer; a no-op when it already fired (cancellation is best-effort)."""
+        self._invocation.cancel(timer)
+
+
+class Timers(Part):
+    """Base of ``ctx.timers``: one property per declared timer."""
+
+    __slots__ = ()
+
+    def _timer(self, name: str) -> Any:
+        return Timer[Any](self._invocation, name)

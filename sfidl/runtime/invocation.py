@@ -1,0 +1,169 @@
+"""One invocation of a function: the SDK's context plus sfidl's bookkeeping around it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import statefun
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from sfidl.runtime.address import Address
+from sfidl.runtime.internal_pb2 import DeadLetter, RuntimeState
+from sfidl.runtime.manifest import IoKind, Manifest
+from sfidl.runtime.spec import FunctionSpec
+from sfidl.runtime.types import encode, protobuf_type, typename_of
+
+log = logging.getLogger("sfidl.runtime")
+
+# The hidden state every sfidl function has; lower case, as the SDK requires.
+RUNTIME_STATE = "sfidl_runtime"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """How the application is deployed: what its egress writes must look like."""
+
+    manifest: Manifest
+    # Egress records for the StateFun playground image instead of Kafka/Kinesis.
+    playground: bool = False
+
+
+class Invocation:
+    """The effects of one handler call, queued on the SDK's context.
+
+    Message-typed state read during the call is kept here and written back by
+    :meth:`finish` when it changed, so ``ctx.state.cart.items["x"] = 1`` persists like
+    an assignment would.
+    """
+
+    def __init__(self, sdk: Any, message: Any, spec: FunctionSpec, deployment: Deployment) -> None:
+        self.sdk = sdk
+        self.message = message
+        self.spec = spec
+        self.deployment = deployment
+        self.address = Address(typename=sdk.address.typename, id=sdk.address.id)
+        self.caller = Address.from_sdk(sdk.caller)
+        self.loaded: dict[str, tuple[Message, bytes]] = {}
+        self._runtime: RuntimeState | None = None
+
+    # -- state -----------------------------------------------------------------------
+
+    def read(self, name: str) -> Any:
+        return getattr(self.sdk.storage, name)
+
+    def write(self, name: str, value: Any) -> None:
+        setattr(self.sdk.storage, name, value)
+
+    def delete(self, name: str) -> None:
+        delattr(self.sdk.storage, name)
+
+    @property
+    def runtime(self) -> RuntimeState:
+        """The hidden state: pending calls and the id counter."""
+        if self._runtime is None:
+            stored = self.read(RUNTIME_STATE)
+            self._runtime = stored if stored is not None else RuntimeState()
+            self.loaded[RUNTIME_STATE] = (self._runtime, encode(self._runtime))
+        return self._runtime
+
+    def next_id(self) -> int:
+        """A number never handed out before by this function instance."""
+        runtime = self.runtime
+        value = runtime.next_id
+        runtime.next_id += 1
+        return value
+
+    def finish(self) -> None:
+        """Write back the message states that changed in place."""
+        for name, (value, before) in self.loaded.items():
+            if encode(value) != before:
+                self.write(name, value)
+        self.loaded.clear()
+        self._runtime = None
+
+    # -- messages --------------------------------------------------------------------
+
+    def send(self, target: Address, message: Message) -> None:
+        self.sdk.send(self._message(target, message))
+
+    def send_after(self, delay: timedelta, target: Address, message: Message, token: str) -> None:
+        if delay < timedelta(0):
+            raise ValueError(f"a delay cannot be negative, got {delay}")
+        self.sdk.send_after(delay, self._message(target, message), token)
+
+    def cancel(self, token: str) -> None:
+        self.sdk.cancel_delayed_message(token)
+
+    @staticmethod
+    def _message(target: Address, message: Message) -> Any:
+        return statefun.message_builder(
+            target_typename=target.typename,
+            target_id=target.id,
+            value=message,
+            value_type=protobuf_type(type(message)),
+        )
+
+    # -- egress ----------------------------------------------------------------------
+
+    def emit(self, egress: str, message: Message, key: str | None) -> None:
+        """Write ``message`` to the egress with id ``egress``; the key defaults to this id."""
+        target = self.deployment.manifest.egress(egress)
+        if target is None:
+            raise KeyError(f"{egress} is not an egress of this application")
+        key = self.address.id if key is None else key
+        if self.deployment.playground:
+            record = {"topic": target.sink, "payload": json_format.MessageToJson(message, indent=None)}
+            self.sdk.send_egress(
+                statefun.egress_message_builder(
+                    target_typename="io.statefun.playground/egress",
+                    value=record,
+                    value_type=statefun.make_json_type("io.statefun.playground/EgressRecord"),
+                )
+            )
+        elif target.kind is IoKind.KAFKA:
+            self.sdk.send_egress(
+                statefun.kafka_egress_message(
+                    typename=target.typename, topic=target.sink, value=encode(message), key=key
+                )
+            )
+        else:
+            self.sdk.send_egress(
+                statefun.kinesis_egress_message(
+                    typename=target.typename, stream=target.sink, value=encode(message), partition_key=key
+                )
+            )
+
+    def dead_letter(self, reason: str) -> None:
+        """Set aside the message being handled: logged, and written to the dead-letter egress if any."""
+        typed = self.message.typed_value
+        log.warning(
+            "%s: dropped a message of type %r from %s: %s",
+            self.address,
+            typed.typename,
+            self.caller or "an ingress",
+            reason,
+        )
+        target = next((e for e in self.deployment.manifest.egresses if e.dead_letters), None)
+        if target is not None:
+            letter = DeadLetter(
+                function_typename=self.address.typename,
+                function_id=self.address.id,
+                caller=str(self.caller) if self.caller else "",
+                message_typename=typed.typename,
+                message_value=typed.value,
+                reason=reason,
+            )
+            self.emit(target.typename, letter, None)
+
+
+def runtime_state_spec() -> Any:
+    """The SDK ``ValueSpec`` of the hidden state."""
+    return statefun.ValueSpec(name=RUNTIME_STATE, type=protobuf_type(RuntimeState))
+
+
+def is_message_of(message: Any, cls: type[Message]) -> bool:
+    return bool(message.typed_value.typename == typename_of(cls))

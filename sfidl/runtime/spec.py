@@ -1,0 +1,90 @@
+"""The declarations generated code makes: functions, handlers, calls, timers.
+
+Generated ``<name>_sfidl.py`` files are built from these; the behaviour behind them lives
+in :mod:`sfidl.runtime.dispatch` and friends, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from google.protobuf.message import Message
+
+from sfidl.runtime.errors import RpcError
+
+if TYPE_CHECKING:
+    from sfidl.runtime.context import Context
+    from sfidl.runtime.state import State
+
+Req = TypeVar("Req", bound=Message)
+Rep = TypeVar("Rep", bound=Message)
+
+
+@dataclass(frozen=True)
+class Rpc(Generic[Req, Rep]):
+    """A request/reply handler, as both its callers and its function see it."""
+
+    function: str  # the callee's typename
+    handler: str
+    request: type[Req]
+    reply: type[Rep]
+    call_envelope: type[Message]  # fields: correlation_id = 1, request = 2
+    reply_envelope: type[Message]  # fields: correlation_id = 1, oneof outcome {reply = 2, errors...}
+    errors: tuple[type[RpcError[Any]], ...] = ()
+
+    def error_for(self, detail: Message) -> type[RpcError[Any]] | None:
+        """The declared error class carrying messages like ``detail``."""
+        name = detail.DESCRIPTOR.full_name
+        return next((e for e in self.errors if e.detail_type.DESCRIPTOR.full_name == name), None)
+
+
+@dataclass(frozen=True)
+class OneWay:
+    """``on name(Request);``: a handler that receives messages and answers nothing."""
+
+    name: str
+    request: type[Message]
+
+
+@dataclass(frozen=True)
+class RequestReply:
+    """``rpc name(Request) returns Reply raises ...;``: a handler that answers its caller."""
+
+    name: str
+    rpc: Rpc[Any, Any]
+
+
+@dataclass(frozen=True)
+class Timer:
+    """``timer name(Message);``: a delayed self-message handled by the method ``name``."""
+
+    name: str
+    message: type[Message]
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """The method receiving the outcome of a declared call (or of several, for a join)."""
+
+    name: str
+    targets: tuple[Rpc[Any, Any], ...]
+    carries: type[Message] | None = None
+    timeout: timedelta | None = None  # the IDL's default
+
+    @property
+    def is_join(self) -> bool:
+        return len(self.targets) > 1
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Everything the runtime needs to host one function type."""
+
+    typename: str
+    context: type[Context]
+    state: type[State]
+    handlers: tuple[OneWay | RequestReply, ...]
+    timers: tuple[Timer, ...] = ()
+    continuations: tuple[Continuation, ...] = ()
