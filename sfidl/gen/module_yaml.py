@@ -55,8 +55,9 @@ def render_module_yaml(program: Program, *, endpoint: str | None = None) -> str:
     """The module.yaml deploying ``program`` on a StateFun cluster with Kafka/Kinesis I/O.
 
     ``endpoint`` (the ``--endpoint`` flag) wins over the program's own ``endpoint``, which
-    wins over :data:`DEFAULT_ENDPOINT`. Raises ``ValueError`` for an endpoint that is not an
-    http(s) URL.
+    wins over :data:`DEFAULT_ENDPOINT`; an empty setting in the program counts as unset.
+    Raises ``ValueError`` for an endpoint that is not an http(s) URL (user input: the caller
+    reports it), and for a model the front end should never build (an internal error).
     """
     _check_unique("ingress", (i.typename for i in program.ingresses))
     _check_unique("egress", (e.typename for e in program.egresses))
@@ -76,10 +77,10 @@ def render_playground_module_yaml(program: Program, *, endpoint: str | None = No
     documents = [
         _endpoint(program, endpoint),
         _PlaygroundDocument(
-            PLAYGROUND_INGRESS_KIND, "playground_ingress", PLAYGROUND_INGRESS_PORT, ()
+            _kind(PLAYGROUND_INGRESS_KIND), "playground_ingress", PLAYGROUND_INGRESS_PORT, ()
         ),
         _PlaygroundDocument(
-            PLAYGROUND_EGRESS_KIND,
+            _kind(PLAYGROUND_EGRESS_KIND),
             "playground_egress",
             PLAYGROUND_EGRESS_PORT,
             tuple(_quote(sink) for sink in sinks),
