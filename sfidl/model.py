@@ -268,6 +268,10 @@ class Timer:
     name: str
     message: TypeRef
     span: Span
+    # What the timer's method may do, declared like a handler's effects.
+    calls: tuple[Call, ...] = ()
+    sends: tuple[SendRef, ...] = ()
+    emits: tuple[str, ...] = ()
     doc: str = ""
 
 
@@ -290,22 +294,22 @@ class Function:
     def calls(self) -> tuple[Call, ...]:
         """Every declared call of the function, once per continuation, in source order."""
         seen: dict[str, Call] = {}
-        for handler in self.handlers:
-            for call in handler.calls:
+        for member in (*self.handlers, *self.timers):
+            for call in member.calls:
                 seen.setdefault(call.continuation, call)
         return tuple(seen.values())
 
     @property
     def sends(self) -> tuple[SendRef, ...]:
         seen: dict[tuple[str, str], SendRef] = {}
-        for handler in self.handlers:
-            for send in handler.sends:
+        for member in (*self.handlers, *self.timers):
+            for send in member.sends:
                 seen.setdefault((send.function_typename, send.handler), send)
         return tuple(seen.values())
 
     @property
     def emits(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(e for h in self.handlers for e in h.emits))
+        return tuple(dict.fromkeys(e for m in (*self.handlers, *self.timers) for e in m.emits))
 
 
 class IoKind(Enum):
