@@ -1,0 +1,146 @@
+"""The `sfidl` command: thin argument handling over the compiler and the local runtime."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from sfidl import __version__
+from sfidl.diagnostics import CompileError
+
+# Exit codes: 0 success, 1 the input has errors, 2 bad command line, 70 a bug in sfidl.
+EXIT_ERRORS = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+ISSUES_URL = "https://github.com/sfidl/sfidl/issues"
+
+
+class UsageError(Exception):
+    """A mistake in how sfidl was invoked (not in a .sfidl file)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.run(args)
+        return result
+    except CompileError as error:
+        print(error.render(), file=sys.stderr)
+        return EXIT_ERRORS
+    except UsageError as error:
+        print(f"sfidl: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        print(
+            "sfidl: internal error: this is a bug in sfidl, not in your files.\n"
+            f"Please report it at {ISSUES_URL} with the input and this trace:\n",
+            file=sys.stderr,
+        )
+        traceback.print_exc()
+        return EXIT_INTERNAL
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sfidl",
+        description="Typed interfaces for Apache Flink Stateful Functions: compile .sfidl files, "
+        "run an application locally.",
+    )
+    parser.add_argument("--version", action="version", version=f"sfidl {__version__}")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    compile_ = commands.add_parser(
+        "compile",
+        help="compile .sfidl files into .proto, _pb2.py/.pyi, typed stubs and module.yaml",
+        description="Compile each FILE (and the files it imports) into DIR: <name>.proto, "
+        "<name>_pb2.py, <name>_pb2.pyi, <name>_sfidl.py, module.yaml and "
+        "module.playground.yaml. Nothing is written unless every file compiles.",
+    )
+    compile_.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    compile_.add_argument(
+        "-o", "--out", type=Path, default=Path("."), metavar="DIR", help="output folder (default: .)"
+    )
+    compile_.add_argument(
+        "--endpoint", metavar="URL", help="the URL StateFun reaches the functions at (overrides the file's)"
+    )
+    compile_.set_defaults(run=_compile)
+
+    run = commands.add_parser(
+        "run",
+        help="run an application on the embedded local runtime (no cluster)",
+        description="Compile FILE into DIR, import the application object and run it on the "
+        "local runtime: HTTP ingress like the StateFun playground, state in SQLite.",
+    )
+    run.add_argument("file", type=Path, metavar="FILE")
+    run.add_argument(
+        "--app",
+        required=True,
+        metavar="MODULE[:OBJECT]",
+        help="the module holding the application object (default object name: app)",
+    )
+    run.add_argument("-o", "--out", type=Path, metavar="DIR", help="where to compile FILE (default: FILE's folder/gen)")
+    run.add_argument("--remote", action="store_true", help="invoke the functions over HTTP at the endpoint")
+    run.add_argument("--endpoint", metavar="URL", help="with --remote: the functions' URL")
+    run.add_argument("--db", type=Path, metavar="PATH", help="the SQLite file (default: .sfidl/local.sqlite)")
+    run.add_argument("--port", type=int, default=8090, help="HTTP ingress and egress port (default 8090)")
+    run.add_argument("--ingress-file", type=Path, action="append", default=[], metavar="F",
+                     help="a JSON-lines file of ingress records to feed (repeatable)")
+    run.add_argument("--egress-dir", type=Path, metavar="D", help="write egress records as JSON lines here")
+    run.set_defaults(run=_run)
+    return parser
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from sfidl.compiler import compile_file
+    from sfidl.outputs import write_outputs
+
+    outputs: dict[str, bytes] = {}
+    origin: dict[str, Path] = {}
+    errors: list[CompileError] = []
+    for path in args.files:
+        try:
+            compiled = compile_file(path, endpoint=args.endpoint)
+        except CompileError as error:
+            errors.append(error)
+            continue
+        _print_warnings(compiled.warnings, compiled.sources)
+        for name, content in compiled.files.items():
+            if name in outputs and outputs[name] != content:
+                raise UsageError(
+                    f"{origin[name]} and {path} both produce {name}; compile them into different folders"
+                )
+            outputs[name] = content
+            origin[name] = path
+    if errors:
+        raise CompileError(
+            [d for e in errors for d in e.diagnostics],
+            {k: v for e in errors for k, v in e.sources.items()},
+        )
+    written = write_outputs(args.out, outputs)
+    print(f"sfidl: wrote {len(written)} files to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _print_warnings(warnings: Sequence[object], sources: dict[str, str]) -> None:
+    from sfidl.diagnostics import Diagnostic
+
+    for warning in warnings:
+        assert isinstance(warning, Diagnostic)
+        print(warning.render(sources), file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sfidl.launch import launch
+
+    return launch(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""The compile pipeline: a .sfidl file in, every generated file out (in memory)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from sfidl.diagnostics import Diagnostic
+from sfidl.frontend import load_program
+from sfidl.gen.module_yaml import render_module_yaml, render_playground_module_yaml
+from sfidl.gen.proto import render_proto
+from sfidl.gen.protoc import compile_protos
+from sfidl.gen.stubs import render_stubs, stubs_module
+from sfidl.model import Program
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The outputs of one .sfidl file, by file name, and the warnings it gave."""
+
+    program: Program
+    files: dict[str, bytes]
+    warnings: tuple[Diagnostic, ...]
+    sources: dict[str, str]
+
+
+def compile_file(path: Path, *, endpoint: str | None = None) -> Compiled:
+    """Compile ``path`` and the files it imports; raises ``CompileError`` for any mistake in them.
+
+    ``endpoint`` overrides the file's `endpoint` statement (``--endpoint``).
+    """
+    loaded = load_program(path)
+    program = loaded.program
+    if endpoint is not None:
+        program = dataclasses.replace(program, endpoint=endpoint)
+    protos = {source.proto_file: render_proto(source) for source in program.files}
+    files = {name: text.encode() for name, text in protos.items()}
+    files.update(compile_protos(protos))
+    files[f"{stubs_module(program)}.py"] = render_stubs(program).encode()
+    files["module.yaml"] = render_module_yaml(program).encode()
+    files["module.playground.yaml"] = render_playground_module_yaml(program).encode()
+    return Compiled(program, files, loaded.warnings, dict(loaded.sources))

@@ -1,0 +1,82 @@
+"""How model entities are spelled in generated Python: modules, types, literals, durations."""
+
+from __future__ import annotations
+
+import re
+
+from sfidl.model import TypeKind, TypeRef
+
+# Python types of the scalars a state can hold, and the runtime's SDK type constant.
+STATE_SCALAR_PYTHON = {
+    "int32": ("int", "sf.INT32"),
+    "int64": ("int", "sf.INT64"),
+    "bool": ("bool", "sf.BOOL"),
+    "float": ("float", "sf.FLOAT"),
+    "double": ("float", "sf.DOUBLE"),
+    "string": ("str", "sf.STRING"),
+}
+
+_UNITS = (
+    ("days", 86_400_000),
+    ("hours", 3_600_000),
+    ("minutes", 60_000),
+    ("seconds", 1_000),
+    ("milliseconds", 1),
+)
+
+
+def pb2_module(proto_file: str) -> str:
+    """The Python module protoc writes for a .proto: ``google/protobuf/x.proto`` -> ``google.protobuf.x_pb2``."""
+    return proto_file.removesuffix(".proto").replace("/", ".") + "_pb2"
+
+
+def pb2_alias(proto_file: str) -> str:
+    """The name the stubs import that module under."""
+    return pb2_module(proto_file).rsplit(".", 1)[-1]
+
+
+def import_line(proto_file: str) -> str:
+    module = pb2_module(proto_file)
+    if "." in module:
+        package, name = module.rsplit(".", 1)
+        return f"from {package} import {name}"
+    return f"import {module}"
+
+
+def python_type(ref: TypeRef) -> str:
+    """The annotation for a value of ``ref``: a message class, or a scalar's Python type."""
+    if ref.kind is TypeKind.SCALAR:
+        return STATE_SCALAR_PYTHON[ref.name][0]
+    return f"{pb2_alias(ref.proto_file)}.{ref.local_name}"
+
+
+def snake_case(name: str) -> str:
+    """``UserCart`` -> ``user_cart``, ``HTTPProxy`` -> ``http_proxy``."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def pascal_case(name: str) -> str:
+    """``user_cart`` -> ``UserCart``; an already Pascal-cased name stays as it is."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+
+
+def timedelta_expr(millis: int) -> str:
+    """The shortest exact ``timedelta(...)`` for a whole number of milliseconds."""
+    for unit, size in _UNITS:
+        if millis % size == 0:
+            return f"timedelta({unit}={millis // size})"
+    raise AssertionError("unreachable: milliseconds divide every integer")
+
+
+def literal(value: int | float | bool | str) -> str:
+    """A Python literal; black normalises the quotes."""
+    return repr(value)
+
+
+def docstring_literal(text: str) -> str:
+    """A triple-quoted docstring holding ``text`` exactly, whatever quotes or backslashes it has."""
+    body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    if body.endswith('"'):
+        body = body[:-1] + '\\"'
+    return f'"""{body}"""'

@@ -1,0 +1,563 @@
+"""The typed Python stubs ``<name>_sfidl.py``: declarations over :mod:`sfidl.runtime`.
+
+This module decides every name and annotation (a small view model of frozen
+dataclasses); ``templates/stubs.py.j2`` only lays them out; black formats the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import black
+
+from sfidl.gen.python_names import (
+    STATE_SCALAR_PYTHON,
+    docstring_literal,
+    import_line,
+    literal,
+    pascal_case,
+    python_type,
+    snake_case,
+    timedelta_expr,
+)
+from sfidl.gen.templating import render_template
+from sfidl.model import (
+    Call,
+    Egress,
+    ExpireMode,
+    Function,
+    Handler,
+    HandlerKind,
+    MessageOrigin,
+    Program,
+    RpcRef,
+    SendRef,
+    State,
+    TypeKind,
+    TypeRef,
+)
+
+
+class StubNameClash(Exception):
+    """Two generated Python names coincide; the message names both sources."""
+
+
+@dataclass(frozen=True)
+class ErrorClass:
+    name: str
+    message: str  # the detail message class
+    doc: str
+
+
+@dataclass(frozen=True)
+class RpcConstant:
+    name: str
+    function: str
+    handler: str
+    request: str
+    reply: str
+    call_envelope: str
+    reply_envelope: str
+    errors: tuple[str, ...]
+    outcome_alias: str  # ``InventoryReserveOutcome``
+    outcome: str  # ``shop_pb2.Reserved | OutOfStockError | sf.Timeout``
+
+
+@dataclass(frozen=True)
+class EgressConstant:
+    name: str
+    typename: str
+    kind: str
+    sink: str
+    message: str
+    dead_letters: bool
+
+
+@dataclass(frozen=True)
+class StateAttr:
+    name: str
+    annotation: str
+    descriptor: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method of a generated class: signature pieces and the one-line body (if any)."""
+
+    name: str
+    params: str  # after ``self``
+    returns: str
+    doc: str
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class ClientClass:
+    name: str
+    target: str  # the target function's name
+    accessor: str  # ``inventory``: the method of ``ctx.functions``
+    typename: str
+    methods: tuple[Method, ...]
+
+
+@dataclass(frozen=True)
+class Part:
+    """A property of the context: ``ctx.<name>`` of the generated class ``cls``."""
+
+    name: str
+    cls: str
+
+
+@dataclass(frozen=True)
+class FunctionView:
+    name: str
+    typename: str
+    doc: str
+    state_class: str
+    states: tuple[StateAttr, ...]
+    context_class: str
+    parts: tuple[Part, ...]
+    clients: tuple[ClientClass, ...]
+    functions_class: str
+    egress_class: str
+    egress: tuple[Method, ...]
+    timers_class: str
+    timers: tuple[Method, ...]
+    joins_class: str
+    joins: tuple[Method, ...]
+    abstract_methods: tuple[Method, ...]
+    spec_handlers: tuple[str, ...]
+    spec_timers: tuple[str, ...]
+    spec_continuations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IngressEntry:
+    typename: str
+    kind: str
+    source: str
+    target: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StubsView:
+    source: str
+    namespace: str
+    doc: str
+    imports: tuple[str, ...]
+    errors: tuple[ErrorClass, ...]
+    rpcs: tuple[RpcConstant, ...]
+    egresses: tuple[EgressConstant, ...]
+    functions: tuple[FunctionView, ...]
+    ingresses: tuple[IngressEntry, ...]
+    app_class: str
+    app_params: tuple[tuple[str, str], ...]  # (keyword, function class)
+    endpoint: str  # a Python expression
+
+
+def stubs_module(program: Program) -> str:
+    """The module name of the stubs: ``shop_sfidl``."""
+    return f"{program.root.stem}_sfidl"
+
+
+def render_stubs(program: Program) -> str:
+    """The black-formatted text of ``<name>_sfidl.py``; byte-identical for the same program."""
+    view = _Builder(program).build()
+    text = render_template("stubs.py.j2", {"docstring": docstring_literal}, view=view)
+    return black.format_str(text, mode=black.Mode(line_length=100))
+
+
+def error_class_name(ref: TypeRef) -> str:
+    """``OutOfStock`` -> ``OutOfStockError`` (a name already ending in ``Error`` is kept)."""
+    name = ref.local_name.replace(".", "")
+    return name if name.endswith("Error") else name + "Error"
+
+
+def _rpc_constant_name(rpc: RpcRef) -> str:
+    return f"RPC_{snake_case(rpc.function).upper()}_{rpc.handler.upper()}"
+
+
+def _outcome_alias(rpc: RpcRef) -> str:
+    return f"{rpc.function}{pascal_case(rpc.handler)}Outcome"
+
+
+def _egress_constant_name(egress: Egress) -> str:
+    return f"EGRESS_{egress.name.upper()}"
+
+
+class _Builder:
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.egress_by_name = {e.name: e for e in program.egresses}
+        self.names: dict[str, str] = {}  # generated top-level name -> what it was made for
+
+    def claim(self, name: str, purpose: str) -> str:
+        if name in self.names and self.names[name] != purpose:
+            raise StubNameClash(
+                f"the generated Python name `{name}` is needed for both {self.names[name]} "
+                f"and {purpose}; rename one of them"
+            )
+        self.names[name] = purpose
+        return name
+
+    def build(self) -> StubsView:
+        program = self.program
+        rpcs = self._rpcs()
+        functions = tuple(self._function(f) for f in program.functions)
+        app_class = self.claim(pascal_case(program.root.stem) + "App", "the application class")
+        proto_files = sorted(
+            {f.proto_file for f in program.files} | {i for f in program.files for i in f.imports}
+        )
+        return StubsView(
+            source=program.root.path,
+            namespace=program.namespace,
+            doc=program.root.doc,
+            imports=tuple(import_line(p) for p in proto_files),
+            errors=self._errors(),
+            rpcs=rpcs,
+            egresses=tuple(self._egress(e) for e in program.egresses),
+            functions=functions,
+            ingresses=tuple(
+                IngressEntry(
+                    typename=i.typename,
+                    kind=i.kind.name,
+                    source=literal(i.source),
+                    target=i.target.function_typename,
+                    message=python_type(i.target.request),
+                )
+                for i in program.ingresses
+            ),
+            app_class=app_class,
+            app_params=tuple((snake_case(f.name), f.name) for f in program.functions),
+            endpoint=literal(program.endpoint) if program.endpoint else "None",
+        )
+
+    # -- module-level declarations -----------------------------------------------------
+
+    def _errors(self) -> tuple[ErrorClass, ...]:
+        errors: dict[str, ErrorClass] = {}
+        for source in self.program.files:
+            for message in source.messages:
+                if message.origin is not MessageOrigin.ERROR:
+                    continue
+                ref = TypeRef(TypeKind.MESSAGE, message.full_name, source.package, source.proto_file)
+                name = self.claim(error_class_name(ref), f"the error {message.full_name}")
+                errors[name] = ErrorClass(name=name, message=python_type(ref), doc=message.doc)
+        return tuple(errors.values())
+
+    def _all_rpcs(self) -> list[RpcRef]:
+        """The request/reply handlers the program implements or calls, each once."""
+        found: dict[tuple[str, str], RpcRef] = {}
+        for function in self.program.functions:
+            for handler in function.handlers:
+                if handler.kind is HandlerKind.RPC:
+                    ref = _rpc_ref_of(function, handler)
+                    found.setdefault((ref.function_typename, ref.handler), ref)
+            for call in function.calls:
+                for rpc in call.targets:
+                    found.setdefault((rpc.function_typename, rpc.handler), rpc)
+        return list(found.values())
+
+    def _rpcs(self) -> tuple[RpcConstant, ...]:
+        constants = []
+        for rpc in self._all_rpcs():
+            what = f"{rpc.function}.{rpc.handler}"
+            errors = tuple(error_class_name(e) for e in rpc.errors)
+            constants.append(
+                RpcConstant(
+                    name=self.claim(_rpc_constant_name(rpc), what),
+                    function=rpc.function_typename,
+                    handler=rpc.handler,
+                    request=python_type(rpc.request),
+                    reply=python_type(rpc.reply),
+                    call_envelope=python_type(rpc.call_envelope),
+                    reply_envelope=python_type(rpc.reply_envelope),
+                    errors=errors,
+                    outcome_alias=self.claim(_outcome_alias(rpc), f"the outcome of {what}"),
+                    outcome=" | ".join((python_type(rpc.reply), *errors, "sf.Timeout")),
+                )
+            )
+        return tuple(constants)
+
+    def _egress(self, egress: Egress) -> EgressConstant:
+        return EgressConstant(
+            name=self.claim(_egress_constant_name(egress), f"the egress {egress.name}"),
+            typename=egress.typename,
+            kind=egress.kind.name,
+            sink=literal(egress.sink),
+            message="sf.DeadLetter" if egress.message is None else python_type(egress.message),
+            dead_letters=egress.is_dead_letter,
+        )
+
+    # -- one function ------------------------------------------------------------------
+
+    def _function(self, function: Function) -> FunctionView:
+        name = function.name
+        self.claim(name, f"the function {name}")
+        cls = {
+            part: self.claim(f"{name}{suffix}", f"the {part} of {name}")
+            for part, suffix in (
+                ("context", "Context"),
+                ("state", "State"),
+                ("functions", "Functions"),
+                ("egress", "Egress"),
+                ("timers", "Timers"),
+                ("joins", "Joins"),
+            )
+        }
+        context = cls["context"]
+        clients = self._clients(function)
+        egress = tuple(
+            Method(
+                name=e,
+                params="",
+                returns=f"sf.Egress[{python_type(self._egress_message(e))}]",
+                doc=self.egress_by_name[e].doc,
+                body=f'self._egress("{self.egress_by_name[e].typename}", '
+                f"{python_type(self._egress_message(e))})",
+            )
+            for e in function.emits
+        )
+        timers = tuple(
+            Method(
+                name=t.name,
+                params="",
+                returns=f"sf.Timer[{python_type(t.message)}]",
+                doc=t.doc,
+                body=f'self._timer("{t.name}", {python_type(t.message)})',
+            )
+            for t in function.timers
+        )
+        joins = tuple(self._join_method(c) for c in function.calls if c.is_join)
+        parts = tuple(
+            Part(part, cls[part])
+            for part, present in (
+                ("state", bool(function.states)),
+                ("functions", bool(clients)),
+                ("egress", bool(egress)),
+                ("timers", bool(timers)),
+                ("joins", bool(joins)),
+            )
+            if present
+        )
+        return FunctionView(
+            name=name,
+            typename=function.typename,
+            doc=function.doc,
+            state_class=cls["state"],
+            states=tuple(_state_attr(s) for s in function.states),
+            context_class=context,
+            parts=parts,
+            clients=clients,
+            functions_class=cls["functions"],
+            egress_class=cls["egress"],
+            egress=egress,
+            timers_class=cls["timers"],
+            timers=timers,
+            joins_class=cls["joins"],
+            joins=joins,
+            abstract_methods=self._abstract_methods(function, context),
+            spec_handlers=tuple(self._spec_handler(function, h) for h in function.handlers),
+            spec_timers=tuple(
+                f'sf.TimerSpec("{t.name}", {python_type(t.message)})' for t in function.timers
+            ),
+            spec_continuations=tuple(_spec_continuation(c) for c in function.calls),
+        )
+
+    def _egress_message(self, name: str) -> TypeRef:
+        message = self.egress_by_name[name].message
+        if message is None:
+            raise AssertionError("the checker keeps dead-letter egresses out of `emits`")
+        return message
+
+    def _spec_handler(self, function: Function, handler: Handler) -> str:
+        if handler.kind is HandlerKind.RPC:
+            rpc = _rpc_ref_of(function, handler)
+            return f'sf.RequestReply("{handler.name}", {_rpc_constant_name(rpc)})'
+        return f'sf.OneWay("{handler.name}", {python_type(handler.request)})'
+
+    def _clients(self, function: Function) -> tuple[ClientClass, ...]:
+        by_target: dict[str, list[Method]] = {}
+        targets: dict[str, tuple[str, str]] = {}
+        for call in function.calls:
+            if call.is_join:
+                continue
+            rpc = call.targets[0]
+            targets[rpc.function_typename] = (rpc.function, rpc.function_typename)
+            by_target.setdefault(rpc.function_typename, []).append(_call_method(call))
+        for send in function.sends:
+            targets[send.function_typename] = (send.function, send.function_typename)
+            by_target.setdefault(send.function_typename, []).append(_send_method(send))
+        clients = []
+        for typename, methods in by_target.items():
+            target, _ = targets[typename]
+            clients.append(
+                ClientClass(
+                    name=self.claim(
+                        f"{function.name}To{target}", f"the client of {target} in {function.name}"
+                    ),
+                    target=target,
+                    accessor=snake_case(target),
+                    typename=typename,
+                    methods=tuple(methods),
+                )
+            )
+        return tuple(clients)
+
+    def _join_method(self, call: Call) -> Method:
+        params = [
+            f"{snake_case(rpc.function)}_{rpc.handler}: tuple[str, {python_type(rpc.request)}]"
+            for rpc in call.targets
+        ]
+        requests = ", ".join(
+            f"({_rpc_constant_name(rpc)}, *{snake_case(rpc.function)}_{rpc.handler})"
+            for rpc in call.targets
+        )
+        params.extend(_call_options(call))
+        carried = "carry" if call.carries else "None"
+        return Method(
+            name=call.continuation,
+            params=", ".join(params),
+            returns="sf.CallId",
+            doc=(
+                "Call "
+                + ", ".join(f"{r.function}.{r.handler}" for r in call.targets)
+                + f" (each an `(id, request)` pair) and hand every outcome to `{call.continuation}`."
+            ),
+            body=f'self._join("{call.continuation}", ({requests},), {carried}, timeout)',
+        )
+
+    def _abstract_methods(self, function: Function, context: str) -> tuple[Method, ...]:
+        methods = []
+        for handler in function.handlers:
+            if handler.kind is HandlerKind.RPC:
+                assert handler.reply is not None
+                rpc = _rpc_ref_of(function, handler)
+                raises = ", ".join(f"`{error_class_name(e)}`" for e in handler.errors)
+                doc = handler.doc + (f"\n\nMay raise {raises}." if raises else "")
+                methods.append(
+                    Method(
+                        name=handler.name,
+                        params=f"ctx: {context}, request: {python_type(handler.request)}",
+                        returns=python_type(rpc.reply),
+                        doc=doc.strip(),
+                    )
+                )
+            else:
+                methods.append(
+                    Method(
+                        name=handler.name,
+                        params=f"ctx: {context}, message: {python_type(handler.request)}",
+                        returns="None",
+                        doc=handler.doc,
+                    )
+                )
+        for timer in function.timers:
+            methods.append(
+                Method(
+                    name=timer.name,
+                    params=f"ctx: {context}, message: {python_type(timer.message)}",
+                    returns="None",
+                    doc=timer.doc or f"The timer `{timer.name}` fired.",
+                )
+            )
+        for call in function.calls:
+            methods.append(_continuation_method(call, context))
+        return tuple(methods)
+
+
+def _rpc_ref_of(function: Function, handler: Handler) -> RpcRef:
+    assert handler.reply is not None
+    assert handler.call_envelope is not None and handler.reply_envelope is not None
+    return RpcRef(
+        function=function.name,
+        function_typename=function.typename,
+        handler=handler.name,
+        request=handler.request,
+        reply=handler.reply,
+        errors=handler.errors,
+        call_envelope=handler.call_envelope,
+        reply_envelope=handler.reply_envelope,
+    )
+
+
+def _state_attr(state: State) -> StateAttr:
+    expiry = ""
+    if state.expiry is not None:
+        keyword = "expire_after_write" if state.expiry.mode is ExpireMode.AFTER_WRITE else "expire_after_call"
+        expiry = f", {keyword}={timedelta_expr(state.expiry.millis)}"
+    if state.type.kind is TypeKind.SCALAR:
+        python, sdk_type = STATE_SCALAR_PYTHON[state.type.name]
+        default = state.default if state.default is not None else _zero(python)
+        if python == "float":
+            default = float(default)
+        descriptor = f"sf.ScalarState({sdk_type}, {literal(default)}{expiry})"
+        annotation = f"sf.ScalarState[{python}]"
+    else:
+        descriptor = f"sf.MessageState({python_type(state.type)}{expiry})"
+        annotation = f"sf.MessageState[{python_type(state.type)}]"
+    return StateAttr(name=state.name, annotation=annotation, descriptor=descriptor, doc=state.doc)
+
+
+def _zero(python: str) -> int | float | bool | str:
+    return {"int": 0, "float": 0.0, "bool": False, "str": ""}[python]
+
+
+def _call_options(call: Call) -> list[str]:
+    options = ["*"]
+    if call.carries is not None:
+        options.append(f"carry: {python_type(call.carries)}")
+    default = "None" if call.timeout_millis is None else timedelta_expr(call.timeout_millis)
+    options.append(f"timeout: timedelta | None = {default}")
+    return options
+
+
+def _call_method(call: Call) -> Method:
+    rpc = call.targets[0]
+    params = [f"request: {python_type(rpc.request)}", *_call_options(call)]
+    carried = "carry" if call.carries else "None"
+    return Method(
+        name=rpc.handler,
+        params=", ".join(params),
+        returns="sf.CallId",
+        doc=f"Call {rpc.function}.{rpc.handler}; the outcome goes to `{call.continuation}`.",
+        body=f'self._call({_rpc_constant_name(rpc)}, "{call.continuation}", request, {carried}, timeout)',
+    )
+
+
+def _send_method(send: SendRef) -> Method:
+    return Method(
+        name=send.handler,
+        params=f"message: {python_type(send.request)}",
+        returns="None",
+        doc=f"Send to {send.function}.{send.handler}.",
+        body="self._send(message)",
+    )
+
+
+def _continuation_method(call: Call, context: str) -> Method:
+    if call.is_join:
+        outcomes = ", ".join(_outcome_alias(r) for r in call.targets)
+        requests = ", ".join(python_type(r.request) for r in call.targets)
+        params = f"ctx: {context}, outcomes: tuple[{outcomes}], requests: tuple[{requests}]"
+        what = ", ".join(f"{r.function}.{r.handler}" for r in call.targets)
+        doc = f"The outcomes of {what}, in that order, once every one is known."
+    else:
+        rpc = call.targets[0]
+        params = f"ctx: {context}, outcome: {_outcome_alias(rpc)}, request: {python_type(rpc.request)}"
+        doc = f"The outcome of a call to {rpc.function}.{rpc.handler}."
+    if call.carries is not None:
+        params += f", carried: {python_type(call.carries)}"
+    return Method(name=call.continuation, params=params, returns="None", doc=doc)
+
+
+def _spec_continuation(call: Call) -> str:
+    targets = "".join(f"{_rpc_constant_name(r)}, " for r in call.targets)
+    args = [f'"{call.continuation}"', f"({targets})"]
+    if call.carries is not None:
+        args.append(f"carries={python_type(call.carries)}")
+    if call.timeout_millis is not None:
+        args.append(f"timeout={timedelta_expr(call.timeout_millis)}")
+    return f"sf.Continuation({', '.join(args)})"
