@@ -70,11 +70,15 @@ def scalar(name: str) -> TypeRef:
     return TypeRef(TypeKind.SCALAR, name)
 
 
-def message_ref(full_name: str, package: str = SHOP_PACKAGE, proto_file: str = "fixture_shop.proto") -> TypeRef:
+def message_ref(
+    full_name: str, package: str = SHOP_PACKAGE, proto_file: str = "fixture_shop.proto"
+) -> TypeRef:
     return TypeRef(TypeKind.MESSAGE, full_name, package, proto_file)
 
 
-def enum_ref(full_name: str, package: str = SHOP_PACKAGE, proto_file: str = "fixture_shop.proto") -> TypeRef:
+def enum_ref(
+    full_name: str, package: str = SHOP_PACKAGE, proto_file: str = "fixture_shop.proto"
+) -> TypeRef:
     return TypeRef(TypeKind.ENUM, full_name, package, proto_file)
 
 
@@ -97,7 +101,9 @@ def field(
     oneof: str | None = None,
     doc: str = "",
 ) -> Field:
-    return Field(name, number, type_, label, at(number + 100), map_key=map_key, oneof=oneof, doc=doc)
+    return Field(
+        name, number, type_, label, at(number + 100), map_key=map_key, oneof=oneof, doc=doc
+    )
 
 
 def simple_message(
@@ -108,7 +114,9 @@ def simple_message(
     doc: str = "",
 ) -> MessageType:
     """A top-level message of fixture_shop.proto without nested types or reserved numbers."""
-    return MessageType(name, f"{SHOP_PACKAGE}.{name}", fields, at(1), oneofs=oneofs, origin=origin, doc=doc)
+    return MessageType(
+        name, f"{SHOP_PACKAGE}.{name}", fields, at(1), oneofs=oneofs, origin=origin, doc=doc
+    )
 
 
 # --- fixture_common.sfidl
@@ -126,7 +134,14 @@ COMMON_FILE = SourceFile(
             "Money",
             MONEY.name,
             (
-                Field("currency", 1, scalar("string"), Label.SINGULAR, at(4, "fixture_common.sfidl"), doc="ISO 4217 code."),
+                Field(
+                    "currency",
+                    1,
+                    scalar("string"),
+                    Label.SINGULAR,
+                    at(4, "fixture_common.sfidl"),
+                    doc="ISO 4217 code.",
+                ),
                 Field("units", 2, scalar("int64"), Label.SINGULAR, at(5, "fixture_common.sfidl")),
                 Field("nanos", 3, scalar("int32"), Label.SINGULAR, at(6, "fixture_common.sfidl")),
             ),
@@ -215,7 +230,10 @@ LINE = MessageType(
 STATUS = EnumType(
     "Status",
     f"{SHOP_PACKAGE}.Status",
-    (EnumValue("STATUS_UNKNOWN", 0, at(50)), EnumValue("STATUS_ACTIVE", 1, at(51), doc="Open for business.")),
+    (
+        EnumValue("STATUS_UNKNOWN", 0, at(50)),
+        EnumValue("STATUS_ACTIVE", 1, at(51), doc="Open for business."),
+    ),
     at(49),
     doc="The state of a shop.",
 )
@@ -228,10 +246,16 @@ ADD_TO_CART = simple_message(
     field("quantity", 3, scalar("int32")),
     doc='Sent by the web front end (Kafka topic "add-to-cart").',
 )
-RESERVE = simple_message("Reserve", field("item_id", 1, scalar("string")), field("quantity", 2, scalar("int32")))
+RESERVE = simple_message(
+    "Reserve", field("item_id", 1, scalar("string")), field("quantity", 2, scalar("int32"))
+)
 RESERVED = simple_message("Reserved", field("remaining", 1, scalar("int32")))
-RESTOCK = simple_message("Restock", field("item_id", 1, scalar("string")), field("quantity", 2, scalar("int32")))
-CART = simple_message("Cart", field("items", 1, scalar("int32"), Label.MAP, map_key=scalar("string")))
+RESTOCK = simple_message(
+    "Restock", field("item_id", 1, scalar("string")), field("quantity", 2, scalar("int32"))
+)
+CART = simple_message(
+    "Cart", field("items", 1, scalar("int32"), Label.MAP, map_key=scalar("string"))
+)
 CHECKOUT = simple_message("Checkout", field("user_id", 1, scalar("string")))
 RECEIPT = simple_message(
     "Receipt",
@@ -331,7 +355,13 @@ USER_CART = Function(
     states=(
         State("cart", shop("Cart"), at(81), expiry=Expiry(ExpireMode.AFTER_WRITE, 3_600_000)),
         State("visits", scalar("int32"), at(82), default=0),
-        State("seen", scalar("string"), at(83), default="never", expiry=Expiry(ExpireMode.AFTER_CALL, 86_400_000)),
+        State(
+            "seen",
+            scalar("string"),
+            at(83),
+            default="never",
+            expiry=Expiry(ExpireMode.AFTER_CALL, 86_400_000),
+        ),
     ),
     handlers=(
         Handler(
@@ -339,21 +369,45 @@ USER_CART = Function(
             HandlerKind.ONEWAY,
             shop("AddToCart"),
             at(84),
-            calls=(Call((INVENTORY_RESERVE,), "reserved", at(85), carries=shop("AddToCart"), timeout_millis=5000),),
+            calls=(
+                Call(
+                    (INVENTORY_RESERVE,),
+                    "reserved",
+                    at(85),
+                    carries=shop("AddToCart"),
+                    timeout_millis=5000,
+                ),
+            ),
             sends=(INVENTORY_RESTOCK,),
         ),
         Handler("checkout", HandlerKind.ONEWAY, shop("Checkout"), at(86), emits=("receipts",)),
     ),
-    timers=(Timer("expire", shop("ExpireCart"), at(87)),),
+    timers=(Timer("expire", shop("ExpireCart"), at(87), sends=(INVENTORY_RESTOCK,)),),
     doc="One instance per user.",
 )
 
 SHOP = Program(
     files=(COMMON_FILE, SHOP_FILE),
     functions=(INVENTORY, USER_CART),
-    ingresses=(Ingress("add_to_cart", f"{SHOP_PACKAGE}/add_to_cart", IoKind.KAFKA, "add-to-cart", USER_CART_ADD, at(90)),),
+    ingresses=(
+        Ingress(
+            "add_to_cart",
+            f"{SHOP_PACKAGE}/add_to_cart",
+            IoKind.KAFKA,
+            "add-to-cart",
+            USER_CART_ADD,
+            at(90),
+        ),
+    ),
     egresses=(
-        Egress("receipts", f"{SHOP_PACKAGE}/receipts", IoKind.KAFKA, "receipts", at(91), message=shop("Receipt")),
+        Egress(
+            "receipts",
+            f"{SHOP_PACKAGE}/receipts",
+            IoKind.KAFKA,
+            "receipts",
+            at(91),
+            message=shop("Receipt"),
+        ),
         Egress("dead", f"{SHOP_PACKAGE}/dead", IoKind.KAFKA, "dead-letters", at(92)),
     ),
     endpoint="http://functions:8000/statefun",

@@ -20,8 +20,8 @@ from sfidl.resources import data_dir
 # protobuf's largest field number: `reserved 40 to max` ends here.
 MAX_FIELD_NUMBER = 536870911
 
-# The view templates/proto.j2 lays out; ``kind`` tells the template which block it holds.
 
+# The view templates/proto.j2 lays out; ``kind`` tells the template which block it holds.
 @dataclass(frozen=True)
 class _EnumValueView:
     doc: tuple[str, ...]
@@ -144,7 +144,12 @@ def _members(fields: tuple[Field, ...]) -> tuple[_FieldView | _OneofView, ...]:
     return tuple(members)
 
 
-_LABELS = {Label.SINGULAR: "", Label.OPTIONAL: "optional", Label.REPEATED: "repeated", Label.MAP: ""}
+_LABELS = {
+    Label.SINGULAR: "",
+    Label.OPTIONAL: "optional",
+    Label.REPEATED: "repeated",
+    Label.MAP: "",
+}
 
 
 def _field_view(field: Field) -> _FieldView:
@@ -154,7 +159,9 @@ def _field_view(field: Field) -> _FieldView:
         type_ = f"map<{type_name(field.map_key)}, {type_name(field.type)}>"
     else:
         type_ = type_name(field.type)
-    return _FieldView(comment_lines(field.doc), _LABELS[field.label], type_, field.name, field.number)
+    return _FieldView(
+        comment_lines(field.doc), _LABELS[field.label], type_, field.name, field.number
+    )
 
 
 def type_name(ref: TypeRef) -> str:

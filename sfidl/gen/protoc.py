@@ -70,7 +70,11 @@ def compile_protos(protos: Mapping[str, str]) -> dict[str, bytes]:
                 "protoc rejected the .proto files sfidl generated (a bug in sfidl, please report it):\n"
                 + (result.stderr.strip() or f"protoc exited with status {result.returncode}")
             )
-        return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+        return {
+            p.relative_to(out).as_posix(): p.read_bytes()
+            for p in sorted(out.rglob("*"))
+            if p.is_file()
+        }
 
 
 def _check_name(name: str) -> None:
@@ -91,6 +95,8 @@ def _mypy_plugin(scratch: Path) -> Path:
     PATH or next to ``sys.executable`` (a ``--user`` install, an embedded interpreter).
     """
     plugin = scratch / "protoc-gen-mypy"
-    plugin.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -P -m mypy_protobuf.main "$@"\n')
+    plugin.write_text(
+        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -P -m mypy_protobuf.main "$@"\n'
+    )
     plugin.chmod(0o700)
     return plugin
