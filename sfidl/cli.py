@@ -65,10 +65,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     compile_.add_argument("files", nargs="+", type=Path, metavar="FILE")
     compile_.add_argument(
-        "-o", "--out", type=Path, default=Path("."), metavar="DIR", help="output folder (default: .)"
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="output folder (default: .)",
     )
     compile_.add_argument(
-        "--endpoint", metavar="URL", help="the URL StateFun reaches the functions at (overrides the file's)"
+        "--endpoint",
+        metavar="URL",
+        help="the URL StateFun reaches the functions at (overrides the file's)",
     )
     compile_.set_defaults(run=_compile)
 
@@ -85,14 +92,34 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODULE[:OBJECT]",
         help="the module holding the application object (default object name: app)",
     )
-    run.add_argument("-o", "--out", type=Path, metavar="DIR", help="where to compile FILE (default: FILE's folder/gen)")
-    run.add_argument("--remote", action="store_true", help="invoke the functions over HTTP at the endpoint")
+    run.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where to compile FILE (default: FILE's folder/gen)",
+    )
+    run.add_argument(
+        "--remote", action="store_true", help="invoke the functions over HTTP at the endpoint"
+    )
     run.add_argument("--endpoint", metavar="URL", help="with --remote: the functions' URL")
-    run.add_argument("--db", type=Path, metavar="PATH", help="the SQLite file (default: .sfidl/local.sqlite)")
-    run.add_argument("--port", type=int, default=8090, help="HTTP ingress and egress port (default 8090)")
-    run.add_argument("--ingress-file", type=Path, action="append", default=[], metavar="F",
-                     help="a JSON-lines file of ingress records to feed (repeatable)")
-    run.add_argument("--egress-dir", type=Path, metavar="D", help="write egress records as JSON lines here")
+    run.add_argument(
+        "--db", type=Path, metavar="PATH", help="the SQLite file (default: .sfidl/local.sqlite)"
+    )
+    run.add_argument(
+        "--port", type=int, default=8090, help="HTTP ingress and egress port (default 8090)"
+    )
+    run.add_argument(
+        "--ingress-file",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="F",
+        help="a JSON-lines file of ingress records to feed (repeatable)",
+    )
+    run.add_argument(
+        "--egress-dir", type=Path, metavar="D", help="write egress records as JSON lines here"
+    )
     run.set_defaults(run=_run)
     return parser
 

@@ -291,10 +291,15 @@ class Function:
         return self.typename.split("/", 1)[1]
 
     @property
+    def members(self) -> tuple[Handler | Timer, ...]:
+        """Handlers and timers: the methods whose effects are declared."""
+        return (*self.handlers, *self.timers)
+
+    @property
     def calls(self) -> tuple[Call, ...]:
         """Every declared call of the function, once per continuation, in source order."""
         seen: dict[str, Call] = {}
-        for member in (*self.handlers, *self.timers):
+        for member in self.members:
             for call in member.calls:
                 seen.setdefault(call.continuation, call)
         return tuple(seen.values())
@@ -302,14 +307,14 @@ class Function:
     @property
     def sends(self) -> tuple[SendRef, ...]:
         seen: dict[tuple[str, str], SendRef] = {}
-        for member in (*self.handlers, *self.timers):
+        for member in self.members:
             for send in member.sends:
                 seen.setdefault((send.function_typename, send.handler), send)
         return tuple(seen.values())
 
     @property
     def emits(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(e for m in (*self.handlers, *self.timers) for e in m.emits))
+        return tuple(dict.fromkeys(e for m in self.members for e in m.emits))
 
 
 class IoKind(Enum):

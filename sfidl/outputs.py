@@ -19,7 +19,9 @@ def write_outputs(directory: Path, files: Mapping[str, bytes]) -> list[Path]:
     for name, content in sorted(files.items()):
         target = directory / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
         try:
             with os.fdopen(fd, "wb") as stream:
                 stream.write(content)

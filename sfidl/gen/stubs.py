@@ -90,6 +90,7 @@ class Method:
     returns: str
     doc: str
     body: str = ""
+    returns_value: bool = True  # the body is an expression to return, else a statement
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,13 @@ class _Builder:
         self.program = program
         self.egress_by_name = {e.name: e for e in program.egresses}
         self.names: dict[str, str] = {}  # generated top-level name -> what it was made for
+        self.proto_files: set[str] = set()  # the _pb2 modules the stubs refer to
+
+    def py(self, ref: TypeRef) -> str:
+        """The Python spelling of ``ref``, remembering the module it needs imported."""
+        if ref.kind is not TypeKind.SCALAR:
+            self.proto_files.add(ref.proto_file)
+        return python_type(ref)
 
     def claim(self, name: str, purpose: str) -> str:
         if name in self.names and self.names[name] != purpose:
@@ -204,31 +212,31 @@ class _Builder:
 
     def build(self) -> StubsView:
         program = self.program
+        errors = self._errors()
         rpcs = self._rpcs()
+        egresses = tuple(self._egress(e) for e in program.egresses)
         functions = tuple(self._function(f) for f in program.functions)
         app_class = self.claim(pascal_case(program.root.stem) + "App", "the application class")
-        proto_files = sorted(
-            {f.proto_file for f in program.files} | {i for f in program.files for i in f.imports}
+        ingresses = tuple(
+            IngressEntry(
+                typename=i.typename,
+                kind=i.kind.name,
+                source=literal(i.source),
+                target=i.target.function_typename,
+                message=self.py(i.target.request),
+            )
+            for i in program.ingresses
         )
         return StubsView(
             source=program.root.path,
             namespace=program.namespace,
             doc=program.root.doc,
-            imports=tuple(import_line(p) for p in proto_files),
-            errors=self._errors(),
+            errors=errors,
             rpcs=rpcs,
-            egresses=tuple(self._egress(e) for e in program.egresses),
+            egresses=egresses,
             functions=functions,
-            ingresses=tuple(
-                IngressEntry(
-                    typename=i.typename,
-                    kind=i.kind.name,
-                    source=literal(i.source),
-                    target=i.target.function_typename,
-                    message=python_type(i.target.request),
-                )
-                for i in program.ingresses
-            ),
+            ingresses=ingresses,
+            imports=tuple(import_line(p) for p in sorted(self.proto_files)),
             app_class=app_class,
             app_params=tuple((snake_case(f.name), f.name) for f in program.functions),
             endpoint=literal(program.endpoint) if program.endpoint else "None",
@@ -242,9 +250,11 @@ class _Builder:
             for message in source.messages:
                 if message.origin is not MessageOrigin.ERROR:
                     continue
-                ref = TypeRef(TypeKind.MESSAGE, message.full_name, source.package, source.proto_file)
+                ref = TypeRef(
+                    TypeKind.MESSAGE, message.full_name, source.package, source.proto_file
+                )
                 name = self.claim(error_class_name(ref), f"the error {message.full_name}")
-                errors[name] = ErrorClass(name=name, message=python_type(ref), doc=message.doc)
+                errors[name] = ErrorClass(name=name, message=self.py(ref), doc=message.doc)
         return tuple(errors.values())
 
     def _all_rpcs(self) -> list[RpcRef]:
@@ -270,13 +280,13 @@ class _Builder:
                     name=self.claim(_rpc_constant_name(rpc), what),
                     function=rpc.function_typename,
                     handler=rpc.handler,
-                    request=python_type(rpc.request),
-                    reply=python_type(rpc.reply),
-                    call_envelope=python_type(rpc.call_envelope),
-                    reply_envelope=python_type(rpc.reply_envelope),
+                    request=self.py(rpc.request),
+                    reply=self.py(rpc.reply),
+                    call_envelope=self.py(rpc.call_envelope),
+                    reply_envelope=self.py(rpc.reply_envelope),
                     errors=errors,
                     outcome_alias=self.claim(_outcome_alias(rpc), f"the outcome of {what}"),
-                    outcome=" | ".join((python_type(rpc.reply), *errors, "sf.Timeout")),
+                    outcome=" | ".join((self.py(rpc.reply), *errors, "sf.Timeout")),
                 )
             )
         return tuple(constants)
@@ -287,7 +297,7 @@ class _Builder:
             typename=egress.typename,
             kind=egress.kind.name,
             sink=literal(egress.sink),
-            message="sf.DeadLetter" if egress.message is None else python_type(egress.message),
+            message="sf.DeadLetter" if egress.message is None else self.py(egress.message),
             dead_letters=egress.is_dead_letter,
         )
 
@@ -313,10 +323,10 @@ class _Builder:
             Method(
                 name=e,
                 params="",
-                returns=f"sf.Egress[{python_type(self._egress_message(e))}]",
+                returns=f"sf.Egress[{self.py(self._egress_message(e))}]",
                 doc=self.egress_by_name[e].doc,
                 body=f'self._egress("{self.egress_by_name[e].typename}", '
-                f"{python_type(self._egress_message(e))})",
+                f"{self.py(self._egress_message(e))})",
             )
             for e in function.emits
         )
@@ -324,9 +334,9 @@ class _Builder:
             Method(
                 name=t.name,
                 params="",
-                returns=f"sf.Timer[{python_type(t.message)}]",
+                returns=f"sf.Timer[{self.py(t.message)}]",
                 doc=t.doc,
-                body=f'self._timer("{t.name}", {python_type(t.message)})',
+                body=f'self._timer("{t.name}", {self.py(t.message)})',
             )
             for t in function.timers
         )
@@ -347,7 +357,7 @@ class _Builder:
             typename=function.typename,
             doc=function.doc,
             state_class=cls["state"],
-            states=tuple(_state_attr(s) for s in function.states),
+            states=tuple(self._state_attr(s) for s in function.states),
             context_class=context,
             parts=parts,
             clients=clients,
@@ -361,9 +371,9 @@ class _Builder:
             abstract_methods=self._abstract_methods(function, context),
             spec_handlers=tuple(self._spec_handler(function, h) for h in function.handlers),
             spec_timers=tuple(
-                f'sf.TimerSpec("{t.name}", {python_type(t.message)})' for t in function.timers
+                f'sf.TimerSpec("{t.name}", {self.py(t.message)})' for t in function.timers
             ),
-            spec_continuations=tuple(_spec_continuation(c) for c in function.calls),
+            spec_continuations=tuple(self._spec_continuation(c) for c in function.calls),
         )
 
     def _egress_message(self, name: str) -> TypeRef:
@@ -376,7 +386,7 @@ class _Builder:
         if handler.kind is HandlerKind.RPC:
             rpc = _rpc_ref_of(function, handler)
             return f'sf.RequestReply("{handler.name}", {_rpc_constant_name(rpc)})'
-        return f'sf.OneWay("{handler.name}", {python_type(handler.request)})'
+        return f'sf.OneWay("{handler.name}", {self.py(handler.request)})'
 
     def _clients(self, function: Function) -> tuple[ClientClass, ...]:
         by_target: dict[str, list[Method]] = {}
@@ -386,10 +396,10 @@ class _Builder:
                 continue
             rpc = call.targets[0]
             targets[rpc.function_typename] = (rpc.function, rpc.function_typename)
-            by_target.setdefault(rpc.function_typename, []).append(_call_method(call))
+            by_target.setdefault(rpc.function_typename, []).append(self._call_method(call))
         for send in function.sends:
             targets[send.function_typename] = (send.function, send.function_typename)
-            by_target.setdefault(send.function_typename, []).append(_send_method(send))
+            by_target.setdefault(send.function_typename, []).append(self._send_method(send))
         clients = []
         for typename, methods in by_target.items():
             target, _ = targets[typename]
@@ -408,14 +418,14 @@ class _Builder:
 
     def _join_method(self, call: Call) -> Method:
         params = [
-            f"{snake_case(rpc.function)}_{rpc.handler}: tuple[str, {python_type(rpc.request)}]"
+            f"{snake_case(rpc.function)}_{rpc.handler}: tuple[str, {self.py(rpc.request)}]"
             for rpc in call.targets
         ]
         requests = ", ".join(
             f"({_rpc_constant_name(rpc)}, *{snake_case(rpc.function)}_{rpc.handler})"
             for rpc in call.targets
         )
-        params.extend(_call_options(call))
+        params.extend(self._call_options(call))
         carried = "carry" if call.carries else "None"
         return Method(
             name=call.continuation,
@@ -440,8 +450,8 @@ class _Builder:
                 methods.append(
                     Method(
                         name=handler.name,
-                        params=f"ctx: {context}, request: {python_type(handler.request)}",
-                        returns=python_type(rpc.reply),
+                        params=f"ctx: {context}, request: {self.py(handler.request)}",
+                        returns=self.py(rpc.reply),
                         doc=doc.strip(),
                     )
                 )
@@ -449,7 +459,7 @@ class _Builder:
                 methods.append(
                     Method(
                         name=handler.name,
-                        params=f"ctx: {context}, message: {python_type(handler.request)}",
+                        params=f"ctx: {context}, message: {self.py(handler.request)}",
                         returns="None",
                         doc=handler.doc,
                     )
@@ -458,14 +468,93 @@ class _Builder:
             methods.append(
                 Method(
                     name=timer.name,
-                    params=f"ctx: {context}, message: {python_type(timer.message)}",
+                    params=f"ctx: {context}, message: {self.py(timer.message)}",
                     returns="None",
                     doc=timer.doc or f"The timer `{timer.name}` fired.",
                 )
             )
         for call in function.calls:
-            methods.append(_continuation_method(call, context))
+            methods.append(self._continuation_method(call, context))
         return tuple(methods)
+
+    def _state_attr(self, state: State) -> StateAttr:
+        expiry = ""
+        if state.expiry is not None:
+            keyword = (
+                "expire_after_write"
+                if state.expiry.mode is ExpireMode.AFTER_WRITE
+                else "expire_after_call"
+            )
+            expiry = f", {keyword}={timedelta_expr(state.expiry.millis)}"
+        if state.type.kind is TypeKind.SCALAR:
+            python, sdk_type = STATE_SCALAR_PYTHON[state.type.name]
+            default = state.default if state.default is not None else _ZERO[python]
+            if python == "float":
+                default = float(default)
+            descriptor = f"sf.ScalarState({sdk_type}, {literal(default)}{expiry})"
+            annotation = f"sf.ScalarState[{python}]"
+        else:
+            descriptor = f"sf.MessageState({self.py(state.type)}{expiry})"
+            annotation = f"sf.MessageState[{self.py(state.type)}]"
+        return StateAttr(
+            name=state.name, annotation=annotation, descriptor=descriptor, doc=state.doc
+        )
+
+    def _call_options(self, call: Call) -> list[str]:
+        options = ["*"]
+        if call.carries is not None:
+            options.append(f"carry: {self.py(call.carries)}")
+        default = "None" if call.timeout_millis is None else timedelta_expr(call.timeout_millis)
+        options.append(f"timeout: timedelta | None = {default}")
+        return options
+
+    def _call_method(self, call: Call) -> Method:
+        rpc = call.targets[0]
+        params = [f"request: {self.py(rpc.request)}", *self._call_options(call)]
+        carried = "carry" if call.carries else "None"
+        return Method(
+            name=rpc.handler,
+            params=", ".join(params),
+            returns="sf.CallId",
+            doc=f"Call {rpc.function}.{rpc.handler}; the outcome goes to `{call.continuation}`.",
+            body=f'self._call({_rpc_constant_name(rpc)}, "{call.continuation}", request, {carried}, timeout)',
+        )
+
+    def _send_method(self, send: SendRef) -> Method:
+        return Method(
+            name=send.handler,
+            params=f"message: {self.py(send.request)}",
+            returns="None",
+            doc=f"Send to {send.function}.{send.handler}.",
+            body="self._send(message)",
+            returns_value=False,
+        )
+
+    def _continuation_method(self, call: Call, context: str) -> Method:
+        if call.is_join:
+            outcomes = ", ".join(_outcome_alias(r) for r in call.targets)
+            requests = ", ".join(self.py(r.request) for r in call.targets)
+            params = f"ctx: {context}, outcomes: tuple[{outcomes}], requests: tuple[{requests}]"
+            what = ", ".join(f"{r.function}.{r.handler}" for r in call.targets)
+            doc = f"The outcomes of {what}, in that order, once every one is known."
+        else:
+            rpc = call.targets[0]
+            params = (
+                f"ctx: {context}, outcome: {_outcome_alias(rpc)}, request: {self.py(rpc.request)}"
+            )
+            doc = f"The outcome of a call to {rpc.function}.{rpc.handler}."
+        if call.carries is not None:
+            params += f", carried: {self.py(call.carries)}"
+        return Method(name=call.continuation, params=params, returns="None", doc=doc)
+
+    def _spec_continuation(self, call: Call) -> str:
+        targets = "".join(f"{_rpc_constant_name(r)}, " for r in call.targets)
+        args = [f'"{call.continuation}"', f"({targets})"]
+        if call.carries is not None:
+            args.append(f"carries={self.py(call.carries)}")
+        if call.timeout_millis is not None:
+            args.append(f"timeout={timedelta_expr(call.timeout_millis)}")
+        return f"sf.Continuation({', '.join(args)})"
 
 
 def _rpc_ref_of(function: Function, handler: Handler) -> RpcRef:
@@ -483,81 +572,4 @@ def _rpc_ref_of(function: Function, handler: Handler) -> RpcRef:
     )
 
 
-def _state_attr(state: State) -> StateAttr:
-    expiry = ""
-    if state.expiry is not None:
-        keyword = "expire_after_write" if state.expiry.mode is ExpireMode.AFTER_WRITE else "expire_after_call"
-        expiry = f", {keyword}={timedelta_expr(state.expiry.millis)}"
-    if state.type.kind is TypeKind.SCALAR:
-        python, sdk_type = STATE_SCALAR_PYTHON[state.type.name]
-        default = state.default if state.default is not None else _zero(python)
-        if python == "float":
-            default = float(default)
-        descriptor = f"sf.ScalarState({sdk_type}, {literal(default)}{expiry})"
-        annotation = f"sf.ScalarState[{python}]"
-    else:
-        descriptor = f"sf.MessageState({python_type(state.type)}{expiry})"
-        annotation = f"sf.MessageState[{python_type(state.type)}]"
-    return StateAttr(name=state.name, annotation=annotation, descriptor=descriptor, doc=state.doc)
-
-
-def _zero(python: str) -> int | float | bool | str:
-    return {"int": 0, "float": 0.0, "bool": False, "str": ""}[python]
-
-
-def _call_options(call: Call) -> list[str]:
-    options = ["*"]
-    if call.carries is not None:
-        options.append(f"carry: {python_type(call.carries)}")
-    default = "None" if call.timeout_millis is None else timedelta_expr(call.timeout_millis)
-    options.append(f"timeout: timedelta | None = {default}")
-    return options
-
-
-def _call_method(call: Call) -> Method:
-    rpc = call.targets[0]
-    params = [f"request: {python_type(rpc.request)}", *_call_options(call)]
-    carried = "carry" if call.carries else "None"
-    return Method(
-        name=rpc.handler,
-        params=", ".join(params),
-        returns="sf.CallId",
-        doc=f"Call {rpc.function}.{rpc.handler}; the outcome goes to `{call.continuation}`.",
-        body=f'self._call({_rpc_constant_name(rpc)}, "{call.continuation}", request, {carried}, timeout)',
-    )
-
-
-def _send_method(send: SendRef) -> Method:
-    return Method(
-        name=send.handler,
-        params=f"message: {python_type(send.request)}",
-        returns="None",
-        doc=f"Send to {send.function}.{send.handler}.",
-        body="self._send(message)",
-    )
-
-
-def _continuation_method(call: Call, context: str) -> Method:
-    if call.is_join:
-        outcomes = ", ".join(_outcome_alias(r) for r in call.targets)
-        requests = ", ".join(python_type(r.request) for r in call.targets)
-        params = f"ctx: {context}, outcomes: tuple[{outcomes}], requests: tuple[{requests}]"
-        what = ", ".join(f"{r.function}.{r.handler}" for r in call.targets)
-        doc = f"The outcomes of {what}, in that order, once every one is known."
-    else:
-        rpc = call.targets[0]
-        params = f"ctx: {context}, outcome: {_outcome_alias(rpc)}, request: {python_type(rpc.request)}"
-        doc = f"The outcome of a call to {rpc.function}.{rpc.handler}."
-    if call.carries is not None:
-        params += f", carried: {python_type(call.carries)}"
-    return Method(name=call.continuation, params=params, returns="None", doc=doc)
-
-
-def _spec_continuation(call: Call) -> str:
-    targets = "".join(f"{_rpc_constant_name(r)}, " for r in call.targets)
-    args = [f'"{call.continuation}"', f"({targets})"]
-    if call.carries is not None:
-        args.append(f"carries={python_type(call.carries)}")
-    if call.timeout_millis is not None:
-        args.append(f"timeout={timedelta_expr(call.timeout_millis)}")
-    return f"sf.Continuation({', '.join(args)})"
+_ZERO: dict[str, int | float | bool | str] = {"int": 0, "float": 0.0, "bool": False, "str": ""}

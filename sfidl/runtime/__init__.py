@@ -19,6 +19,7 @@ from sfidl.runtime.context import (
     Timers,
 )
 from sfidl.runtime.errors import RpcError, Timeout
+from sfidl.runtime.internal_pb2 import DeadLetter
 from sfidl.runtime.manifest import EgressManifest, IngressManifest, IoKind, Manifest
 from sfidl.runtime.spec import Continuation, FunctionSpec, OneWay, RequestReply, Rpc
 from sfidl.runtime.spec import Timer as TimerSpec
@@ -36,6 +37,7 @@ __all__ = [
     "Application",
     "CallId",
     "Context",
+    "DeadLetter",
     "Continuation",
     "Egress",
     "EgressManifest",

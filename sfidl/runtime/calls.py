@@ -76,7 +76,10 @@ class Completion:
 
 
 def on_reply(
-    invocation: Invocation, rpc: Rpc[Any, Any], envelope: Message, continuations: dict[str, Continuation]
+    invocation: Invocation,
+    rpc: Rpc[Any, Any],
+    envelope: Message,
+    continuations: dict[str, Continuation],
 ) -> Completion | None:
     """Record a reply; the completion when it was the group's last one, else None.
 
@@ -139,7 +142,9 @@ def _complete(
     outcomes = tuple(
         _outcome(rpc, call, group) for rpc, call in zip(continuation.targets, group.calls)
     )
-    requests = tuple(rpc.request.FromString(call.request) for rpc, call in zip(continuation.targets, group.calls))
+    requests = tuple(
+        rpc.request.FromString(call.request) for rpc, call in zip(continuation.targets, group.calls)
+    )
     carried = None
     if continuation.carries is not None and group.has_carried:
         carried = continuation.carries.FromString(group.carried)
@@ -153,7 +158,9 @@ def _outcome(rpc: Rpc[Any, Any], call: PendingCall, group: PendingGroup) -> Any:
     envelope = rpc.reply_envelope.FromString(call.reply)
     which = envelope.WhichOneof("outcome")
     if which is None:
-        raise DecodeError(f"a reply of {rpc.function}.{rpc.handler} carries neither a reply nor an error")
+        raise DecodeError(
+            f"a reply of {rpc.function}.{rpc.handler} carries neither a reply nor an error"
+        )
     value = getattr(envelope, which)
     if which == "reply":
         return value
@@ -163,7 +170,9 @@ def _outcome(rpc: Rpc[Any, Any], call: PendingCall, group: PendingGroup) -> Any:
     return error(value)
 
 
-def reply_envelope(rpc: Rpc[Any, Any], correlation_id: str, outcome: Message | RpcError[Any]) -> Message:
+def reply_envelope(
+    rpc: Rpc[Any, Any], correlation_id: str, outcome: Message | RpcError[Any]
+) -> Message:
     """The envelope answering a call with a reply or a declared error."""
     envelope = rpc.reply_envelope(correlation_id=correlation_id)
     if isinstance(outcome, RpcError):

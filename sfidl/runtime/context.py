@@ -17,6 +17,7 @@ from sfidl.runtime import calls
 from sfidl.runtime.address import Address
 from sfidl.runtime.internal_pb2 import TimerFired
 from sfidl.runtime.invocation import Invocation
+from sfidl.runtime.part import Part
 from sfidl.runtime.spec import Rpc
 from sfidl.runtime.types import encode
 
@@ -25,15 +26,6 @@ M = TypeVar("M", bound=Message)
 
 TimerId = NewType("TimerId", str)
 """Identifies one pending timer, to cancel it; it can be kept in state."""
-
-
-class Part:
-    """A piece of a context (state, functions, egress, timers, joins)."""
-
-    __slots__ = ("_invocation",)
-
-    def __init__(self, invocation: Invocation) -> None:
-        self._invocation = invocation
 
 
 class Context:
@@ -99,9 +91,6 @@ class Functions(Part):
 
     __slots__ = ()
 
-    def _client(self, cls: type[FunctionClient], typename: str, id: str) -> Any:
-        return cls(self._invocation, typename, id)
-
 
 class Joins(Part):
     """Base of ``ctx.joins``: one method per declared join, starting all of its calls."""
@@ -137,8 +126,8 @@ class Egresses(Part):
 
     __slots__ = ()
 
-    def _egress(self, typename: str) -> Any:
-        return Egress[Any](self._invocation, typename)
+    def _egress(self, typename: str, message: type[M]) -> Egress[M]:
+        return Egress[M](self._invocation, typename)
 
 
 class Timer(Generic[M]):
@@ -168,5 +157,5 @@ class Timers(Part):
 
     __slots__ = ()
 
-    def _timer(self, name: str) -> Any:
-        return Timer[Any](self._invocation, name)
+    def _timer(self, name: str, message: type[M]) -> Timer[M]:
+        return Timer[M](self._invocation, name)

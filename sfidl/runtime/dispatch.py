@@ -39,7 +39,9 @@ def routes(spec: FunctionSpec) -> dict[str, Route]:
         typename_of(TimerFired): TimerFired,
     }
     for handler in spec.handlers:
-        key = typename_of(handler.request if isinstance(handler, OneWay) else handler.rpc.call_envelope)
+        key = typename_of(
+            handler.request if isinstance(handler, OneWay) else handler.rpc.call_envelope
+        )
         table[key] = handler
     for continuation in spec.continuations:
         for rpc in continuation.targets:
@@ -123,7 +125,9 @@ def _answer(
     if caller is None:
         raise _Poison(f"{rpc.handler} returns a reply but the call has no caller to send it to")
     try:
-        outcome: Message | RpcError[Any] = getattr(implementation, handler.name)(ctx, envelope.request)
+        outcome: Message | RpcError[Any] = getattr(implementation, handler.name)(
+            ctx, envelope.request
+        )
     except RpcError as error:
         if type(error) not in rpc.errors:
             raise  # not declared for this handler: fail the invocation, as any bug would
@@ -146,5 +150,7 @@ def _resume(implementation: Any, ctx: Any, completion: calls.Completion | None) 
     else:
         args = [completion.outcomes[0], completion.requests[0]]
     if continuation.carries is not None:
-        args.append(completion.carried if completion.carried is not None else continuation.carries())
+        args.append(
+            completion.carried if completion.carried is not None else continuation.carries()
+        )
     method(ctx, *args)

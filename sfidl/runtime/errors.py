@@ -36,7 +36,11 @@ class RpcError(Exception, Generic[M]):
         return f"{self.detail_type.DESCRIPTOR.name}({fields})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, RpcError) and type(other) is type(self) and other.detail == self.detail
+        return (
+            isinstance(other, RpcError)
+            and type(other) is type(self)
+            and other.detail == self.detail
+        )
 
     def __hash__(self) -> int:
         return hash((type(self), self.detail.SerializeToString(deterministic=True)))

@@ -4,47 +4,44 @@
 # source: sfidl/runtime/internal.proto
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
+
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
+
 _runtime_version.ValidateProtobufRuntimeVersion(
-    _runtime_version.Domain.PUBLIC,
-    7,
-    35,
-    1,
-    '',
-    'sfidl/runtime/internal.proto'
+    _runtime_version.Domain.PUBLIC, 7, 35, 1, "", "sfidl/runtime/internal.proto"
 )
 # @@protoc_insertion_point(imports)
 
 _sym_db = _symbol_database.Default()
 
 
-
-
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csfidl/runtime/internal.proto\x12\x08sfidl.v1\"\x9d\x01\n\x0cRuntimeState\x12\x0f\n\x07next_id\x18\x01 \x01(\x04\x12\x34\n\x07pending\x18\x02 \x03(\x0b\x32#.sfidl.v1.RuntimeState.PendingEntry\x1a\x46\n\x0cPendingEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.sfidl.v1.PendingGroup:\x02\x38\x01\"\x9f\x01\n\x0cPendingGroup\x12\x14\n\x0c\x63ontinuation\x18\x01 \x01(\t\x12$\n\x05\x63\x61lls\x18\x02 \x03(\x0b\x32\x15.sfidl.v1.PendingCall\x12\x0f\n\x07\x63\x61rried\x18\x03 \x01(\x0c\x12\x13\n\x0bhas_carried\x18\x04 \x01(\x08\x12\x15\n\rtimeout_token\x18\x05 \x01(\t\x12\x16\n\x0etimeout_millis\x18\x06 \x01(\x03\"g\n\x0bPendingCall\x12\x17\n\x0ftarget_typename\x18\x01 \x01(\t\x12\x11\n\ttarget_id\x18\x02 \x01(\t\x12\x0f\n\x07request\x18\x03 \x01(\x0c\x12\r\n\x05reply\x18\x04 \x01(\x0c\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\"\x1c\n\x0b\x43\x61llTimeout\x12\r\n\x05group\x18\x01 \x01(\t\";\n\nTimerFired\x12\r\n\x05timer\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\r\n\x05token\x18\x03 \x01(\t\"\x8d\x01\n\nDeadLetter\x12\x19\n\x11\x66unction_typename\x18\x01 \x01(\t\x12\x13\n\x0b\x66unction_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x03 \x01(\t\x12\x18\n\x10message_typename\x18\x04 \x01(\t\x12\x15\n\rmessage_value\x18\x05 \x01(\x0c\x12\x0e\n\x06reason\x18\x06 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
+    b'\n\x1csfidl/runtime/internal.proto\x12\x08sfidl.v1"\x9d\x01\n\x0cRuntimeState\x12\x0f\n\x07next_id\x18\x01 \x01(\x04\x12\x34\n\x07pending\x18\x02 \x03(\x0b\x32#.sfidl.v1.RuntimeState.PendingEntry\x1a\x46\n\x0cPendingEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.sfidl.v1.PendingGroup:\x02\x38\x01"\x9f\x01\n\x0cPendingGroup\x12\x14\n\x0c\x63ontinuation\x18\x01 \x01(\t\x12$\n\x05\x63\x61lls\x18\x02 \x03(\x0b\x32\x15.sfidl.v1.PendingCall\x12\x0f\n\x07\x63\x61rried\x18\x03 \x01(\x0c\x12\x13\n\x0bhas_carried\x18\x04 \x01(\x08\x12\x15\n\rtimeout_token\x18\x05 \x01(\t\x12\x16\n\x0etimeout_millis\x18\x06 \x01(\x03"g\n\x0bPendingCall\x12\x17\n\x0ftarget_typename\x18\x01 \x01(\t\x12\x11\n\ttarget_id\x18\x02 \x01(\t\x12\x0f\n\x07request\x18\x03 \x01(\x0c\x12\r\n\x05reply\x18\x04 \x01(\x0c\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08"\x1c\n\x0b\x43\x61llTimeout\x12\r\n\x05group\x18\x01 \x01(\t";\n\nTimerFired\x12\r\n\x05timer\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\r\n\x05token\x18\x03 \x01(\t"\x8d\x01\n\nDeadLetter\x12\x19\n\x11\x66unction_typename\x18\x01 \x01(\t\x12\x13\n\x0b\x66unction_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x03 \x01(\t\x12\x18\n\x10message_typename\x18\x04 \x01(\t\x12\x15\n\rmessage_value\x18\x05 \x01(\x0c\x12\x0e\n\x06reason\x18\x06 \x01(\tb\x06proto3'
+)
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sfidl.runtime.internal_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "sfidl.runtime.internal_pb2", _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_RUNTIMESTATE_PENDINGENTRY']._loaded_options = None
-  _globals['_RUNTIMESTATE_PENDINGENTRY']._serialized_options = b'8\001'
-  _globals['_RUNTIMESTATE']._serialized_start=43
-  _globals['_RUNTIMESTATE']._serialized_end=200
-  _globals['_RUNTIMESTATE_PENDINGENTRY']._serialized_start=130
-  _globals['_RUNTIMESTATE_PENDINGENTRY']._serialized_end=200
-  _globals['_PENDINGGROUP']._serialized_start=203
-  _globals['_PENDINGGROUP']._serialized_end=362
-  _globals['_PENDINGCALL']._serialized_start=364
-  _globals['_PENDINGCALL']._serialized_end=467
-  _globals['_CALLTIMEOUT']._serialized_start=469
-  _globals['_CALLTIMEOUT']._serialized_end=497
-  _globals['_TIMERFIRED']._serialized_start=499
-  _globals['_TIMERFIRED']._serialized_end=558
-  _globals['_DEADLETTER']._serialized_start=561
-  _globals['_DEADLETTER']._serialized_end=702
+    DESCRIPTOR._loaded_options = None
+    _globals["_RUNTIMESTATE_PENDINGENTRY"]._loaded_options = None
+    _globals["_RUNTIMESTATE_PENDINGENTRY"]._serialized_options = b"8\001"
+    _globals["_RUNTIMESTATE"]._serialized_start = 43
+    _globals["_RUNTIMESTATE"]._serialized_end = 200
+    _globals["_RUNTIMESTATE_PENDINGENTRY"]._serialized_start = 130
+    _globals["_RUNTIMESTATE_PENDINGENTRY"]._serialized_end = 200
+    _globals["_PENDINGGROUP"]._serialized_start = 203
+    _globals["_PENDINGGROUP"]._serialized_end = 362
+    _globals["_PENDINGCALL"]._serialized_start = 364
+    _globals["_PENDINGCALL"]._serialized_end = 467
+    _globals["_CALLTIMEOUT"]._serialized_start = 469
+    _globals["_CALLTIMEOUT"]._serialized_end = 497
+    _globals["_TIMERFIRED"]._serialized_start = 499
+    _globals["_TIMERFIRED"]._serialized_end = 558
+    _globals["_DEADLETTER"]._serialized_start = 561
+    _globals["_DEADLETTER"]._serialized_end = 702
 # @@protoc_insertion_point(module_scope)

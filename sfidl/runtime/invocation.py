@@ -116,7 +116,10 @@ class Invocation:
             raise KeyError(f"{egress} is not an egress of this application")
         key = self.address.id if key is None else key
         if self.deployment.playground:
-            record = {"topic": target.sink, "payload": json_format.MessageToJson(message, indent=None)}
+            record = {
+                "topic": target.sink,
+                "payload": json_format.MessageToJson(message, indent=None),
+            }
             self.sdk.send_egress(
                 statefun.egress_message_builder(
                     target_typename="io.statefun.playground/egress",
@@ -133,7 +136,10 @@ class Invocation:
         else:
             self.sdk.send_egress(
                 statefun.kinesis_egress_message(
-                    typename=target.typename, stream=target.sink, value=encode(message), partition_key=key
+                    typename=target.typename,
+                    stream=target.sink,
+                    value=encode(message),
+                    partition_key=key,
                 )
             )
 

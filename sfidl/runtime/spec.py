@@ -31,7 +31,9 @@ class Rpc(Generic[Req, Rep]):
     request: type[Req]
     reply: type[Rep]
     call_envelope: type[Message]  # fields: correlation_id = 1, request = 2
-    reply_envelope: type[Message]  # fields: correlation_id = 1, oneof outcome {reply = 2, errors...}
+    reply_envelope: type[
+        Message
+    ]  # fields: correlation_id = 1, oneof outcome {reply = 2, errors...}
     errors: tuple[type[RpcError[Any]], ...] = ()
 
     def error_for(self, detail: Message) -> type[RpcError[Any]] | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 import statefun
 from google.protobuf.message import Message
 
+from sfidl.runtime.part import Part
 from sfidl.runtime.types import encode, protobuf_type
 
 if TYPE_CHECKING:
@@ -28,13 +29,10 @@ M = TypeVar("M", bound=Message)
 S = TypeVar("S", int, float, bool, str)
 
 
-class State:
+class State(Part):
     """Base of a generated state class: a typed view of one instance's state."""
 
-    __slots__ = ("_invocation",)
-
-    def __init__(self, invocation: Invocation) -> None:
-        self._invocation = invocation
+    __slots__ = ()
 
     @classmethod
     def fields(cls) -> tuple[StateField[Any], ...]:
@@ -107,7 +105,9 @@ class ScalarState(StateField[S]):
         expire_after_call: timedelta | None = None,
     ) -> None:
         super().__init__(
-            statefun_type, expire_after_write=expire_after_write, expire_after_call=expire_after_call
+            statefun_type,
+            expire_after_write=expire_after_write,
+            expire_after_call=expire_after_call,
         )
         self.default: S = default
 
