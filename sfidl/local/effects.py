@@ -1,0 +1,238 @@
+"""A function's response turned into checked effects, or a :class:`JobFailure`.
+
+Checks here are the ones that make the real StateFun runtime fail the job (STATEFUN.md
+§1.4-1.8); they run before anything is written, so a failing batch applies nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from statefun.kafka_egress_pb2 import KafkaProducerRecord
+from statefun.kinesis_egress_pb2 import KinesisEgressRecord
+from statefun.request_reply_pb2 import FromFunction
+
+from sfidl.local.errors import JobFailure
+from sfidl.local.records import Address
+from sfidl.runtime.manifest import IoKind, Manifest
+
+KAFKA_RECORD = "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
+KINESIS_RECORD = "type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"
+UNSET_TYPENAME = "io.statefun.types/unset"
+
+
+class Expiry(Enum):
+    NONE = 0
+    AFTER_WRITE = 1
+    AFTER_INVOKE = 2
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """A registered state of a function type."""
+
+    name: str
+    typename: str
+    expiry: Expiry
+    ttl_ms: int
+
+    def expires_at(self, now_ms: int) -> int | None:
+        return None if self.expiry is Expiry.NONE else now_ms + self.ttl_ms
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    target: Address
+    argument: bytes  # a serialized TypedValue
+
+
+@dataclass(frozen=True)
+class DelayedSend:
+    fire_at: int
+    token: str  # "" for none
+    target: Address
+    argument: bytes
+
+
+@dataclass(frozen=True)
+class DelayedCancel:
+    token: str
+
+
+@dataclass(frozen=True)
+class EgressOut:
+    egress: str
+    topic: str
+    key: str
+    value: bytes
+
+
+@dataclass(frozen=True)
+class StateWrite:
+    name: str
+    typename: str | None  # None: delete
+    value: bytes
+    expires_at: int | None
+
+
+@dataclass(frozen=True)
+class Effects:
+    """Everything one batch does, in the order the real runtime applies it."""
+
+    messages: tuple[Outgoing, ...]
+    delayed: tuple[DelayedSend | DelayedCancel, ...]
+    egress: tuple[EgressOut, ...]
+    state: tuple[StateWrite, ...]
+
+
+class Failure:
+    """Builds the :class:`JobFailure` messages of one batch, naming the address and its messages."""
+
+    def __init__(self, address: Address, batch: Sequence[str]) -> None:
+        self.address = address
+        shown = ", ".join(batch[:3]) + (f" and {len(batch) - 3} more" if len(batch) > 3 else "")
+        self.batch = f"batch of {len(batch)} message(s): {shown}"
+
+    def __call__(self, why: str) -> JobFailure:
+        return JobFailure(
+            f"function {self.address} ({self.batch}): {why}. The real StateFun runtime fails the job here;"
+            " nothing of this batch was applied."
+        )
+
+
+def check_typename(typename: str) -> bool:
+    """The runtime's ``TypeName.parseFrom``: exactly one ``/`` and non-empty parts."""
+    namespace, slash, name = typename.partition("/")
+    return bool(slash and namespace and name and "/" not in name)
+
+
+def register(
+    fail: Failure,
+    registered: Mapping[str, StateSpec],
+    persisted: Callable[[str], str | None],
+    missing: Sequence[Any],
+) -> list[StateSpec]:
+    """The new specs of an ``IncompleteInvocationContext``; a changed typename is fatal."""
+    new: list[StateSpec] = []
+    for pb in missing:
+        name: str = pb.state_name
+        typename: str = pb.type_typename or UNSET_TYPENAME
+        if not check_typename(typename):
+            raise fail(f"state {name!r} declares the malformed typename {typename!r}")
+        known = registered[name].typename if name in registered else persisted(name)
+        if known is not None and known != typename:
+            raise fail(
+                f"state {name!r} is registered with type {known!r} but the function now declares"
+                f" {typename!r}; changing the type of a state is fatal, rename the state instead"
+            )
+        if name in registered:
+            continue
+        expiry = Expiry(pb.expiration_spec.mode)
+        ttl: int = pb.expiration_spec.expire_after_millis
+        new.append(StateSpec(name, typename, expiry, ttl if expiry is not Expiry.NONE else 0))
+    return new
+
+
+def plan(
+    fail: Failure,
+    response: Any,
+    manifest: Manifest,
+    specs: Mapping[str, StateSpec],
+    token_pending: Callable[[str], bool],
+    now_ms: int,
+) -> Effects:
+    """Check an ``InvocationResponse`` and turn it into :class:`Effects`."""
+    functions = set(manifest.functions)
+
+    def target(pb: Any, what: str) -> Address:
+        address = Address(pb.namespace, pb.type, pb.id)
+        if address.typename not in functions:
+            raise fail(f"{what} to {address}: no function type {address.typename!r} is bound")
+        if not address.id:
+            raise fail(f"{what} to {address.typename} has an empty id")
+        return address
+
+    messages = tuple(
+        Outgoing(target(m.target, "a message"), m.argument.SerializeToString()) for m in response.outgoing_messages
+    )
+    return Effects(
+        messages,
+        _delayed(fail, response.delayed_invocations, target, token_pending, now_ms),
+        tuple(_egress(fail, e, manifest) for e in response.outgoing_egresses),
+        tuple(_mutation(fail, m, specs, now_ms) for m in response.state_mutations),
+    )
+
+
+def _delayed(
+    fail: Failure,
+    delayed: Sequence[Any],
+    target: Callable[[Any, str], Address],
+    token_pending: Callable[[str], bool],
+    now_ms: int,
+) -> tuple[DelayedSend | DelayedCancel, ...]:
+    added: set[str] = set()
+    cancelled: set[str] = set()
+    out: list[DelayedSend | DelayedCancel] = []
+    for d in delayed:
+        token: str = d.cancellation_token
+        if d.is_cancellation_request:
+            if not token:
+                raise fail("a delayed-message cancellation has an empty cancellation token")
+            added.discard(token)
+            cancelled.add(token)
+            out.append(DelayedCancel(token))
+            continue
+        delay: int = d.delay_in_ms
+        if delay < 0:
+            raise fail(f"a delayed message has the negative delay {delay} ms")
+        if token and (token in added or (token not in cancelled and token_pending(token))):
+            raise fail(
+                f"a delayed message reuses the cancellation token {token!r}, which is still pending"
+                " for this address; tokens must be unique per sender (or cancel first)"
+            )
+        if token:
+            added.add(token)
+        out.append(DelayedSend(now_ms + delay, token, target(d.target, "a delayed message"), d.argument.SerializeToString()))
+    return tuple(out)
+
+
+def _egress(fail: Failure, pb: Any, manifest: Manifest) -> EgressOut:
+    egress_id = f"{pb.egress_namespace}/{pb.egress_type}"
+    declared = manifest.egress(egress_id)
+    if declared is None:
+        known = ", ".join(e.typename for e in manifest.egresses) or "none"
+        raise fail(f"unknown egress {egress_id!r} (declared: {known})")
+    expected, cls = (
+        (KAFKA_RECORD, KafkaProducerRecord) if declared.kind is IoKind.KAFKA else (KINESIS_RECORD, KinesisEgressRecord)
+    )
+    typename: str = pb.argument.typename
+    if typename != expected:
+        raise fail(f"egress {egress_id!r} ({declared.kind.value}) got a record of type {typename!r}, expected {expected!r}")
+    record = cls()
+    try:
+        record.ParseFromString(pb.argument.value)
+    except DecodeError as exc:
+        raise fail(f"egress {egress_id!r} got a malformed {typename}: {exc}") from None
+    if declared.kind is IoKind.KAFKA:
+        return EgressOut(egress_id, record.topic, record.key, record.value_bytes)
+    return EgressOut(egress_id, record.stream, record.partition_key, record.value_bytes)
+
+
+def _mutation(fail: Failure, pb: Any, specs: Mapping[str, StateSpec], now_ms: int) -> StateWrite:
+    name: str = pb.state_name
+    spec = specs.get(name)
+    if spec is None:
+        raise fail(f"a mutation of the state {name!r}, which the function never registered (Accessing a non-existing function state)")
+    kind = pb.mutation_type
+    if kind == FromFunction.PersistedValueMutation.DELETE:
+        return StateWrite(name, None, b"", None)
+    if kind != FromFunction.PersistedValueMutation.MODIFY:
+        raise fail(f"a mutation of the state {name!r} has the unknown mutation type {kind}")
+    typename: str = pb.state_value.typename
+    if typename != spec.typename:
+        raise fail(f"state {name!r} is registered with type {spec.typename!r} but was written as {typename!r}")
+    return StateWrite(name, typename, pb.state_value.value, spec.expires_at(now_ms))

@@ -1,0 +1,117 @@
+"""Egress output: records decoded with the egress's message class, written to JSON-lines files or stdout.
+
+The records themselves live in SQLite (committed with the batch that wrote them). A file
+sink writes each record's sequence number on its line and, on start, resumes after the
+last complete line, so a killed runtime neither loses nor repeats a record in the files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from google.protobuf.message import DecodeError
+
+from sfidl.local import codec
+from sfidl.local.records import EgressRecord
+from sfidl.local.store import Store, StoredEgress
+from sfidl.runtime.manifest import EgressManifest, Manifest
+
+
+def find_egress(manifest: Manifest, name: str) -> EgressManifest | None:
+    """An egress by typename, by name alone, or by its topic/stream."""
+    for egress in manifest.egresses:
+        if name in (egress.typename, egress.typename.rpartition("/")[2], egress.sink):
+            return egress
+    return None
+
+
+def decode(manifest: Manifest, row: StoredEgress) -> EgressRecord:
+    """A stored record with its value parsed by the egress's message class."""
+    declared = manifest.egress(row.egress)
+    if declared is None:
+        raise LookupError(f"egress {row.egress!r} is not in the application's manifest")
+    value = declared.message()
+    value.ParseFromString(row.value)
+    return EgressRecord(row.egress, row.topic, row.key, value)
+
+
+def to_json(manifest: Manifest, row: StoredEgress) -> dict[str, Any]:
+    """A record as JSON (``seq`` is the runtime's sequence number, unique and increasing)."""
+    out: dict[str, Any] = {"seq": row.seq, "egress": row.egress, "topic": row.topic, "key": row.key}
+    try:
+        out["value"] = codec.to_json(decode(manifest, row).value)
+    except (DecodeError, LookupError) as exc:
+        out["value"] = codec.to_json(row.value)
+        out["error"] = f"cannot decode the value: {exc}"
+    return out
+
+
+def _line(manifest: Manifest, row: StoredEgress) -> str:
+    return json.dumps(to_json(manifest, row), ensure_ascii=False, sort_keys=True) + "\n"
+
+
+class FileSink:
+    """One ``<topic>.jsonl`` per topic or stream in a folder."""
+
+    def __init__(self, folder: Path, manifest: Manifest) -> None:
+        self._folder = folder
+        self._manifest = manifest
+        self._last: dict[str, int] = {}
+
+    def path(self, topic: str) -> Path:
+        return self._folder / (re.sub(r"[^A-Za-z0-9._-]", "_", topic) + ".jsonl")
+
+    def catch_up(self, store: Store) -> None:
+        """Trim a torn last line from each file, then write what the files miss."""
+        self._folder.mkdir(parents=True, exist_ok=True)
+        for path in self._folder.glob("*.jsonl"):
+            self._last[path.name] = _resume(path)
+        self.write(store.egress_after(min(self._last.values(), default=0)))
+
+    def write(self, rows: Sequence[StoredEgress]) -> None:
+        files: dict[str, TextIO] = {}
+        try:
+            for row in rows:
+                path = self.path(row.topic)
+                if row.seq <= self._last.get(path.name, 0):
+                    continue
+                if path.name not in files:
+                    files[path.name] = path.open("a", encoding="utf-8")
+                files[path.name].write(_line(self._manifest, row))
+                self._last[path.name] = row.seq
+        finally:
+            for f in files.values():
+                f.close()
+
+
+def _resume(path: Path) -> int:
+    """The ``seq`` of the last complete line of ``path``, after cutting off a torn last line."""
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with path.open("r+b") as f:
+            f.truncate(end)
+    lines = data[:end].splitlines()
+    if not lines:
+        return 0
+    seq = json.loads(lines[-1]).get("seq", 0)
+    return int(seq)
+
+
+class StdoutSink:
+    """Prints each record as a JSON line (after its batch committed; a crash may drop the last few lines)."""
+
+    def __init__(self, manifest: Manifest, stream: TextIO | None = None) -> None:
+        self._manifest = manifest
+        self._stream = stream
+
+    def write(self, rows: Sequence[StoredEgress]) -> None:
+        stream = self._stream or sys.stdout
+        for row in rows:
+            stream.write(_line(self._manifest, row))
+        stream.flush()

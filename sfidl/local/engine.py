@@ -1,0 +1,271 @@
+"""The scheduler: per address one request in flight, batches, the handshake, delayed messages.
+
+It plays the part of StateFun's ``RequestReplyFunction`` (STATEFUN.md §1): a message that
+reaches an idle address goes out alone; the messages that arrive while a request is in
+flight go out together as the next batch. Each batch's effects and the consumption of its
+input are committed in one SQLite transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+
+from google.protobuf.message import DecodeError
+from statefun.request_reply_pb2 import FromFunction, ToFunction, TypedValue
+
+from sfidl.local.clock import Clock
+from sfidl.local.effects import Effects, Expiry, Failure, StateSpec, plan, register
+from sfidl.local.errors import IngressError
+from sfidl.local.records import Address
+from sfidl.local.store import Incoming, Queued, Store, StoredEgress
+from sfidl.local.transport import Transport, TransportError
+from sfidl.runtime.manifest import Manifest
+
+NO_EFFECTS = Effects((), (), (), ())
+# A function that keeps answering "missing state" for states it was given never gets anywhere.
+MAX_HANDSHAKES = 8
+
+DeliveryObserver = Callable[[Address, Sequence[Queued]], None]
+EgressObserver = Callable[[Sequence[StoredEgress]], None]
+
+
+def unpack(argument: bytes) -> tuple[str, bytes]:
+    """The typename and the value bytes of a serialized ``TypedValue``."""
+    value = TypedValue()
+    value.ParseFromString(argument)
+    typename: str = value.typename
+    data: bytes = value.value
+    return typename, data
+
+
+def build_request(
+    target: Address, specs: Mapping[str, StateSpec], values: Mapping[str, tuple[str, bytes]], batch: Sequence[Queued]
+) -> bytes:
+    """``ToFunction`` bytes: every registered state (unset when absent) and the batch's invocations."""
+    request = ToFunction()
+    invocation = request.invocation
+    invocation.target.namespace = target.namespace
+    invocation.target.type = target.type
+    invocation.target.id = target.id
+    for name in specs:
+        persisted = invocation.state.add()
+        persisted.state_name = name
+        if name in values:
+            typename, value = values[name]
+            persisted.state_value.typename = typename
+            persisted.state_value.has_value = True
+            persisted.state_value.value = value
+    for queued in batch:
+        pb = invocation.invocations.add()
+        if queued.caller is not None:
+            pb.caller.namespace = queued.caller.namespace
+            pb.caller.type = queued.caller.type
+            pb.caller.id = queued.caller.id
+        pb.argument.ParseFromString(queued.argument)
+    data: bytes = request.SerializeToString()
+    return data
+
+
+class Engine:
+    """Delivers queued messages to the functions and applies their responses durably."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        transport: Transport,
+        store: Store,
+        clock: Clock,
+        *,
+        max_batch: int = 1000,
+        max_in_flight: int = 64,
+        attempts: int = 1,
+        retry_delay_s: float = 0.05,
+    ) -> None:
+        self.manifest = manifest
+        self.store = store
+        self.clock = clock
+        self._functions = frozenset(manifest.functions)
+        self._transport = transport
+        self._max_batch = max_batch
+        self._max_in_flight = max_in_flight
+        self._attempts = attempts
+        self._retry_delay_s = retry_delay_s
+        self._registry: dict[str, dict[str, StateSpec]] = {}
+        self._ready: dict[Address, None] = dict.fromkeys(store.queued_addresses())
+        self._busy: set[Address] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._failure: BaseException | None = None
+        self.delivery_observers: list[DeliveryObserver] = []
+        self.egress_observers: list[EgressObserver] = []
+
+    # -- input -----------------------------------------------------------------------------
+
+    def enqueue(self, messages: Sequence[Incoming], source: str | None = None, offset: int = 0) -> None:
+        """Queue ingress messages durably (with ``source``'s read ``offset`` in the same transaction)."""
+        for m in messages:
+            if m.target.typename not in self._functions:
+                known = ", ".join(sorted(self._functions))
+                raise IngressError(f"unknown function type {m.target.typename!r} (known: {known})", status=404)
+            if not m.target.id:
+                raise IngressError(f"a message to {m.target.typename} needs a non-empty id")
+        self.store.enqueue(messages, source, offset)
+        for m in messages:
+            self._mark(m.target)
+
+    def fire_due(self) -> int:
+        """Queue the delayed messages due now; returns how many."""
+        targets = self.store.fire_due(self.clock.now_ms())
+        for target in targets:
+            self._mark(target)
+        return len(targets)
+
+    # -- driving ---------------------------------------------------------------------------
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing queued and nothing in flight (delayed messages may still be pending)."""
+        return not self._ready and not self._busy
+
+    async def run_until_quiet(self) -> None:
+        """Deliver until quiet, firing delayed messages that are due on the engine's clock."""
+        while True:
+            self._wake.clear()
+            self._raise_failure()
+            self.fire_due()
+            self._dispatch()
+            if self.quiet:
+                return
+            await self._wake.wait()
+
+    async def run(self, idle: Callable[[], bool] | None = None, max_sleep_s: float = 1.0) -> None:
+        """Deliver until :meth:`stop`, or, with ``idle``, until quiet, no delayed message pending and ``idle()``."""
+        while True:
+            self._wake.clear()
+            self._raise_failure()
+            if self._stopping:
+                return
+            self.fire_due()
+            self._dispatch()
+            next_fire = self.store.next_fire_at()
+            if idle is not None and self.quiet and next_fire is None and idle():
+                return
+            sleep = max_sleep_s
+            if next_fire is not None:
+                sleep = min(sleep, max(0.0, (next_fire - self.clock.now_ms()) / 1000))
+            try:
+                await asyncio.wait_for(self._wake.wait(), sleep)
+            except TimeoutError:
+                pass
+
+    def stop(self) -> None:
+        """Make :meth:`run` return; batches in flight finish or re-run after a restart."""
+        self._stopping = True
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def close(self) -> None:
+        """Cancel batches in flight (their effects were not committed, so they simply re-run later)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _mark(self, address: Address) -> None:
+        if address not in self._busy:
+            self._ready[address] = None
+        self._wake.set()
+
+    def _dispatch(self) -> None:
+        while self._ready and len(self._busy) < self._max_in_flight and self._failure is None:
+            address = next(iter(self._ready))
+            del self._ready[address]
+            self._busy.add(address)
+            task = asyncio.get_running_loop().create_task(self._drive(address))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _drive(self, address: Address) -> None:
+        limit = 1  # a message reaching an idle address goes out alone, as in StateFun
+        try:
+            while self._failure is None:
+                batch = self.store.batch(address, limit)
+                if not batch:
+                    break
+                await self._invoke(address, batch)
+                limit = self._max_batch
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop that runs the engine
+            self._failure = exc
+        finally:
+            self._busy.discard(address)
+            self._wake.set()
+
+    async def _invoke(self, address: Address, batch: Sequence[Queued]) -> None:
+        fail = Failure(address, [f"{unpack(q.argument)[0]} from {q.caller or 'ingress'}" for q in batch])
+        specs = self._registry.setdefault(address.typename, {})
+        for _ in range(MAX_HANDSHAKES):
+            values = self.store.state(address, self.clock.now_ms())
+            reply = await self._call(fail, address, build_request(address, specs, values, batch))
+            kind = reply.WhichOneof("response")
+            if kind == "incomplete_invocation_context":
+                missing = reply.incomplete_invocation_context.missing_values
+                new = register(fail, specs, lambda name: self.store.state_type(address.typename, name), missing)
+                if not new:
+                    raise fail("the function reports missing states although all of them were sent")
+                self.store.register(address.typename, new)
+                specs.update((spec.name, spec) for spec in new)
+                continue
+            now = self.clock.now_ms()
+            effects = NO_EFFECTS
+            if kind == "invocation_result":
+                effects = plan(
+                    fail,
+                    reply.invocation_result,
+                    self.manifest,
+                    specs,
+                    lambda token: self.store.token_pending(address, token),
+                    now,
+                )
+            touched = [
+                (name, now + spec.ttl_ms)
+                for name, spec in specs.items()
+                if spec.expiry is Expiry.AFTER_INVOKE and name in values
+            ]
+            written = self.store.commit_batch(address, batch, effects, touched, now)
+            for message in effects.messages:
+                self._mark(message.target)
+            for observe in self.delivery_observers:
+                observe(address, batch)
+            if written:
+                for observe_egress in self.egress_observers:
+                    observe_egress(written)
+            return
+        raise fail(f"the function still reports missing states after {MAX_HANDSHAKES} handshakes")
+
+    async def _call(self, fail: Failure, address: Address, request: bytes) -> FromFunction:
+        last: TransportError | None = None
+        for attempt in range(self._attempts):
+            try:
+                data = await self._transport.call(address, request)
+                break
+            except TransportError as exc:
+                last = exc
+                if attempt + 1 < self._attempts:
+                    await asyncio.sleep(self._retry_delay_s * 2**attempt)
+        else:
+            raise fail(f"failure forwarding a message to a remote function: {last}") from last
+        reply = FromFunction()
+        try:
+            reply.ParseFromString(data)
+        except DecodeError as exc:
+            raise fail(f"the function answered bytes that are not a FromFunction: {exc}") from None
+        return reply

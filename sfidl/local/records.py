@@ -1,0 +1,49 @@
+"""Plain values the local runtime hands to its users: addresses, deliveries, egress records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+
+
+@dataclass(frozen=True, order=True)
+class Address:
+    """A function instance: its type (``namespace/type``) and id."""
+
+    namespace: str
+    type: str
+    id: str
+
+    @property
+    def typename(self) -> str:
+        return f"{self.namespace}/{self.type}"
+
+    @classmethod
+    def of(cls, typename: str, id: str) -> Address:
+        """The address of ``id`` of the function type ``typename`` (``namespace/type``)."""
+        namespace, _, type_ = typename.rpartition("/")
+        return cls(namespace, type_, id)
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.type}/{self.id}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message the runtime delivered to a function (its invocation committed)."""
+
+    target: Address
+    caller: Address | None  # None for ingress messages
+    typename: str
+    value: object  # decoded: a protobuf message, a scalar, or the raw bytes
+
+
+@dataclass(frozen=True)
+class EgressRecord:
+    """One record written to an egress, decoded with the egress's message class."""
+
+    egress: str  # the egress typename
+    topic: str  # the Kafka topic or Kinesis stream
+    key: str  # the Kafka key or Kinesis partition key
+    value: Message

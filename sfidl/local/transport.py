@@ -1,0 +1,77 @@
+"""How the engine reaches the functions: in-process, or HTTP POST as the real runtime does."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import aiohttp
+
+from sfidl.local.app import LocalApp
+from sfidl.local.records import Address
+
+OCTET_STREAM = "application/octet-stream"
+
+
+class TransportError(Exception):
+    """The function could not be reached or did not answer with ``FromFunction`` bytes."""
+
+
+class Transport(Protocol):
+    async def call(self, target: Address, request: bytes) -> bytes:
+        """Send ``ToFunction`` bytes for ``target``; return the ``FromFunction`` bytes."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class InProcess:
+    """Calls the application's handler directly (``RequestReplyHandler.handle_async``)."""
+
+    def __init__(self, app: LocalApp) -> None:
+        self._app = app
+
+    async def call(self, target: Address, request: bytes) -> bytes:
+        try:
+            return await self._app.handle(request)
+        except Exception as exc:
+            raise TransportError(f"the function raised {type(exc).__name__}: {exc}") from exc
+
+    async def close(self) -> None:
+        pass
+
+
+class Http:
+    """POSTs to the endpoint URL; ``{function.name}`` in it becomes the function type's name."""
+
+    def __init__(self, url: str, timeout_s: float = 60.0) -> None:
+        self._url = url
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def call(self, target: Address, request: bytes) -> bytes:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        url = self._url.replace("{function.name}", target.type)
+        headers = {"Content-Type": OCTET_STREAM, "Accept": OCTET_STREAM}
+        try:
+            async with self._session.post(url, data=request, headers=headers) as response:
+                body = await response.read()
+                if response.status // 100 != 2:
+                    text = body[:200].decode("utf-8", "replace")
+                    raise TransportError(f"POST {url} answered HTTP {response.status}: {text}")
+                content_type = response.headers.get("Content-Type", "")
+                # The real runtime accepts exactly this content type, no parameters.
+                if body and content_type.lower() != OCTET_STREAM:
+                    raise TransportError(
+                        f"POST {url} answered Content-Type {content_type!r}; StateFun requires {OCTET_STREAM!r}"
+                    )
+                return body
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"POST {url} failed: {exc}") from exc
+        except TimeoutError as exc:
+            raise TransportError(f"POST {url} timed out") from exc
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
