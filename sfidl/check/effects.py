@@ -1,0 +1,300 @@
+"""What handlers may do: `calls`, `sends` and `emits`, checked against the whole program;
+and the assembly of each checked function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sfidl import ast, model
+from sfidl.check.functions import (
+    FunctionSignature,
+    HandlerSignature,
+    claim_continuation,
+    message_type,
+)
+from sfidl.check.names import check_member_name
+from sfidl.check.report import Reporter, where
+from sfidl.check.scope import Resolver
+from sfidl.check.states import build_states
+from sfidl.diagnostics import Span, did_you_mean
+from sfidl.model import HandlerKind, TypeRef
+
+Target = tuple[FunctionSignature, HandlerSignature]
+
+
+@dataclass(frozen=True)
+class _Continuation:
+    targets: tuple[str, ...]
+    carries: str | None
+    timeout: int | None
+    span: Span
+
+
+class FunctionChecker:
+    """Checks the bodies of the functions of one file against all signatures."""
+
+    def __init__(
+        self,
+        resolver: Resolver,
+        report: Reporter,
+        signatures: Mapping[str, FunctionSignature],
+        egresses: Mapping[str, ast.Egress],
+    ) -> None:
+        self.resolver = resolver
+        self.report = report
+        self.signatures = signatures
+        self.egresses = egresses
+        # Per function: continuation name -> its calls; single rpc target -> continuation.
+        self._continuations: dict[str, _Continuation] = {}
+        self._single_targets: dict[str, tuple[str, Span]] = {}
+
+    def function(self, signature: FunctionSignature) -> model.Function:
+        node = signature.symbol.node
+        self._continuations = {}
+        self._single_targets = {}
+        handlers: list[model.Handler] = []
+        for handler in node.handlers:
+            own = signature.handlers[handler.name.text]
+            if own.node is not handler:
+                continue  # a duplicate, reported
+            calls, sends, emits = self._effects(signature, handler)
+            if own.request is None:
+                continue
+            handlers.append(
+                model.Handler(
+                    name=handler.name.text,
+                    kind=own.kind,
+                    request=own.request,
+                    span=handler.name.span,
+                    reply=own.reply,
+                    errors=own.errors,
+                    call_envelope=own.call_envelope,
+                    reply_envelope=own.reply_envelope,
+                    calls=calls,
+                    sends=sends,
+                    emits=emits,
+                    doc=handler.doc,
+                )
+            )
+        timers: list[model.Timer] = []
+        for timer in node.timers:
+            calls, sends, emits = self._effects(signature, timer)
+            message = message_type(self.resolver, self.report, timer.message, "timer message")
+            if message is not None and signature.timers[timer.name.text] is timer:
+                timers.append(
+                    model.Timer(
+                        timer.name.text, message, timer.name.span, calls, sends, emits, timer.doc
+                    )
+                )
+        return model.Function(
+            name=node.name.text,
+            typename=signature.symbol.typename,
+            span=node.name.span,
+            states=build_states(self.resolver, self.report, node),
+            handlers=tuple(handlers),
+            timers=tuple(timers),
+            doc=node.doc,
+        )
+
+    def _effects(
+        self, signature: FunctionSignature, member: ast.Handler | ast.Timer
+    ) -> tuple[tuple[model.Call, ...], tuple[model.SendRef, ...], tuple[str, ...]]:
+        calls = tuple(
+            call for decl in member.calls if (call := self._call(signature, decl)) is not None
+        )
+        sends = tuple(send for ref in member.sends if (send := self._send(ref)) is not None)
+        emits = tuple(name.text for name in member.emits if self._emit(name))
+        return calls, sends, emits
+
+    # -- targets
+
+    def _target(self, ref: ast.HandlerRef) -> Target | None:
+        return resolve_target(self.resolver, self.report, self.signatures, ref)
+
+    def _call(self, signature: FunctionSignature, decl: ast.CallDecl) -> model.Call | None:
+        ok = True
+        targets: list[model.RpcRef] = []
+        keys: list[str] = []
+        for ref in decl.targets:
+            target = self._target(ref)
+            if target is None:
+                ok = False
+                continue
+            function, handler = target
+            key = f"{function.symbol.full_name}.{handler.node.name.text}"
+            if handler.kind is HandlerKind.ONEWAY:
+                self.report.error(
+                    ref.handler.span,
+                    f"`{ref.handler.text}` is one-way: use `sends`",
+                    hint="`calls` waits for a reply, which only an `rpc` handler gives",
+                )
+                ok = False
+            elif key in keys:
+                self.report.error(ref.span, f"`{ref.text}` is called twice in one join")
+                ok = False
+            keys.append(key)
+            rpc = _rpc_ref(function, handler)
+            if rpc is None:
+                ok = False
+            else:
+                targets.append(rpc)
+        name = decl.continuation
+        ok = check_member_name(self.report, name, "continuation") and ok
+        ok = claim_continuation(self.report, signature, name) and ok
+        carries: TypeRef | None = None
+        if decl.carrying is not None:
+            carries = message_type(
+                self.resolver, self.report, decl.carrying, "carried value", errors_allowed=True
+            )
+            ok = ok and carries is not None
+        timeout = None
+        if decl.timeout is not None:
+            timeout = decl.timeout.millis
+            if timeout <= 0:
+                self.report.error(decl.timeout.span, "the timeout must be longer than 0")
+                ok = False
+        if not ok:
+            return None
+        this = _Continuation(
+            tuple(keys), carries.name if carries else None, timeout, decl.continuation.span
+        )
+        if not self._same_continuation(decl, this, self._continuations.setdefault(name.text, this)):
+            return None
+        if len(keys) == 1 and not decl.is_join:
+            other, span = self._single_targets.setdefault(keys[0], (name.text, name.span))
+            if other != name.text:
+                self.report.error(
+                    name.span,
+                    f"`{decl.targets[0].text}` is already called with the continuation `{other}` "
+                    f"at {where(span)}",
+                    hint=f"a function receives the replies of one rpc in one continuation: use `{other}`",
+                )
+                return None
+        return model.Call(tuple(targets), name.text, decl.span, carries, timeout)
+
+    def _same_continuation(
+        self, decl: ast.CallDecl, this: _Continuation, first: _Continuation
+    ) -> bool:
+        name = decl.continuation.text
+        at = where(first.span)
+        if first.targets != this.targets:
+            was = ", ".join(f"`{t}`" for t in first.targets)
+            self.report.error(
+                decl.continuation.span,
+                f"continuation `{name}` receives the reply of {was} at {at}, "
+                "so it cannot receive the reply of this call",
+                hint="give this call its own continuation",
+            )
+            return False
+        if first.carries != this.carries:
+            self.report.error(
+                decl.continuation.span,
+                f"continuation `{name}` carries `{first.carries or 'nothing'}` at {at}, "
+                f"not `{this.carries or 'nothing'}`",
+                hint="give this call its own continuation",
+            )
+            return False
+        if first.timeout != this.timeout:
+            self.report.error(
+                decl.continuation.span,
+                f"continuation `{name}` has a different timeout at {at}",
+                hint="declare the same timeout, or give this call its own continuation",
+            )
+            return False
+        return True
+
+    def _send(self, ref: ast.HandlerRef) -> model.SendRef | None:
+        target = self._target(ref)
+        if target is None:
+            return None
+        function, handler = target
+        if handler.kind is HandlerKind.RPC:
+            self.report.error(
+                ref.handler.span,
+                f"`{ref.handler.text}` returns a reply: use `calls`",
+                hint="`sends` is for one-way (`on`) handlers",
+            )
+            return None
+        return send_ref(function, handler)
+
+    def _emit(self, name: ast.Name) -> bool:
+        egress = self.egresses.get(name.text)
+        if egress is None:
+            self.report.error(
+                name.span,
+                f"unknown egress `{name.text}`",
+                hint=did_you_mean(name.text, self.egresses),
+            )
+            return False
+        if egress.message is None:
+            self.report.error(
+                name.span,
+                f"`{name.text}` is the dead-letter egress: only sfidl writes to it",
+            )
+            return False
+        return True
+
+
+def resolve_target(
+    resolver: Resolver,
+    report: Reporter,
+    signatures: Mapping[str, FunctionSignature],
+    ref: ast.HandlerRef,
+) -> Target | None:
+    """The function and handler ``ref`` names, or None after reporting why not."""
+    symbol = resolver.function(ref.function)
+    if symbol is None:
+        return None
+    signature = signatures.get(symbol.full_name)
+    if signature is None:
+        return None  # a duplicate function, reported
+    handler = signature.handlers.get(ref.handler.text)
+    if handler is not None:
+        return signature, handler
+    if ref.handler.text in signature.timers:
+        report.error(
+            ref.handler.span,
+            f"`{ref.handler.text}` is a timer of `{symbol.name}`, not a handler",
+            hint="only the function itself sets its timers",
+        )
+    else:
+        report.error(
+            ref.handler.span,
+            f"`{symbol.name}` has no handler `{ref.handler.text}`",
+            hint=did_you_mean(ref.handler.text, signature.handlers),
+        )
+    return None
+
+
+def _rpc_ref(function: FunctionSignature, handler: HandlerSignature) -> model.RpcRef | None:
+    if (
+        handler.request is None
+        or handler.reply is None
+        or handler.call_envelope is None
+        or handler.reply_envelope is None
+    ):
+        return None
+    return model.RpcRef(
+        function=function.symbol.name,
+        function_typename=function.symbol.typename,
+        handler=handler.node.name.text,
+        request=handler.request,
+        reply=handler.reply,
+        errors=handler.errors,
+        call_envelope=handler.call_envelope,
+        reply_envelope=handler.reply_envelope,
+    )
+
+
+def send_ref(function: FunctionSignature, handler: HandlerSignature) -> model.SendRef | None:
+    """The one-way handler as its senders (and ingresses) see it."""
+    if handler.request is None:
+        return None
+    return model.SendRef(
+        function=function.symbol.name,
+        function_typename=function.symbol.typename,
+        handler=handler.node.name.text,
+        request=handler.request,
+    )

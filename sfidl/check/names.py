@@ -1,0 +1,57 @@
+"""Rules for declared names: what Python and the generated code can carry."""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from sfidl import ast
+from sfidl.check.report import Reporter
+
+_ASCII_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def snake_case(name: str) -> str:
+    """``UserCart`` -> ``user_cart``, ``HTTPServer`` -> ``http_server``, ``OutOfStock`` -> ``out_of_stock``."""
+    words = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", words)
+    return words.lower()
+
+
+def pascal_case(name: str) -> str:
+    """``reserve`` -> ``Reserve``, ``add_item`` -> ``AddItem``."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+
+
+def check_identifier(report: Reporter, name: ast.Name, what: str, python: bool = True) -> bool:
+    """Report a name that protobuf (or, with ``python``, Python) cannot carry; True when fine."""
+    if not _ASCII_IDENTIFIER.match(name.text):
+        report.error(
+            name.span,
+            f"`{name.text}` is not a valid {what} name",
+            hint="names are ASCII letters, digits and `_`, not starting with a digit",
+        )
+        return False
+    if python and keyword.iskeyword(name.text):
+        report.error(
+            name.span,
+            f"`{name.text}` is a Python keyword and cannot name a {what}",
+            hint=f"rename it, e.g. `{name.text}_`",
+        )
+        return False
+    return True
+
+
+def check_member_name(report: Reporter, name: ast.Name, what: str) -> bool:
+    """A name that becomes a member of a generated class: also no `_` or `sfidl` prefix."""
+    if not check_identifier(report, name, what):
+        return False
+    if name.text.startswith("_") or name.text.lower().startswith("sfidl"):
+        prefix = "_" if name.text.startswith("_") else name.text[:5]
+        report.error(
+            name.span,
+            f"{what} name `{name.text}` starts with `{prefix}`",
+            hint="names starting with `_` or `sfidl` are reserved for generated code",
+        )
+        return False
+    return True

@@ -1,0 +1,215 @@
+"""Name resolution: every declared type and function of the program, and lookups by the
+protobuf rules (innermost scope first, then outwards to the package root).
+
+A file sees its own declarations, those of the files it imports directly, and the
+well-known types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sfidl import ast
+from sfidl.check.report import Reporter, where
+from sfidl.diagnostics import Span, did_you_mean
+from sfidl.model import SCALARS, MessageOrigin, TypeKind, TypeRef
+
+_WELL_KNOWN_FILES = {
+    "Timestamp": "timestamp",
+    "Duration": "duration",
+    "Empty": "empty",
+    "Struct": "struct",
+    "Value": "struct",
+    "ListValue": "struct",
+    "Any": "any",
+    "FieldMask": "field_mask",
+    **{
+        wrapper: "wrappers"
+        for wrapper in (
+            "DoubleValue",
+            "FloatValue",
+            "Int64Value",
+            "UInt64Value",
+            "Int32Value",
+            "UInt32Value",
+            "BoolValue",
+            "StringValue",
+            "BytesValue",
+        )
+    },
+}
+
+
+@dataclass(frozen=True)
+class TypeSymbol:
+    """A type any name may resolve to; ``origin`` is None for scalars and enums."""
+
+    ref: TypeRef
+    origin: MessageOrigin | None = None
+    file: str = ""  # the display path of the declaring file; "" for built-in types
+    span: Span | None = None
+
+    @property
+    def is_message(self) -> bool:
+        return self.ref.kind is TypeKind.MESSAGE
+
+    def describe(self) -> str:
+        """``the message `Cart```, ``the enum `Status```, ``the scalar `int32```."""
+        if self.ref.kind is TypeKind.SCALAR:
+            return f"the scalar `{self.ref.name}`"
+        if self.ref.kind is TypeKind.ENUM:
+            return f"the enum `{self.ref.local_name}`"
+        kind = {MessageOrigin.ERROR: "error", MessageOrigin.ENVELOPE: "generated message"}
+        return f"the {kind.get(self.origin or MessageOrigin.MESSAGE, 'message')} `{self.ref.local_name}`"
+
+
+@dataclass
+class FunctionSymbol:
+    """A declared function, filled in as checking proceeds."""
+
+    name: str
+    full_name: str
+    typename: str
+    file: str
+    package: str
+    node: ast.Function
+
+
+@dataclass
+class SymbolTable:
+    """All names of the program, by protobuf full name."""
+
+    types: dict[str, TypeSymbol] = field(default_factory=dict)
+    functions: dict[str, FunctionSymbol] = field(default_factory=dict)
+    # Everything that occupies a name in a protobuf scope (types, enum values, fields),
+    # to report duplicates: full name -> where it was declared.
+    names: dict[str, Span] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, stem in _WELL_KNOWN_FILES.items():
+            ref = TypeRef(
+                TypeKind.MESSAGE,
+                f"google.protobuf.{name}",
+                "google.protobuf",
+                f"google/protobuf/{stem}.proto",
+            )
+            self.types[ref.name] = TypeSymbol(ref, MessageOrigin.MESSAGE)
+
+    def claim(self, report: Reporter, scope: str, name: ast.Name, what: str) -> bool:
+        """Take ``name`` in ``scope``; report a duplicate and return False if taken."""
+        full = f"{scope}.{name.text}" if scope else name.text
+        previous = self.names.get(full)
+        if previous is not None:
+            report.error(
+                name.span,
+                f"duplicate name `{name.text}`: already declared at {where(previous)}",
+                hint=f"every {what} needs a name of its own in `{scope}`"
+                if scope
+                else None,
+            )
+            return False
+        self.names[full] = name.span
+        return True
+
+
+def candidates_in_scope(scope: str) -> list[str]:
+    """The prefixes to try for a relative name in ``scope``: ``a.b``, ``a``, ``""``."""
+    parts = scope.split(".") if scope else []
+    return [".".join(parts[:i]) for i in range(len(parts), -1, -1)]
+
+
+class Resolver:
+    """Looks names up as seen from one file (and one scope inside it)."""
+
+    def __init__(
+        self,
+        table: SymbolTable,
+        report: Reporter,
+        file: str,
+        package: str,
+        visible: Iterable[str],
+        complete: bool,
+    ) -> None:
+        self.table = table
+        self.report = report
+        self.file = file
+        self.package = package
+        self.visible = frozenset(visible) | {file, ""}
+        # Unknown names are not reported in a file whose imports failed to load:
+        # they most likely live in the file that could not be read.
+        self.complete = complete
+
+    def type(self, name: ast.TypeName, scope: str | None = None) -> TypeSymbol | None:
+        """The type ``name`` means in ``scope`` (a message's full name, or the package)."""
+        if len(name.parts) == 1 and name.text in SCALARS:
+            return TypeSymbol(TypeRef(TypeKind.SCALAR, name.text))
+        found = self._lookup(name.text, scope or self.package, self.table.types)
+        if isinstance(found, TypeSymbol):
+            return found
+        if self.complete:
+            self._unknown_type(name, found)
+        return None
+
+    def function(self, name: ast.TypeName) -> FunctionSymbol | None:
+        found = self._lookup(name.text, self.package, self.table.functions)
+        if isinstance(found, FunctionSymbol):
+            return found
+        if not self.complete:
+            return None
+        if found is not None:
+            self.report.error(
+                name.span,
+                f"function `{name.text}` is declared in `{found}`, which this file does not import",
+            )
+            return None
+        names = [
+            self._relative(f.full_name)
+            for f in self._visible(self.table.functions)
+            if isinstance(f, FunctionSymbol)
+        ]
+        self.report.error(
+            name.span, f"unknown function `{name.text}`", hint=did_you_mean(name.text, names)
+        )
+        return None
+
+    def _lookup(
+        self, name: str, scope: str, table: dict[str, TypeSymbol] | dict[str, FunctionSymbol]
+    ) -> TypeSymbol | FunctionSymbol | str | None:
+        """The visible symbol, or the file declaring an invisible one, or None."""
+        invisible: str | None = None
+        for prefix in candidates_in_scope(scope):
+            symbol = table.get(f"{prefix}.{name}" if prefix else name)
+            if symbol is None:
+                continue
+            if symbol.file in self.visible:
+                return symbol
+            invisible = invisible or symbol.file
+        return invisible
+
+    def _visible(
+        self, table: dict[str, TypeSymbol] | dict[str, FunctionSymbol]
+    ) -> list[TypeSymbol | FunctionSymbol]:
+        return [s for s in table.values() if s.file in self.visible]
+
+    def _relative(self, full_name: str) -> str:
+        if full_name.startswith(self.package + "."):
+            return full_name[len(self.package) + 1 :]
+        return full_name
+
+    def _unknown_type(self, name: ast.TypeName, invisible: TypeSymbol | FunctionSymbol | str | None) -> None:
+        if isinstance(invisible, str):
+            self.report.error(
+                name.span,
+                f"type `{name.text}` is declared in `{invisible}`, which this file does not import",
+            )
+            return
+        visible = [s for s in self._visible(self.table.types) if isinstance(s, TypeSymbol)]
+        names = [self._relative(s.ref.name) for s in visible] + list(SCALARS)
+        hint = did_you_mean(name.text, names)
+        if hint is None:
+            # `Timestamp` for `google.protobuf.Timestamp`, `Money` for `common.Money`.
+            last = name.parts[-1]
+            same = sorted(n for n in names if n.rsplit(".", 1)[-1] == last and n != name.text)
+            hint = f"did you mean `{same[0]}`?" if same else None
+        self.report.error(name.span, f"unknown type `{name.text}`", hint=hint)

@@ -1,0 +1,116 @@
+"""Function state: names the SDK accepts, types with a StateFun type, defaults, expiry."""
+
+from __future__ import annotations
+
+from sfidl import ast, model
+from sfidl.check.names import check_member_name
+from sfidl.check.report import Reporter, where
+from sfidl.check.scope import Resolver
+from sfidl.model import STATE_SCALARS, TypeKind
+
+_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+_STATE_TYPES = ", ".join(f"`{s}`" for s in STATE_SCALARS)
+
+
+def build_states(
+    resolver: Resolver, report: Reporter, function: ast.Function
+) -> tuple[model.State, ...]:
+    seen: dict[str, ast.State] = {}
+    states: list[model.State] = []
+    for state in function.states:
+        name = state.name
+        if check_member_name(report, name, "state") and not name.text.islower():
+            report.error(
+                name.span,
+                f"state name `{name.text}` is not lower case",
+                hint=f"the StateFun SDK requires lower-case state names: `{name.text.lower()}`",
+            )
+        previous = seen.setdefault(name.text, state)
+        if previous is not state:
+            report.error(
+                name.span,
+                f"duplicate state `{name.text}` in `{function.name.text}`: already declared at "
+                f"{where(previous.name.span)}",
+            )
+        built = _state(resolver, report, state)
+        if built is not None:
+            states.append(built)
+    return tuple(states)
+
+
+def _state(resolver: Resolver, report: Reporter, state: ast.State) -> model.State | None:
+    expiry = _expiry(report, state.expiry)
+    symbol = resolver.type(state.type)
+    if symbol is None:
+        return None
+    ref = symbol.ref
+    if ref.kind is TypeKind.ENUM:
+        report.error(
+            state.type.span,
+            f"a state cannot hold {symbol.describe()}",
+            hint="store it as an `int32`, or in a message",
+        )
+        return None
+    if ref.kind is TypeKind.SCALAR and ref.name not in STATE_SCALARS:
+        report.error(
+            state.type.span,
+            f"a state cannot hold {symbol.describe()}: StateFun has no built-in type for it",
+            hint=f"use one of {_STATE_TYPES}, or a message",
+        )
+        return None
+    default = None
+    if state.default is not None:
+        default = _default(report, state, ref)
+    return model.State(state.name.text, ref, state.name.span, default, expiry, state.doc)
+
+
+def _expiry(report: Reporter, expiry: ast.Expiry | None) -> model.Expiry | None:
+    if expiry is None:
+        return None
+    if expiry.duration.millis <= 0:
+        report.error(expiry.duration.span, "the expiry must be longer than 0")
+        return None
+    mode = model.ExpireMode.AFTER_WRITE if expiry.mode == "write" else model.ExpireMode.AFTER_CALL
+    return model.Expiry(mode, expiry.duration.millis)
+
+
+def _default(report: Reporter, state: ast.State, ref: model.TypeRef) -> model.Literal | None:
+    literal = state.default
+    assert literal is not None
+    value = literal.value
+    if ref.kind is TypeKind.MESSAGE:
+        report.error(
+            literal.span,
+            "a message state cannot have a default",
+            hint="its default is the empty message",
+        )
+        return None
+    expected = {"bool": bool, "string": str, "float": float, "double": float}.get(ref.name, int)
+    if expected is float and type(value) is int:
+        return float(value)
+    if type(value) is not expected:
+        report.error(
+            literal.span,
+            f"the default of a `{ref.name}` state must be {_describe(ref.name)}",
+        )
+        return None
+    if ref.name in _RANGES:
+        low, high = _RANGES[ref.name]
+        assert isinstance(value, int)
+        if not low <= value <= high:
+            report.error(
+                literal.span,
+                f"{value} is out of the range of `{ref.name}`",
+                hint=f"`{ref.name}` goes from {low} to {high}",
+            )
+            return None
+    return value
+
+
+def _describe(scalar: str) -> str:
+    return {
+        "bool": "`true` or `false`",
+        "string": 'a string such as `"x"`',
+        "float": "a number",
+        "double": "a number",
+    }.get(scalar, "an integer")

@@ -1,0 +1,234 @@
+"""Messages, errors and enums: declaring their names, then checking and building them."""
+
+from __future__ import annotations
+
+from sfidl import ast, model
+from sfidl.check.names import check_identifier, snake_case
+from sfidl.check.report import Reporter, where
+from sfidl.check.scope import Resolver, SymbolTable, TypeSymbol
+from sfidl.model import MessageOrigin, TypeKind, TypeRef
+
+FIELD_NUMBER_MAX = 536_870_911
+_IMPLEMENTATION_RESERVED = (19_000, 19_999)
+_INT32 = (-(2**31), 2**31 - 1)
+_MAP_KEYS = frozenset(
+    "int32 int64 uint32 uint64 sint32 sint64 fixed32 fixed64 sfixed32 sfixed64 bool string".split()
+)
+
+
+def full_name(scope: str, name: str) -> str:
+    return f"{scope}.{name}" if scope else name
+
+
+# ---------------------------------------------------------------- declaring
+
+
+def declare_types(table: SymbolTable, report: Reporter, file: ast.File, proto_file: str) -> None:
+    """Register every message, error and enum of ``file`` and claim their scope names."""
+    _declare(table, report, file, proto_file, file.package, file.messages, file.enums)
+
+
+def _declare(
+    table: SymbolTable,
+    report: Reporter,
+    file: ast.File,
+    proto_file: str,
+    scope: str,
+    messages: tuple[ast.Message, ...],
+    enums: tuple[ast.Enum, ...],
+) -> None:
+    for message in messages:
+        what = "error" if message.is_error else "message"
+        check_identifier(report, message.name, what)
+        name = full_name(scope, message.name.text)
+        if table.claim(report, scope, message.name, "type"):
+            origin = MessageOrigin.ERROR if message.is_error else MessageOrigin.MESSAGE
+            ref = TypeRef(TypeKind.MESSAGE, name, file.package, proto_file)
+            table.types[name] = TypeSymbol(ref, origin, file.path, message.name.span)
+        for field in _all_fields(message):
+            table.claim(report, name, field.name, "field")
+        for oneof in message.oneofs:
+            table.claim(report, name, oneof.name, "oneof")
+        _declare(table, report, file, proto_file, name, message.messages, message.enums)
+    for enum in enums:
+        check_identifier(report, enum.name, "enum")
+        name = full_name(scope, enum.name.text)
+        if table.claim(report, scope, enum.name, "type"):
+            ref = TypeRef(TypeKind.ENUM, name, file.package, proto_file)
+            table.types[name] = TypeSymbol(ref, None, file.path, enum.name.span)
+        for value in enum.values:
+            # protobuf scopes enum values like C++: as siblings of their enum.
+            table.claim(report, scope, value.name, "enum value")
+
+
+def _all_fields(message: ast.Message) -> list[ast.Field]:
+    fields = list(message.fields) + [f for o in message.oneofs for f in o.fields]
+    return sorted(fields, key=lambda f: f.span)
+
+
+# ---------------------------------------------------------------- building
+
+
+def build_message(
+    resolver: Resolver, report: Reporter, message: ast.Message, scope: str, proto_file: str
+) -> model.MessageType:
+    name = full_name(scope, message.name.text)
+    oneof_of = {id(f): o.name.text for o in message.oneofs for f in o.fields}
+    reserved = _reserved(report, message.reserved)
+    fields: list[model.Field] = []
+    numbers: dict[int, ast.Field] = {}
+    for field in _all_fields(message):
+        _check_number(report, field, numbers, reserved)
+        if field.name.text in reserved.names:
+            report.error(field.name.span, f"field name `{field.name.text}` is reserved")
+        check_identifier(report, field.name, "field")
+        oneof = oneof_of.get(id(field))
+        if oneof is not None and field.label is not None:
+            report.error(
+                field.span,
+                f"a oneof cannot hold a {field.label} field",
+                hint=f"wrap `{field.name.text}` in a message to put it in `{oneof}`",
+            )
+        built = _field(resolver, report, field, name, oneof)
+        if built is not None:
+            fields.append(built)
+    return model.MessageType(
+        name=message.name.text,
+        full_name=name,
+        fields=tuple(fields),
+        span=message.name.span,
+        oneofs=tuple(o.name.text for o in message.oneofs),
+        messages=tuple(
+            build_message(resolver, report, m, name, proto_file) for m in message.messages
+        ),
+        enums=tuple(build_enum(report, e, name) for e in message.enums),
+        reserved=reserved,
+        origin=MessageOrigin.ERROR if message.is_error else MessageOrigin.MESSAGE,
+        doc=message.doc,
+    )
+
+
+def _field(
+    resolver: Resolver, report: Reporter, field: ast.Field, scope: str, oneof: str | None
+) -> model.Field | None:
+    value = resolver.type(field.type, scope)
+    key: TypeSymbol | None = None
+    if field.map_key is not None:
+        key = resolver.type(field.map_key, scope)
+        if key is not None and key.ref.name not in _MAP_KEYS:
+            report.error(
+                field.map_key.span,
+                f"a map key must be an integer, `bool` or `string`, not {key.describe()}",
+            )
+            return None
+    if value is None or (field.map_key is not None and key is None):
+        return None
+    label = {
+        None: model.Label.SINGULAR,
+        "optional": model.Label.OPTIONAL,
+        "repeated": model.Label.REPEATED,
+        "map": model.Label.MAP,
+    }[field.label]
+    return model.Field(
+        name=field.name.text,
+        number=field.number,
+        type=value.ref,
+        label=label,
+        span=field.name.span,
+        map_key=key.ref if key is not None else None,
+        oneof=oneof,
+        doc=field.doc,
+    )
+
+
+def _check_number(
+    report: Reporter, field: ast.Field, numbers: dict[int, ast.Field], reserved: model.Reserved
+) -> None:
+    number = field.number
+    if not 1 <= number <= FIELD_NUMBER_MAX:
+        report.error(
+            field.number_span,
+            f"field number {number} is out of range",
+            hint=f"field numbers go from 1 to {FIELD_NUMBER_MAX}",
+        )
+        return
+    low, high = _IMPLEMENTATION_RESERVED
+    if low <= number <= high:
+        report.error(
+            field.number_span,
+            f"field number {number} is reserved for the protobuf implementation",
+            hint=f"numbers {low} to {high} cannot be used",
+        )
+        return
+    if any(start <= number <= end for start, end in reserved.ranges):
+        report.error(field.number_span, f"field number {number} is reserved")
+        return
+    previous = numbers.get(number)
+    if previous is not None:
+        report.error(
+            field.number_span,
+            f"field number {number} is already used by `{previous.name.text}`",
+            hint=f"`{previous.name.text}` is at {where(previous.name.span)}",
+        )
+        return
+    numbers[number] = field
+
+
+def _reserved(
+    report: Reporter, statements: tuple[ast.Reserved, ...], field_numbers: bool = True
+) -> model.Reserved:
+    ranges: list[tuple[int, int]] = []
+    names: list[str] = []
+    for statement in statements:
+        for item in statement.items:
+            if isinstance(item, ast.ReservedName):
+                names.append(item.name)
+            elif item.start > item.end:
+                report.error(item.span, f"reserved range {item.start} to {item.end} is empty")
+            elif field_numbers and (item.start < 1 or item.end > FIELD_NUMBER_MAX):
+                report.error(
+                    item.span,
+                    f"reserved range {item.start} to {item.end} is out of range",
+                    hint=f"field numbers go from 1 to {FIELD_NUMBER_MAX}",
+                )
+            else:
+                ranges.append((item.start, item.end))
+    return model.Reserved(tuple(ranges), tuple(names))
+
+
+def build_enum(report: Reporter, enum: ast.Enum, scope: str) -> model.EnumType:
+    name = full_name(scope, enum.name.text)
+    if not enum.values:
+        report.error(enum.name.span, f"enum `{enum.name.text}` has no values")
+    elif enum.values[0].number != 0:
+        first = enum.values[0]
+        report.error(
+            first.span,
+            f"the first value of a proto3 enum must be 0, not {first.number}",
+            hint=f"add a default first value, e.g. `{_prefix(enum.name.text)}_UNSPECIFIED = 0;`",
+        )
+    reserved = _reserved(report, enum.reserved, field_numbers=False)
+    numbers: dict[int, ast.EnumValue] = {}
+    values: list[model.EnumValue] = []
+    for value in enum.values:
+        check_identifier(report, value.name, "enum value")
+        if value.name.text in reserved.names:
+            report.error(value.name.span, f"enum value name `{value.name.text}` is reserved")
+        if not _INT32[0] <= value.number <= _INT32[1]:
+            report.error(value.span, f"enum value {value.number} is out of the int32 range")
+        elif any(start <= value.number <= end for start, end in reserved.ranges):
+            report.error(value.span, f"enum value number {value.number} is reserved")
+        elif value.number in numbers:
+            previous = numbers[value.number]
+            report.error(
+                value.span,
+                f"enum value number {value.number} is already used by `{previous.name.text}`",
+                hint="aliases (`option allow_alias`) are not supported",
+            )
+        numbers.setdefault(value.number, value)
+        values.append(model.EnumValue(value.name.text, value.number, value.span, value.doc))
+    return model.EnumType(enum.name.text, name, tuple(values), enum.name.span, enum.doc)
+
+
+def _prefix(enum_name: str) -> str:
+    return snake_case(enum_name).upper()

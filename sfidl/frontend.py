@@ -1,0 +1,167 @@
+"""The front end in one call: read a .sfidl file and its imports, parse, check.
+
+    loaded = load_program(Path("shop.sfidl"))   # raises CompileError with every error
+    loaded.program                               # the checked model
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sfidl import ast
+from sfidl.check import Unit, check
+from sfidl.diagnostics import CompileError, Diagnostic, Severity, Span
+from sfidl.model import Program
+from sfidl.parse import parse
+
+
+@dataclass(frozen=True)
+class LoadedProgram:
+    program: Program
+    warnings: tuple[Diagnostic, ...]
+    sources: Mapping[str, str]  # display path -> text, to render warnings
+
+
+def load_program(path: Path) -> LoadedProgram:
+    """Load, parse and check the program rooted at ``path``.
+
+    Raises :class:`CompileError` with every error of every file (reading, parsing and
+    checking); warnings of a successful load come back in ``warnings``.
+    """
+    loader = _Loader(Path.cwd().resolve())
+    loader.load_root(path)
+    diagnostics = list(loader.diagnostics)
+    failed = bool(diagnostics)
+    if loader.units:
+        result = check(loader.units)
+        diagnostics.extend(result.diagnostics)
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    if errors or failed or not loader.units:
+        raise CompileError(errors, loader.sources)
+    assert result.program is not None
+    warnings = tuple(
+        sorted((d for d in diagnostics if d.severity is Severity.WARNING), key=lambda d: d.span)
+    )
+    return LoadedProgram(result.program, warnings, dict(loader.sources))
+
+
+@dataclass
+class _Loader:
+    """Reads and parses the import closure depth-first, in dependency order."""
+
+    cwd: Path
+    units: list[Unit] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    displays: dict[Path, str] = field(default_factory=dict)
+    done: dict[Path, bool] = field(default_factory=dict)  # resolved path -> loaded fine
+    stems: dict[str, Path] = field(default_factory=dict)
+    stack: list[Path] = field(default_factory=list)
+
+    def load_root(self, path: Path) -> None:
+        resolved = path.resolve()
+        self.displays[resolved] = str(path)
+        self._load(resolved, None)
+
+    def _display(self, resolved: Path) -> str:
+        if resolved not in self.displays:
+            try:
+                self.displays[resolved] = str(resolved.relative_to(self.cwd))
+            except ValueError:
+                self.displays[resolved] = str(resolved)
+        return self.displays[resolved]
+
+    def _error(self, span: Span, message: str, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(span, message, hint))
+
+    def _load(self, resolved: Path, importer: Span | None) -> bool:
+        """Load one file and its imports; False when it could not be parsed."""
+        display = self._display(resolved)
+        where = importer or Span.point(display, 1, 1)
+        text = self._read(resolved, display, where)
+        if text is None:
+            self.done[resolved] = False
+            return False
+        self.sources[display] = text
+        parsed = parse(text, display)
+        self.diagnostics.extend(parsed.diagnostics)
+        if parsed.file is None:
+            self.done[resolved] = False
+            return False
+        proto_file = self._proto_file(resolved, display, importer or parsed.file.namespace_span)
+        self.stack.append(resolved)
+        imports, complete = self._imports(resolved, parsed.file)
+        self.stack.pop()
+        self.units.append(Unit(parsed.file, proto_file, tuple(imports), complete))
+        self.done[resolved] = True
+        return True
+
+    def _imports(self, resolved: Path, file: ast.File) -> tuple[list[str], bool]:
+        imports: list[str] = []
+        complete = True
+        for statement in file.imports:
+            written = statement.path.value
+            if not written.endswith(".sfidl"):
+                self._error(
+                    statement.path.span,
+                    f"cannot import `{written}`: only .sfidl files can be imported",
+                    hint="well-known protobuf types need no import",
+                )
+                continue
+            target = (resolved.parent / written).resolve()
+            if target in self.stack:
+                cycle = self.stack[self.stack.index(target) :] + [target]
+                self._error(
+                    statement.span,
+                    "import cycle: " + " -> ".join(self._display(p) for p in cycle),
+                )
+                complete = False
+                continue
+            display = self._display(target)
+            if display in imports:
+                self._error(statement.span, f"`{written}` is imported twice")
+                continue
+            loaded = self.done[target] if target in self.done else self._load(target, statement.span)
+            complete = complete and loaded
+            imports.append(display)
+        return imports, complete
+
+    def _read(self, resolved: Path, display: str, where: Span) -> str | None:
+        try:
+            data = resolved.read_bytes()
+        except FileNotFoundError:
+            self._error(where, f"cannot read `{display}`: no such file")
+            return None
+        except IsADirectoryError:
+            self._error(where, f"cannot read `{display}`: it is a directory")
+            return None
+        except OSError as error:
+            self._error(where, f"cannot read `{display}`: {error.strerror or error}")
+            return None
+        try:
+            return data.decode("utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError as error:
+            self._error(
+                where,
+                f"cannot read `{display}`: it is not UTF-8 text (invalid byte at offset {error.start})",
+            )
+            return None
+
+    def _proto_file(self, resolved: Path, display: str, where: Span) -> str:
+        stem = resolved.name.removesuffix(".sfidl")
+        if not stem.isidentifier():
+            self._error(
+                where,
+                f"the file name `{resolved.name}` cannot name a Python module",
+                hint=f"it becomes the module `{stem}_pb2`: use letters, digits and `_`",
+            )
+        other = self.stems.setdefault(stem, resolved)
+        if other != resolved:
+            self._error(
+                where,
+                f"`{display}` and `{self._display(other)}` would both compile to `{stem}.proto`",
+                hint="rename one of them",
+            )
+        return f"{stem}.proto"
