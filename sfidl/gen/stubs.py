@@ -417,13 +417,12 @@ class _Builder:
         return tuple(clients)
 
     def _join_method(self, call: Call) -> Method:
+        names = _join_parameter_names(call)
         params = [
-            f"{snake_case(rpc.function)}_{rpc.handler}: tuple[str, {self.py(rpc.request)}]"
-            for rpc in call.targets
+            f"{name}: tuple[str, {self.py(rpc.request)}]" for name, rpc in zip(names, call.targets)
         ]
         requests = ", ".join(
-            f"({_rpc_constant_name(rpc)}, *{snake_case(rpc.function)}_{rpc.handler})"
-            for rpc in call.targets
+            f"({_rpc_constant_name(rpc)}, *{name})" for name, rpc in zip(names, call.targets)
         )
         params.extend(self._call_options(call))
         carried = "carry" if call.carries else "None"
@@ -555,6 +554,12 @@ class _Builder:
         if call.timeout_millis is not None:
             args.append(f"timeout={timedelta_expr(call.timeout_millis)}")
         return f"sf.Continuation({', '.join(args)})"
+
+
+def _join_parameter_names(call: Call) -> list[str]:
+    """``fraud_counter_recent``, ...; a target joined twice gets its position appended."""
+    names = [f"{snake_case(rpc.function)}_{rpc.handler}" for rpc in call.targets]
+    return [f"{n}_{i}" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
 
 def _rpc_ref_of(function: Function, handler: Handler) -> RpcRef:
