@@ -1,7 +1,7 @@
 """The front end in one call: read a .sfidl file and its imports, parse, check.
 
-    loaded = load_program(Path("shop.sfidl"))   # raises CompileError with every error
-    loaded.program                               # the checked model
+loaded = load_program(Path("shop.sfidl"))   # raises CompileError with every error
+loaded.program                               # the checked model
 """
 
 from __future__ import annotations
@@ -123,7 +123,9 @@ class _Loader:
             if display in imports:
                 self._error(statement.span, f"`{written}` is imported twice")
                 continue
-            loaded = self.done[target] if target in self.done else self._load(target, statement.span)
+            loaded = (
+                self.done[target] if target in self.done else self._load(target, statement.span)
+            )
             complete = complete and loaded
             imports.append(display)
         return imports, complete

@@ -17,7 +17,7 @@ from lark.tree import Meta
 
 from sfidl import ast
 from sfidl.diagnostics import Diagnostic, Span
-from sfidl.parse_errors import EXAMPLES, describe_unexpected
+from sfidl.parse_errors import describe_unexpected
 from sfidl.resources import data_dir
 
 
@@ -78,7 +78,7 @@ def _parse_error(parser: Lark, error: UnexpectedInput, text: str, path: str) -> 
     if isinstance(error, UnexpectedCharacters):
         rest = text[error.pos_in_stream :]
         if rest.startswith('"'):
-            message = "unterminated string (a string ends with `\"` on the same line)"
+            message = 'unterminated string (a string ends with `"` on the same line)'
         elif rest.startswith("/*"):
             message = "unterminated comment (`/*` without `*/`)"
         else:
@@ -86,13 +86,30 @@ def _parse_error(parser: Lark, error: UnexpectedInput, text: str, path: str) -> 
         return Diagnostic(Span.point(path, error.line, error.column), message)
     assert isinstance(error, UnexpectedToken)
     token = error.token
-    label = error.match_examples(parser.parse, EXAMPLES, use_accepts=True)
-    message = describe_unexpected(parser, token, error.accepts or error.expected, label)
+    message = describe_unexpected(parser, error)
+    previous = _previous_end(error)
+    if previous is not None and (token.type == "$END" or previous[0] != token.line):
+        # Something is missing at the end of a line: point right after the last token.
+        return Diagnostic(Span.point(path, *previous), message)
     if token.type == "$END":
-        line = text.count("\n") + 1
-        column = len(text) - (text.rfind("\n") + 1) + 1
-        return Diagnostic(Span.point(path, line, column), message)
+        return Diagnostic(Span.point(path, 1, 1), message)
     return Diagnostic(_token_span(path, token), message)
+
+
+def _previous_end(error: UnexpectedToken) -> tuple[int, int] | None:
+    """Where the last token the parser accepted ends, if known."""
+    stack = getattr(error.state, "value_stack", None)
+    if not stack:
+        return None
+    last = stack[-1]
+    if isinstance(last, Token):
+        if last.end_line is None or last.end_column is None:
+            return None
+        return last.end_line, last.end_column
+    meta = getattr(last, "meta", None)
+    if meta is None or getattr(meta, "empty", True):
+        return None
+    return meta.end_line, meta.end_column
 
 
 # ---------------------------------------------------------------- doc comments
@@ -201,7 +218,7 @@ class _Builder(Transformer[Token, Any]):
                         Diagnostic(
                             Span(self.path, token.line or 1, column, token.line or 1, column + 2),
                             f"unknown escape `\\{escaped}` in a string",
-                            hint='the escapes are \\" \\\\ \\n \\t \\r \\\' \\0',
+                            hint="the escapes are \\\" \\\\ \\n \\t \\r \\' \\0",
                         )
                     )
                 i += 2
@@ -213,7 +230,9 @@ class _Builder(Transformer[Token, Any]):
     def _duration(self, token: Token) -> ast.Duration:
         text = str(token)
         digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
-        return ast.Duration(int(digits) * _UNITS[text[len(digits) :]], _token_span(self.path, token))
+        return ast.Duration(
+            int(digits) * _UNITS[text[len(digits) :]], _token_span(self.path, token)
+        )
 
     # -- file
 
@@ -384,7 +403,11 @@ class _Builder(Transformer[Token, Any]):
         return ast.Literal(self._string(children[0]).value, self._span(meta))
 
     def expiry(self, meta: Meta, children: list[Token]) -> ast.Expiry:
-        return ast.Expiry("write" if str(children[0]) == "write" else "call", self._duration(children[1]), self._span(meta))
+        return ast.Expiry(
+            "write" if str(children[0]) == "write" else "call",
+            self._duration(children[1]),
+            self._span(meta),
+        )
 
     def rpc_decl(self, meta: Meta, children: list[Any]) -> ast.Handler:
         name, request, reply, *rest = children
@@ -495,7 +518,11 @@ class _Builder(Transformer[Token, Any]):
         return ast.Egress(self._name(name), channel, self._span(meta), message, self._doc(meta))
 
     def io_channel(self, meta: Meta, children: list[Token]) -> ast.Channel:
-        return ast.Channel("kafka" if children[0].type == "KAFKA" else "kinesis", self._string(children[1]), self._span(meta))
+        return ast.Channel(
+            "kafka" if children[0].type == "KAFKA" else "kinesis",
+            self._string(children[1]),
+            self._span(meta),
+        )
 
     def of_type(self, meta: Meta, children: list[ast.TypeName]) -> ast.TypeName:
         return children[0]

@@ -1,14 +1,17 @@
 """Parse errors in the user's words, not lark's terminal names.
 
-``EXAMPLES`` maps a message to sample inputs that fail in the same parser state (lark's
-``match_examples``); anything else is described from the set of expected terminals.
+``EXAMPLES`` maps a message to sample inputs that fail in the same LALR state (the idea
+of lark's ``match_examples``, keyed by the state alone so that the depth of nesting does
+not matter); anything else is described from the set of expected terminals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from lark import Lark, Token
+from lark.exceptions import UnexpectedInput, UnexpectedToken
 
 _NS = "namespace a; "
 _FN = _NS + "function F { "
@@ -53,8 +56,8 @@ EXAMPLES: dict[str, list[str]] = {
         _FN + "rpc a(M) returns R raises ; }",
         _FN + "timer t(); }",
         _FN + "on a(M) calls A.b -> c carrying ; }",
-        _NS + "egress e: kafka topic \"x\" of ;",
-        _NS + "ingress i: kafka topic \"x\" of ;",
+        _NS + 'egress e: kafka topic "x" of ;',
+        _NS + 'ingress i: kafka topic "x" of ;',
     ],
     "expected a field, `oneof`, `reserved`, a nested `message` or `enum`, or `}`": [
         _NS + "message M { = }",
@@ -99,8 +102,8 @@ EXAMPLES: dict[str, list[str]] = {
         _FN + "on a(M) sends ; }",
         _FN + "on a(M) calls A -> c; }",
         _FN + "on a(M) calls ; }",
-        _NS + "ingress i: kafka topic \"x\" -> A;",
-        _NS + "ingress i: kafka topic \"x\" -> ;",
+        _NS + 'ingress i: kafka topic "x" -> A;',
+        _NS + 'ingress i: kafka topic "x" -> ;',
     ],
     'expected `kafka topic "..."` or `kinesis stream "..."`': [
         _NS + "ingress i: foo",
@@ -126,9 +129,12 @@ _WORDS = {
 }
 
 
-def describe_unexpected(parser: Lark, token: Token, expected: Iterable[str], label: str | None) -> str:
-    """The message for an unexpected token: the matched example's label, else a description."""
+def describe_unexpected(parser: Lark, error: UnexpectedToken) -> str:
+    """The message for an unexpected token: the matching example's label, else a description."""
+    token = error.token
     found = "the end of the file" if token.type == "$END" else f"`{token}`"
+    label = _labels(parser).get(_state(error))
+    expected = error.accepts or error.expected
     if label is not None:
         return f"{label}, found {found}"
     words = sorted({_word(parser, name) for name in expected})
@@ -136,6 +142,30 @@ def describe_unexpected(parser: Lark, token: Token, expected: Iterable[str], lab
         listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
         return f"expected {listed}, found {found}"
     return f"unexpected {found}"
+
+
+_LABELS: dict[int, dict[Any, str]] = {}
+
+
+def _labels(parser: Lark) -> dict[Any, str]:
+    """The label of each LALR state an example fails in (computed once per parser)."""
+    if id(parser) not in _LABELS:
+        labels: dict[Any, str] = {}
+        for label, examples in EXAMPLES.items():
+            for example in examples:
+                try:
+                    parser.parse(example)
+                except UnexpectedToken as error:
+                    labels.setdefault(_state(error), label)
+                except UnexpectedInput:
+                    pass
+        _LABELS[id(parser)] = labels
+    return _LABELS[id(parser)]
+
+
+def _state(error: UnexpectedToken) -> Any:
+    # lark reports the whole parser state; the LALR state number is its position.
+    return getattr(error.state, "position", error.state)
 
 
 def _word(parser: Lark, terminal: str) -> str:

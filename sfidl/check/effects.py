@@ -26,10 +26,14 @@ Target = tuple[FunctionSignature, HandlerSignature]
 
 @dataclass(frozen=True)
 class _Continuation:
-    targets: tuple[str, ...]
+    """What one call gives its continuation; every call naming it must agree."""
+
+    targets: tuple[str, ...]  # full names, compared
     carries: str | None
     timeout: int | None
     span: Span
+    written: tuple[str, ...]  # the targets as written, for messages
+    carries_written: str
 
 
 class FunctionChecker:
@@ -158,7 +162,12 @@ class FunctionChecker:
         if not ok:
             return None
         this = _Continuation(
-            tuple(keys), carries.name if carries else None, timeout, decl.continuation.span
+            tuple(keys),
+            carries.name if carries else None,
+            timeout,
+            decl.continuation.span,
+            tuple(ref.text for ref in decl.targets),
+            f"`{decl.carrying.text}`" if decl.carrying else "nothing",
         )
         if not self._same_continuation(decl, this, self._continuations.setdefault(name.text, this)):
             return None
@@ -180,19 +189,18 @@ class FunctionChecker:
         name = decl.continuation.text
         at = where(first.span)
         if first.targets != this.targets:
-            was = ", ".join(f"`{t}`" for t in first.targets)
             self.report.error(
                 decl.continuation.span,
-                f"continuation `{name}` receives the reply of {was} at {at}, "
-                "so it cannot receive the reply of this call",
+                f"continuation `{name}` receives the reply of {_targets(first.written)} "
+                f"({at}), not of {_targets(this.written)}",
                 hint="give this call its own continuation",
             )
             return False
         if first.carries != this.carries:
             self.report.error(
                 decl.continuation.span,
-                f"continuation `{name}` carries `{first.carries or 'nothing'}` at {at}, "
-                f"not `{this.carries or 'nothing'}`",
+                f"continuation `{name}` carries {first.carries_written} ({at}), "
+                f"not {this.carries_written}",
                 hint="give this call its own continuation",
             )
             return False
@@ -235,6 +243,10 @@ class FunctionChecker:
             )
             return False
         return True
+
+
+def _targets(written: tuple[str, ...]) -> str:
+    return " and ".join(f"`{t}`" for t in written)
 
 
 def resolve_target(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sfidl import ast, model
 from sfidl.check.envelopes import build_envelopes, envelope_names
-from sfidl.check.names import check_identifier, check_member_name, snake_case
+from sfidl.check.names import with_article, check_identifier, check_member_name, snake_case
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import FunctionSymbol, Resolver, SymbolTable
 from sfidl.check.types import full_name
@@ -67,7 +67,9 @@ def declare_functions(table: SymbolTable, report: Reporter, file: ast.File) -> N
                 hint="rename one of them",
             )
             continue
-        table.functions[full] = FunctionSymbol(name.text, full, typename, file.path, file.package, function)
+        table.functions[full] = FunctionSymbol(
+            name.text, full, typename, file.path, file.package, function
+        )
 
 
 def build_signatures(
@@ -113,7 +115,9 @@ def build_signatures(
     return signatures, envelopes
 
 
-def _claim_member(report: Reporter, signature: FunctionSignature, name: ast.Name, what: str) -> bool:
+def _claim_member(
+    report: Reporter, signature: FunctionSignature, name: ast.Name, what: str
+) -> bool:
     previous = signature.members.get(name.text)
     if previous is not None:
         kind, span = previous
@@ -150,9 +154,11 @@ def _handler(resolver: Resolver, report: Reporter, handler: ast.Handler) -> Hand
             report.error(
                 written.span,
                 f"`raises` names {symbol.describe()}, which is not an `error` type",
-                hint=f"declare it with `error {written.parts[-1]} {{ ... }}`"
-                if symbol.is_message
-                else None,
+                hint=(
+                    f"declare it with `error {written.parts[-1]} {{ ... }}`"
+                    if symbol.is_message
+                    else None
+                ),
             )
         elif any(symbol.ref == ref for ref, _ in errors):
             report.error(written.span, f"`{written.text}` is raised twice")
@@ -162,7 +168,11 @@ def _handler(resolver: Resolver, report: Reporter, handler: ast.Handler) -> Hand
 
 
 def message_type(
-    resolver: Resolver, report: Reporter, name: ast.TypeName, role: str, errors_allowed: bool = False
+    resolver: Resolver,
+    report: Reporter,
+    name: ast.TypeName,
+    role: str,
+    errors_allowed: bool = False,
 ) -> TypeRef | None:
     """The message type ``name`` means, or None after reporting why it is not one."""
     symbol = resolver.type(name)
@@ -175,14 +185,16 @@ def message_type(
     if symbol.origin is MessageOrigin.ERROR:
         report.error(
             name.span,
-            f"a {role} must be a message, not {symbol.describe()}",
+            f"{with_article(role)} must be a message, not {symbol.describe()}",
             hint="errors are only raised; declare a `message` for this",
         )
     elif symbol.origin is MessageOrigin.ENVELOPE:
-        report.error(name.span, f"a {role} cannot be {symbol.describe()}")
+        report.error(name.span, f"{with_article(role)} cannot be {symbol.describe()}")
     else:
         hint = "wrap it in a message" if symbol.ref.kind is not TypeKind.MESSAGE else None
-        report.error(name.span, f"a {role} must be a message, not {symbol.describe()}", hint=hint)
+        report.error(
+            name.span, f"{with_article(role)} must be a message, not {symbol.describe()}", hint=hint
+        )
     return None
 
 
@@ -197,7 +209,11 @@ def _envelopes(
     refs = []
     for name in envelope_names(function.name.text, handler.name.text):
         symbol = table.types.get(full_name(file.package, name))
-        if symbol is None or symbol.origin is not MessageOrigin.ENVELOPE or symbol.span != handler.name.span:
+        if (
+            symbol is None
+            or symbol.origin is not MessageOrigin.ENVELOPE
+            or symbol.span != handler.name.span
+        ):
             return []  # its name collided: reported when it was declared
         refs.append(symbol.ref)
     signature.call_envelope, signature.reply_envelope = refs

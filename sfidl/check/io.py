@@ -87,7 +87,9 @@ def build_egresses(
                 continue
             dead_letters = egress
         else:
-            message = message_type(resolver, report, egress.message, "egress message", errors_allowed=True)
+            message = message_type(
+                resolver, report, egress.message, "egress message", errors_allowed=True
+            )
             if message is None:
                 continue
         egresses.append(

@@ -23,6 +23,11 @@ def pascal_case(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
 
 
+def with_article(word: str) -> str:
+    """``word`` with its indefinite article: ``an enum value``, ``a field``, ``an `int32```."""
+    return ("an " if word.lstrip("`")[:1] in tuple("aeiou") else "a ") + word
+
+
 def check_identifier(report: Reporter, name: ast.Name, what: str, python: bool = True) -> bool:
     """Report a name that protobuf (or, with ``python``, Python) cannot carry; True when fine."""
     if not _ASCII_IDENTIFIER.match(name.text):
@@ -35,7 +40,7 @@ def check_identifier(report: Reporter, name: ast.Name, what: str, python: bool =
     if python and keyword.iskeyword(name.text):
         report.error(
             name.span,
-            f"`{name.text}` is a Python keyword and cannot name a {what}",
+            f"`{name.text}` is a Python keyword and cannot name {with_article(what)}",
             hint=f"rename it, e.g. `{name.text}_`",
         )
         return False

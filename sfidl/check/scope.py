@@ -104,9 +104,7 @@ class SymbolTable:
             report.error(
                 name.span,
                 f"duplicate name `{name.text}`: already declared at {where(previous)}",
-                hint=f"every {what} needs a name of its own in `{scope}`"
-                if scope
-                else None,
+                hint=f"every {what} needs a name of its own in `{scope}`" if scope else None,
             )
             return False
         self.names[full] = name.span
@@ -197,7 +195,9 @@ class Resolver:
             return full_name[len(self.package) + 1 :]
         return full_name
 
-    def _unknown_type(self, name: ast.TypeName, invisible: TypeSymbol | FunctionSymbol | str | None) -> None:
+    def _unknown_type(
+        self, name: ast.TypeName, invisible: TypeSymbol | FunctionSymbol | str | None
+    ) -> None:
         if isinstance(invisible, str):
             self.report.error(
                 name.span,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sfidl import ast, model
-from sfidl.check.names import check_member_name
+from sfidl.check.names import with_article, check_member_name
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import Resolver
 from sfidl.model import STATE_SCALARS, TypeKind
@@ -91,7 +91,7 @@ def _default(report: Reporter, state: ast.State, ref: model.TypeRef) -> model.Li
     if type(value) is not expected:
         report.error(
             literal.span,
-            f"the default of a `{ref.name}` state must be {_describe(ref.name)}",
+            f"the default of {with_article(f'`{ref.name}`')} state must be {_describe(ref.name)}",
         )
         return None
     if ref.name in _RANGES:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sfidl import ast, model
-from sfidl.check.names import check_identifier, snake_case
+from sfidl.check.names import with_article, check_identifier, snake_case
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import Resolver, SymbolTable, TypeSymbol
 from sfidl.model import MessageOrigin, TypeKind, TypeRef
@@ -86,7 +86,7 @@ def build_message(
         if oneof is not None and field.label is not None:
             report.error(
                 field.span,
-                f"a oneof cannot hold a {field.label} field",
+                f"a oneof cannot hold {with_article(field.label + ' field')}",
                 hint=f"wrap `{field.name.text}` in a message to put it in `{oneof}`",
             )
         built = _field(resolver, report, field, name, oneof)
