@@ -1,0 +1,193 @@
+"""``sfidl run``: the local runtime as a process (HTTP ingress/egress, JSON-lines files, status log)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from sfidl.local import ingress
+from sfidl.local.app import LocalApp
+from sfidl.local.clock import SystemClock
+from sfidl.local.egress import FileSink, StdoutSink
+from sfidl.local.engine import Engine
+from sfidl.local.errors import LocalRuntimeError
+from sfidl.local.server import make_server
+from sfidl.local.store import Store
+from sfidl.local.transport import Http, InProcess, Transport
+
+log = logging.getLogger("sfidl.local")
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How ``sfidl run`` runs an application."""
+
+    db: Path = Path(".sfidl/local.sqlite")
+    remote: bool = False  # call the functions over HTTP at ``endpoint`` instead of in-process
+    endpoint: str | None = None  # overrides the manifest's endpoint
+    port: int | None = 8090  # the HTTP ingress/egress port on 127.0.0.1; 0: any free port; None: no HTTP
+    ingress_files: tuple[Path, ...] = ()
+    follow: bool = True  # keep reading lines appended to the ingress files
+    egress_dir: Path | None = None  # one <topic>.jsonl per topic or stream
+    egress_stdout: bool = True
+    status_interval_s: float = 10.0
+    stop_when_idle: bool = False  # exit once the files are read and nothing is queued, in flight or delayed
+    max_batch: int = 1000
+    max_in_flight: int = 64
+    attempts: int = 5  # per batch, before the function counts as failed
+
+
+class LocalRuntime:
+    """The parts of a run, started and stopped together; :func:`serve` drives one."""
+
+    def __init__(self, app: LocalApp, options: RunOptions) -> None:
+        self.app = app
+        self.options = options
+        self._error: BaseException | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+        self._transport: Transport | None = None
+        self._engine: Engine | None = None
+        self._store: Store | None = None
+        self.port: int | None = None
+        """The HTTP port actually bound, once started."""
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise LocalRuntimeError("the local runtime is not started")
+        return self._engine
+
+    async def start(self) -> None:
+        """Open the database, catch up the egress files, start the HTTP server and the file readers."""
+        options, manifest = self.options, self.app.manifest
+        self._transport = self._make_transport()
+        self._store = Store(options.db)
+        engine = Engine(
+            manifest,
+            self._transport,
+            self._store,
+            SystemClock(),
+            max_batch=options.max_batch,
+            max_in_flight=options.max_in_flight,
+            attempts=options.attempts,
+        )
+        self._engine = engine
+        if options.egress_dir is not None:
+            files = FileSink(options.egress_dir, manifest)
+            files.catch_up(self._store)
+            engine.egress_observers.append(files.write)
+        if options.egress_stdout:
+            engine.egress_observers.append(StdoutSink(manifest).write)
+        counts = self._store.counts()
+        log.info("database %s: %d queued, %d delayed, %d egress records", options.db, counts.queued, counts.delayed, counts.egress)
+        if options.port is not None:
+            await self._serve_http(engine, options.port)
+        follow = options.follow and not options.stop_when_idle
+        for path in options.ingress_files:
+            start = self._store.offset(str(path.resolve()))
+            task = asyncio.get_running_loop().create_task(ingress.follow_file(path, manifest, engine.enqueue, start, follow=follow))
+            task.add_done_callback(self._ingress_done)
+            self._tasks.append(task)
+        self._tasks.append(asyncio.get_running_loop().create_task(self._status()))
+
+    def _make_transport(self) -> Transport:
+        if not self.options.remote:
+            return InProcess(self.app)
+        endpoint = self.options.endpoint or self.app.manifest.endpoint
+        if not endpoint:
+            raise LocalRuntimeError("--remote needs an endpoint: declare one in the .sfidl file or give --endpoint URL")
+        return Http(endpoint)
+
+    async def _serve_http(self, engine: Engine, port: int) -> None:
+        self._runner = web.AppRunner(make_server(engine), access_log=None)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, HOST, port).start()
+        except OSError as exc:
+            raise LocalRuntimeError(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
+        self.port = int(self._runner.addresses[0][1])
+        log.info(
+            "listening on http://%s:%d (POST /<namespace>/<type>/<id> with Content-Type application/vnd.<typename>;"
+            " GET /<topic> pops an egress record)",
+            HOST,
+            self.port,
+        )
+
+    def _ingress_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._error = task.exception()
+            self.engine.stop()
+        self.engine.wake()
+
+    async def _status(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.status_interval_s)
+            store = self.engine.store
+            store.purge_expired(self.engine.clock.now_ms())
+            c = store.counts()
+            log.info("processed %d messages; %d queued, %d delayed, %d egress records", c.processed, c.queued, c.delayed, c.egress)
+
+    def _files_read(self) -> bool:
+        readers = self._tasks[: len(self.options.ingress_files)]
+        return all(task.done() for task in readers)
+
+    async def run(self) -> None:
+        """Deliver until :meth:`stop` (or idle, with ``stop_when_idle``); raise what stopped the runtime."""
+        await self.engine.run(idle=self._files_read if self.options.stop_when_idle else None)
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        log.info("stopping")
+        self.engine.stop()
+
+    async def close(self) -> None:
+        """Stop everything; batches in flight are not committed and run again on the next start."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._engine is not None:
+            await self._engine.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._transport is not None:
+            await self._transport.close()
+        if self._store is not None:
+            counts = self._store.counts()
+            log.info("stopped: processed %d messages; %d queued, %d delayed", counts.processed, counts.queued, counts.delayed)
+            self._store.close()
+
+
+async def serve(app: LocalApp, options: RunOptions) -> None:
+    """Run ``app`` on the local runtime until SIGINT/SIGTERM (or idle, with ``stop_when_idle``).
+
+    Raises :class:`LocalRuntimeError` (a :class:`JobFailure` for a function the real runtime
+    would fail the job on; an :class:`IngressError` for a bad ingress file line).
+    """
+    runtime = LocalRuntime(app, options)
+    loop = asyncio.get_running_loop()
+    try:
+        await runtime.start()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, runtime.stop)
+        await runtime.run()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runtime.close()
+
+
+def run(app: LocalApp, options: RunOptions) -> None:
+    """The synchronous entry point of ``sfidl run`` (logs to stderr unless logging is configured)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s sfidl run: %(message)s", stream=sys.stderr)
+    asyncio.run(serve(app, options))
