@@ -1,0 +1,119 @@
+"""The shop end to end through the SDK's RequestReplyHandler, with real protocol bytes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import shop_pb2 as pb
+from shop_app import IDLE_CART, app
+from statefun.kafka_egress_pb2 import KafkaProducerRecord
+from statefun.request_reply_pb2 import FromFunction
+
+from sfidl.runtime.internal_pb2 import CallTimeout, TimerFired
+from tests.protocol import Driver, decode, forward, outgoing
+
+CART = "com.example.shop/user_cart"
+INVENTORY = "com.example.shop/inventory"
+ExpireMode = FromFunction.ExpirationSpec.ExpireMode
+
+
+@pytest.fixture
+def driver() -> Driver:
+    return Driver(app)
+
+
+def specs(driver: Driver, typename: str) -> dict[str, tuple[str, int, int]]:
+    return {
+        name: (s.type_typename, s.expiration_spec.mode, s.expiration_spec.expire_after_millis)
+        for name, s in driver.registered[typename].items()
+    }
+
+
+def test_first_contact_asks_for_the_declared_state_with_its_expiry(driver: Driver) -> None:
+    driver.invoke(CART, "ada", pb.Checkout(user_id="ada"))
+
+    assert [v.state_name for v in driver.handshakes[0].missing_values] == [
+        "cart",
+        "expiry",
+        "sfidl_runtime",
+    ]
+    assert specs(driver, CART) == {
+        "cart": ("type.googleapis.com/com.example.shop.Cart", ExpireMode.AFTER_WRITE, 3_600_000),
+        "expiry": ("io.statefun.types/string", ExpireMode.NONE, 0),
+        "sfidl_runtime": ("type.googleapis.com/sfidl.v1.RuntimeState", ExpireMode.NONE, 0),
+    }
+
+
+def test_adding_an_item_reserves_it_then_fills_the_cart(driver: Driver) -> None:
+    driver.invoke(INVENTORY, "socks", pb.Restock(quantity=5))
+
+    added = driver.invoke(CART, "ada", pb.AddToCart(user_id="ada", item_id="socks", quantity=2))
+    [(target, target_id, argument)] = outgoing(added)
+    assert (target, target_id) == (INVENTORY, "socks")
+    call = decode(argument, pb.InventoryReserveCall)
+    assert call.request == pb.Reserve(quantity=2)
+    [timeout] = added.delayed_invocations
+    assert timeout.delay_in_ms == 5000
+    assert decode(timeout.argument, CallTimeout).group == call.correlation_id.split(".")[0]
+
+    reserved = driver.invoke(INVENTORY, "socks", forward(added, sender=(CART, "ada")))
+    [(target, target_id, argument)] = outgoing(reserved)
+    assert (target, target_id) == (CART, "ada")
+    reply = decode(argument, pb.InventoryReserveReply)
+    assert reply.correlation_id == call.correlation_id
+    assert reply.reply == pb.Reserved(remaining=3)
+    assert [m.state_name for m in reserved.state_mutations] == ["stock"]
+
+    filled = driver.invoke(CART, "ada", forward(reserved, sender=(INVENTORY, "socks")))
+    cancel, idle_timer = filled.delayed_invocations
+    assert cancel.is_cancellation_request and cancel.cancellation_token == timeout.cancellation_token
+    assert idle_timer.delay_in_ms == IDLE_CART // timedelta(milliseconds=1)
+    assert decode(idle_timer.argument, TimerFired).timer == "expire"
+    cart = {m.state_name: m for m in filled.state_mutations}["cart"]
+    assert decode(cart.state_value, pb.Cart).items == {"socks": 2}
+
+
+def test_out_of_stock_leaves_the_cart_alone(driver: Driver) -> None:
+    added = driver.invoke(CART, "ada", pb.AddToCart(user_id="ada", item_id="socks", quantity=1))
+    refused = driver.invoke(INVENTORY, "socks", forward(added, sender=(CART, "ada")))
+    reply = decode(outgoing(refused)[0][2], pb.InventoryReserveReply)
+    assert reply.WhichOneof("outcome") == "out_of_stock"
+    assert reply.out_of_stock == pb.OutOfStock(item_id="socks", available=0)
+
+    after = driver.invoke(CART, "ada", forward(refused, sender=(INVENTORY, "socks")))
+    assert "cart" not in {m.state_name for m in after.state_mutations}
+    assert [d.is_cancellation_request for d in after.delayed_invocations] == [True]
+
+
+def test_checkout_writes_the_receipt_to_kafka_and_empties_the_cart(driver: Driver) -> None:
+    driver.invoke(INVENTORY, "hat", pb.Restock(quantity=1))
+    added = driver.invoke(CART, "ada", pb.AddToCart(user_id="ada", item_id="hat", quantity=1))
+    reply = driver.invoke(INVENTORY, "hat", forward(added, sender=(CART, "ada")))
+    driver.invoke(CART, "ada", forward(reply, sender=(INVENTORY, "hat")))
+
+    done = driver.invoke(CART, "ada", pb.Checkout(user_id="ada"))
+
+    [egress] = done.outgoing_egresses
+    assert (egress.egress_namespace, egress.egress_type) == ("com.example.shop", "receipts")
+    record = decode(egress.argument, KafkaProducerRecord)
+    assert (record.topic, record.key) == ("receipts", "ada")
+    assert pb.Receipt.FromString(record.value_bytes) == pb.Receipt(user_id="ada", items={"hat": 1})
+    mutations = {m.state_name: m.mutation_type for m in done.state_mutations}
+    assert mutations["cart"] == FromFunction.PersistedValueMutation.DELETE
+    assert [d.is_cancellation_request for d in done.delayed_invocations] == [True]
+
+
+def test_an_idle_cart_gives_its_items_back(driver: Driver) -> None:
+    driver.invoke(INVENTORY, "hat", pb.Restock(quantity=1))
+    added = driver.invoke(CART, "ada", pb.AddToCart(user_id="ada", item_id="hat", quantity=1))
+    reply = driver.invoke(INVENTORY, "hat", forward(added, sender=(CART, "ada")))
+    filled = driver.invoke(CART, "ada", forward(reply, sender=(INVENTORY, "hat")))
+    timer = filled.delayed_invocations[1]
+
+    # A delayed message arrives from the address that set it.
+    fired = driver.invoke(CART, "ada", decode(timer.argument, TimerFired), caller=(CART, "ada"))
+
+    [(target, target_id, argument)] = outgoing(fired)
+    assert (target, target_id) == (INVENTORY, "hat")
+    assert decode(argument, pb.Restock) == pb.Restock(quantity=1)
