@@ -130,7 +130,9 @@ class TransactionManagerFunction(TransactionManager):
             case pb.FraudScore():
                 pass
             case Timeout():
-                log.warning("%s: the model did not answer in %s", carried.transaction_id, outcome.after)
+                log.warning(
+                    "%s: the model did not answer in %s", carried.transaction_id, outcome.after
+                )
             case _:
                 assert_never(outcome)
 

@@ -13,7 +13,9 @@ class GreeterFunction(Greeter):
     def greet(self, ctx: GreeterContext, message: pb.Greet) -> None:
         seen = ctx.state.seen + 1
         ctx.state.seen = seen
-        text = f"Hello {message.name}!" if seen == 1 else f"Welcome back {message.name}, visit {seen}."
+        text = (
+            f"Hello {message.name}!" if seen == 1 else f"Welcome back {message.name}, visit {seen}."
+        )
         ctx.egress.greetings.write(pb.Greeting(name=message.name, text=text, seen=seen))
 
 

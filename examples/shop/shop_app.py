@@ -60,7 +60,9 @@ class UserCartFunction(UserCart):
             case OutOfStockError():
                 log.info("%s: only %d left", carried.item_id, outcome.detail.available)
             case Timeout():
-                log.warning("%s: the inventory did not answer in %s", carried.item_id, outcome.after)
+                log.warning(
+                    "%s: the inventory did not answer in %s", carried.item_id, outcome.after
+                )
             case _:
                 assert_never(outcome)
 

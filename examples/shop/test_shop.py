@@ -67,7 +67,9 @@ def test_adding_an_item_reserves_it_then_fills_the_cart(driver: Driver) -> None:
 
     filled = driver.invoke(CART, "ada", forward(reserved, sender=(INVENTORY, "socks")))
     cancel, idle_timer = filled.delayed_invocations
-    assert cancel.is_cancellation_request and cancel.cancellation_token == timeout.cancellation_token
+    assert (
+        cancel.is_cancellation_request and cancel.cancellation_token == timeout.cancellation_token
+    )
     assert idle_timer.delay_in_ms == IDLE_CART // timedelta(milliseconds=1)
     assert decode(idle_timer.argument, TimerFired).timer == "expire"
     cart = {m.state_name: m for m in filled.state_mutations}["cart"]
