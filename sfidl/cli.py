@@ -164,9 +164,12 @@ def _print_warnings(warnings: Sequence[object], sources: dict[str, str]) -> None
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sfidl.launch import launch
+    from sfidl.launch import LaunchError, launch
 
-    return launch(args)
+    try:
+        return launch(args)
+    except LaunchError as error:
+        raise UsageError(str(error)) from None
 
 
 if __name__ == "__main__":

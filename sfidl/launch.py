@@ -1,0 +1,81 @@
+"""``sfidl run``: compile the program, import the user's application, run it locally."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import cast
+
+from sfidl.compiler import compile_file
+from sfidl.local.app import LocalApp
+from sfidl.model import Program
+from sfidl.outputs import write_outputs
+
+
+class LaunchError(Exception):
+    """The application cannot be started as asked; the message says why."""
+
+
+def launch(args: argparse.Namespace) -> int:
+    """Run ``args.app`` on the local runtime; returns the exit code."""
+    from sfidl.local.errors import LocalRuntimeError
+    from sfidl.local.run import RunOptions, run
+
+    compiled = compile_file(args.file, endpoint=args.endpoint)
+    out: Path = args.out or args.file.parent / "gen"
+    write_outputs(out, compiled.files)
+    app = check_app(
+        load_app(args.app, search=(out, Path.cwd(), args.file.parent)), compiled.program
+    )
+    options = RunOptions(
+        db=args.db or Path(".sfidl/local.sqlite"),
+        remote=args.remote,
+        endpoint=args.endpoint,
+        port=args.port,
+        ingress_files=tuple(args.ingress_file),
+        egress_dir=args.egress_dir,
+    )
+    try:
+        run(app, options)
+    except LocalRuntimeError as error:
+        print(f"sfidl run: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def load_app(spec: str, *, search: tuple[Path, ...]) -> object:
+    """The object named by ``MODULE[:OBJECT]`` (default object ``app``), importing from ``search``."""
+    module_name, _, attribute = spec.partition(":")
+    for folder in reversed(search):
+        if str(folder.resolve()) not in sys.path:
+            sys.path.insert(0, str(folder.resolve()))
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        raise LaunchError(f"cannot import the application module {module_name!r}") from None
+    name = attribute or "app"
+    if not hasattr(module, name):
+        raise LaunchError(
+            f"{module_name} has no attribute {name!r} (give it as {module_name}:OBJECT)"
+        )
+    app = getattr(module, name)
+    return app() if callable(app) and not hasattr(app, "manifest") else app
+
+
+def check_app(app: object, program: Program) -> LocalApp:
+    """``app``, once it is known to be an application of ``program`` (not of another or an older file)."""
+    manifest = getattr(app, "manifest", None)
+    if manifest is None or not hasattr(app, "handle"):
+        raise LaunchError(f"{app!r} is not an sfidl application (a generated ...App instance)")
+    expected = tuple(f.typename for f in program.functions)
+    if manifest.namespace != program.namespace or tuple(manifest.functions) != expected:
+        raise LaunchError(
+            f"the application serves {', '.join(manifest.functions)} of {manifest.namespace}, "
+            f"but the file declares {', '.join(expected)} of {program.namespace}: "
+            "was it built from another (or an older) compile?"
+        )
+    return cast(LocalApp, app)
