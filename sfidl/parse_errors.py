@@ -1,8 +1,9 @@
 """Parse errors in the user's words, not lark's terminal names.
 
-``EXAMPLES`` maps a message to sample inputs that fail in the same LALR state (the idea
-of lark's ``match_examples``, keyed by the state alone so that the depth of nesting does
-not matter); anything else is described from the set of expected terminals.
+``EXAMPLES`` maps a message to sample inputs that fail in the same LALR state with the
+same acceptable terminals (the idea of lark's ``match_examples``, without its comparison
+of stack depths, so that nesting does not matter); anything else is described from the
+set of expected terminals.
 """
 
 from __future__ import annotations
@@ -114,6 +115,18 @@ EXAMPLES: dict[str, list[str]] = {
     ],
     "expected `-> Function.handler` after the ingress topic": [
         _NS + 'ingress i: kafka topic "x";',
+        _NS + 'ingress i: kafka topic "x" of M;',
+    ],
+    "expected `;` after the ingress declaration": [_NS + 'ingress i: kafka topic "x" -> A.b'],
+    "expected `;` after the egress declaration": [
+        _NS + 'egress e: kafka topic "x" of M',
+        _NS + 'egress e: kafka topic "x" for dead letters',
+    ],
+    "expected `;` after the statement": [
+        _NS + 'import "x"',
+        _NS + 'endpoint "x"',
+        _NS + 'kafka brokers "x"',
+        _NS + 'kinesis region "x"',
     ],
 }
 
@@ -138,6 +151,8 @@ def describe_unexpected(parser: Lark, error: UnexpectedToken) -> str:
     if label is not None:
         return f"{label}, found {found}"
     words = sorted({_word(parser, name) for name in expected})
+    if len(words) > 1 and "`.`" in words:
+        words.remove("`.`")  # a dotted name could go on, but that is rarely what was meant
     if 0 < len(words) <= 4:
         listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
         return f"expected {listed}, found {found}"
@@ -164,8 +179,10 @@ def _labels(parser: Lark) -> dict[Any, str]:
 
 
 def _state(error: UnexpectedToken) -> Any:
-    # lark reports the whole parser state; the LALR state number is its position.
-    return getattr(error.state, "position", error.state)
+    # lark reports the whole parser state; the LALR state number is its position. One
+    # LALR state can serve several rules (a type name ends a field, a state, an egress...);
+    # the terminals acceptable on this very stack tell them apart.
+    return getattr(error.state, "position", error.state), frozenset(error.accepts or ())
 
 
 def _word(parser: Lark, terminal: str) -> str:
