@@ -40,16 +40,18 @@ def start(
     """Send every request of one group and remember it until all are answered or time runs out."""
     if timeout is not None and timeout <= timedelta(0):
         raise ValueError(f"a call timeout must be positive, got {timeout}")
+    # Check every request before sending any: a caught TypeError leaves no call half-made.
+    for rpc, _, request in requests:
+        if not isinstance(request, rpc.request):
+            raise TypeError(
+                f"{rpc.handler} takes a {rpc.request.DESCRIPTOR.full_name}, not {type(request).__name__}"
+            )
     group = str(invocation.next_id())
     pending = PendingGroup(continuation=continuation)
     if carried is not None:
         pending.carried = encode(carried)
         pending.has_carried = True
     for index, (rpc, target_id, request) in enumerate(requests):
-        if not isinstance(request, rpc.request):
-            raise TypeError(
-                f"{rpc.handler} takes a {rpc.request.DESCRIPTOR.full_name}, not {type(request).__name__}"
-            )
         envelope = rpc.call_envelope(correlation_id=f"{group}.{index}", request=request)
         invocation.send(Address(rpc.function, target_id), envelope)
         pending.calls.append(
@@ -84,8 +86,11 @@ def on_reply(
     """Record a reply; the completion when it was the group's last one, else None.
 
     A reply nobody waits for (late after a timeout, duplicate, unknown correlation id,
-    or from another address than the one asked) is dropped and logged.
+    from another address than the one asked, or answering another rpc than the one
+    called) is dropped and logged. A reply carrying neither a reply nor a declared error
+    raises DecodeError: it could never complete its call.
     """
+    _check_outcome(rpc, envelope)
     correlation: str = envelope.correlation_id  # type: ignore[attr-defined]
     group_id, _, index_text = correlation.partition(".")
     runtime = invocation.runtime
@@ -98,7 +103,7 @@ def on_reply(
         or call.done
         or caller is None
         or (caller.typename, caller.id) != (call.target_typename, call.target_id)
-        or call.target_typename != rpc.function
+        or _called_rpc(group, int(index_text), continuations) != rpc
     ):
         log.warning(
             "%s: dropped a reply from %s with correlation id %r: no call is waiting for it "
@@ -125,11 +130,29 @@ def on_timeout(
     return _complete(invocation, timeout.group, continuations)
 
 
+def _check_outcome(rpc: Rpc[Any, Any], envelope: Message) -> None:
+    which = envelope.WhichOneof("outcome")
+    if which is None:
+        raise DecodeError(
+            f"a reply of {rpc.function}.{rpc.handler} carries neither a reply nor an error"
+        )
+    if which != "reply" and rpc.error_for(getattr(envelope, which)) is None:
+        raise DecodeError(f"{rpc.function}.{rpc.handler} answered an undeclared error {which}")
+
+
 def _call_of(group: PendingGroup | None, index_text: str) -> PendingCall | None:
     if group is None or not index_text.isdigit():
         return None
     index = int(index_text)
     return group.calls[index] if index < len(group.calls) else None
+
+
+def _called_rpc(
+    group: PendingGroup, index: int, continuations: dict[str, Continuation]
+) -> Rpc[Any, Any] | None:
+    """The rpc the group's ``index``-th call went to (None if its continuation is gone)."""
+    continuation = continuations.get(group.continuation)
+    return continuation.targets[index] if continuation is not None else None
 
 
 def _complete(
@@ -155,18 +178,14 @@ def _complete(
 def _outcome(rpc: Rpc[Any, Any], call: PendingCall, group: PendingGroup) -> Any:
     if not call.done:
         return Timeout(after=timedelta(milliseconds=group.timeout_millis))
+    # on_reply checked the outcome before recording the reply.
     envelope = rpc.reply_envelope.FromString(call.reply)
     which = envelope.WhichOneof("outcome")
-    if which is None:
-        raise DecodeError(
-            f"a reply of {rpc.function}.{rpc.handler} carries neither a reply nor an error"
-        )
     value = getattr(envelope, which)
     if which == "reply":
         return value
     error = rpc.error_for(value)
-    if error is None:
-        raise DecodeError(f"{rpc.function}.{rpc.handler} answered an undeclared error {which}")
+    assert error is not None
     return error(value)
 
 

@@ -27,6 +27,9 @@ M = TypeVar("M", bound=Message)
 TimerId = NewType("TimerId", str)
 """Identifies one pending timer, to cancel it; it can be kept in state."""
 
+# Timer ids are this prefix and a number unique per instance (the hidden state's counter).
+_TIMER_TOKEN = "sfidl.timer."
+
 
 class Context:
     """What a handler of a function may see and do during one invocation."""
@@ -142,13 +145,19 @@ class Timer(Generic[M]):
     def after(self, delay: timedelta, message: M) -> TimerId:
         """Fire the timer with ``message`` once ``delay`` has passed; keep the id to cancel it."""
         invocation = self._invocation
-        token = f"sfidl.timer.{invocation.next_id()}"
+        token = f"{_TIMER_TOKEN}{invocation.next_id()}"
         fired = TimerFired(timer=self._name, payload=encode(message), token=token)
         invocation.send_after(delay, invocation.address, fired, token)
         return TimerId(token)
 
     def cancel(self, timer: TimerId) -> None:
-        """Cancel a pending timer; a no-op when it already fired (cancellation is best-effort)."""
+        """Cancel a pending timer; a no-op when it already fired (cancellation is best-effort).
+
+        Raises ValueError for anything but an id from :meth:`after`: StateFun fails the
+        job on an empty token, and any other token could cancel a call's timeout.
+        """
+        if not timer.startswith(_TIMER_TOKEN) or not timer[len(_TIMER_TOKEN) :].isdigit():
+            raise ValueError(f"not the id of a timer: {timer!r}")
         self._invocation.cancel(timer)
 
 

@@ -108,6 +108,10 @@ def _dispatch(
         _resume(implementation, ctx, completion)
     elif route is CallTimeout:
         timeout = _decode(CallTimeout, data)
+        if invocation.caller != invocation.address:
+            raise _Poison(
+                f"a call timeout from {invocation.caller or 'an ingress'}, not from itself"
+            )
         _resume(implementation, ctx, calls.on_timeout(invocation, timeout, continuations))
     else:
         fired = _decode(TimerFired, data)
@@ -124,19 +128,20 @@ def _answer(
     caller = invocation.caller
     if caller is None:
         raise _Poison(f"{rpc.handler} returns a reply but the call has no caller to send it to")
+    outcome: Message | RpcError[Any]
     try:
-        outcome: Message | RpcError[Any] = getattr(implementation, handler.name)(
-            ctx, envelope.request
-        )
+        outcome = getattr(implementation, handler.name)(ctx, envelope.request)
     except RpcError as error:
         if type(error) not in rpc.errors:
             raise  # not declared for this handler: fail the invocation, as any bug would
         outcome = error
-    if not isinstance(outcome, RpcError) and not isinstance(outcome, rpc.reply):
-        raise TypeError(
-            f"{handler.name} must return a {rpc.reply.DESCRIPTOR.full_name}, "
-            f"not {type(outcome).__name__}"
-        )
+    else:
+        # Only a raised error answers with it; a returned one is a bug like any wrong type.
+        if not isinstance(outcome, rpc.reply):
+            raise TypeError(
+                f"{handler.name} must return a {rpc.reply.DESCRIPTOR.full_name}, "
+                f"not {type(outcome).__name__}"
+            )
     invocation.send(caller, calls.reply_envelope(rpc, envelope.correlation_id, outcome))
 
 
