@@ -15,10 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import jinja2
-
 from sfidl.model import Egress, Ingress, IoKind, Program
-from sfidl.resources import data_dir
+from sfidl.gen.templating import render_template
 
 DEFAULT_ENDPOINT = "http://localhost:8000/statefun"
 DEFAULT_KAFKA_BROKERS = "kafka:9092"
@@ -230,19 +228,7 @@ def _aws(program: Program) -> _Aws:
 
 
 def _render(program: Program, documents: list[_Document]) -> str:
-    return _template().render(source=_quote(program.root.path), documents=documents)
-
-
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(data_dir("templates")),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-    return env.get_template(_TEMPLATE)
+    return render_template(_TEMPLATE, source=_quote(program.root.path), documents=documents)
 
 
 def _quote(text: str) -> str:

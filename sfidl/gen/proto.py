@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
-
-import jinja2
 
 from sfidl.model import EnumType, Field, Label, MessageType, Reserved, SourceFile, TypeKind, TypeRef
-from sfidl.resources import data_dir
+from sfidl.gen.templating import render_template
 
 # protobuf's largest field number: `reserved 40 to max` ends here.
 MAX_FIELD_NUMBER = 536870911
@@ -86,20 +83,7 @@ class _FileView:
 
 def render_proto(file: SourceFile) -> str:
     """The proto3 text of ``file``: byte-identical for the same model."""
-    return _template().render(file=_file_view(file))
-
-
-@cache
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(data_dir("templates")),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-    return env.get_template("proto.j2")
+    return render_template("proto.j2", file=_file_view(file))
 
 
 def _file_view(file: SourceFile) -> _FileView:
