@@ -64,6 +64,9 @@ def _lark_and_sink() -> tuple[Lark, list[list[Token]]]:
         lexer="contextual",
         propagate_positions=True,
         lexer_callbacks={"DOC_COMMENT": collect},
+        # The LALR tables, cached in the temp folder keyed by the grammar's hash: building
+        # them is most of a small compile's time.
+        cache=True,
     )
     return lark, sink
 
