@@ -1,0 +1,149 @@
+"""`sfidl run` on each example: a real process, ingress over HTTP, egress read back over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEADLINE_S = 30.0
+
+
+@contextmanager
+def sfidl_run(example: str, tmp_path: Path) -> Iterator[str]:
+    """Start `sfidl run` on an ephemeral port; yields its base URL; stops it with SIGTERM."""
+    folder = ROOT / "examples" / example
+    command = [
+        sys.executable, "-m", "sfidl", "run", str(folder / f"{example}.sfidl"),
+        "--app", f"{example}_app", "-o", str(tmp_path / "gen"), "--port", "0",
+        "--db", str(tmp_path / "local.sqlite"),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(folder)}
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + DEADLINE_S
+        lines = []
+        while time.monotonic() < deadline:
+            line = process.stderr.readline()
+            lines.append(line)
+            found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+            if found:
+                yield found.group(1)
+                break
+            assert line, f"sfidl run exited early:\n{''.join(lines)}"
+        else:
+            raise AssertionError(f"sfidl run did not start in time:\n{''.join(lines)}")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(timeout=DEADLINE_S) == 0
+        finally:
+            process.kill()
+
+
+def post(url: str, typename: str, body: dict[str, object]) -> None:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": f"application/vnd.type.googleapis.com/{typename}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=DEADLINE_S) as response:
+        assert response.status == 200
+
+
+def read_egress(base: str, topic: str, count: int) -> list[dict[str, object]]:
+    """Pop ``count`` records of ``topic``, waiting for them to be written."""
+    records: list[dict[str, object]] = []
+    deadline = time.monotonic() + DEADLINE_S
+    while len(records) < count:
+        assert time.monotonic() < deadline, f"only {records} arrived on {topic}"
+        try:
+            with urllib.request.urlopen(f"{base}/{topic}", timeout=DEADLINE_S) as response:
+                records.append(json.loads(response.read()))
+        except urllib.error.HTTPError as error:
+            assert error.code == 404  # nothing yet
+            time.sleep(0.05)
+    return records
+
+
+def wait_until_processed(db: Path, count: int) -> None:
+    """Wait until the runtime has processed ``count`` messages and has none queued."""
+    deadline = time.monotonic() + DEADLINE_S
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+        while True:
+            [(processed,)] = connection.execute(
+                "SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'processed'"
+            )
+            [(queued,)] = connection.execute("SELECT COUNT(*) FROM inbox")
+            if processed >= count and queued == 0:
+                return
+            assert time.monotonic() < deadline, f"{processed} processed, {queued} queued"
+            time.sleep(0.05)
+
+
+def test_greeter(tmp_path: Path) -> None:
+    with sfidl_run("greeter", tmp_path) as base:
+        for name in ("ada", "ada"):
+            post(
+                f"{base}/com.example.greeter/greeter/{name}",
+                "com.example.greeter.Greet",
+                {"name": "Ada"},
+            )
+        records = read_egress(base, "greetings", 2)
+    assert [(r["key"], r["value"]) for r in records] == [
+        ("ada", {"name": "Ada", "text": "Hello Ada!", "seen": 1}),
+        ("ada", {"name": "Ada", "text": "Welcome back Ada, visit 2.", "seen": 2}),
+    ]
+
+
+def test_shop(tmp_path: Path) -> None:
+    shop = "com.example.shop"
+    with sfidl_run("shop", tmp_path) as base:
+        post(f"{base}/{shop}/inventory/socks", f"{shop}.Restock", {"quantity": 3})
+        post(
+            f"{base}/{shop}/user_cart/ada", f"{shop}.AddToCart", {"itemId": "socks", "quantity": 2}
+        )
+        post(
+            f"{base}/{shop}/user_cart/ada", f"{shop}.AddToCart", {"itemId": "socks", "quantity": 2}
+        )
+        # Restock, two adds, two calls and their two replies: then the cart is settled.
+        wait_until_processed(tmp_path / "local.sqlite", 7)
+        post(f"{base}/{shop}/user_cart/ada", f"{shop}.Checkout", {})
+        [receipt] = read_egress(base, "receipts", 1)
+    # The second reservation found one sock left and was refused.
+    assert receipt["value"] == {"user_id": "ada", "items": {"socks": 2}}
+
+
+def test_fraud(tmp_path: Path) -> None:
+    fraud = "com.example.fraud"
+    with sfidl_run("fraud", tmp_path) as base:
+        post(f"{base}/{fraud}/merchant_scorer/shady", f"{fraud}.MerchantReport", {"score": 1.0})
+        for t in ("t0", "t1", "t2"):
+            post(
+                f"{base}/{fraud}/fraud_counter/acct", f"{fraud}.ConfirmFraud", {"transactionId": t}
+            )
+        transaction = {
+            "transactionId": "t3",
+            "accountId": "acct",
+            "merchantId": "shady",
+            "amountCents": 90000,
+        }
+        post(f"{base}/{fraud}/transaction_manager/t3", f"{fraud}.Transaction", transaction)
+        [alert] = read_egress(base, "alerts", 1)
+    assert alert["key"] == "acct"
+    assert alert["value"]["transaction_id"] == "t3"  # type: ignore[index]
