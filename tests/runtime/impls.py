@@ -121,8 +121,10 @@ class Fanner(gen.Fanner):
         self.seen.append((outcome, request))
 
 
-def app(client: Client | None = None, fanner: Fanner | None = None, **kwargs: Any) -> gen.CallsApp:
+def app(
+    *, store: gen.Store | None = None, client: Client | None = None, fanner: Fanner | None = None
+) -> gen.CallsApp:
     """The application over fresh implementations (or the given ones)."""
     return gen.CallsApp(
-        store=Store(), other=Other(), client=client or Client(), fanner=fanner or Fanner(), **kwargs
+        store=store or Store(), other=Other(), client=client or Client(), fanner=fanner or Fanner()
     )
