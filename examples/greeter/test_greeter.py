@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import greeter_pb2 as pb
-from greeter_app import app
+from greeter_app import GreeterFunction, app
+from greeter_sfidl import GreeterApp
 from statefun.kafka_egress_pb2 import KafkaProducerRecord
 from statefun.request_reply_pb2 import FromFunction
 
@@ -54,3 +57,15 @@ def test_the_harness_runs_the_ingress_to_the_egress() -> None:
         assert sorted(records) == [("ada", 1), ("ada", 2), ("bob", 1)]
         assert [seen for key, seen in records if key == "ada"] == [1, 2]
         assert harness.state(GREETER, "ada", "seen") == 2
+
+
+def test_playground_mode_writes_the_playground_egress_records() -> None:
+    playground = GreeterApp(greeter=GreeterFunction(), playground=True)
+    result = Driver(playground).invoke(GREETER, "ada", pb.Greet(name="Ada"))
+
+    [egress] = result.outgoing_egresses
+    assert (egress.egress_namespace, egress.egress_type) == ("io.statefun.playground", "egress")
+    assert egress.argument.typename == "io.statefun.playground/EgressRecord"
+    record = json.loads(egress.argument.value)
+    assert record["topic"] == "greetings"
+    assert json.loads(record["payload"]) == {"name": "Ada", "text": "Hello Ada!", "seen": 1}
