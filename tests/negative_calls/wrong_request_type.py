@@ -1,0 +1,18 @@
+"""A call with a request of another type than the rpc takes."""
+
+import calls_pb2 as pb
+import calls_sfidl as gen
+
+
+def ask(ctx: gen.ClientContext) -> None:
+    ctx.functions.store("a").get(pb.Ask(key="a"), carry=pb.Note())
+    ctx.functions.store("a").get(pb.Note(text="a"), carry=pb.Note())  # E: "Note"; expected "Ask"  [arg-type]
+
+
+def fan(ctx: gen.FannerContext) -> None:
+    ctx.functions.store("a").get(pb.Answer())  # E: [arg-type]
+
+
+def join(ctx: gen.ClientContext) -> None:
+    ctx.joins.joined(("a", pb.Ask()), ("a", pb.Ask()))
+    ctx.joins.joined(("a", pb.Ask()), ("a", pb.Peeked()))  # E: [arg-type]
