@@ -53,7 +53,9 @@ class Harness:
         self.sent: list[Delivery] = []
         """Every message delivered so far, in delivery order."""
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="sfidl-harness", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="sfidl-harness", daemon=True
+        )
         self._thread.start()
         self._engine = self._run(self._open(app))
 
@@ -65,7 +67,9 @@ class Harness:
     def _delivered(self, target: Address, batch: Sequence[Queued]) -> None:
         for queued in batch:
             typename, value = unpack(queued.argument)
-            self.sent.append(Delivery(target, queued.caller, typename, codec.decode(typename, value)))
+            self.sent.append(
+                Delivery(target, queued.caller, typename, codec.decode(typename, value))
+            )
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         if self._loop.is_closed():
@@ -127,9 +131,13 @@ class Harness:
         declared = egress.find_egress(self.manifest, egress_name_or_typename)
         if declared is None:
             known = ", ".join(e.typename for e in self.manifest.egresses) or "none"
-            raise LocalRuntimeError(f"unknown egress {egress_name_or_typename!r} (declared: {known})")
+            raise LocalRuntimeError(
+                f"unknown egress {egress_name_or_typename!r} (declared: {known})"
+            )
         rows = self._sync(lambda: self._engine.store.egress_after(0))
-        return [egress.decode(self.manifest, row) for row in rows if row.egress == declared.typename]
+        return [
+            egress.decode(self.manifest, row) for row in rows if row.egress == declared.typename
+        ]
 
     def close(self) -> None:
         """Stop the engine and its thread."""
@@ -149,7 +157,9 @@ class Harness:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
-

@@ -42,7 +42,9 @@ def message_class(typename: str) -> type[Message] | None:
     if not typename.startswith(PROTOBUF_PREFIX):
         return None
     try:
-        descriptor = descriptor_pool.Default().FindMessageTypeByName(typename[len(PROTOBUF_PREFIX) :])
+        descriptor = descriptor_pool.Default().FindMessageTypeByName(
+            typename[len(PROTOBUF_PREFIX) :]
+        )
     except KeyError:
         return None
     return message_factory.GetMessageClass(descriptor)

@@ -157,7 +157,8 @@ def plan(
         return address
 
     messages = tuple(
-        Outgoing(target(m.target, "a message"), m.argument.SerializeToString()) for m in response.outgoing_messages
+        Outgoing(target(m.target, "a message"), m.argument.SerializeToString())
+        for m in response.outgoing_messages
     )
     return Effects(
         messages,
@@ -196,7 +197,14 @@ def _delayed(
             )
         if token:
             added.add(token)
-        out.append(DelayedSend(now_ms + delay, token, target(d.target, "a delayed message"), d.argument.SerializeToString()))
+        out.append(
+            DelayedSend(
+                now_ms + delay,
+                token,
+                target(d.target, "a delayed message"),
+                d.argument.SerializeToString(),
+            )
+        )
     return tuple(out)
 
 
@@ -207,11 +215,15 @@ def _egress(fail: Failure, pb: Any, manifest: Manifest) -> EgressOut:
         known = ", ".join(e.typename for e in manifest.egresses) or "none"
         raise fail(f"unknown egress {egress_id!r} (declared: {known})")
     expected, cls = (
-        (KAFKA_RECORD, KafkaProducerRecord) if declared.kind is IoKind.KAFKA else (KINESIS_RECORD, KinesisEgressRecord)
+        (KAFKA_RECORD, KafkaProducerRecord)
+        if declared.kind is IoKind.KAFKA
+        else (KINESIS_RECORD, KinesisEgressRecord)
     )
     typename: str = pb.argument.typename
     if typename != expected:
-        raise fail(f"egress {egress_id!r} ({declared.kind.value}) got a record of type {typename!r}, expected {expected!r}")
+        raise fail(
+            f"egress {egress_id!r} ({declared.kind.value}) got a record of type {typename!r}, expected {expected!r}"
+        )
     record = cls()
     try:
         record.ParseFromString(pb.argument.value)
@@ -226,7 +238,9 @@ def _mutation(fail: Failure, pb: Any, specs: Mapping[str, StateSpec], now_ms: in
     name: str = pb.state_name
     spec = specs.get(name)
     if spec is None:
-        raise fail(f"a mutation of the state {name!r}, which the function never registered (Accessing a non-existing function state)")
+        raise fail(
+            f"a mutation of the state {name!r}, which the function never registered (Accessing a non-existing function state)"
+        )
     kind = pb.mutation_type
     if kind == FromFunction.PersistedValueMutation.DELETE:
         return StateWrite(name, None, b"", None)
@@ -234,5 +248,7 @@ def _mutation(fail: Failure, pb: Any, specs: Mapping[str, StateSpec], now_ms: in
         raise fail(f"a mutation of the state {name!r} has the unknown mutation type {kind}")
     typename: str = pb.state_value.typename
     if typename != spec.typename:
-        raise fail(f"state {name!r} is registered with type {spec.typename!r} but was written as {typename!r}")
+        raise fail(
+            f"state {name!r} is registered with type {spec.typename!r} but was written as {typename!r}"
+        )
     return StateWrite(name, typename, pb.state_value.value, spec.expires_at(now_ms))

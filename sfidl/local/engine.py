@@ -40,7 +40,10 @@ def unpack(argument: bytes) -> tuple[str, bytes]:
 
 
 def build_request(
-    target: Address, specs: Mapping[str, StateSpec], values: Mapping[str, tuple[str, bytes]], batch: Sequence[Queued]
+    target: Address,
+    specs: Mapping[str, StateSpec],
+    values: Mapping[str, tuple[str, bytes]],
+    batch: Sequence[Queued],
 ) -> bytes:
     """``ToFunction`` bytes: every registered state (unset when absent) and the batch's invocations."""
     request = ToFunction()
@@ -103,12 +106,16 @@ class Engine:
 
     # -- input -----------------------------------------------------------------------------
 
-    def enqueue(self, messages: Sequence[Incoming], source: str | None = None, offset: int = 0) -> None:
+    def enqueue(
+        self, messages: Sequence[Incoming], source: str | None = None, offset: int = 0
+    ) -> None:
         """Queue ingress messages durably (with ``source``'s read ``offset`` in the same transaction)."""
         for m in messages:
             if m.target.typename not in self._functions:
                 known = ", ".join(sorted(self._functions))
-                raise IngressError(f"unknown function type {m.target.typename!r} (known: {known})", status=404)
+                raise IngressError(
+                    f"unknown function type {m.target.typename!r} (known: {known})", status=404
+                )
             if not m.target.id:
                 raise IngressError(f"a message to {m.target.typename} needs a non-empty id")
         self.store.enqueue(messages, source, offset)
@@ -210,17 +217,23 @@ class Engine:
             self._wake.set()
 
     async def _invoke(self, address: Address, batch: Sequence[Queued]) -> None:
-        fail = Failure(address, [f"{unpack(q.argument)[0]} from {q.caller or 'ingress'}" for q in batch])
+        fail = Failure(
+            address, [f"{unpack(q.argument)[0]} from {q.caller or 'ingress'}" for q in batch]
+        )
         specs = self._registry.setdefault(address.typename, {})
         for _ in range(MAX_HANDSHAKES):
             values = self.store.state(address, self.clock.now_ms())
+            sent = set(specs)
             reply = await self._call(fail, address, build_request(address, specs, values, batch))
             kind = reply.WhichOneof("response")
             if kind == "incomplete_invocation_context":
                 missing = reply.incomplete_invocation_context.missing_values
-                new = register(fail, specs, lambda name: self.store.state_type(address.typename, name), missing)
-                if not new:
+                if {pb.state_name for pb in missing} <= sent:
                     raise fail("the function reports missing states although all of them were sent")
+                # Another address of this type may have registered them meanwhile: then this only retries.
+                new = register(
+                    fail, specs, lambda name: self.store.state_type(address.typename, name), missing
+                )
                 self.store.register(address.typename, new)
                 specs.update((spec.name, spec) for spec in new)
                 continue

@@ -48,10 +48,14 @@ def find_ingress(manifest: Manifest, name: str) -> IngressManifest:
 
 def from_ingress(ingress: IngressManifest, key: str, data: bytes) -> Incoming:
     """A record of ``ingress``: the key is the target's id, the value is of the ingress's message type."""
-    return Incoming(Address.of(ingress.target, key), None, typed_value(ingress.value_typename, data))
+    return Incoming(
+        Address.of(ingress.target, key), None, typed_value(ingress.value_typename, data)
+    )
 
 
-def from_http(namespace: str, type_: str, id: str, content_type: str | None, body: bytes) -> Incoming:
+def from_http(
+    namespace: str, type_: str, id: str, content_type: str | None, body: bytes
+) -> Incoming:
     """A playground ingress request: ``POST /<namespace>/<type>/<id>``, ``Content-Type: application/vnd.<typename>``."""
     mime = (content_type or "").split(";")[0].strip()
     if not mime.lower().startswith(VND):
@@ -65,7 +69,9 @@ def from_http(namespace: str, type_: str, id: str, content_type: str | None, bod
     if as_json:
         typename = typename[: -len(JSON_SUFFIX)]
     if typename.startswith(codec.PROTOBUF_PREFIX) and not codec.is_known(typename):
-        raise IngressError(f"unknown message type {typename!r}: no such protobuf message is loaded", status=415)
+        raise IngressError(
+            f"unknown message type {typename!r}: no such protobuf message is loaded", status=415
+        )
     target = Address(namespace, type_, id)
     if as_json or (codec.is_known(typename) and _looks_like_json(body)):
         return Incoming(target, None, typed_value(typename, _json_bytes(typename, body)))
@@ -108,10 +114,14 @@ def from_json_line(manifest: Manifest, line: str) -> Incoming:
     except ValueError as exc:
         raise IngressError(f"not JSON: {exc}") from None
     if not isinstance(record, dict) or "value" not in record:
-        raise IngressError('expected an object with "value" and either "ingress" and "key" or "target" and "typename"')
+        raise IngressError(
+            'expected an object with "value" and either "ingress" and "key" or "target" and "typename"'
+        )
     if "ingress" in record:
         ingress = find_ingress(manifest, _field(record, "ingress"))
-        return from_ingress(ingress, _field(record, "key"), _encode(ingress.value_typename, record["value"]))
+        return from_ingress(
+            ingress, _field(record, "key"), _encode(ingress.value_typename, record["value"])
+        )
     if "target" in record:
         namespace, _, rest = _field(record, "target").partition("/")
         type_, _, id = rest.partition("/")
@@ -122,8 +132,14 @@ def from_json_line(manifest: Manifest, line: str) -> Incoming:
             raise IngressError(f"unknown function type '{namespace}/{type_}' (known: {known})")
         typename = _field(record, "typename")
         if typename.startswith(codec.PROTOBUF_PREFIX) and not codec.is_known(typename):
-            raise IngressError(f"unknown message type {typename!r}: no such protobuf message is loaded")
-        return Incoming(Address(namespace, type_, id), None, typed_value(typename, _encode(typename, record["value"])))
+            raise IngressError(
+                f"unknown message type {typename!r}: no such protobuf message is loaded"
+            )
+        return Incoming(
+            Address(namespace, type_, id),
+            None,
+            typed_value(typename, _encode(typename, record["value"])),
+        )
     raise IngressError('a record needs "ingress" and "key", or "target" and "typename"')
 
 

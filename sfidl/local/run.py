@@ -33,13 +33,17 @@ class RunOptions:
     db: Path = Path(".sfidl/local.sqlite")
     remote: bool = False  # call the functions over HTTP at ``endpoint`` instead of in-process
     endpoint: str | None = None  # overrides the manifest's endpoint
-    port: int | None = 8090  # the HTTP ingress/egress port on 127.0.0.1; 0: any free port; None: no HTTP
+    port: int | None = (
+        8090  # the HTTP ingress/egress port on 127.0.0.1; 0: any free port; None: no HTTP
+    )
     ingress_files: tuple[Path, ...] = ()
     follow: bool = True  # keep reading lines appended to the ingress files
     egress_dir: Path | None = None  # one <topic>.jsonl per topic or stream
     egress_stdout: bool = True
     status_interval_s: float = 10.0
-    stop_when_idle: bool = False  # exit once the files are read and nothing is queued, in flight or delayed
+    stop_when_idle: bool = (
+        False  # exit once the files are read and nothing is queued, in flight or delayed
+    )
     max_batch: int = 1000
     max_in_flight: int = 64
     attempts: int = 5  # per batch, before the function counts as failed
@@ -88,13 +92,21 @@ class LocalRuntime:
         if options.egress_stdout:
             engine.egress_observers.append(StdoutSink(manifest).write)
         counts = self._store.counts()
-        log.info("database %s: %d queued, %d delayed, %d egress records", options.db, counts.queued, counts.delayed, counts.egress)
+        log.info(
+            "database %s: %d queued, %d delayed, %d egress records",
+            options.db,
+            counts.queued,
+            counts.delayed,
+            counts.egress,
+        )
         if options.port is not None:
             await self._serve_http(engine, options.port)
         follow = options.follow and not options.stop_when_idle
         for path in options.ingress_files:
             start = self._store.offset(str(path.resolve()))
-            task = asyncio.get_running_loop().create_task(ingress.follow_file(path, manifest, engine.enqueue, start, follow=follow))
+            task = asyncio.get_running_loop().create_task(
+                ingress.follow_file(path, manifest, engine.enqueue, start, follow=follow)
+            )
             task.add_done_callback(self._ingress_done)
             self._tasks.append(task)
         self._tasks.append(asyncio.get_running_loop().create_task(self._status()))
@@ -104,7 +116,9 @@ class LocalRuntime:
             return InProcess(self.app)
         endpoint = self.options.endpoint or self.app.manifest.endpoint
         if not endpoint:
-            raise LocalRuntimeError("--remote needs an endpoint: declare one in the .sfidl file or give --endpoint URL")
+            raise LocalRuntimeError(
+                "--remote needs an endpoint: declare one in the .sfidl file or give --endpoint URL"
+            )
         return Http(endpoint)
 
     async def _serve_http(self, engine: Engine, port: int) -> None:
@@ -113,7 +127,9 @@ class LocalRuntime:
         try:
             await web.TCPSite(self._runner, HOST, port).start()
         except OSError as exc:
-            raise LocalRuntimeError(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
+            raise LocalRuntimeError(
+                f"cannot listen on {HOST}:{port}: {exc.strerror or exc}"
+            ) from None
         self.port = int(self._runner.addresses[0][1])
         log.info(
             "listening on http://%s:%d (POST /<namespace>/<type>/<id> with Content-Type application/vnd.<typename>;"
@@ -134,7 +150,13 @@ class LocalRuntime:
             store = self.engine.store
             store.purge_expired(self.engine.clock.now_ms())
             c = store.counts()
-            log.info("processed %d messages; %d queued, %d delayed, %d egress records", c.processed, c.queued, c.delayed, c.egress)
+            log.info(
+                "processed %d messages; %d queued, %d delayed, %d egress records",
+                c.processed,
+                c.queued,
+                c.delayed,
+                c.egress,
+            )
 
     def _files_read(self) -> bool:
         readers = self._tasks[: len(self.options.ingress_files)]
@@ -163,7 +185,12 @@ class LocalRuntime:
             await self._transport.close()
         if self._store is not None:
             counts = self._store.counts()
-            log.info("stopped: processed %d messages; %d queued, %d delayed", counts.processed, counts.queued, counts.delayed)
+            log.info(
+                "stopped: processed %d messages; %d queued, %d delayed",
+                counts.processed,
+                counts.queued,
+                counts.delayed,
+            )
             self._store.close()
 
 
@@ -189,5 +216,7 @@ async def serve(app: LocalApp, options: RunOptions) -> None:
 def run(app: LocalApp, options: RunOptions) -> None:
     """The synchronous entry point of ``sfidl run`` (logs to stderr unless logging is configured)."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s sfidl run: %(message)s", stream=sys.stderr)
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s sfidl run: %(message)s", stream=sys.stderr
+        )
     asyncio.run(serve(app, options))

@@ -17,7 +17,11 @@ from sfidl.local.errors import IngressError
 
 
 def _json(value: object, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(value, ensure_ascii=False) + "\n", content_type="application/json")
+    return web.Response(
+        status=status,
+        text=json.dumps(value, ensure_ascii=False) + "\n",
+        content_type="application/json",
+    )
 
 
 def make_server(engine: Engine) -> web.Application:
@@ -28,7 +32,11 @@ def make_server(engine: Engine) -> web.Application:
         info = request.match_info
         try:
             incoming = ingress.from_http(
-                info["namespace"], info["type"], info["id"], request.headers.get("Content-Type"), await request.read()
+                info["namespace"],
+                info["type"],
+                info["id"],
+                request.headers.get("Content-Type"),
+                await request.read(),
             )
             engine.enqueue([incoming])
         except IngressError as exc:
@@ -36,7 +44,9 @@ def make_server(engine: Engine) -> web.Application:
         return web.Response(text=f"queued for {incoming.target}\n")
 
     async def bad_path(request: web.Request) -> web.Response:
-        return web.Response(status=404, text=f"{request.path}: send messages to /<namespace>/<type>/<id>\n")
+        return web.Response(
+            status=404, text=f"{request.path}: send messages to /<namespace>/<type>/<id>\n"
+        )
 
     async def get(request: web.Request) -> web.Response:
         topic = request.match_info["topic"]

@@ -124,7 +124,9 @@ class Store:
 
     # -- ingress ---------------------------------------------------------------------------
 
-    def enqueue(self, messages: Sequence[Incoming], source: str | None = None, offset: int = 0) -> None:
+    def enqueue(
+        self, messages: Sequence[Incoming], source: str | None = None, offset: int = 0
+    ) -> None:
         """Queue ``messages``; with ``source``, record ``offset`` as read in the same transaction."""
         with self._transaction() as db:
             _insert_messages(db, messages)
@@ -136,14 +138,18 @@ class Store:
                 )
 
     def offset(self, source: str) -> int:
-        row = self._db.execute("SELECT value FROM counters WHERE name = ?", ("offset:" + source,)).fetchone()
+        row = self._db.execute(
+            "SELECT value FROM counters WHERE name = ?", ("offset:" + source,)
+        ).fetchone()
         return int(row[0]) if row else 0
 
     # -- the engine ------------------------------------------------------------------------
 
     def queued_addresses(self) -> list[Address]:
         """Addresses with queued messages, oldest first."""
-        rows = self._db.execute("SELECT fn, id, MIN(seq) AS first FROM inbox GROUP BY fn, id ORDER BY first")
+        rows = self._db.execute(
+            "SELECT fn, id, MIN(seq) AS first FROM inbox GROUP BY fn, id ORDER BY first"
+        )
         return [Address(*_split(fn), id) for fn, id, _ in rows]
 
     def batch(self, address: Address, limit: int) -> list[Queued]:
@@ -163,7 +169,9 @@ class Store:
         return {name: (typename, bytes(value)) for name, typename, value in rows}
 
     def state_type(self, fn: str, name: str) -> str | None:
-        row = self._db.execute("SELECT typename FROM state_types WHERE fn = ? AND name = ?", (fn, name)).fetchone()
+        row = self._db.execute(
+            "SELECT typename FROM state_types WHERE fn = ? AND name = ?", (fn, name)
+        ).fetchone()
         return str(row[0]) if row else None
 
     def register(self, fn: str, specs: Iterable[StateSpec]) -> None:
@@ -195,36 +203,47 @@ class Store:
         """
         fn, id = address.typename, address.id
         with self._transaction() as db:
-            _insert_messages(db, [(Incoming(m.target, address, m.argument)) for m in effects.messages])
+            _insert_messages(
+                db, [(Incoming(m.target, address, m.argument)) for m in effects.messages]
+            )
             for d in effects.delayed:
                 if isinstance(d, DelayedCancel):
                     db.execute(
-                        "DELETE FROM delayed WHERE sender_fn = ? AND sender_id = ? AND token = ?", (fn, id, d.token)
+                        "DELETE FROM delayed WHERE sender_fn = ? AND sender_id = ? AND token = ?",
+                        (fn, id, d.token),
                     )
                 else:
                     _insert_delayed(db, address, d)
             written = []
             for e in effects.egress:
                 cursor = db.execute(
-                    "INSERT INTO egress (egress, topic, key, value) VALUES (?, ?, ?, ?)", (e.egress, e.topic, e.key, e.value)
+                    "INSERT INTO egress (egress, topic, key, value) VALUES (?, ?, ?, ?)",
+                    (e.egress, e.topic, e.key, e.value),
                 )
                 assert cursor.lastrowid is not None
                 written.append(StoredEgress(cursor.lastrowid, e.egress, e.topic, e.key, e.value))
-            db.execute("DELETE FROM state WHERE fn = ? AND id = ? AND expires_at <= ?", (fn, id, now_ms))
+            db.execute(
+                "DELETE FROM state WHERE fn = ? AND id = ? AND expires_at <= ?", (fn, id, now_ms)
+            )
             db.executemany(
                 "UPDATE state SET expires_at = ? WHERE fn = ? AND id = ? AND name = ?",
                 [(expires_at, fn, id, name) for name, expires_at in touched],
             )
             for w in effects.state:
                 if w.typename is None:
-                    db.execute("DELETE FROM state WHERE fn = ? AND id = ? AND name = ?", (fn, id, w.name))
+                    db.execute(
+                        "DELETE FROM state WHERE fn = ? AND id = ? AND name = ?", (fn, id, w.name)
+                    )
                 else:
                     db.execute(
                         "INSERT OR REPLACE INTO state (fn, id, name, typename, value, expires_at)"
                         " VALUES (?, ?, ?, ?, ?, ?)",
                         (fn, id, w.name, w.typename, w.value, w.expires_at),
                     )
-            db.execute(f"DELETE FROM inbox WHERE seq IN ({','.join('?' * len(consumed))})", [q.seq for q in consumed])
+            db.execute(
+                f"DELETE FROM inbox WHERE seq IN ({','.join('?' * len(consumed))})",
+                [q.seq for q in consumed],
+            )
             db.execute(
                 "INSERT INTO counters (name, value) VALUES ('processed', ?)"
                 " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
@@ -243,7 +262,10 @@ class Store:
                 "SELECT seq, sender_fn, sender_id, fn, id, argument FROM delayed WHERE fire_at <= ? ORDER BY fire_at, seq",
                 (now_ms,),
             ).fetchall()
-            messages = [Incoming(Address(*_split(fn), id), _address(sfn, sid), bytes(arg)) for _, sfn, sid, fn, id, arg in rows]
+            messages = [
+                Incoming(Address(*_split(fn), id), _address(sfn, sid), bytes(arg))
+                for _, sfn, sid, fn, id, arg in rows
+            ]
             _insert_messages(db, messages)
             db.execute("DELETE FROM delayed WHERE fire_at <= ?", (now_ms,))
         return [m.target for m in messages]
@@ -255,11 +277,16 @@ class Store:
     # -- egress ----------------------------------------------------------------------------
 
     def egress_after(self, seq: int) -> list[StoredEgress]:
-        rows = self._db.execute("SELECT seq, egress, topic, key, value FROM egress WHERE seq > ? ORDER BY seq", (seq,))
+        rows = self._db.execute(
+            "SELECT seq, egress, topic, key, value FROM egress WHERE seq > ? ORDER BY seq", (seq,)
+        )
         return [StoredEgress(s, e, t, k, bytes(v)) for s, e, t, k, v in rows]
 
     def egress_of(self, topic: str) -> list[StoredEgress]:
-        rows = self._db.execute("SELECT seq, egress, topic, key, value FROM egress WHERE topic = ? ORDER BY seq", (topic,))
+        rows = self._db.execute(
+            "SELECT seq, egress, topic, key, value FROM egress WHERE topic = ? ORDER BY seq",
+            (topic,),
+        )
         return [StoredEgress(s, e, t, k, bytes(v)) for s, e, t, k, v in rows]
 
     def pop_egress(self, topic: str) -> StoredEgress | None:
@@ -309,5 +336,13 @@ def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming]) -> No
 def _insert_delayed(db: sqlite3.Connection, sender: Address, d: DelayedSend) -> None:
     db.execute(
         "INSERT INTO delayed (fire_at, sender_fn, sender_id, token, fn, id, argument) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (d.fire_at, sender.typename, sender.id, d.token, d.target.typename, d.target.id, d.argument),
+        (
+            d.fire_at,
+            sender.typename,
+            sender.id,
+            d.token,
+            d.target.typename,
+            d.target.id,
+            d.argument,
+        ),
     )

@@ -30,7 +30,12 @@ _MESSAGES = {
     "Increment": [("by", _F.TYPE_INT32), ("note", _F.TYPE_STRING)],
     "Count": [("id", _F.TYPE_STRING), ("total", _F.TYPE_INT64)],
     "Greet": [("name", _F.TYPE_STRING)],
-    "Timer": [("label", _F.TYPE_STRING), ("token", _F.TYPE_STRING), ("delay_ms", _F.TYPE_INT64), ("cancel", _F.TYPE_BOOL)],
+    "Timer": [
+        ("label", _F.TYPE_STRING),
+        ("token", _F.TYPE_STRING),
+        ("delay_ms", _F.TYPE_INT64),
+        ("cancel", _F.TYPE_BOOL),
+    ],
     "Misbehave": [("what", _F.TYPE_STRING)],
 }
 
@@ -40,13 +45,20 @@ def _declare() -> dict[str, Any]:
     try:
         pool.FindFileByName("sfidl_demo.proto")
     except KeyError:
-        file = descriptor_pb2.FileDescriptorProto(name="sfidl_demo.proto", package="sfidl.demo", syntax="proto3")
+        file = descriptor_pb2.FileDescriptorProto(
+            name="sfidl_demo.proto", package="sfidl.demo", syntax="proto3"
+        )
         for name, fields in _MESSAGES.items():
             message = file.message_type.add(name=name)
             for number, (field, kind) in enumerate(fields, start=1):
-                message.field.add(name=field, number=number, type=kind, label=_F.LABEL_OPTIONAL, json_name=field)
+                message.field.add(
+                    name=field, number=number, type=kind, label=_F.LABEL_OPTIONAL, json_name=field
+                )
         pool.Add(file)
-    return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"sfidl.demo.{name}")) for name in _MESSAGES}
+    return {
+        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"sfidl.demo.{name}"))
+        for name in _MESSAGES
+    }
 
 
 _classes = _declare()
@@ -89,7 +101,8 @@ class SdkApp:
         return [
             len(r.invocation.invocations)
             for r in self.requests
-            if f"{r.invocation.target.namespace}/{r.invocation.target.type}" == typename and r.invocation.target.id == id
+            if f"{r.invocation.target.namespace}/{r.invocation.target.type}" == typename
+            and r.invocation.target.id == id
         ]
 
 
@@ -121,19 +134,41 @@ def demo_functions() -> StatefulFunctions:
         if increment.note:
             ctx.storage.note = increment.note
         ctx.send_egress(
-            kafka_egress_message(COUNTS_EGRESS, "counts", Count(id=ctx.address.id, total=total), COUNT, key=ctx.address.id)
+            kafka_egress_message(
+                COUNTS_EGRESS,
+                "counts",
+                Count(id=ctx.address.id, total=total),
+                COUNT,
+                key=ctx.address.id,
+            )
         )
-        ctx.send(message_builder(AUDIT, "all", value=Increment(by=increment.by, note=ctx.address.id), value_type=INCREMENT))
+        ctx.send(
+            message_builder(
+                AUDIT,
+                "all",
+                value=Increment(by=increment.by, note=ctx.address.id),
+                value_type=INCREMENT,
+            )
+        )
 
     @functions.bind(AUDIT, specs=[ValueSpec("sum", LongType), ValueSpec("callers", StringType)])
     def audit(ctx: Any, message: Any) -> None:
         ctx.storage.sum = (ctx.storage.sum or 0) + message.as_type(INCREMENT).by
         caller = ctx.caller
-        ctx.storage.callers = (ctx.storage.callers or "") + (f"{caller.typename}/{caller.id};" if caller else "-;")
+        ctx.storage.callers = (ctx.storage.callers or "") + (
+            f"{caller.typename}/{caller.id};" if caller else "-;"
+        )
 
     @functions.bind(RELAY)
     def relay(ctx: Any, message: Any) -> None:
-        ctx.send(message_builder(COUNTER, message.as_type(INCREMENT).note, value=message.as_type(INCREMENT), value_type=INCREMENT))
+        ctx.send(
+            message_builder(
+                COUNTER,
+                message.as_type(INCREMENT).note,
+                value=message.as_type(INCREMENT),
+                value_type=INCREMENT,
+            )
+        )
 
     @functions.bind(TIMERS, specs=[ValueSpec("fired", StringType)])
     def timers(ctx: Any, message: Any) -> None:
@@ -144,7 +179,9 @@ def demo_functions() -> StatefulFunctions:
         if timer.cancel:
             ctx.cancel_delayed_message(timer.token)
         else:
-            reminder = message_builder(TIMERS, ctx.address.id, value=Greet(name=timer.label), value_type=GREET)
+            reminder = message_builder(
+                TIMERS, ctx.address.id, value=Greet(name=timer.label), value_type=GREET
+            )
             ctx.send_after(timedelta(milliseconds=timer.delay_ms), reminder, timer.token)
 
     @functions.bind(BAD, specs=[ValueSpec("n", IntType)])
@@ -190,7 +227,9 @@ class RawApp:
         parsed.ParseFromString(request)
         if not any(s.state_name == "x" for s in parsed.invocation.state):
             missing = FromFunction()
-            missing.incomplete_invocation_context.missing_values.add(state_name="x", type_typename=self._typename)
+            missing.incomplete_invocation_context.missing_values.add(
+                state_name="x", type_typename=self._typename
+            )
             return missing.SerializeToString()
         return self._reply.SerializeToString()
 
@@ -204,4 +243,3 @@ def state_app(typename_of_x: Any) -> SdkApp:
         ctx.storage.x = 1 if typename_of_x is IntType else "one"
 
     return SdkApp(functions, Manifest(namespace="raw", functions=("raw/fn",)))
-

@@ -29,9 +29,17 @@ def ingress_lines() -> list[str]:
     lines = []
     for i in range(N):
         if i % 10 == 0:
-            record = {"target": "demo/relay/r", "typename": "type.googleapis.com/sfidl.demo.Increment", "value": {"by": 1, "note": f"r{i % KEYS}"}}
+            record = {
+                "target": "demo/relay/r",
+                "typename": "type.googleapis.com/sfidl.demo.Increment",
+                "value": {"by": 1, "note": f"r{i % KEYS}"},
+            }
         elif i % 50 == 1:
-            record = {"target": "demo/timers/t", "typename": "type.googleapis.com/sfidl.demo.Timer", "value": {"label": f"t{i}", "delay_ms": 20, "token": f"tok{i}"}}
+            record = {
+                "target": "demo/timers/t",
+                "typename": "type.googleapis.com/sfidl.demo.Timer",
+                "value": {"label": f"t{i}", "delay_ms": 20, "token": f"tok{i}"},
+            }
         else:
             record = {"ingress": "increments", "key": f"k{i % KEYS}", "value": {"by": i % 5 + 1}}
         lines.append(json.dumps(record) + "\n")
@@ -39,7 +47,14 @@ def ingress_lines() -> list[str]:
 
 
 def start(folder: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "tests.local.run_demo", str(folder / "db.sqlite"), str(folder / "in.jsonl"), str(folder / "out")]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.local.run_demo",
+        str(folder / "db.sqlite"),
+        str(folder / "in.jsonl"),
+        str(folder / "out"),
+    ]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -53,7 +68,9 @@ def egress_lines(folder: Path) -> list[dict[str, object]]:
     if not path.exists():
         return []
     text = path.read_text()
-    return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines()]  # a line being written is left out
+    return [
+        json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines()
+    ]  # a line being written is left out
 
 
 def order_free(fn: str, name: str, value: bytes) -> object:
@@ -74,12 +91,16 @@ def outcome(folder: Path) -> tuple[object, ...]:
     db = sqlite3.connect(folder / "db.sqlite")
     state = sorted(
         (fn, id, name, typename, order_free(fn, name, bytes(value)))
-        for fn, id, name, typename, value in db.execute("SELECT fn, id, name, typename, value FROM state")
+        for fn, id, name, typename, value in db.execute(
+            "SELECT fn, id, name, typename, value FROM state"
+        )
     )
     rows: dict[str, list[bytes]] = defaultdict(list)
     for key, value in db.execute("SELECT key, value FROM egress ORDER BY seq"):
         rows[key].append(bytes(value))
-    leftovers = db.execute("SELECT (SELECT COUNT(*) FROM inbox), (SELECT COUNT(*) FROM delayed)").fetchone()
+    leftovers = db.execute(
+        "SELECT (SELECT COUNT(*) FROM inbox), (SELECT COUNT(*) FROM delayed)"
+    ).fetchone()
     db.close()
     lines = egress_lines(folder)
     seqs = [line["seq"] for line in lines]
@@ -107,7 +128,11 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path):
     for threshold in sorted(rng.sample(range(1, total_records), 5)):
         process = start(crashed)
         deadline = time.monotonic() + 20
-        while process.poll() is None and records_written(crashed) < threshold and time.monotonic() < deadline:
+        while (
+            process.poll() is None
+            and records_written(crashed) < threshold
+            and time.monotonic() < deadline
+        ):
             time.sleep(rng.uniform(0.001, 0.01))
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
@@ -125,5 +150,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path):
     for key, values in per_key.items():
         totals = [int(v["total"]) for v in values]  # type: ignore[index]
         assert totals == sorted(set(totals)), key
-    fired = {(fn, id, name): value for fn, id, name, _, value in state}[("demo/timers", "t", "fired")]
+    fired = {(fn, id, name): value for fn, id, name, _, value in state}[
+        ("demo/timers", "t", "fired")
+    ]
     assert fired == sorted(f"t{i}" for i in range(1, N, 50))

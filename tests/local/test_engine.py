@@ -101,7 +101,9 @@ def test_a_batch_in_flight_at_shutdown_runs_again_after_restart_and_applies_once
         await engine.run_until_quiet()
         engine.enqueue([greet("a", "first"), greet("a", "second")])
         running = asyncio.create_task(engine.run_until_quiet())
-        while not any(r.invocation.invocations[0].argument.value.endswith(b"first") for r in app.requests):
+        while not any(
+            r.invocation.invocations[0].argument.value.endswith(b"first") for r in app.requests
+        ):
             await asyncio.sleep(0.001)
         running.cancel()
         await engine.close()
@@ -163,7 +165,9 @@ def test_http_transport_failure_names_the_endpoint():
         app = gated_app(asyncio.Event())
         transport = Http("http://127.0.0.1:9/statefun")  # the discard port: nothing listens
         store = Store(":memory:")
-        engine = Engine(app.manifest, transport, store, VirtualClock(), attempts=2, retry_delay_s=0.001)
+        engine = Engine(
+            app.manifest, transport, store, VirtualClock(), attempts=2, retry_delay_s=0.001
+        )
         try:
             engine.enqueue([greet("a", "one")])
             await engine.run_until_quiet()
@@ -172,5 +176,34 @@ def test_http_transport_failure_names_the_endpoint():
             await transport.close()
             store.close()
 
-    with pytest.raises(JobFailure, match=r"function demo/slow/a .*failure forwarding a message to a remote function: POST http://127.0.0.1:9/statefun failed"):
+    with pytest.raises(
+        JobFailure,
+        match=r"function demo/slow/a .*failure forwarding a message to a remote function: POST http://127.0.0.1:9/statefun failed",
+    ):
         asyncio.run(scenario())
+
+
+def test_concurrent_handshakes_of_one_function_type_both_retry():
+    class SlowHandshake(SdkApp):
+        """Holds every answer until two requests are in flight, so both addresses see no state."""
+
+        async def handle(self, request: bytes) -> bytes:
+            answer = await super().handle(request)
+            while sum(1 for r in self.requests if not r.invocation.state) < 2:
+                await asyncio.sleep(0.001)
+            return answer
+
+    plain = gated_app(asyncio.Event())
+    app = SlowHandshake(plain._handler.functions, plain.manifest)
+
+    async def scenario() -> tuple[object, object]:
+        store = Store(":memory:")
+        engine = Engine(app.manifest, InProcess(app), store, VirtualClock())
+        engine.enqueue([greet("a", "one"), greet("b", "two")])
+        await engine.run_until_quiet()
+        names = names_of(store, "a"), names_of(store, "b")
+        await engine.close()
+        store.close()
+        return names
+
+    assert asyncio.run(scenario()) == ("one,", "two,")

@@ -32,7 +32,10 @@ def misbehave(what: str) -> Harness:
         ("negative_delay", "negative delay -1000 ms"),
         ("unknown_egress", r"unknown egress 'demo/nope' \(declared: demo/counts\)"),
         ("unknown_function", "a message to demo/nobody/1: no function type 'demo/nobody' is bound"),
-        ("raise", "failure forwarding a message to a remote function: the function raised RuntimeError: boom"),
+        (
+            "raise",
+            "failure forwarding a message to a remote function: the function raised RuntimeError: boom",
+        ),
     ],
 )
 def test_fatal_responses_name_the_address_and_the_message(what, why):
@@ -40,7 +43,9 @@ def test_fatal_responses_name_the_address_and_the_message(what, why):
         with pytest.raises(JobFailure, match=why) as failure:
             h.run_until_quiet()
         message = str(failure.value)
-        assert message.startswith("function demo/bad/b1 (batch of 1 message(s): type.googleapis.com/sfidl.demo.Misbehave from ingress)")
+        assert message.startswith(
+            "function demo/bad/b1 (batch of 1 message(s): type.googleapis.com/sfidl.demo.Misbehave from ingress)"
+        )
         assert "nothing of this batch was applied" in message
         assert h.sent == []
         assert h.state(BAD, "b1", "n") is None
@@ -64,16 +69,32 @@ def raw(reply: FromFunction, typename: str = "io.statefun.types/int") -> Harness
 
 def test_a_mutation_of_an_unregistered_state_is_fatal():
     reply = FromFunction()
-    reply.invocation_result.state_mutations.add(state_name="ghost", mutation_type=FromFunction.PersistedValueMutation.MODIFY)
-    with raw(reply) as h, pytest.raises(JobFailure, match="function raw/fn/r .*the state 'ghost', which the function never registered"):
+    reply.invocation_result.state_mutations.add(
+        state_name="ghost", mutation_type=FromFunction.PersistedValueMutation.MODIFY
+    )
+    with (
+        raw(reply) as h,
+        pytest.raises(
+            JobFailure,
+            match="function raw/fn/r .*the state 'ghost', which the function never registered",
+        ),
+    ):
         h.run_until_quiet()
 
 
 def test_writing_a_state_with_another_typename_is_fatal():
     reply = FromFunction()
-    mutation = reply.invocation_result.state_mutations.add(state_name="x", mutation_type=FromFunction.PersistedValueMutation.MODIFY)
+    mutation = reply.invocation_result.state_mutations.add(
+        state_name="x", mutation_type=FromFunction.PersistedValueMutation.MODIFY
+    )
     mutation.state_value.typename = "io.statefun.types/string"
-    with raw(reply) as h, pytest.raises(JobFailure, match="state 'x' is registered with type 'io.statefun.types/int' but was written as 'io.statefun.types/string'"):
+    with (
+        raw(reply) as h,
+        pytest.raises(
+            JobFailure,
+            match="state 'x' is registered with type 'io.statefun.types/int' but was written as 'io.statefun.types/string'",
+        ),
+    ):
         h.run_until_quiet()
 
 
@@ -85,7 +106,10 @@ def test_an_empty_cancellation_token_is_fatal():
 
 
 def test_a_malformed_state_typename_is_fatal():
-    with raw(FromFunction(), typename="no-slash") as h, pytest.raises(JobFailure, match="malformed typename 'no-slash'"):
+    with (
+        raw(FromFunction(), typename="no-slash") as h,
+        pytest.raises(JobFailure, match="malformed typename 'no-slash'"),
+    ):
         h.run_until_quiet()
 
 
@@ -107,14 +131,19 @@ def test_changing_a_state_type_between_runs_is_fatal(tmp_path):
         store = Store(db)
         engine = Engine(app.manifest, InProcess(app), store, VirtualClock())
         try:
-            engine.enqueue([Incoming(Address("raw", "fn", "r"), None, message_value(Greet(name="x")))])
+            engine.enqueue(
+                [Incoming(Address("raw", "fn", "r"), None, message_value(Greet(name="x")))]
+            )
             await engine.run_until_quiet()
         finally:
             await engine.close()
             store.close()
 
     asyncio.run(run_once(state_app(IntType)))
-    with pytest.raises(JobFailure, match="state 'x' is registered with type 'io.statefun.types/int' but the function now declares 'io.statefun.types/string'; .*rename the state"):
+    with pytest.raises(
+        JobFailure,
+        match="state 'x' is registered with type 'io.statefun.types/int' but the function now declares 'io.statefun.types/string'; .*rename the state",
+    ):
         asyncio.run(run_once(state_app(StringType)))
     store = Store(db)
     assert store.counts().queued == 1 and store.counts().processed == 1
@@ -124,3 +153,20 @@ def test_changing_a_state_type_between_runs_is_fatal(tmp_path):
     store = Store(db)
     assert store.counts().queued == 0 and store.counts().processed == 3
     store.close()
+
+
+def test_a_function_that_keeps_reporting_states_it_was_sent_is_fatal():
+    class AlwaysMissing(RawApp):
+        async def handle(self, request: bytes) -> bytes:
+            missing = FromFunction()
+            missing.incomplete_invocation_context.missing_values.add(
+                state_name="x", type_typename="io.statefun.types/int"
+            )
+            return missing.SerializeToString()
+
+    with Harness(AlwaysMissing(FromFunction())) as h:
+        h.send("raw/fn", "r", Greet(name="x"))
+        with pytest.raises(
+            JobFailure, match="reports missing states although all of them were sent"
+        ):
+            h.run_until_quiet()

@@ -75,7 +75,11 @@ def test_sent_log_has_callers_for_function_messages_and_none_for_ingress(harness
     assert [(d.target, d.caller, d.value) for d in harness.sent] == [
         (Address("demo", "relay", "r"), None, Increment(by=4, note="x")),
         (Address("demo", "counter", "x"), Address("demo", "relay", "r"), Increment(by=4, note="x")),
-        (Address("demo", "audit", "all"), Address("demo", "counter", "x"), Increment(by=4, note="x")),
+        (
+            Address("demo", "audit", "all"),
+            Address("demo", "counter", "x"),
+            Increment(by=4, note="x"),
+        ),
     ]
     assert harness.sent[0].typename == "type.googleapis.com/sfidl.demo.Increment"
     # The function saw the caller too (its own state records it).
@@ -99,7 +103,9 @@ def test_advance_fires_delayed_messages_in_time_order_with_the_sender_as_caller(
     assert harness.state(TIMERS, "t", "fired") is None
     harness.advance(timedelta(seconds=5))
     assert harness.state(TIMERS, "t", "fired") == "early;late;"
-    fired = [(d.target.id, d.value.name, d.caller) for d in harness.sent if isinstance(d.value, Greet)]
+    fired = [
+        (d.target.id, d.value.name, d.caller) for d in harness.sent if isinstance(d.value, Greet)
+    ]
     assert fired == [
         ("t", "early", Address("demo", "timers", "t")),
         ("u", "middle", Address("demo", "timers", "u")),
@@ -158,7 +164,11 @@ def test_state_expires_after_invoke_and_each_invocation_renews_it(harness, app):
     harness.run_until_quiet()
     # The function was sent the expired state as absent (name only).
     last = [r for r in app.requests if r.invocation.target.type == "counter"][-1].invocation.state
-    assert {s.state_name: s.HasField("state_value") for s in last} == {"total": True, "note": False, "visits": False}
+    assert {s.state_name: s.HasField("state_value") for s in last} == {
+        "total": True,
+        "note": False,
+        "visits": False,
+    }
     assert harness.state(COUNTER, "a", "visits") == 1
 
 

@@ -25,11 +25,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_json_lines_records_of_both_forms():
-    by_ingress = ingress.from_json_line(MANIFEST, '{"ingress": "increments", "key": "k", "value": {"by": 3}}')
+    by_ingress = ingress.from_json_line(
+        MANIFEST, '{"ingress": "increments", "key": "k", "value": {"by": 3}}'
+    )
     assert by_ingress.target == Address("demo", "counter", "k") and by_ingress.caller is None
-    assert unpack(by_ingress.argument) == ("type.googleapis.com/sfidl.demo.Increment", Increment(by=3).SerializeToString())
+    assert unpack(by_ingress.argument) == (
+        "type.googleapis.com/sfidl.demo.Increment",
+        Increment(by=3).SerializeToString(),
+    )
     by_target = ingress.from_json_line(
-        MANIFEST, '{"target": "demo/bad/x/y", "typename": "io.statefun.types/string", "value": "hi"}'
+        MANIFEST,
+        '{"target": "demo/bad/x/y", "typename": "io.statefun.types/string", "value": "hi"}',
     )
     assert by_target.target == Address("demo", "bad", "x/y")
     assert unpack(by_target.argument)[0] == "io.statefun.types/string"
@@ -40,12 +46,27 @@ def test_json_lines_records_of_both_forms():
     [
         ("[1]", 'expected an object with "value"'),
         ("{oops", "not JSON"),
-        ('{"ingress": "nope", "key": "k", "value": {}}', "unknown ingress 'nope' (declared: demo/increments)"),
+        (
+            '{"ingress": "nope", "key": "k", "value": {}}',
+            "unknown ingress 'nope' (declared: demo/increments)",
+        ),
         ('{"ingress": "increments", "key": "", "value": {}}', '"key" must be a non-empty string'),
-        ('{"ingress": "increments", "key": "k", "value": {"by": "x"}}', "bad value: not a valid sfidl.demo.Increment"),
-        ('{"target": "demo/counter", "typename": "t/t", "value": 1}', "is not of the form namespace/type/id"),
-        ('{"target": "demo/nobody/1", "typename": "t/t", "value": 1}', "unknown function type 'demo/nobody'"),
-        ('{"target": "demo/counter/1", "typename": "type.googleapis.com/x.Nope", "value": {}}', "unknown message type"),
+        (
+            '{"ingress": "increments", "key": "k", "value": {"by": "x"}}',
+            "bad value: not a valid sfidl.demo.Increment",
+        ),
+        (
+            '{"target": "demo/counter", "typename": "t/t", "value": 1}',
+            "is not of the form namespace/type/id",
+        ),
+        (
+            '{"target": "demo/nobody/1", "typename": "t/t", "value": 1}',
+            "unknown function type 'demo/nobody'",
+        ),
+        (
+            '{"target": "demo/counter/1", "typename": "type.googleapis.com/x.Nope", "value": {}}',
+            "unknown message type",
+        ),
         ('{"value": 1}', 'a record needs "ingress" and "key", or "target" and "typename"'),
     ],
 )
@@ -71,14 +92,20 @@ def test_an_ingress_file_resumes_at_its_offset_and_stops_at_a_bad_line(tmp_path)
     assert store.offset(str(path.resolve())) == len(good) * 3 + 1
     # Fixed, read again from the stored offset: only the rest, and not the unfinished last line.
     path.write_text(good * 3 + "\n" + good + good + '{"ingress": "incre')
-    asyncio.run(ingress.follow_file(path, MANIFEST, enqueue, store.offset(str(path.resolve())), follow=False))
+    asyncio.run(
+        ingress.follow_file(
+            path, MANIFEST, enqueue, store.offset(str(path.resolve())), follow=False
+        )
+    )
     assert store.counts().queued == 5
     assert store.offset(str(path.resolve())) == len(good) * 5 + 1
     store.close()
 
 
 def row(seq: int, total: int, topic: str = "counts") -> StoredEgress:
-    return StoredEgress(seq, "demo/counts", topic, "k", Count(id="k", total=total).SerializeToString())
+    return StoredEgress(
+        seq, "demo/counts", topic, "k", Count(id="k", total=total).SerializeToString()
+    )
 
 
 def test_egress_files_cut_a_torn_line_and_write_only_what_they_miss(tmp_path):
@@ -91,13 +118,24 @@ def test_egress_files_cut_a_torn_line_and_write_only_what_they_miss(tmp_path):
 
     class Rows(Store):
         def egress_after(self, seq: int) -> list[StoredEgress]:
-            return [r for r in [row(1, 1), row(2, 2, topic="other/topic"), row(3, 3), row(4, 4)] if r.seq > seq]
+            return [
+                r
+                for r in [row(1, 1), row(2, 2, topic="other/topic"), row(3, 3), row(4, 4)]
+                if r.seq > seq
+            ]
 
     resumed = FileSink(tmp_path / "out", MANIFEST)
     resumed.catch_up(Rows(":memory:"))
     lines = [json.loads(line) for line in counts.read_text().splitlines()]
     assert lines == [
-        {"seq": s, "egress": "demo/counts", "topic": "counts", "key": "k", "value": {"id": "k", "total": str(s)}} for s in (1, 3, 4)
+        {
+            "seq": s,
+            "egress": "demo/counts",
+            "topic": "counts",
+            "key": "k",
+            "value": {"id": "k", "total": str(s)},
+        }
+        for s in (1, 3, 4)
     ]
     assert len((tmp_path / "out" / "other_topic.jsonl").read_text().splitlines()) == 1
 
@@ -105,7 +143,13 @@ def test_egress_files_cut_a_torn_line_and_write_only_what_they_miss(tmp_path):
 def test_stdout_sink_prints_decoded_json_lines():
     out = io.StringIO()
     StdoutSink(MANIFEST, out).write([row(7, 2)])
-    assert json.loads(out.getvalue()) == {"seq": 7, "egress": "demo/counts", "topic": "counts", "key": "k", "value": {"id": "k", "total": "2"}}
+    assert json.loads(out.getvalue()) == {
+        "seq": 7,
+        "egress": "demo/counts",
+        "topic": "counts",
+        "key": "k",
+        "value": {"id": "k", "total": "2"},
+    }
 
 
 def test_run_stops_cleanly_on_sigterm_and_logs_its_status(tmp_path):
@@ -116,7 +160,13 @@ def test_run_stops_cleanly_on_sigterm_and_logs_its_status(tmp_path):
         f"run(demo_app(), RunOptions(db=Path({str(tmp_path / 'db.sqlite')!r}), port=0, ingress_files=(Path({str(path)!r}),),"
         " status_interval_s=0.05))"
     )
-    process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None and process.stderr is not None
     first = process.stdout.readline()  # the egress record on stdout: the message went through
     assert json.loads(first)["value"] == {"id": "k", "total": "1"}
@@ -130,4 +180,8 @@ def test_run_stops_cleanly_on_sigterm_and_logs_its_status(tmp_path):
     log.append(stderr)
     assert process.returncode == 0, "".join(log)
     text = "".join(log)
-    assert "listening on http://127.0.0.1:" in text and "stopping" in text and "stopped: processed 2 messages" in text
+    assert (
+        "listening on http://127.0.0.1:" in text
+        and "stopping" in text
+        and "stopped: processed 2 messages" in text
+    )
