@@ -76,9 +76,7 @@ def test_outputs_match_the_committed_gen_folder(example: str, compiled: Path) ->
         assert not stale, f"{gen} holds files the compiler no longer writes: {stale}"
 
 
-def test_two_compiles_are_byte_identical(
-    example: str, compiled: Path, tmp_path: Path
-) -> None:
+def test_two_compiles_are_byte_identical(example: str, compiled: Path, tmp_path: Path) -> None:
     # A different hash seed shakes out any output that depends on set or dict-of-set order.
     again = compile_example(example, tmp_path, hash_seed="2")
     assert again == {p.name: p.read_bytes() for p in sorted(compiled.iterdir())}
@@ -98,7 +96,14 @@ def test_stubs_are_black_clean(example: str, compiled: Path) -> None:
 def test_gen_folder_passes_mypy_strict(compiled: Path) -> None:
     with tempfile.TemporaryDirectory() as cache:
         result = subprocess.run(
-            [sys.executable, "-m", "mypy", "--strict", "--config-file", str(REPO / "pyproject.toml")]
+            [
+                sys.executable,
+                "-m",
+                "mypy",
+                "--strict",
+                "--config-file",
+                str(REPO / "pyproject.toml"),
+            ]
             + ["--cache-dir", cache, "--show-error-codes", "."],
             cwd=compiled,
             env={**os.environ, "MYPYPATH": str(compiled)},
