@@ -120,6 +120,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--egress-dir", type=Path, metavar="D", help="write egress records as JSON lines here"
     )
+    run.add_argument(
+        "--stop-when-idle",
+        action="store_true",
+        help="exit once the ingress files are read and nothing is queued, in flight or delayed",
+    )
+    run.add_argument(
+        "--no-stdout", action="store_true", help="do not print egress records on standard output"
+    )
     run.set_defaults(run=_run)
     return parser
 

@@ -36,6 +36,8 @@ def launch(args: argparse.Namespace) -> int:
         port=args.port,
         ingress_files=tuple(args.ingress_file),
         egress_dir=args.egress_dir,
+        egress_stdout=not args.no_stdout,
+        stop_when_idle=args.stop_when_idle,
     )
     try:
         run(app, options)

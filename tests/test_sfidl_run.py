@@ -147,3 +147,32 @@ def test_fraud(tmp_path: Path) -> None:
         [alert] = read_egress(base, "alerts", 1)
     assert alert["key"] == "acct"
     assert alert["value"]["transaction_id"] == "t3"  # type: ignore[index]
+
+
+def test_a_batch_run_over_an_ingress_file(tmp_path: Path) -> None:
+    folder = ROOT / "examples" / "greeter"
+    records = tmp_path / "names.jsonl"
+    lines = [
+        {"ingress": "names", "key": n, "value": {"name": n.title()}} for n in ("ada", "bob", "ada")
+    ]
+    records.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    command = [
+        sys.executable, "-m", "sfidl", "run", str(folder / "greeter.sfidl"), "--app", "greeter_app",
+        "-o", str(tmp_path / "gen"), "--db", str(tmp_path / "local.sqlite"), "--port", "0",
+        "--ingress-file", str(records), "--egress-dir", str(tmp_path / "out"),
+        "--stop-when-idle", "--no-stdout",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(folder)}
+    result = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=DEADLINE_S
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    written = [
+        json.loads(line) for line in (tmp_path / "out" / "greetings.jsonl").read_text().splitlines()
+    ]
+    assert sorted((r["key"], r["value"]["seen"]) for r in written) == [
+        ("ada", 1),
+        ("ada", 2),
+        ("bob", 1),
+    ]
