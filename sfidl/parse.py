@@ -7,6 +7,7 @@ in a string) are reported alongside a complete tree.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -47,14 +48,21 @@ def parse(text: str, path: str) -> ParseResult:
 # ---------------------------------------------------------------- the parser
 
 
+class _DocSink(threading.local):
+    """Where the lexer callback puts `///` tokens: one list per thread, set by each parse."""
+
+    tokens: list[Token] | None = None
+
+
 @cache
-def _lark_and_sink() -> tuple[Lark, list[list[Token]]]:
-    # The lexer callback cannot be swapped after construction: it appends to whichever
-    # list is current in ``sink``; parse() is not reentrant, which is fine for a compiler.
-    sink: list[list[Token]] = [[]]
+def _lark_and_sink() -> tuple[Lark, _DocSink]:
+    # The lexer callback cannot be swapped after construction, so it appends to the list
+    # the current thread's parse installed.
+    sink = _DocSink()
 
     def collect(token: Token) -> Token:
-        sink[0].append(token)
+        if sink.tokens is not None:
+            sink.tokens.append(token)
         return token
 
     grammar = (data_dir("grammar") / "sfidl.lark").read_text(encoding="utf-8")
@@ -73,7 +81,7 @@ def _lark_and_sink() -> tuple[Lark, list[list[Token]]]:
 
 def _parser(docs: list[Token]) -> Lark:
     lark, sink = _lark_and_sink()
-    sink[0] = docs
+    sink.tokens = docs
     return lark
 
 
