@@ -40,8 +40,10 @@ def start(
     """Send every request of one group and remember it until all are answered or time runs out."""
     if timeout is not None and timeout <= timedelta(0):
         raise ValueError(f"a call timeout must be positive, got {timeout}")
-    # Check every request before sending any: a caught TypeError leaves no call half-made.
-    for rpc, _, request in requests:
+    # Check every request before sending any: a caught error leaves no call half-made.
+    for rpc, target_id, request in requests:
+        if not target_id:
+            raise ValueError(f"the id of a {rpc.function} instance cannot be empty")
         if not isinstance(request, rpc.request):
             raise TypeError(
                 f"{rpc.handler} takes a {rpc.request.DESCRIPTOR.full_name}, not {type(request).__name__}"
@@ -124,8 +126,20 @@ def on_timeout(
     invocation: Invocation, timeout: CallTimeout, continuations: dict[str, Continuation]
 ) -> Completion | None:
     """End the wait of a group; None when it already completed (the timer lost the race)."""
-    if timeout.group not in invocation.runtime.pending:
+    group = invocation.runtime.pending.get(timeout.group)
+    if group is None:
         log.info("%s: call %s completed before its timeout", invocation.address, timeout.group)
+        return None
+    if group.continuation not in continuations:
+        # Started by a version of the function that had this continuation: nothing can
+        # receive the outcome now, and failing would retry the timeout forever.
+        log.warning(
+            "%s: dropped call %s: this function has no continuation %r any more",
+            invocation.address,
+            timeout.group,
+            group.continuation,
+        )
+        del invocation.runtime.pending[timeout.group]
         return None
     return _complete(invocation, timeout.group, continuations)
 

@@ -6,6 +6,7 @@ callee's, then the reply (or the timeout) delivered back, asserting what went on
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import timedelta
 from types import ModuleType
@@ -344,6 +345,55 @@ def test_a_request_of_the_wrong_type_raises_before_anything_is_sent(
     driver = Driver(impls.app(client=Confused()))
     with pytest.raises(TypeError, match="get takes a test.calls.Ask, not Note"):
         ask(driver, pb, "a")
+
+
+@pytest.mark.parametrize(
+    "second, error",
+    [
+        (("", "Ask"), "the id of a test.calls/other instance cannot be empty"),
+        (("o", "Note"), "peek takes a test.calls.Ask, not Note"),
+    ],
+)
+def test_a_join_with_a_bad_call_sends_none_of_its_calls(
+    impls: ModuleType, pb: ModuleType, second: tuple[str, str], error: str
+) -> None:
+    class Careful(impls.Client):  # type: ignore[misc,name-defined]
+        def both(self, ctx: Any, message: Any) -> None:
+            id, request = second
+            try:
+                ctx.joins.joined(("a", pb.Ask(key="a")), (id, getattr(pb, request)()))
+            except (ValueError, TypeError) as refused:
+                self.seen.append(("refused", str(refused), None, None))
+
+    client = Careful()
+    driver = Driver(impls.app(client=client))
+    assert quiet(driver.invoke(CLIENT, "u1", pb.Pair(key="a")))
+    assert client.seen == [("refused", error, None, None)]
+
+
+def test_a_call_whose_continuation_is_gone_after_a_redeploy_is_dropped(
+    impls: ModuleType, pb: ModuleType, gen: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The timeout or reply of a call the previous version made never fails the invocation."""
+
+    class Redeployed(impls.Client):  # type: ignore[misc,name-defined]
+        spec = dataclasses.replace(
+            gen.Client.spec,
+            continuations=tuple(c for c in gen.Client.spec.continuations if c.name != "got"),
+        )
+
+    driver = Driver(impls.app())
+    call = ask(driver, pb, "a")
+    answered = driver.invoke(STORE, "a", forward(call, sender=USER))
+    driver.app = impls.app(client=(client := Redeployed()))
+    with caplog.at_level(logging.WARNING, logger="sfidl.runtime"):
+        reply = driver.invoke(CLIENT, "u1", forward(answered, sender=(STORE, "a")))
+        assert quiet(reply) and "0" in hidden(driver, CLIENT, "u1").pending
+        timed_out = driver.invoke(CLIENT, "u1", timeout_of(call))
+    assert not timed_out.outgoing_messages and not delayed(timed_out)
+    assert hidden(driver, CLIENT, "u1") == RuntimeState(next_id=1)
+    assert client.seen == []
+    assert "has no continuation 'got' any more" in caplog.text
 
 
 def test_correlation_ids_are_unique_across_invocations_and_restarts(
