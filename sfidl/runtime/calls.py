@@ -164,9 +164,11 @@ def _call_of(group: PendingGroup | None, index_text: str) -> PendingCall | None:
 def _called_rpc(
     group: PendingGroup, index: int, continuations: dict[str, Continuation]
 ) -> Rpc[Any, Any] | None:
-    """The rpc the group's ``index``-th call went to (None if its continuation is gone)."""
+    """The rpc the group's ``index``-th call went to (None if this version does not know it)."""
     continuation = continuations.get(group.continuation)
-    return continuation.targets[index] if continuation is not None else None
+    if continuation is None or index >= len(continuation.targets):
+        return None
+    return continuation.targets[index]
 
 
 def _complete(

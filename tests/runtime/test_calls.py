@@ -396,6 +396,25 @@ def test_a_call_whose_continuation_is_gone_after_a_redeploy_is_dropped(
     assert "has no continuation 'got' any more" in caplog.text
 
 
+def test_a_join_reply_the_redeployed_continuation_does_not_expect_is_dropped(
+    impls: ModuleType, pb: ModuleType, gen: ModuleType
+) -> None:
+    spec = gen.Client.spec
+    narrowed = tuple(
+        dataclasses.replace(c, targets=c.targets[1:]) if c.name == "joined" else c
+        for c in spec.continuations
+    )
+
+    class Redeployed(impls.Client):  # type: ignore[misc,name-defined]
+        spec = dataclasses.replace(gen.Client.spec, continuations=narrowed)
+
+    driver = Driver(impls.app())
+    _, store, other = start_join(driver, pb, "a")
+    driver.app = impls.app(client=Redeployed())
+    assert quiet(driver.invoke(CLIENT, "u1", other))  # its index is past the new targets
+    assert quiet(driver.invoke(CLIENT, "u1", store))  # index 0 is now another rpc
+
+
 def test_correlation_ids_are_unique_across_invocations_and_restarts(
     impls: ModuleType, pb: ModuleType
 ) -> None:
