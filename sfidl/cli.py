@@ -132,10 +132,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_endpoint(url: str | None) -> None:
+    from sfidl.endpoint import endpoint_problem
+
+    problem = None if url is None else endpoint_problem(url)
+    if problem is not None:
+        raise UsageError(f"--endpoint {url!r}: {problem}")
+
+
 def _compile(args: argparse.Namespace) -> int:
     from sfidl.compiler import compile_file
     from sfidl.outputs import write_outputs
 
+    _check_endpoint(args.endpoint)
     outputs: dict[str, bytes] = {}
     origin: dict[str, Path] = {}
     errors: list[CompileError] = []
@@ -158,7 +167,10 @@ def _compile(args: argparse.Namespace) -> int:
             [d for e in errors for d in e.diagnostics],
             {k: v for e in errors for k, v in e.sources.items()},
         )
-    written = write_outputs(args.out, outputs)
+    try:
+        written = write_outputs(args.out, outputs)
+    except OSError as error:
+        raise UsageError(f"cannot write to {args.out}: {error.strerror or error}") from None
     print(f"sfidl: wrote {len(written)} files to {args.out}", file=sys.stderr)
     return 0
 
@@ -174,6 +186,7 @@ def _print_warnings(warnings: Sequence[object], sources: dict[str, str]) -> None
 def _run(args: argparse.Namespace) -> int:
     from sfidl.launch import LaunchError, launch
 
+    _check_endpoint(args.endpoint)
     try:
         return launch(args)
     except LaunchError as error:

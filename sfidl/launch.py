@@ -25,7 +25,10 @@ def launch(args: argparse.Namespace) -> int:
 
     compiled = compile_file(args.file, endpoint=args.endpoint)
     out: Path = args.out or args.file.parent / "gen"
-    write_outputs(out, compiled.files)
+    try:
+        write_outputs(out, compiled.files)
+    except OSError as error:
+        raise LaunchError(f"cannot write to {out}: {error.strerror or error}") from None
     app = check_app(
         load_app(args.app, search=(out, Path.cwd(), args.file.parent)), compiled.program
     )

@@ -15,6 +15,7 @@ def write_outputs(directory: Path, files: Mapping[str, bytes]) -> list[Path]:
     Each file is first written in full to a temporary file in the same folder and then
     renamed over the old one: a reader sees the old or the new file, never half of one.
     """
+    mode = 0o666 & ~_umask()  # what open() would give; mkstemp alone makes files 0600
     written = []
     for name, content in sorted(files.items()):
         target = directory / name
@@ -23,6 +24,7 @@ def write_outputs(directory: Path, files: Mapping[str, bytes]) -> list[Path]:
             dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
         )
         try:
+            os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as stream:
                 stream.write(content)
                 stream.flush()
@@ -33,3 +35,9 @@ def write_outputs(directory: Path, files: Mapping[str, bytes]) -> list[Path]:
             raise
         written.append(target)
     return written
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

@@ -37,10 +37,14 @@ def parse(text: str, path: str) -> ParseResult:
     docs.clear()
     try:
         tree = parser.parse(text)
+        builder = _Builder(path, _doc_blocks(text, docs))
+        file = builder.transform(tree)
     except UnexpectedInput as error:
         return ParseResult(None, (_parse_error(parser, error, text, path),))
-    builder = _Builder(path, _doc_blocks(text, docs))
-    file = builder.transform(tree)
+    except RecursionError:
+        # Hundreds of nested braces exhaust the tree walk long before any real schema.
+        problem = Diagnostic(Span.point(path, 1, 1), "the file nests declarations too deeply")
+        return ParseResult(None, (problem,))
     assert isinstance(file, ast.File)
     return ParseResult(file, tuple(builder.diagnostics))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sfidl import ast, model
 from sfidl.check.effects import resolve_target, send_ref
@@ -12,6 +11,7 @@ from sfidl.check.functions import FunctionSignature, message_type
 from sfidl.check.names import check_identifier
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import Resolver
+from sfidl.endpoint import endpoint_problem
 from sfidl.model import HandlerKind, IoKind
 
 
@@ -35,13 +35,9 @@ def check_settings(report: Reporter, file: ast.File) -> Settings:
             continue
         value = setting.value
         if setting.kind == "endpoint":
-            url = urlsplit(value.value)
-            if url.scheme not in ("http", "https") or not url.netloc:
-                report.error(
-                    value.span,
-                    f"the endpoint `{value.value}` is not an http(s) URL",
-                    hint='e.g. "http://functions:8000/statefun"',
-                )
+            problem = endpoint_problem(value.value)
+            if problem is not None:
+                report.error(value.span, problem, hint='e.g. "http://functions:8000/statefun"')
         elif not value.value.strip():
             report.error(value.span, f"the `{setting.kind}` value is empty")
 

@@ -23,8 +23,19 @@ def full_name(scope: str, name: str) -> str:
 # ---------------------------------------------------------------- declaring
 
 
+# protoc's limits: deeper nesting or a longer package is rejected by protoc itself.
+MAX_NESTING = 31
+MAX_PACKAGE_LENGTH = 511
+
+
 def declare_types(table: SymbolTable, report: Reporter, file: ast.File, proto_file: str) -> None:
     """Register every message, error and enum of ``file`` and claim their scope names."""
+    if len(file.package) > MAX_PACKAGE_LENGTH:
+        report.error(
+            file.namespace.span,
+            f"the namespace is {len(file.package)} characters long; protobuf allows "
+            f"{MAX_PACKAGE_LENGTH}",
+        )
     _declare(table, report, file, proto_file, file.package, file.messages, file.enums)
 
 
@@ -41,6 +52,13 @@ def _declare(
         what = "error" if message.is_error else "message"
         check_identifier(report, message.name, what)
         name = full_name(scope, message.name.text)
+        depth = name.count(".") - file.package.count(".")
+        if depth == MAX_NESTING + 1:  # reported once, at the first level too deep
+            report.error(
+                message.name.span,
+                f"messages nest {MAX_NESTING} levels deep at most",
+                hint="protoc rejects deeper nesting; declare the message at the top level",
+            )
         if table.claim(report, scope, message.name, "type"):
             origin = MessageOrigin.ERROR if message.is_error else MessageOrigin.MESSAGE
             ref = TypeRef(TypeKind.MESSAGE, name, file.package, proto_file)

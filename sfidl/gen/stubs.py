@@ -21,6 +21,7 @@ from sfidl.gen.python_names import (
     timedelta_expr,
 )
 from sfidl.gen.templating import render_template
+from sfidl.diagnostics import Span
 from sfidl.model import (
     Call,
     Egress,
@@ -39,7 +40,11 @@ from sfidl.model import (
 
 
 class StubNameClash(Exception):
-    """Two generated Python names coincide; the message names both sources."""
+    """Two generated Python names coincide: a user error, reported at the second declaration."""
+
+    def __init__(self, message: str, span: Span) -> None:
+        super().__init__(message)
+        self.span = span
 
 
 @dataclass(frozen=True)
@@ -201,11 +206,13 @@ class _Builder:
             self.proto_files.add(ref.proto_file)
         return python_type(ref)
 
-    def claim(self, name: str, purpose: str) -> str:
+    def claim(self, name: str, purpose: str, span: Span) -> str:
+        """Reserve a top-level name of the stubs for ``purpose`` (declared at ``span``)."""
         if name in self.names and self.names[name] != purpose:
             raise StubNameClash(
                 f"the generated Python name `{name}` is needed for both {self.names[name]} "
-                f"and {purpose}; rename one of them"
+                f"and {purpose}; rename one of them",
+                span,
             )
         self.names[name] = purpose
         return name
@@ -216,7 +223,11 @@ class _Builder:
         rpcs = self._rpcs()
         egresses = tuple(self._egress(e) for e in program.egresses)
         functions = tuple(self._function(f) for f in program.functions)
-        app_class = self.claim(pascal_case(program.root.stem) + "App", "the application class")
+        app_class = self.claim(
+            pascal_case(program.root.stem) + "App",
+            "the application class",
+            program.functions[0].span if program.functions else Span.point(program.root.path, 1, 1),
+        )
         ingresses = tuple(
             IngressEntry(
                 typename=i.typename,
@@ -238,9 +249,23 @@ class _Builder:
             ingresses=ingresses,
             imports=tuple(import_line(p) for p in sorted(self.proto_files)),
             app_class=app_class,
-            app_params=tuple((snake_case(f.name), f.name) for f in program.functions),
+            app_params=self._app_params(),
             endpoint=literal(program.endpoint) if program.endpoint else "None",
         )
+
+    def _app_params(self) -> tuple[tuple[str, str], ...]:
+        """The application's keyword arguments: one per function, then ``playground``."""
+        params = []
+        for function in self.program.functions:
+            keyword = snake_case(function.name)
+            if keyword == "playground":
+                raise StubNameClash(
+                    f"the function {function.name} would be the application's `playground` "
+                    "argument, which selects the playground's egress records; rename it",
+                    function.span,
+                )
+            params.append((keyword, function.name))
+        return tuple(params)
 
     # -- module-level declarations -----------------------------------------------------
 
@@ -253,31 +278,33 @@ class _Builder:
                 ref = TypeRef(
                     TypeKind.MESSAGE, message.full_name, source.package, source.proto_file
                 )
-                name = self.claim(error_class_name(ref), f"the error {message.full_name}")
+                name = self.claim(
+                    error_class_name(ref), f"the error {message.full_name}", message.span
+                )
                 errors[name] = ErrorClass(name=name, message=self.py(ref), doc=message.doc)
         return tuple(errors.values())
 
-    def _all_rpcs(self) -> list[RpcRef]:
-        """The request/reply handlers the program implements or calls, each once."""
-        found: dict[tuple[str, str], RpcRef] = {}
+    def _all_rpcs(self) -> list[tuple[RpcRef, Span]]:
+        """The request/reply handlers the program implements or calls, each once, with where."""
+        found: dict[tuple[str, str], tuple[RpcRef, Span]] = {}
         for function in self.program.functions:
             for handler in function.handlers:
                 if handler.kind is HandlerKind.RPC:
                     ref = _rpc_ref_of(function, handler)
-                    found.setdefault((ref.function_typename, ref.handler), ref)
+                    found.setdefault((ref.function_typename, ref.handler), (ref, handler.span))
             for call in function.calls:
                 for rpc in call.targets:
-                    found.setdefault((rpc.function_typename, rpc.handler), rpc)
+                    found.setdefault((rpc.function_typename, rpc.handler), (rpc, call.span))
         return list(found.values())
 
     def _rpcs(self) -> tuple[RpcConstant, ...]:
         constants = []
-        for rpc in self._all_rpcs():
+        for rpc, span in self._all_rpcs():
             what = f"{rpc.function}.{rpc.handler}"
             errors = tuple(error_class_name(e) for e in rpc.errors)
             constants.append(
                 RpcConstant(
-                    name=self.claim(_rpc_constant_name(rpc), what),
+                    name=self.claim(_rpc_constant_name(rpc), what, span),
                     function=rpc.function_typename,
                     handler=rpc.handler,
                     request=self.py(rpc.request),
@@ -285,7 +312,7 @@ class _Builder:
                     call_envelope=self.py(rpc.call_envelope),
                     reply_envelope=self.py(rpc.reply_envelope),
                     errors=errors,
-                    outcome_alias=self.claim(_outcome_alias(rpc), f"the outcome of {what}"),
+                    outcome_alias=self.claim(_outcome_alias(rpc), f"the outcome of {what}", span),
                     outcome=" | ".join((self.py(rpc.reply), *errors, "sf.Timeout")),
                 )
             )
@@ -293,7 +320,9 @@ class _Builder:
 
     def _egress(self, egress: Egress) -> EgressConstant:
         return EgressConstant(
-            name=self.claim(_egress_constant_name(egress), f"the egress {egress.name}"),
+            name=self.claim(
+                _egress_constant_name(egress), f"the egress {egress.name}", egress.span
+            ),
             typename=egress.typename,
             kind=egress.kind.name,
             sink=literal(egress.sink),
@@ -305,9 +334,9 @@ class _Builder:
 
     def _function(self, function: Function) -> FunctionView:
         name = function.name
-        self.claim(name, f"the function {name}")
+        self.claim(name, f"the function {name}", function.span)
         cls = {
-            part: self.claim(f"{name}{suffix}", f"the {part} of {name}")
+            part: self.claim(f"{name}{suffix}", f"the {part} of {name}", function.span)
             for part, suffix in (
                 ("context", "Context"),
                 ("state", "State"),
@@ -406,7 +435,9 @@ class _Builder:
             clients.append(
                 ClientClass(
                     name=self.claim(
-                        f"{function.name}To{target}", f"the client of {target} in {function.name}"
+                        f"{function.name}To{target}",
+                        f"the client of {target} in {function.name}",
+                        function.span,
                     ),
                     target=target,
                     accessor=snake_case(target),

@@ -15,9 +15,12 @@ from sfidl.runtime.spec import FunctionSpec
 
 
 class Function:
-    """Base of the generated abstract function classes; ``spec`` says what the IDL declared."""
+    """Base of the generated abstract function classes; ``sfidl_spec`` says what the IDL declared.
 
-    spec: ClassVar[FunctionSpec]
+    (Names starting with ``sfidl`` are reserved in the IDL, so no handler can hide it.)
+    """
+
+    sfidl_spec: ClassVar[FunctionSpec]
 
 
 class Application:
@@ -36,8 +39,8 @@ class Application:
         self._functions = statefun.StatefulFunctions()
         self._typenames: list[str] = []
         for implementation in implementations:
-            spec = type(implementation).spec
-            specs = [field.value_spec() for field in spec.state.fields()]
+            spec = type(implementation).sfidl_spec
+            specs = [field.value_spec() for field in spec.state.sfidl_states()]
             specs.append(runtime_state_spec())
             self._functions.register(
                 spec.typename, invoker(implementation, spec, self._deployment), specs

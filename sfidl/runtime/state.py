@@ -35,7 +35,7 @@ class State(Part):
     __slots__ = ()
 
     @classmethod
-    def fields(cls) -> tuple[StateField[Any], ...]:
+    def sfidl_states(cls) -> tuple[StateField[Any], ...]:
         """The declared states, in declaration order."""
         return tuple(v for v in vars(cls).values() if isinstance(v, StateField))
 

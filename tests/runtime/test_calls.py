@@ -377,9 +377,9 @@ def test_a_call_whose_continuation_is_gone_after_a_redeploy_is_dropped(
     """The timeout or reply of a call the previous version made never fails the invocation."""
 
     class Redeployed(impls.Client):  # type: ignore[misc,name-defined]
-        spec = dataclasses.replace(
-            gen.Client.spec,
-            continuations=tuple(c for c in gen.Client.spec.continuations if c.name != "got"),
+        sfidl_spec = dataclasses.replace(
+            gen.Client.sfidl_spec,
+            continuations=tuple(c for c in gen.Client.sfidl_spec.continuations if c.name != "got"),
         )
 
     driver = Driver(impls.app())
@@ -399,14 +399,14 @@ def test_a_call_whose_continuation_is_gone_after_a_redeploy_is_dropped(
 def test_a_join_reply_the_redeployed_continuation_does_not_expect_is_dropped(
     impls: ModuleType, pb: ModuleType, gen: ModuleType
 ) -> None:
-    spec = gen.Client.spec
+    spec = gen.Client.sfidl_spec
     narrowed = tuple(
         dataclasses.replace(c, targets=c.targets[1:]) if c.name == "joined" else c
         for c in spec.continuations
     )
 
     class Redeployed(impls.Client):  # type: ignore[misc,name-defined]
-        spec = dataclasses.replace(gen.Client.spec, continuations=narrowed)
+        sfidl_spec = dataclasses.replace(gen.Client.sfidl_spec, continuations=narrowed)
 
     driver = Driver(impls.app())
     _, store, other = start_join(driver, pb, "a")

@@ -110,7 +110,7 @@ class FraudCounterContext(sf.Context):
 class FraudCounter(sf.Function, abc.ABC):
     """Counts confirmed fraud per account over a rolling 30 days."""
 
-    spec = sf.FunctionSpec(
+    sfidl_spec = sf.FunctionSpec(
         typename="com.example.fraud/fraud_counter",
         context=FraudCounterContext,
         state=FraudCounterState,
@@ -156,7 +156,7 @@ class MerchantScorerContext(sf.Context):
 class MerchantScorer(sf.Function, abc.ABC):
     """Scores merchants by the reports on them."""
 
-    spec = sf.FunctionSpec(
+    sfidl_spec = sf.FunctionSpec(
         typename="com.example.fraud/merchant_scorer",
         context=MerchantScorerContext,
         state=MerchantScorerState,
@@ -190,7 +190,7 @@ class ModelContext(sf.Context):
 class Model(sf.Function, abc.ABC):
     """The fraud model: one instance serves every request (id "default")."""
 
-    spec = sf.FunctionSpec(
+    sfidl_spec = sf.FunctionSpec(
         typename="com.example.fraud/model",
         context=ModelContext,
         state=sf.State,
@@ -278,7 +278,7 @@ class TransactionManagerContext(sf.Context):
 class TransactionManager(sf.Function, abc.ABC):
     """One instance per transaction."""
 
-    spec = sf.FunctionSpec(
+    sfidl_spec = sf.FunctionSpec(
         typename="com.example.fraud/transaction_manager",
         context=TransactionManagerContext,
         state=sf.State,

@@ -57,7 +57,7 @@ class GreeterContext(sf.Context):
 class Greeter(sf.Function, abc.ABC):
     """One instance per user name."""
 
-    spec = sf.FunctionSpec(
+    sfidl_spec = sf.FunctionSpec(
         typename="com.example.greeter/greeter",
         context=GreeterContext,
         state=GreeterState,

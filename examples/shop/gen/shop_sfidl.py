@@ -72,7 +72,7 @@ class InventoryContext(sf.Context):
 class Inventory(sf.Function, abc.ABC):
     """One instance per item (the id is the item id)."""
 
-    spec = sf.FunctionSpec(
+    sfidl_spec = sf.FunctionSpec(
         typename="com.example.shop/inventory",
         context=InventoryContext,
         state=InventoryState,
@@ -174,7 +174,7 @@ class UserCartContext(sf.Context):
 class UserCart(sf.Function, abc.ABC):
     """One instance per user (the id is the user id)."""
 
-    spec = sf.FunctionSpec(
+    sfidl_spec = sf.FunctionSpec(
         typename="com.example.shop/user_cart",
         context=UserCartContext,
         state=UserCartState,

@@ -1,0 +1,88 @@
+"""Inputs at the edges of what the compiler and protoc accept: always a diagnostic, never a traceback."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sfidl.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+GREETER = REPO / "examples" / "greeter" / "greeter.sfidl"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://x/y", "http://", ""])
+def test_bad_endpoint_option(capsys: pytest.CaptureFixture[str], tmp_path: Path, url: str) -> None:
+    code, err = run(capsys, "compile", GREETER, "-o", tmp_path / "o", "--endpoint", url)
+    assert "Traceback" not in err
+    assert code in (1, 2) and "endpoint" in err
+    assert not (tmp_path / "o").exists()
+
+
+def nested(depth: int) -> str:
+    opened = "".join(f"message M{i} {{ " for i in range(depth))
+    return "namespace a;\n" + opened + "int32 x = 1; " + "} " * depth + "\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        nested(32),  # protoc: "Reached maximum recursion limit for nested messages"
+        nested(300),  # RecursionError in the lark transformer
+        "namespace " + ".".join(["abc" * 50] * 40) + ";\nmessage M { int32 x = 1; }\n",
+        # StubNameClash: `FState` is F's state class and a function
+        "namespace a;\nmessage M { int32 x = 1; }\nmessage N { int32 x = 1; }\n"
+        "function F { on go(M); }\nfunction FState { on go(N); }\n",
+        # StubNameClash: `C3App` is the function and the application class
+        "namespace c3;\nmessage M { int32 x = 1; }\nfunction C3App { on go(M); }\n",
+    ],
+    ids=["nest-32", "nest-300", "long-namespace", "clash-state", "clash-app"],
+)
+def test_limits_are_diagnostics(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str
+) -> None:
+    (tmp_path / "c3.sfidl").write_text(text)
+    code, err = run(capsys, "compile", tmp_path / "c3.sfidl", "-o", tmp_path / "o")
+    assert "Traceback" not in err
+    assert code == 1 and "error:" in err
+
+
+def test_output_folder_is_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    code, err = run(capsys, "compile", GREETER, "-o", tmp_path / "afile")
+    assert "Traceback" not in err
+    assert code in (1, 2)
+
+
+def test_outputs_are_readable_by_others(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, err = run(capsys, "compile", GREETER, "-o", tmp_path)
+    assert code == 0, err
+    for path in tmp_path.iterdir():
+        assert path.stat().st_mode & stat.S_IROTH, path  # mkstemp makes them 0600
+
+
+def test_member_names_that_match_runtime_attributes_compile_to_valid_stubs(tmp_path: Path) -> None:
+    # `spec`, `fields` and `declared` name nothing of the runtime's base classes, whose own
+    # attributes all start with `sfidl` or `_` (prefixes the IDL reserves).
+    (tmp_path / "names.sfidl").write_text(
+        "namespace a;\nmessage M { int32 x = 1; }\nmessage N { int32 x = 1; }\n"
+        "function F { state fields: int32; state declared: string; on spec(M); on register(N); }\n"
+        'ingress feed: kafka topic "t" -> F.spec;\n'
+    )
+    assert main(["compile", str(tmp_path / "names.sfidl"), "-o", str(tmp_path)]) == 0
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "names_sfidl.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout
