@@ -6,10 +6,9 @@ dataclasses); ``templates/stubs.py.j2`` only lays them out; black formats the re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import black
 
+from sfidl.diagnostics import Span
 from sfidl.gen.python_names import (
     STATE_SCALAR_PYTHON,
     docstring_literal,
@@ -20,8 +19,19 @@ from sfidl.gen.python_names import (
     snake_case,
     timedelta_expr,
 )
+from sfidl.gen.stubs_view import (
+    ClientClass,
+    EgressConstant,
+    ErrorClass,
+    FunctionView,
+    IngressEntry,
+    Method,
+    Part,
+    RpcConstant,
+    StateAttr,
+    StubsView,
+)
 from sfidl.gen.templating import render_template
-from sfidl.diagnostics import Span
 from sfidl.model import (
     Call,
     Egress,
@@ -45,122 +55,6 @@ class StubNameClash(Exception):
     def __init__(self, message: str, span: Span) -> None:
         super().__init__(message)
         self.span = span
-
-
-@dataclass(frozen=True)
-class ErrorClass:
-    name: str
-    message: str  # the detail message class
-    doc: str
-
-
-@dataclass(frozen=True)
-class RpcConstant:
-    name: str
-    function: str
-    handler: str
-    request: str
-    reply: str
-    call_envelope: str
-    reply_envelope: str
-    errors: tuple[str, ...]
-    outcome_alias: str  # ``InventoryReserveOutcome``
-    outcome: str  # ``shop_pb2.Reserved | OutOfStockError | sf.Timeout``
-
-
-@dataclass(frozen=True)
-class EgressConstant:
-    name: str
-    typename: str
-    kind: str
-    sink: str
-    message: str
-    dead_letters: bool
-
-
-@dataclass(frozen=True)
-class StateAttr:
-    name: str
-    annotation: str
-    descriptor: str
-    doc: str
-
-
-@dataclass(frozen=True)
-class Method:
-    """A method of a generated class: signature pieces and the one-line body (if any)."""
-
-    name: str
-    params: str  # after ``self``
-    returns: str
-    doc: str
-    body: str = ""
-    returns_value: bool = True  # the body is an expression to return, else a statement
-
-
-@dataclass(frozen=True)
-class ClientClass:
-    name: str
-    target: str  # the target function's name
-    accessor: str  # ``inventory``: the method of ``ctx.functions``
-    typename: str
-    methods: tuple[Method, ...]
-
-
-@dataclass(frozen=True)
-class Part:
-    """A property of the context: ``ctx.<name>`` of the generated class ``cls``."""
-
-    name: str
-    cls: str
-
-
-@dataclass(frozen=True)
-class FunctionView:
-    name: str
-    typename: str
-    doc: str
-    state_class: str
-    states: tuple[StateAttr, ...]
-    context_class: str
-    parts: tuple[Part, ...]
-    clients: tuple[ClientClass, ...]
-    functions_class: str
-    egress_class: str
-    egress: tuple[Method, ...]
-    timers_class: str
-    timers: tuple[Method, ...]
-    joins_class: str
-    joins: tuple[Method, ...]
-    abstract_methods: tuple[Method, ...]
-    spec_handlers: tuple[str, ...]
-    spec_timers: tuple[str, ...]
-    spec_continuations: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class IngressEntry:
-    typename: str
-    kind: str
-    source: str
-    target: str
-    message: str
-
-
-@dataclass(frozen=True)
-class StubsView:
-    source: str
-    namespace: str
-    doc: str
-    imports: tuple[str, ...]
-    errors: tuple[ErrorClass, ...]
-    rpcs: tuple[RpcConstant, ...]
-    egresses: tuple[EgressConstant, ...]
-    functions: tuple[FunctionView, ...]
-    ingresses: tuple[IngressEntry, ...]
-    app_class: str
-    app_params: tuple[tuple[str, str], ...]  # (keyword, function class)
-    endpoint: str  # a Python expression
 
 
 def stubs_module(program: Program) -> str:

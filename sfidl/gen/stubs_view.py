@@ -1,0 +1,125 @@
+"""The view the stubs template lays out: every name and annotation already decided.
+
+Strings here are final Python source fragments (type expressions, literals); the
+template only places them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorClass:
+    name: str
+    message: str  # the detail message class
+    doc: str
+
+
+@dataclass(frozen=True)
+class RpcConstant:
+    name: str
+    function: str
+    handler: str
+    request: str
+    reply: str
+    call_envelope: str
+    reply_envelope: str
+    errors: tuple[str, ...]
+    outcome_alias: str  # ``InventoryReserveOutcome``
+    outcome: str  # ``shop_pb2.Reserved | OutOfStockError | sf.Timeout``
+
+
+@dataclass(frozen=True)
+class EgressConstant:
+    name: str
+    typename: str
+    kind: str
+    sink: str
+    message: str
+    dead_letters: bool
+
+
+@dataclass(frozen=True)
+class StateAttr:
+    name: str
+    annotation: str
+    descriptor: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method of a generated class: signature pieces and the one-line body (if any)."""
+
+    name: str
+    params: str  # after ``self``
+    returns: str
+    doc: str
+    body: str = ""
+    returns_value: bool = True  # the body is an expression to return, else a statement
+
+
+@dataclass(frozen=True)
+class ClientClass:
+    name: str
+    target: str  # the target function's name
+    accessor: str  # ``inventory``: the method of ``ctx.functions``
+    typename: str
+    methods: tuple[Method, ...]
+
+
+@dataclass(frozen=True)
+class Part:
+    """A property of the context: ``ctx.<name>`` of the generated class ``cls``."""
+
+    name: str
+    cls: str
+
+
+@dataclass(frozen=True)
+class FunctionView:
+    name: str
+    typename: str
+    doc: str
+    state_class: str
+    states: tuple[StateAttr, ...]
+    context_class: str
+    parts: tuple[Part, ...]
+    clients: tuple[ClientClass, ...]
+    functions_class: str
+    egress_class: str
+    egress: tuple[Method, ...]
+    timers_class: str
+    timers: tuple[Method, ...]
+    joins_class: str
+    joins: tuple[Method, ...]
+    abstract_methods: tuple[Method, ...]
+    spec_handlers: tuple[str, ...]
+    spec_timers: tuple[str, ...]
+    spec_continuations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IngressEntry:
+    typename: str
+    kind: str
+    source: str
+    target: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StubsView:
+    source: str
+    namespace: str
+    doc: str
+    imports: tuple[str, ...]
+    errors: tuple[ErrorClass, ...]
+    rpcs: tuple[RpcConstant, ...]
+    egresses: tuple[EgressConstant, ...]
+    functions: tuple[FunctionView, ...]
+    ingresses: tuple[IngressEntry, ...]
+    app_class: str
+    app_params: tuple[tuple[str, str], ...]  # (keyword, function class)
+    endpoint: str  # a Python expression
