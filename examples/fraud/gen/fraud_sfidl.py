@@ -184,8 +184,6 @@ class MerchantScorer(sf.Function, abc.ABC):
 class ModelContext(sf.Context):
     """What a handler of Model may see and do."""
 
-    __slots__ = ()
-
 
 class Model(sf.Function, abc.ABC):
     """The fraud model: one instance serves every request (id "default")."""
