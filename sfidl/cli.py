@@ -7,9 +7,13 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sfidl import __version__
-from sfidl.diagnostics import CompileError
+from sfidl.diagnostics import CompileError, Diagnostic
+
+if TYPE_CHECKING:
+    from sfidl.compiler import Compiled
 
 # Exit codes: 0 success, 1 the input has errors, 2 bad command line, 70 a bug in sfidl.
 EXIT_ERRORS = 1
@@ -77,7 +81,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="the URL StateFun reaches the functions at (overrides the file's)",
     )
-    compile_.set_defaults(run=_compile)
+    compile_.set_defaults(run=_compile, write=True)
+
+    check = commands.add_parser(
+        "check",
+        help="check .sfidl files as compile would, writing nothing (for editors and CI)",
+        description="Check each FILE (and the files it imports) exactly as `compile` would, "
+        "and report every error and warning; write nothing.",
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.set_defaults(run=_compile, write=False, endpoint=None, out=None)
 
     run = commands.add_parser(
         "run",
@@ -141,32 +154,29 @@ def _check_endpoint(url: str | None) -> None:
 
 
 def _compile(args: argparse.Namespace) -> int:
+    """`compile`, and `check` (the same with ``args.write`` false)."""
     from sfidl.compiler import compile_file
     from sfidl.outputs import write_outputs
 
     _check_endpoint(args.endpoint)
-    outputs: dict[str, bytes] = {}
-    origin: dict[str, Path] = {}
+    compiled: list[tuple[Path, Compiled]] = []
     errors: list[CompileError] = []
     for path in args.files:
         try:
-            compiled = compile_file(path, endpoint=args.endpoint)
+            compiled.append((path, compile_file(path, endpoint=args.endpoint)))
         except CompileError as error:
             errors.append(error)
-            continue
-        _print_warnings(compiled.warnings, compiled.sources)
-        for name, content in compiled.files.items():
-            if name in outputs and outputs[name] != content:
-                raise UsageError(
-                    f"{origin[name]} and {path} both produce {name}; compile them into different folders"
-                )
-            outputs[name] = content
-            origin[name] = path
+    for _, result in compiled:
+        _print_warnings(result.warnings, result.sources)
     if errors:
         raise CompileError(
             [d for e in errors for d in e.diagnostics],
             {k: v for e in errors for k, v in e.sources.items()},
         )
+    if not args.write:
+        print(f"sfidl: {len(compiled)} file(s) OK", file=sys.stderr)
+        return 0
+    outputs = _merge(compiled)
     try:
         written = write_outputs(args.out, outputs)
     except OSError as error:
@@ -175,11 +185,24 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_warnings(warnings: Sequence[object], sources: dict[str, str]) -> None:
-    from sfidl.diagnostics import Diagnostic
+def _merge(compiled: Sequence[tuple[Path, Compiled]]) -> dict[str, bytes]:
+    """The outputs of several files for one folder; shared imports may repeat, nothing else."""
+    outputs: dict[str, bytes] = {}
+    origin: dict[str, Path] = {}
+    for path, result in compiled:
+        for name, content in result.files.items():
+            if name in outputs and outputs[name] != content:
+                raise UsageError(
+                    f"{origin[name]} and {path} both produce {name}; "
+                    "compile them into different folders"
+                )
+            outputs[name] = content
+            origin[name] = path
+    return outputs
 
+
+def _print_warnings(warnings: Sequence[Diagnostic], sources: dict[str, str]) -> None:
     for warning in warnings:
-        assert isinstance(warning, Diagnostic)
         print(warning.render(sources), file=sys.stderr)
 
 

@@ -436,3 +436,29 @@ def test_adversarial_but_valid_input_compiles(
     assert "Traceback" not in err
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == outputs(path.stem)
+
+
+# -- check -------------------------------------------------------------------------
+
+
+def test_check_reports_nothing_for_good_files_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    # Two programs at once: check writes no module.yaml, so they cannot collide.
+    code, out, err = run_main(capsys, "check", SHOP, GREETER)
+    assert (code, out) == (0, "")
+    assert "2 file(s) OK" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_reports_errors_like_compile(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.sfidl").write_text(BAD)
+    code, _, err = run_main(capsys, "check", "bad.sfidl")
+    compile_code, _, compile_err = run_main(capsys, "compile", "bad.sfidl", "-o", "out")
+    assert (code, err) == (compile_code, compile_err) == (1, compile_err)
+    assert CARET.search(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.sfidl"]
