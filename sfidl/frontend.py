@@ -145,9 +145,15 @@ class _Loader:
         try:
             return data.decode("utf-8").removeprefix("\ufeff")
         except UnicodeDecodeError as error:
+            # Point at the offending byte; the text shown under it has the byte replaced.
+            before = data[: error.start].decode("utf-8").removeprefix("\ufeff")
+            line = before.count("\n") + 1
+            column = len(before) - (before.rfind("\n") + 1) + 1
+            self.sources[display] = data.decode("utf-8", "replace").removeprefix("\ufeff")
             self._error(
-                where,
-                f"cannot read `{display}`: it is not UTF-8 text (invalid byte at offset {error.start})",
+                Span.point(display, line, column),
+                f"cannot read `{display}`: it is not UTF-8 text "
+                f"(invalid byte 0x{data[error.start]:02X} at offset {error.start})",
             )
             return None
 

@@ -97,18 +97,28 @@ def _parse_error(parser: Lark, error: UnexpectedInput, text: str, path: str) -> 
         elif rest.startswith("/*"):
             message = "unterminated comment (`/*` without `*/`)"
         else:
-            message = f"unexpected character `{error.char}`"
+            message = f"unexpected character {_show_character(error.char)}"
         return Diagnostic(Span.point(path, error.line, error.column), message)
     assert isinstance(error, UnexpectedToken)
     token = error.token
     message = describe_unexpected(parser, error)
     previous = _previous_end(error)
-    if previous is not None and (token.type == "$END" or previous[0] != token.line):
-        # Something is missing at the end of a line: point right after the last token.
+    missing_end = "SEMICOLON" in (error.accepts or error.expected) and previous is not None
+    if previous is not None and (
+        token.type == "$END" or (missing_end and previous[0] != token.line)
+    ):
+        # A statement was left open at the end of a line: point right after its last token.
         return Diagnostic(Span.point(path, *previous), message)
     if token.type == "$END":
         return Diagnostic(Span.point(path, 1, 1), message)
     return Diagnostic(_token_span(path, token), message)
+
+
+def _show_character(char: str) -> str:
+    """The character in backticks, or its code point when it would not print."""
+    if char.isprintable() and not char.isspace():
+        return f"`{char}`"
+    return f"U+{ord(char):04X}"
 
 
 def _previous_end(error: UnexpectedToken) -> tuple[int, int] | None:

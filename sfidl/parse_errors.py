@@ -23,6 +23,7 @@ EXAMPLES: dict[str, list[str]] = {
     "expected a declaration (`message`, `error`, `enum`, `function`, `ingress`, `egress`, `import`)": [
         _NS + "foo",
         _NS + "message M {} }",
+        _NS + "message M {} {",
     ],
     "expected a string": [
         _NS + "import x;",
@@ -146,7 +147,9 @@ def describe_unexpected(parser: Lark, error: UnexpectedToken) -> str:
     """The message for an unexpected token: the matching example's label, else a description."""
     token = error.token
     found = "the end of the file" if token.type == "$END" else f"`{token}`"
-    label = _labels(parser).get(_state(error))
+    state = _state(error)
+    labels = _labels(parser)
+    label = labels.get(state) or labels.get(state[1])
     expected = error.accepts or error.expected
     if label is not None:
         return f"{label}, found {found}"
@@ -163,17 +166,27 @@ _LABELS: dict[int, dict[Any, str]] = {}
 
 
 def _labels(parser: Lark) -> dict[Any, str]:
-    """The label of each LALR state an example fails in (computed once per parser)."""
+    """The label of each LALR state an example fails in (computed once per parser).
+
+    Also keyed by the set of acceptable terminals alone, where that set has one label
+    only: the same continuation is then expected, whichever declaration just ended.
+    """
     if id(parser) not in _LABELS:
         labels: dict[Any, str] = {}
+        by_accepts: dict[frozenset[str], set[str]] = {}
         for label, examples in EXAMPLES.items():
             for example in examples:
                 try:
                     parser.parse(example)
                 except UnexpectedToken as error:
-                    labels.setdefault(_state(error), label)
+                    state = _state(error)
+                    labels.setdefault(state, label)
+                    by_accepts.setdefault(state[1], set()).add(label)
                 except UnexpectedInput:
                     pass
+        for accepts, found in by_accepts.items():
+            if len(found) == 1:
+                labels.setdefault(accepts, found.pop())
         _LABELS[id(parser)] = labels
     return _LABELS[id(parser)]
 

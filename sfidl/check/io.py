@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -40,6 +41,18 @@ def check_settings(report: Reporter, file: ast.File) -> Settings:
                 report.error(value.span, problem, hint='e.g. "http://functions:8000/statefun"')
         elif not value.value.strip():
             report.error(value.span, f"the `{setting.kind}` value is empty")
+        elif setting.kind == "kafka brokers" and not _BROKERS.match(value.value):
+            report.error(
+                value.span,
+                f"{_quoted(value.value)} is not a list of Kafka brokers",
+                hint='write `host:port`, several separated by commas: "kafka-1:9092,kafka-2:9092"',
+            )
+        elif setting.kind == "kinesis region" and not _REGION.match(value.value):
+            report.error(
+                value.span,
+                f"{_quoted(value.value)} is not an AWS region",
+                hint='e.g. "eu-west-1"',
+            )
 
     def given(kind: str) -> str | None:
         setting = seen.get(kind)
@@ -48,11 +61,40 @@ def check_settings(report: Reporter, file: ast.File) -> Settings:
     return Settings(given("endpoint"), given("kafka brokers"), given("kinesis region"))
 
 
+# What Kafka accepts as a topic name, and Kinesis as a stream name.
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}\Z")
+_STREAM = re.compile(r"[A-Za-z0-9._-]{1,128}\Z")
+_BROKERS = re.compile(r"[^\s,:]+:\d+(,[^\s,:]+:\d+)*\Z")
+_REGION = re.compile(r"[a-z0-9-]+\Z")
+
+
 def _channel(report: Reporter, channel: ast.Channel) -> tuple[IoKind, str]:
-    if not channel.name.value.strip():
-        what = "topic" if channel.kind == "kafka" else "stream"
-        report.error(channel.name.span, f"the {what} name is empty")
-    return (IoKind.KAFKA if channel.kind == "kafka" else IoKind.KINESIS), channel.name.value
+    name = channel.name.value
+    kafka = channel.kind == "kafka"
+    what, limit = ("Kafka topic", 249) if kafka else ("Kinesis stream", 128)
+    if not name.strip():
+        report.error(channel.name.span, f"the {what.split()[1]} name is empty")
+    elif not (_TOPIC if kafka else _STREAM).match(name) or name in (".", ".."):
+        report.error(
+            channel.name.span,
+            f"{_quoted(name)} is not a valid {what} name",
+            hint=f"use up to {limit} ASCII letters, digits, `.`, `_` and `-`, "
+            "not just `.` or `..`",
+        )
+    return (IoKind.KAFKA if kafka else IoKind.KINESIS), name
+
+
+def _quoted(value: str) -> str:
+    """A user's string as a double-quoted literal, with anything unprintable escaped."""
+    out = []
+    for char in value:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(char.encode("unicode_escape").decode("ascii"))
+    return '"' + "".join(out) + '"'
 
 
 def build_egresses(

@@ -29,7 +29,10 @@ def with_article(word: str) -> str:
 
 
 def check_identifier(report: Reporter, name: ast.Name, what: str, python: bool = True) -> bool:
-    """Report a name that protobuf (or, with ``python``, Python) cannot carry; True when fine."""
+    """Report a name that protobuf (or, with ``python``, Python) cannot carry; True when fine.
+
+    A Python name must not start with `_`: the generated modules keep those for themselves.
+    """
     if not _ASCII_IDENTIFIER.match(name.text):
         report.error(
             name.span,
@@ -44,19 +47,25 @@ def check_identifier(report: Reporter, name: ast.Name, what: str, python: bool =
             hint=f"rename it, e.g. `{name.text}_`",
         )
         return False
+    if python and name.text.startswith("_"):
+        _reserved_prefix(report, name, what, "_")
+        return False
     return True
 
 
 def check_member_name(report: Reporter, name: ast.Name, what: str) -> bool:
-    """A name that becomes a member of a generated class: also no `_` or `sfidl` prefix."""
+    """A name that becomes a member of a generated class: also no `sfidl` prefix."""
     if not check_identifier(report, name, what):
         return False
-    if name.text.startswith("_") or name.text.lower().startswith("sfidl"):
-        prefix = "_" if name.text.startswith("_") else name.text[:5]
-        report.error(
-            name.span,
-            f"{what} name `{name.text}` starts with `{prefix}`",
-            hint="names starting with `_` or `sfidl` are reserved for generated code",
-        )
+    if name.text.lower().startswith("sfidl"):
+        _reserved_prefix(report, name, what, name.text[:5])
         return False
     return True
+
+
+def _reserved_prefix(report: Reporter, name: ast.Name, what: str, prefix: str) -> None:
+    report.error(
+        name.span,
+        f"{what} name `{name.text}` starts with `{prefix}`",
+        hint="names starting with `_` or `sfidl` are reserved for generated code",
+    )

@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from sfidl import ast, model
+from sfidl.check.derived_names import (
+    ENUM_ATTRIBUTES,
+    MESSAGE_ATTRIBUTES,
+    MODULE_ATTRIBUTES,
+    MODULE_PREFIX,
+    enum_value_key,
+    field_number_constant,
+    json_name,
+    map_entry_name,
+)
 from sfidl.check.names import with_article, check_identifier, snake_case
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import Resolver, SymbolTable, TypeSymbol
@@ -48,9 +58,11 @@ def _declare(
     messages: tuple[ast.Message, ...],
     enums: tuple[ast.Enum, ...],
 ) -> None:
+    top_level = scope == file.package
     for message in messages:
         what = "error" if message.is_error else "message"
-        check_identifier(report, message.name, what)
+        if check_identifier(report, message.name, what):
+            _check_python_attribute(report, message.name, what, top_level)
         name = full_name(scope, message.name.text)
         depth = name.count(".") - file.package.count(".")
         if depth == MAX_NESTING + 1:  # reported once, at the first level too deep
@@ -65,11 +77,15 @@ def _declare(
             table.types[name] = TypeSymbol(ref, origin, file.path, message.name.span)
         for field in _all_fields(message):
             table.claim(report, name, field.name, "field")
+            if check_identifier(report, field.name, "field"):
+                _check_python_attribute(report, field.name, "field", top_level=False)
         for oneof in message.oneofs:
             table.claim(report, name, oneof.name, "oneof")
+            check_identifier(report, oneof.name, "oneof")
         _declare(table, report, file, proto_file, name, message.messages, message.enums)
     for enum in enums:
-        check_identifier(report, enum.name, "enum")
+        if check_identifier(report, enum.name, "enum"):
+            _check_python_attribute(report, enum.name, "enum", top_level)
         name = full_name(scope, enum.name.text)
         if table.claim(report, scope, enum.name, "type"):
             ref = TypeRef(TypeKind.ENUM, name, file.package, proto_file)
@@ -77,6 +93,38 @@ def _declare(
         for value in enum.values:
             # protobuf scopes enum values like C++: as siblings of their enum.
             table.claim(report, scope, value.name, "enum value")
+            if check_identifier(report, value.name, "enum value") and value.name.text in (
+                ENUM_ATTRIBUTES
+            ):
+                report.error(
+                    value.name.span,
+                    f"`{value.name.text}` cannot name an enum value: the generated Python "
+                    f"enum class already has `{value.name.text}`",
+                    hint="rename it, e.g. with the enum's name as a prefix",
+                )
+            else:
+                _check_python_attribute(report, value.name, "enum value", top_level)
+
+
+def _check_python_attribute(report: Reporter, name: ast.Name, what: str, top_level: bool) -> None:
+    """Report a name the generated Python already uses where this one would go."""
+    text = name.text
+    if top_level and (text in MODULE_ATTRIBUTES or text.startswith(MODULE_PREFIX)):
+        taken = text if text in MODULE_ATTRIBUTES else f"{MODULE_PREFIX}..."
+        report.error(
+            name.span,
+            f"`{text}` cannot name a top-level {what}: the generated `_pb2` module "
+            f"already defines `{taken}`",
+            hint="rename it",
+        )
+    elif not top_level and text in MESSAGE_ATTRIBUTES:
+        report.error(
+            name.span,
+            f"`{text}` cannot name {with_article(what)} inside a message: every generated "
+            f"message class already has `{text}`",
+            hint="rename it; protobuf's message classes have `DESCRIPTOR` and methods such as "
+            "`Clear` and `HasField`",
+        )
 
 
 def _all_fields(message: ast.Message) -> list[ast.Field]:
@@ -95,11 +143,11 @@ def build_message(
     reserved = _reserved(report, message.reserved)
     fields: list[model.Field] = []
     numbers: dict[int, ast.Field] = {}
+    _check_derived_names(resolver, report, message, name)
     for field in _all_fields(message):
         _check_number(report, field, numbers, reserved)
         if field.name.text in reserved.names:
             report.error(field.name.span, f"field name `{field.name.text}` is reserved")
-        check_identifier(report, field.name, "field")
         oneof = oneof_of.get(id(field))
         if oneof is not None and field.label is not None:
             report.error(
@@ -124,6 +172,56 @@ def build_message(
         origin=MessageOrigin.ERROR if message.is_error else MessageOrigin.MESSAGE,
         doc=message.doc,
     )
+
+
+def _check_derived_names(
+    resolver: Resolver, report: Reporter, message: ast.Message, name: str
+) -> None:
+    """The names protoc and its Python derive from the fields must not collide."""
+    fields = _all_fields(message)
+    attributes = {f.name.text for f in fields}
+    attributes.update(m.name.text for m in message.messages)
+    attributes.update(e.name.text for e in message.enums)
+    attributes.update(v.name.text for e in message.enums for v in e.values)
+    json_names: dict[str, ast.Field] = {}
+    constants: dict[str, ast.Field] = {}
+    for field in fields:
+        text = field.name.text
+        previous = json_names.setdefault(json_name(text), field)
+        if previous is not field and previous.name.text != text:
+            report.error(
+                field.name.span,
+                f"fields `{previous.name.text}` and `{text}` have the same JSON name "
+                f"`{json_name(text)}`",
+                hint="protobuf's JSON mapping drops `_` and capitalizes the letter after it; "
+                "rename one of them",
+            )
+        constant = field_number_constant(text)
+        previous = constants.setdefault(constant, field)
+        if previous is not field and previous.name.text != text:
+            report.error(
+                field.name.span,
+                f"fields `{previous.name.text}` and `{text}` would both generate the Python "
+                f"constant `{constant}`",
+                hint="field names that differ only in case collide in Python; rename one",
+            )
+        elif constant in attributes:
+            report.error(
+                field.name.span,
+                f"the field `{text}` would generate the Python constant `{constant}`, "
+                f"which is already a name in `{message.name.text}`",
+                hint="rename one of them",
+            )
+        # Two map fields with one entry name already collide in JSON or Python names.
+        entry = map_entry_name(text)
+        declared = resolver.table.names.get(full_name(name, entry))
+        if field.label == "map" and declared is not None:
+            report.error(
+                field.name.span,
+                f"the map field `{text}` needs the generated nested message `{entry}`, "
+                f"but `{entry}` is declared at {where(declared)}",
+                hint=f"rename `{entry}` or the field",
+            )
 
 
 def _field(
@@ -227,9 +325,9 @@ def build_enum(report: Reporter, enum: ast.Enum, scope: str) -> model.EnumType:
         )
     reserved = _reserved(report, enum.reserved, field_numbers=False)
     numbers: dict[int, ast.EnumValue] = {}
+    keys: dict[str, ast.EnumValue] = {}
     values: list[model.EnumValue] = []
     for value in enum.values:
-        check_identifier(report, value.name, "enum value")
         if value.name.text in reserved.names:
             report.error(value.name.span, f"enum value name `{value.name.text}` is reserved")
         if not _INT32[0] <= value.number <= _INT32[1]:
@@ -244,6 +342,16 @@ def build_enum(report: Reporter, enum: ast.Enum, scope: str) -> model.EnumType:
                 hint="aliases (`option allow_alias`) are not supported",
             )
         numbers.setdefault(value.number, value)
+        key = enum_value_key(enum.name.text, value.name.text)
+        same = keys.setdefault(key, value)
+        if same.name.text != value.name.text and same.number != value.number:
+            report.error(
+                value.name.span,
+                f"enum values `{same.name.text}` and `{value.name.text}` are the same name "
+                f"`{key}` once the enum's prefix and case are ignored",
+                hint="protoc rejects such values, so that languages can drop the prefix; "
+                "rename one of them",
+            )
         values.append(model.EnumValue(value.name.text, value.number, value.span, value.doc))
     return model.EnumType(enum.name.text, name, tuple(values), enum.name.span, enum.doc)
 
