@@ -26,7 +26,7 @@ from google.protobuf.message import Message
 
 from sfidl.local import codec, egress, ingress
 from sfidl.local.app import LocalApp
-from sfidl.local.clock import VirtualClock
+from sfidl.local.clock import MILLISECOND, VirtualClock
 from sfidl.local.engine import Engine, unpack
 from sfidl.local.errors import LocalRuntimeError
 from sfidl.local.records import Address, Delivery, EgressRecord
@@ -105,7 +105,9 @@ class Harness:
 
     def advance(self, delta: timedelta) -> None:
         """Move time forward by ``delta``, firing due delayed messages in time order and expiring state."""
-        target = self.clock.now_ms() + int(delta.total_seconds() * 1000)
+        if delta < timedelta(0):
+            raise ValueError(f"advance({delta!r}): time never goes back")
+        target = self.clock.now_ms() + delta // MILLISECOND
         self.run_until_quiet()
         while True:
             next_fire = self._sync(self._engine.store.next_fire_at)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MILLISECOND = timedelta(milliseconds=1)
 
 
 class Clock(Protocol):
@@ -27,7 +30,7 @@ class VirtualClock:
         start = start or datetime(2024, 1, 1, tzinfo=timezone.utc)
         if start.tzinfo is None:
             start = start.replace(tzinfo=timezone.utc)
-        self._now = int(start.timestamp() * 1000)
+        self._now = (start - EPOCH) // MILLISECOND
 
     def now_ms(self) -> int:
         return self._now
@@ -38,4 +41,4 @@ class VirtualClock:
         self._now = now_ms
 
     def datetime(self) -> datetime:
-        return datetime.fromtimestamp(self._now / 1000, tz=timezone.utc)
+        return EPOCH + self._now * MILLISECOND

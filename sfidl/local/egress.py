@@ -67,11 +67,19 @@ class FileSink:
         return self._folder / (re.sub(r"[^A-Za-z0-9._-]", "_", topic) + ".jsonl")
 
     def catch_up(self, store: Store) -> None:
-        """Trim a torn last line from each file, then write what the files miss."""
+        """Trim a torn last line from each file, then write what the files miss.
+
+        A topic without a file yet misses everything: a crash can come after one file got a
+        record and before another file was created for an earlier one.
+        """
         self._folder.mkdir(parents=True, exist_ok=True)
         for path in self._folder.glob("*.jsonl"):
             self._last[path.name] = _resume(path)
-        self.write(store.egress_after(min(self._last.values(), default=0)))
+        start = min(
+            (self._last.get(self.path(topic).name, 0) for topic in store.egress_topics()),
+            default=0,
+        )
+        self.write(store.egress_after(start))
 
     def write(self, rows: Sequence[StoredEgress]) -> None:
         files: dict[str, TextIO] = {}

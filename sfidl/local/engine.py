@@ -2,14 +2,20 @@
 
 It plays the part of StateFun's ``RequestReplyFunction`` (STATEFUN.md §1): a message that
 reaches an idle address goes out alone; the messages that arrive while a request is in
-flight go out together as the next batch. Each batch's effects and the consumption of its
-input are committed in one SQLite transaction.
+flight go out together as the next batch, at most ``max_batch`` of them. Each batch's
+effects and the consumption of its input are committed in one SQLite transaction.
+
+Backpressure, as StateFun's ``maxNumBatchRequests``: while an address has ``max_batch``
+messages queued, :meth:`Engine.room` makes the ingresses wait. Messages between functions
+are never held back (nor are they in StateFun), so a fan-in can still queue more.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from google.protobuf.message import DecodeError
 from statefun.request_reply_pb2 import FromFunction, ToFunction, TypedValue
@@ -21,6 +27,8 @@ from sfidl.local.records import Address
 from sfidl.local.store import Incoming, Queued, Store, StoredEgress
 from sfidl.local.transport import Transport, TransportError
 from sfidl.runtime.manifest import Manifest
+
+log = logging.getLogger("sfidl.local")
 
 NO_EFFECTS = Effects((), (), (), ())
 # A function that keeps answering "missing state" for states it was given never gets anywhere.
@@ -84,7 +92,11 @@ class Engine:
         max_in_flight: int = 64,
         attempts: int = 1,
         retry_delay_s: float = 0.05,
+        call_timeout_s: float = 60.0,
     ) -> None:
+        """``attempts`` calls per request at most, all within ``call_timeout_s`` (StateFun's ``call`` timeout)."""
+        if max_batch < 1 or max_in_flight < 1 or attempts < 1:
+            raise ValueError("max_batch, max_in_flight and attempts must be at least 1")
         self.manifest = manifest
         self.store = store
         self.clock = clock
@@ -94,8 +106,12 @@ class Engine:
         self._max_in_flight = max_in_flight
         self._attempts = attempts
         self._retry_delay_s = retry_delay_s
+        self._call_timeout_s = call_timeout_s
         self._registry: dict[str, dict[str, StateSpec]] = {}
-        self._ready: dict[Address, None] = dict.fromkeys(store.queued_addresses())
+        self._backlog: Counter[Address] = Counter(store.backlog())
+        self._full = {a for a, n in self._backlog.items() if n >= max_batch}
+        self._drained = asyncio.Event()
+        self._ready: dict[Address, None] = dict.fromkeys(self._backlog)
         self._busy: set[Address] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -119,14 +135,18 @@ class Engine:
             if not m.target.id:
                 raise IngressError(f"a message to {m.target.typename} needs a non-empty id")
         self.store.enqueue(messages, source, offset)
-        for m in messages:
-            self._mark(m.target)
+        self._arrived(m.target for m in messages)
+
+    async def room(self) -> None:
+        """Wait while an address has ``max_batch`` messages queued (the ingresses' backpressure)."""
+        while self._full and not self._stopping and self._failure is None:
+            self._drained.clear()
+            await self._drained.wait()
 
     def fire_due(self) -> int:
         """Queue the delayed messages due now; returns how many."""
         targets = self.store.fire_due(self.clock.now_ms())
-        for target in targets:
-            self._mark(target)
+        self._arrived(targets)
         return len(targets)
 
     # -- driving ---------------------------------------------------------------------------
@@ -171,6 +191,7 @@ class Engine:
         """Make :meth:`run` return; batches in flight finish or re-run after a restart."""
         self._stopping = True
         self._wake.set()
+        self._drained.set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -185,10 +206,22 @@ class Engine:
         if self._failure is not None:
             raise self._failure
 
-    def _mark(self, address: Address) -> None:
-        if address not in self._busy:
-            self._ready[address] = None
+    def _arrived(self, targets: Iterable[Address]) -> None:
+        for address in targets:
+            self._backlog[address] += 1
+            if self._backlog[address] == self._max_batch:
+                self._full.add(address)
+            if address not in self._busy:
+                self._ready[address] = None
         self._wake.set()
+
+    def _consumed(self, address: Address, count: int) -> None:
+        left = self._backlog.pop(address) - count
+        if left > 0:
+            self._backlog[address] = left
+        if left < self._max_batch and address in self._full:
+            self._full.discard(address)
+            self._drained.set()
 
     def _dispatch(self) -> None:
         while self._ready and len(self._busy) < self._max_in_flight and self._failure is None:
@@ -212,6 +245,7 @@ class Engine:
             raise
         except BaseException as exc:  # noqa: BLE001 - handed to the loop that runs the engine
             self._failure = exc
+            self._drained.set()
         finally:
             self._busy.discard(address)
             self._wake.set()
@@ -254,8 +288,8 @@ class Engine:
                 if spec.expiry is Expiry.AFTER_INVOKE and name in values
             ]
             written = self.store.commit_batch(address, batch, effects, touched, now)
-            for message in effects.messages:
-                self._mark(message.target)
+            self._consumed(address, len(batch))
+            self._arrived(message.target for message in effects.messages)
             for observe in self.delivery_observers:
                 observe(address, batch)
             if written:
@@ -265,20 +299,38 @@ class Engine:
         raise fail(f"the function still reports missing states after {MAX_HANDSHAKES} handshakes")
 
     async def _call(self, fail: Failure, address: Address, request: bytes) -> FromFunction:
-        last: TransportError | None = None
-        for attempt in range(self._attempts):
+        """The function's answer; failures are retried with a growing delay, as StateFun does."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._call_timeout_s
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                data = await self._transport.call(address, request)
-                break
+                call = self._transport.call(address, request)
+                data = await asyncio.wait_for(call, max(0.0, deadline - loop.time()))
+                return _parse(fail, data)
+            except TimeoutError:
+                raise fail(
+                    "failure forwarding a message to a remote function:"
+                    f" no answer within the call timeout of {self._call_timeout_s:g} s"
+                ) from None
             except TransportError as exc:
-                last = exc
-                if attempt + 1 < self._attempts:
-                    await asyncio.sleep(self._retry_delay_s * 2**attempt)
-        else:
-            raise fail(f"failure forwarding a message to a remote function: {last}") from last
-        reply = FromFunction()
-        try:
-            reply.ParseFromString(data)
-        except DecodeError as exc:
-            raise fail(f"the function answered bytes that are not a FromFunction: {exc}") from None
-        return reply
+                delay = self._retry_delay_s * 2 ** (attempt - 1)
+                if attempt >= self._attempts or loop.time() + delay >= deadline:
+                    after = f" after {attempt} attempts" if attempt > 1 else ""
+                    raise fail(
+                        f"failure forwarding a message to a remote function{after}: {exc}"
+                    ) from exc
+                log.warning(
+                    "%s: attempt %d failed (%s); retrying in %g s", address, attempt, exc, delay
+                )
+                await asyncio.sleep(delay)
+
+
+def _parse(fail: Failure, data: bytes) -> FromFunction:
+    reply = FromFunction()
+    try:
+        reply.ParseFromString(data)
+    except DecodeError as exc:
+        raise fail(f"the function answered bytes that are not a FromFunction: {exc}") from None
+    return reply

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 from statefun.request_reply_pb2 import TypedValue
 
 from sfidl.local import codec
+from sfidl.local.effects import check_typename
 from sfidl.local.errors import IngressError
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming
@@ -68,10 +69,7 @@ def from_http(
     as_json = typename.endswith(JSON_SUFFIX)
     if as_json:
         typename = typename[: -len(JSON_SUFFIX)]
-    if typename.startswith(codec.PROTOBUF_PREFIX) and not codec.is_known(typename):
-        raise IngressError(
-            f"unknown message type {typename!r}: no such protobuf message is loaded", status=415
-        )
+    _check_typename(typename, status=415)
     target = Address(namespace, type_, id)
     if as_json or (codec.is_known(typename) and _looks_like_json(body)):
         return Incoming(target, None, typed_value(typename, _json_bytes(typename, body)))
@@ -80,6 +78,18 @@ def from_http(
     except codec.CodecError as exc:
         raise IngressError(f"malformed body: {exc}") from None
     return Incoming(target, None, typed_value(typename, body))
+
+
+def _check_typename(typename: str, status: int) -> None:
+    """What StateFun's ``TypeName.parseFrom`` accepts, and protobuf types only when loaded."""
+    if not check_typename(typename):
+        raise IngressError(
+            f"{typename!r} is not a typename of the form namespace/name", status=status
+        )
+    if typename.startswith(codec.PROTOBUF_PREFIX) and not codec.is_known(typename):
+        raise IngressError(
+            f"unknown message type {typename!r}: no such protobuf message is loaded", status=status
+        )
 
 
 def _looks_like_json(body: bytes) -> bool:
@@ -131,10 +141,7 @@ def from_json_line(manifest: Manifest, line: str) -> Incoming:
             known = ", ".join(manifest.functions)
             raise IngressError(f"unknown function type '{namespace}/{type_}' (known: {known})")
         typename = _field(record, "typename")
-        if typename.startswith(codec.PROTOBUF_PREFIX) and not codec.is_known(typename):
-            raise IngressError(
-                f"unknown message type {typename!r}: no such protobuf message is loaded"
-            )
+        _check_typename(typename, status=400)
         return Incoming(
             Address(namespace, type_, id),
             None,
@@ -164,14 +171,16 @@ async def follow_file(
     start: int,
     *,
     follow: bool,
+    room: Callable[[], Awaitable[None]] | None = None,
     poll_s: float = 0.2,
     chunk: int = 256,
 ) -> None:
     """Read ``path`` from byte ``start``, queueing up to ``chunk`` lines per transaction with the new offset.
 
-    Only complete lines are read; with ``follow``, lines appended later are read too. A bad
-    line stops with an :class:`IngressError` naming the file and line; the lines before it
-    are queued, so a corrected file resumes at that line.
+    Only complete lines are read; with ``follow``, lines appended later are read too. Before
+    each chunk it awaits ``room()`` (the engine's backpressure). A bad line stops with an
+    :class:`IngressError` naming the file and line; the lines before it are queued, so a
+    corrected file resumes at that line.
     """
     source = str(path.resolve())
     offset = start
@@ -200,6 +209,8 @@ async def follow_file(
                 enqueue(messages, source, offset)
                 messages = []
                 await asyncio.sleep(0)
+                if room is not None:
+                    await room()
         enqueue(messages, source, offset)
         if not follow:
             return

@@ -44,9 +44,10 @@ class RunOptions:
     stop_when_idle: bool = (
         False  # exit once the files are read and nothing is queued, in flight or delayed
     )
-    max_batch: int = 1000
+    max_batch: int = 1000  # per batch; also the backlog per address at which ingress pauses
     max_in_flight: int = 64
     attempts: int = 5  # per batch, before the function counts as failed
+    call_timeout_s: float = 60.0  # per batch, all attempts together (StateFun's ``call`` timeout)
 
 
 class LocalRuntime:
@@ -61,6 +62,7 @@ class LocalRuntime:
         self._transport: Transport | None = None
         self._engine: Engine | None = None
         self._store: Store | None = None
+        self._stopped = False
         self.port: int | None = None
         """The HTTP port actually bound, once started."""
 
@@ -83,6 +85,8 @@ class LocalRuntime:
             max_batch=options.max_batch,
             max_in_flight=options.max_in_flight,
             attempts=options.attempts,
+            retry_delay_s=0.1,
+            call_timeout_s=options.call_timeout_s,
         )
         self._engine = engine
         if options.egress_dir is not None:
@@ -105,7 +109,15 @@ class LocalRuntime:
         for path in options.ingress_files:
             start = self._store.offset(str(path.resolve()))
             task = asyncio.get_running_loop().create_task(
-                ingress.follow_file(path, manifest, engine.enqueue, start, follow=follow)
+                ingress.follow_file(
+                    path,
+                    manifest,
+                    engine.enqueue,
+                    start,
+                    follow=follow,
+                    room=engine.room,
+                    chunk=min(256, options.max_batch),
+                )
             )
             task.add_done_callback(self._ingress_done)
             self._tasks.append(task)
@@ -119,7 +131,7 @@ class LocalRuntime:
             raise LocalRuntimeError(
                 "--remote needs an endpoint: declare one in the .sfidl file or give --endpoint URL"
             )
-        return Http(endpoint)
+        return Http(endpoint, timeout_s=self.options.call_timeout_s)
 
     async def _serve_http(self, engine: Engine, port: int) -> None:
         self._runner = web.AppRunner(make_server(engine), access_log=None)
@@ -164,13 +176,18 @@ class LocalRuntime:
 
     async def run(self) -> None:
         """Deliver until :meth:`stop` (or idle, with ``stop_when_idle``); raise what stopped the runtime."""
+        if self._stopped:
+            return
         await self.engine.run(idle=self._files_read if self.options.stop_when_idle else None)
         if self._error is not None:
             raise self._error
 
     def stop(self) -> None:
+        """Make :meth:`run` return (or not start); batches in flight are committed by no one and re-run."""
         log.info("stopping")
-        self.engine.stop()
+        self._stopped = True
+        if self._engine is not None:
+            self._engine.stop()
 
     async def close(self) -> None:
         """Stop everything; batches in flight are not committed and run again on the next start."""
@@ -202,10 +219,10 @@ async def serve(app: LocalApp, options: RunOptions) -> None:
     """
     runtime = LocalRuntime(app, options)
     loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runtime.stop)
     try:
         await runtime.start()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, runtime.stop)
         await runtime.run()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -38,6 +38,7 @@ def make_server(engine: Engine) -> web.Application:
                 request.headers.get("Content-Type"),
                 await request.read(),
             )
+            await engine.room()  # backpressure: the request waits while a backlog is full
             engine.enqueue([incoming])
         except IngressError as exc:
             return web.Response(status=exc.status, text=f"{exc}\n")

@@ -6,6 +6,8 @@ leaves either all of an operation's writes or none of them.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sfidl.local.effects import DelayedCancel, DelayedSend, Effects, StateSpec
+from sfidl.local.errors import LocalRuntimeError
 from sfidl.local.records import Address
 
 SCHEMA = """
@@ -93,12 +96,37 @@ def _address(fn: str | None, id: str | None) -> Address | None:
     return Address(*_split(fn), id)
 
 
+def _lock(path: Path) -> int:
+    """An exclusive lock on ``<path>.lock`` for this process's life (the kernel drops it when we die)."""
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise LocalRuntimeError(
+            f"the database {path} is in use by another sfidl run (pid {holder});"
+            " stop that one or give another --db"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+    return fd
+
+
 class Store:
-    """The local runtime's SQLite database (a file, or ``":memory:"`` for the test harness)."""
+    """The local runtime's SQLite database (a file, or ``":memory:"`` for the test harness).
+
+    A file is used by one store at a time: a second one, in this process or another, is
+    refused with a :class:`LocalRuntimeError`, since two engines would deliver the same
+    queued messages twice.
+    """
 
     def __init__(self, path: Path | str) -> None:
+        self._lock: int | None = None
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _lock(Path(path))
         self._db = sqlite3.connect(str(path), isolation_level=None)
         if str(path) != ":memory:":
             # WAL with synchronous=NORMAL survives a killed process (not a power cut) and is fast.
@@ -111,6 +139,9 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            os.close(self._lock)  # releases the lock
+            self._lock = None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -145,12 +176,12 @@ class Store:
 
     # -- the engine ------------------------------------------------------------------------
 
-    def queued_addresses(self) -> list[Address]:
-        """Addresses with queued messages, oldest first."""
+    def backlog(self) -> dict[Address, int]:
+        """How many messages each address has queued, the address with the oldest first."""
         rows = self._db.execute(
-            "SELECT fn, id, MIN(seq) AS first FROM inbox GROUP BY fn, id ORDER BY first"
+            "SELECT fn, id, COUNT(*), MIN(seq) AS first FROM inbox GROUP BY fn, id ORDER BY first"
         )
-        return [Address(*_split(fn), id) for fn, id, _ in rows]
+        return {Address(*_split(fn), id): count for fn, id, count, _ in rows}
 
     def batch(self, address: Address, limit: int) -> list[Queued]:
         rows = self._db.execute(
@@ -281,6 +312,9 @@ class Store:
             "SELECT seq, egress, topic, key, value FROM egress WHERE seq > ? ORDER BY seq", (seq,)
         )
         return [StoredEgress(s, e, t, k, bytes(v)) for s, e, t, k, v in rows]
+
+    def egress_topics(self) -> list[str]:
+        return [topic for (topic,) in self._db.execute("SELECT DISTINCT topic FROM egress")]
 
     def egress_of(self, topic: str) -> list[StoredEgress]:
         rows = self._db.execute(

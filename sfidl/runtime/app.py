@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import statefun
@@ -11,7 +11,7 @@ import statefun
 from sfidl.runtime.dispatch import invoker
 from sfidl.runtime.invocation import Deployment, runtime_state_spec
 from sfidl.runtime.manifest import Manifest
-from sfidl.runtime.spec import FunctionSpec
+from sfidl.runtime.spec import FunctionSpec, RequestReply, Rpc
 
 
 class Function:
@@ -34,19 +34,26 @@ class Application:
     def __init__(
         self, manifest: Manifest, implementations: Iterable[Function], *, playground: bool = False
     ) -> None:
+        for typename in _typenames(manifest):
+            check_typename(typename)
         self._manifest = manifest
         self._deployment = Deployment(manifest, playground=playground)
         self._functions = statefun.StatefulFunctions()
-        self._typenames: list[str] = []
+        self._state_types: dict[str, dict[str, Any]] = {}
         for implementation in implementations:
             spec = type(implementation).sfidl_spec
+            check_typename(spec.typename)
+            for rpc in _rpcs(spec):
+                check_typename(rpc.function)
+            if spec.typename in self._state_types:
+                raise ValueError(f"two implementations of {spec.typename}")
             specs = [field.value_spec() for field in spec.state.sfidl_states()]
             specs.append(runtime_state_spec())
             self._functions.register(
                 spec.typename, invoker(implementation, spec, self._deployment), specs
             )
-            self._typenames.append(spec.typename)
-        missing = set(manifest.functions) - set(self._typenames)
+            self._state_types[spec.typename] = {s.name: s.type for s in specs}
+        missing = set(manifest.functions) - set(self._state_types)
         if missing:
             raise ValueError(f"no implementation for {', '.join(sorted(missing))}")
         self._handler = statefun.RequestReplyHandler(self._functions)
@@ -58,7 +65,11 @@ class Application:
     @property
     def typenames(self) -> tuple[str, ...]:
         """The function types this application serves."""
-        return tuple(self._typenames)
+        return tuple(self._state_types)
+
+    def state_types(self, typename: str) -> Mapping[str, Any]:
+        """The SDK ``Type`` of each state function type ``typename`` declares (hidden one too)."""
+        return self._state_types[typename]
 
     @property
     def stateful_functions(self) -> Any:
@@ -86,3 +97,34 @@ class Application:
         from sfidl.runtime.http import web_app
 
         web.run_app(web_app(self, path=path), host=host, port=port)
+
+
+def check_typename(typename: str) -> None:
+    """Raise ValueError unless ``typename`` is ``<namespace>/<name>``, as StateFun parses it.
+
+    The SDK splits at the last ``/`` and so accepts ``a/b/c``, an address or egress the
+    runtime can never bind: the job would fail at the first message.
+    """
+    namespace, _, name = typename.partition("/")
+    if not namespace or not name or "/" in name:
+        raise ValueError(
+            f"{typename!r} is not a StateFun typename: exactly one '/' between a namespace and a name"
+        )
+
+
+def _typenames(manifest: Manifest) -> Iterator[str]:
+    yield from manifest.functions
+    for ingress in manifest.ingresses:
+        yield ingress.typename
+        yield ingress.target
+    for egress in manifest.egresses:
+        yield egress.typename
+
+
+def _rpcs(spec: FunctionSpec) -> Iterator[Rpc[Any, Any]]:
+    """Every rpc a function answers or calls."""
+    for handler in spec.handlers:
+        if isinstance(handler, RequestReply):
+            yield handler.rpc
+    for continuation in spec.continuations:
+        yield from continuation.targets

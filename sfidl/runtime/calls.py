@@ -49,15 +49,19 @@ def start(
                 f"{rpc.handler} takes a {rpc.request.DESCRIPTOR.full_name}, not {type(request).__name__}"
             )
     group = str(invocation.next_id())
-    pending = PendingGroup(continuation=continuation)
+    pending = invocation.runtime.pending[group]
+    pending.continuation = continuation
     if carried is not None:
         pending.carried = encode(carried)
         pending.has_carried = True
     for index, (rpc, target_id, request) in enumerate(requests):
         envelope = rpc.call_envelope(correlation_id=f"{group}.{index}", request=request)
         invocation.send(Address(rpc.function, target_id), envelope)
-        pending.calls.append(
-            PendingCall(target_typename=rpc.function, target_id=target_id, request=encode(request))
+        pending.calls.add(
+            target_typename=rpc.function,
+            target_id=target_id,
+            handler=rpc.handler,
+            request=encode(request),
         )
     if timeout is not None:
         pending.timeout_token = f"sfidl.timeout.{group}"
@@ -65,7 +69,6 @@ def start(
         invocation.send_after(
             timeout, invocation.address, CallTimeout(group=group), pending.timeout_token
         )
-    invocation.runtime.pending[group].CopyFrom(pending)
     return CallId(group)
 
 
@@ -79,123 +82,160 @@ class Completion:
     carried: Message | None
 
 
+def outcome_problem(rpc: Rpc[Any, Any], envelope: Message) -> str | None:
+    """Why a reply envelope of ``rpc`` could never complete its call; None when it can."""
+    which = envelope.WhichOneof("outcome")
+    if which is None:
+        return f"a reply of {rpc.function}.{rpc.handler} carries neither a reply nor an error"
+    if which != "reply" and rpc.error_for(getattr(envelope, which)) is None:
+        return f"{rpc.function}.{rpc.handler} answered an undeclared error {which}"
+    return None
+
+
 def on_reply(
     invocation: Invocation,
     rpc: Rpc[Any, Any],
     envelope: Message,
     continuations: dict[str, Continuation],
 ) -> Completion | None:
-    """Record a reply; the completion when it was the group's last one, else None.
+    """Record a reply (checked by :func:`outcome_problem`); the completion if it was the last one.
 
     A reply nobody waits for (late after a timeout, duplicate, unknown correlation id,
     from another address than the one asked, or answering another rpc than the one
-    called) is dropped and logged. A reply carrying neither a reply nor a declared error
-    raises DecodeError: it could never complete its call.
+    called) is dropped and logged.
     """
-    _check_outcome(rpc, envelope)
     correlation: str = envelope.correlation_id  # type: ignore[attr-defined]
     group_id, _, index_text = correlation.partition(".")
-    runtime = invocation.runtime
-    group = runtime.pending.get(group_id)
-    call = _call_of(group, index_text)
-    caller = invocation.caller
+    index = _index(index_text)
+    continuation = None
+    if group_id in invocation.runtime.pending:
+        continuation = _continuation(invocation, group_id, continuations)
     if (
-        group is None
-        or call is None
-        or call.done
-        or caller is None
-        or (caller.typename, caller.id) != (call.target_typename, call.target_id)
-        or _called_rpc(group, int(index_text), continuations) != rpc
+        continuation is None
+        or index is None
+        or not _awaits(invocation, group_id, index, rpc, continuation)
     ):
         log.warning(
             "%s: dropped a reply from %s with correlation id %r: no call is waiting for it "
             "(late after a timeout, duplicate, or unknown)",
             invocation.address,
-            caller or "an ingress",
+            invocation.caller or "an ingress",
             correlation,
         )
         return None
+    group = invocation.runtime.pending[group_id]
+    call = group.calls[index]
     call.reply = encode(envelope)
     call.done = True
     if not all(c.done for c in group.calls):
         return None
-    return _complete(invocation, group_id, continuations)
+    return _complete(invocation, group_id, continuation)
 
 
 def on_timeout(
     invocation: Invocation, timeout: CallTimeout, continuations: dict[str, Continuation]
 ) -> Completion | None:
     """End the wait of a group; None when it already completed (the timer lost the race)."""
-    group = invocation.runtime.pending.get(timeout.group)
-    if group is None:
+    if timeout.group not in invocation.runtime.pending:
         log.info("%s: call %s completed before its timeout", invocation.address, timeout.group)
         return None
-    if group.continuation not in continuations:
-        # Started by a version of the function that had this continuation: nothing can
-        # receive the outcome now, and failing would retry the timeout forever.
-        log.warning(
-            "%s: dropped call %s: this function has no continuation %r any more",
-            invocation.address,
-            timeout.group,
-            group.continuation,
-        )
-        del invocation.runtime.pending[timeout.group]
+    continuation = _continuation(invocation, timeout.group, continuations, timed_out=True)
+    if continuation is None:
         return None
-    return _complete(invocation, timeout.group, continuations)
+    return _complete(invocation, timeout.group, continuation, timed_out=True)
 
 
-def _check_outcome(rpc: Rpc[Any, Any], envelope: Message) -> None:
-    which = envelope.WhichOneof("outcome")
-    if which is None:
-        raise DecodeError(
-            f"a reply of {rpc.function}.{rpc.handler} carries neither a reply nor an error"
-        )
-    if which != "reply" and rpc.error_for(getattr(envelope, which)) is None:
-        raise DecodeError(f"{rpc.function}.{rpc.handler} answered an undeclared error {which}")
+def _index(text: str) -> int | None:
+    """The call index of a correlation id (``<group>.<index>``); None unless ASCII digits."""
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
-def _call_of(group: PendingGroup | None, index_text: str) -> PendingCall | None:
-    if group is None or not index_text.isdigit():
-        return None
-    index = int(index_text)
-    return group.calls[index] if index < len(group.calls) else None
+def _awaits(
+    invocation: Invocation,
+    group_id: str,
+    index: int,
+    rpc: Rpc[Any, Any],
+    continuation: Continuation,
+) -> bool:
+    """Whether call ``index`` of the group still waits for a reply of ``rpc`` from the caller."""
+    calls = invocation.runtime.pending[group_id].calls
+    if index >= len(calls):
+        return False
+    call = calls[index]
+    return (
+        not call.done
+        and invocation.caller == Address(call.target_typename, call.target_id)
+        and continuation.targets[index] == rpc
+    )
 
 
-def _called_rpc(
-    group: PendingGroup, index: int, continuations: dict[str, Continuation]
-) -> Rpc[Any, Any] | None:
-    """The rpc the group's ``index``-th call went to (None if this version does not know it)."""
+def _continuation(
+    invocation: Invocation,
+    group_id: str,
+    continuations: dict[str, Continuation],
+    *,
+    timed_out: bool = False,
+) -> Continuation | None:
+    """The continuation of a pending group, or None after dropping a group it cannot take.
+
+    A group recorded by an earlier version of the function (a redeploy since) whose
+    continuation is gone or now expects other calls can never complete: it is dropped
+    once, rather than failing every retry or handing the outcomes to the wrong method.
+    """
+    group = invocation.runtime.pending[group_id]
     continuation = continuations.get(group.continuation)
-    if continuation is None or index >= len(continuation.targets):
-        return None
-    return continuation.targets[index]
+    if continuation is None:
+        reason = f"this function has no continuation {group.continuation!r} any more"
+    elif len(continuation.targets) != len(group.calls) or any(
+        # Calls recorded before PendingCall.handler existed have it empty.
+        rpc.function != call.target_typename or call.handler not in ("", rpc.handler)
+        for rpc, call in zip(continuation.targets, group.calls)
+    ):
+        reason = f"its continuation {continuation.name!r} now expects other calls"
+    else:
+        return continuation
+    _drop(invocation, group_id, reason, timed_out)
+    return None
+
+
+def _drop(invocation: Invocation, group_id: str, reason: str, timed_out: bool) -> None:
+    group = invocation.runtime.pending.pop(group_id)
+    log.warning("%s: dropped call %s: %s", invocation.address, group_id, reason)
+    if group.timeout_token and not timed_out:
+        invocation.cancel(group.timeout_token)
 
 
 def _complete(
-    invocation: Invocation, group_id: str, continuations: dict[str, Continuation]
-) -> Completion:
+    invocation: Invocation, group_id: str, continuation: Continuation, *, timed_out: bool = False
+) -> Completion | None:
     group = invocation.runtime.pending[group_id]
-    continuation = continuations[group.continuation]
-    if group.timeout_token and all(c.done for c in group.calls):
-        invocation.cancel(group.timeout_token)
-    outcomes = tuple(
-        _outcome(rpc, call, group) for rpc, call in zip(continuation.targets, group.calls)
-    )
-    requests = tuple(
-        rpc.request.FromString(call.request) for rpc, call in zip(continuation.targets, group.calls)
-    )
-    carried = None
-    if continuation.carries is not None and group.has_carried:
-        carried = continuation.carries.FromString(group.carried)
+    try:
+        outcomes = tuple(
+            _outcome(rpc, call, group) for rpc, call in zip(continuation.targets, group.calls)
+        )
+        requests = tuple(
+            rpc.request.FromString(call.request)
+            for rpc, call in zip(continuation.targets, group.calls)
+        )
+        carried = None
+        if continuation.carries is not None and group.has_carried:
+            carried = continuation.carries.FromString(group.carried)
+    except DecodeError as error:
+        _drop(invocation, group_id, f"what it recorded no longer decodes: {error}", timed_out)
+        return None
     del invocation.runtime.pending[group_id]
+    if group.timeout_token and not timed_out:
+        invocation.cancel(group.timeout_token)
     return Completion(continuation, outcomes, requests, carried)
 
 
 def _outcome(rpc: Rpc[Any, Any], call: PendingCall, group: PendingGroup) -> Any:
     if not call.done:
         return Timeout(after=timedelta(milliseconds=group.timeout_millis))
-    # on_reply checked the outcome before recording the reply.
     envelope = rpc.reply_envelope.FromString(call.reply)
+    problem = outcome_problem(rpc, envelope)
+    if problem is not None:  # checked when it came: the types changed since
+        raise DecodeError(problem)
     which = envelope.WhichOneof("outcome")
     value = getattr(envelope, which)
     if which == "reply":

@@ -156,7 +156,8 @@ class Timer(Generic[M]):
         Raises ValueError for anything but an id from :meth:`after`: StateFun fails the
         job on an empty token, and any other token could cancel a call's timeout.
         """
-        if not timer.startswith(_TIMER_TOKEN) or not timer[len(_TIMER_TOKEN) :].isdigit():
+        number = timer.removeprefix(_TIMER_TOKEN)
+        if number == timer or not (number.isascii() and number.isdigit()):
             raise ValueError(f"not the id of a timer: {timer!r}")
         self._invocation.cancel(timer)
 

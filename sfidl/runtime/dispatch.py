@@ -59,9 +59,13 @@ def invoker(
 
     async def invoke(context: Any, message: Any) -> None:
         invocation = Invocation(context, message, spec, deployment)
-        route = table.get(message.typed_value.typename)
-        if route is None or not message.typed_value.has_value and route is not TimerFired:
+        typed = message.typed_value
+        route = table.get(typed.typename)
+        if route is None:
             invocation.dead_letter(f"{spec.typename} has no handler for this message type")
+            return
+        if not typed.has_value:
+            invocation.dead_letter("the message carries no value")
             return
         ctx = spec.context(invocation)
         try:
@@ -99,13 +103,11 @@ def _dispatch(
     elif isinstance(route, RequestReply):
         _answer(implementation, ctx, invocation, route, _decode(route.rpc.call_envelope, data))
     elif isinstance(route, _Reply):
-        try:
-            completion = calls.on_reply(
-                invocation, route.rpc, _decode(route.rpc.reply_envelope, data), continuations
-            )
-        except DecodeError as error:
-            raise _Poison(str(error)) from None
-        _resume(implementation, ctx, completion)
+        envelope = _decode(route.rpc.reply_envelope, data)
+        problem = calls.outcome_problem(route.rpc, envelope)
+        if problem is not None:
+            raise _Poison(problem)
+        _resume(implementation, ctx, calls.on_reply(invocation, route.rpc, envelope, continuations))
     elif route is CallTimeout:
         timeout = _decode(CallTimeout, data)
         if invocation.caller != invocation.address:

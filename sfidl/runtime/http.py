@@ -8,6 +8,7 @@ is a 500, which StateFun retries.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -62,4 +63,28 @@ def check_request(app: Application, body: bytes) -> tuple[int, str] | None:
         return 404, f"unknown function type {typename}; this endpoint serves {served}"
     if not message.invocation.invocations:
         return 400, "the request carries an empty batch"
+    return _state_problem(app, typename, message.invocation.state)
+
+
+def _state_problem(
+    app: Application, typename: str, states: Iterable[ToFunction.PersistedValue]
+) -> tuple[int, str] | None:
+    """A 400 for a declared state holding what the functions never wrote.
+
+    StateFun sends only the typenames it registered and the bytes the functions wrote; the
+    SDK would raise on anything else, a 500 that no retry cures.
+    """
+    declared = app.state_types(typename)
+    for state in states:
+        statefun_type = declared.get(state.state_name)
+        value = state.state_value
+        if statefun_type is None or not value.has_value:
+            continue
+        where = f"state {state.state_name} of {typename} holds"
+        if value.typename != statefun_type.typename:
+            return 400, f"{where} a {value.typename}, not the declared {statefun_type.typename}"
+        try:
+            statefun_type.serializer().deserialize(value.value)
+        except (DecodeError, ValueError):
+            return 400, f"{where} bytes that are no {statefun_type.typename}"
     return None

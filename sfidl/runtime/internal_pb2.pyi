@@ -3,7 +3,8 @@
 isort:skip_file
 The messages sfidl's runtime library puts on the wire and in hidden state.
 Generated code never declares these; internal_pb2.py/.pyi are compiled from this file
-(tests/test_runtime_internal_proto.py checks they are up to date).
+(tests/runtime/test_internal_proto.py checks they are up to date). Hidden state is
+persisted: add fields, never renumber or retype one.
 """
 
 from collections import abc as _abc
@@ -135,6 +136,7 @@ class PendingCall(_message.Message):
     REQUEST_FIELD_NUMBER: _builtins.int
     REPLY_FIELD_NUMBER: _builtins.int
     DONE_FIELD_NUMBER: _builtins.int
+    HANDLER_FIELD_NUMBER: _builtins.int
     target_typename: _builtins.str
     """The callee, to accept replies only from the address that was asked."""
     target_id: _builtins.str
@@ -143,6 +145,10 @@ class PendingCall(_message.Message):
     reply: _builtins.bytes
     """The reply envelope once it came; unset while waiting."""
     done: _builtins.bool
+    handler: _builtins.str
+    """The rpc asked (its handler name), to tell a call from another after a redeploy.
+    Empty in calls recorded before this field existed.
+    """
     def __init__(
         self,
         *,
@@ -151,12 +157,15 @@ class PendingCall(_message.Message):
         request: _builtins.bytes = ...,
         reply: _builtins.bytes = ...,
         done: _builtins.bool = ...,
+        handler: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal[
         "done",
         b"done",
+        "handler",
+        b"handler",
         "reply",
         b"reply",
         "request",

@@ -13,14 +13,21 @@ from google.protobuf.message import Message
 
 from sfidl.runtime.address import Address
 from sfidl.runtime.internal_pb2 import DeadLetter, RuntimeState
-from sfidl.runtime.manifest import IoKind, Manifest
+from sfidl.runtime.manifest import EgressManifest, IoKind, Manifest
 from sfidl.runtime.spec import FunctionSpec
-from sfidl.runtime.types import encode, protobuf_type, typename_of
+from sfidl.runtime.types import encode, protobuf_type
 
 log = logging.getLogger("sfidl.runtime")
 
 # The hidden state every sfidl function has; lower case, as the SDK requires.
 RUNTIME_STATE = "sfidl_runtime"
+
+# The playground image's one egress, and the typename of the records it accepts.
+PLAYGROUND_EGRESS = "io.statefun.playground/egress"
+_PLAYGROUND_RECORD = statefun.make_json_type("io.statefun.playground/EgressRecord")
+
+# The partition key of a dead letter whose function id Kinesis would refuse.
+DEAD_LETTER_KEY = "sfidl.dead-letter"
 
 
 @dataclass(frozen=True)
@@ -114,23 +121,15 @@ class Invocation:
         target = self.deployment.manifest.egress(egress)
         if target is None:
             raise KeyError(f"{egress} is not an egress of this application")
-        key = self.address.id if key is None else key
         if self.deployment.playground:
-            record = {
-                "topic": target.sink,
-                "payload": json_format.MessageToJson(message, indent=None),
-            }
-            self.sdk.send_egress(
-                statefun.egress_message_builder(
-                    target_typename="io.statefun.playground/egress",
-                    value=record,
-                    value_type=statefun.make_json_type("io.statefun.playground/EgressRecord"),
-                )
-            )
+            self.sdk.send_egress(_playground_record(target, message))
         elif target.kind is IoKind.KAFKA:
             self.sdk.send_egress(
                 statefun.kafka_egress_message(
-                    typename=target.typename, topic=target.sink, value=encode(message), key=key
+                    typename=target.typename,
+                    topic=target.sink,
+                    value=encode(message),
+                    key=self.address.id if key is None else key,
                 )
             )
         else:
@@ -139,9 +138,20 @@ class Invocation:
                     typename=target.typename,
                     stream=target.sink,
                     value=encode(message),
-                    partition_key=key,
+                    partition_key=self._kinesis_key(egress, key),
                 )
             )
+
+    def _kinesis_key(self, egress: str, key: str | None) -> str:
+        # Kinesis refuses any other key, and the egress then fails the StateFun job.
+        rule = "a Kinesis partition key must be 1 to 256 UTF-16 code units"
+        if key is None:
+            if not is_kinesis_key(self.address.id):
+                raise ValueError(f"{rule}, which this function's id is not: pass key= to {egress}")
+            return self.address.id
+        if not is_kinesis_key(key):
+            raise ValueError(f"{rule}, got {key!r:.40}")
+        return key
 
     def dead_letter(self, reason: str) -> None:
         """Set aside the message being handled: logged, and written to the dead-letter egress if any."""
@@ -154,22 +164,36 @@ class Invocation:
             reason,
         )
         target = next((e for e in self.deployment.manifest.egresses if e.dead_letters), None)
-        if target is not None:
-            letter = DeadLetter(
-                function_typename=self.address.typename,
-                function_id=self.address.id,
-                caller=str(self.caller) if self.caller else "",
-                message_typename=typed.typename,
-                message_value=typed.value,
-                reason=reason,
-            )
-            self.emit(target.typename, letter, None)
+        if target is None:
+            return
+        letter = DeadLetter(
+            function_typename=self.address.typename,
+            function_id=self.address.id,
+            caller=str(self.caller) if self.caller else "",
+            message_typename=typed.typename,
+            message_value=typed.value,
+            reason=reason,
+        )
+        key = self.address.id
+        if target.kind is IoKind.KINESIS and not is_kinesis_key(key):
+            key = DEAD_LETTER_KEY  # a dead letter must never fail: any valid key will do
+        self.emit(target.typename, letter, key)
+
+
+def _playground_record(target: EgressManifest, message: Message) -> Any:
+    """The record the StateFun playground image's egress takes: JSON with topic and payload."""
+    return statefun.egress_message_builder(
+        target_typename=PLAYGROUND_EGRESS,
+        value={"topic": target.sink, "payload": json_format.MessageToJson(message, indent=None)},
+        value_type=_PLAYGROUND_RECORD,
+    )
+
+
+def is_kinesis_key(key: str) -> bool:
+    """Whether Kinesis accepts ``key`` as a partition key (1 to 256 UTF-16 code units)."""
+    return 1 <= len(key.encode("utf-16-le")) // 2 <= 256
 
 
 def runtime_state_spec() -> Any:
     """The SDK ``ValueSpec`` of the hidden state."""
     return statefun.ValueSpec(name=RUNTIME_STATE, type=protobuf_type(RuntimeState))
-
-
-def is_message_of(message: Any, cls: type[Message]) -> bool:
-    return bool(message.typed_value.typename == typename_of(cls))

@@ -61,6 +61,10 @@ class StateField(Generic[T]):
 
     def value_spec(self) -> Any:
         """The SDK ``ValueSpec`` declaring this state to the runtime."""
+        for expiry in (self.expire_after_write, self.expire_after_call):
+            # The SDK truncates to whole ms: 0 ms with expiry on, a TTL Flink refuses.
+            if expiry is not None and expiry < timedelta(milliseconds=1):
+                raise ValueError(f"state {self.name!r} cannot expire after less than 1 ms")
         return statefun.ValueSpec(
             name=self.name,
             type=self.statefun_type,

@@ -178,7 +178,7 @@ def test_http_transport_failure_names_the_endpoint():
 
     with pytest.raises(
         JobFailure,
-        match=r"function demo/slow/a .*failure forwarding a message to a remote function: POST http://127.0.0.1:9/statefun failed",
+        match=r"function demo/slow/a .*failure forwarding a message to a remote function after 2 attempts: POST http://127.0.0.1:9/statefun failed",
     ):
         asyncio.run(scenario())
 

@@ -197,3 +197,22 @@ def test_works_inside_a_running_event_loop(app):
             return h.state(COUNTER, "a", "total")
 
     assert asyncio.run(an_async_test()) == 1
+
+
+def test_advance_moves_exactly_the_milliseconds_asked(harness):
+    # 1.001 s * 1000 is 1000.999... in floating point: the timer due at 1001 ms must still fire.
+    harness.send(TIMERS, "t", Timer(label="due", delay_ms=1001))
+    harness.run_until_quiet()
+    harness.advance(timedelta(milliseconds=1001))
+    assert harness.state(TIMERS, "t", "fired") == "due;"
+    assert harness.now == START + timedelta(milliseconds=1001)
+
+
+def test_timers_due_at_the_same_time_fire_in_the_order_they_were_set(harness):
+    for id, label in [("u", "first"), ("t", "second"), ("v", "third"), ("u", "fourth")]:
+        harness.send(TIMERS, id, Timer(label=label, delay_ms=500))
+    harness.run_until_quiet()
+    harness.advance(timedelta(seconds=1))
+    fired = [d.value.name for d in harness.sent if isinstance(d.value, Greet)]
+    assert fired == ["first", "second", "third", "fourth"]
+    assert harness.state(TIMERS, "u", "fired") == "first;fourth;"

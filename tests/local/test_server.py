@@ -191,3 +191,17 @@ def test_http_bodies_for_scalar_and_json_typenames():
     )
     with pytest.raises(IngressError, match="not a valid io.statefun.sdk.types.IntWrapper"):
         unpacked("application/vnd.io.statefun.types/int+json", b'"five"')
+
+
+@pytest.mark.parametrize(
+    ("content_type", "why"),
+    [
+        ("application/vnd.plain", "'plain' is not a typename of the form namespace/name"),
+        ("application/vnd.a/b/c+json", "'a/b/c' is not a typename of the form namespace/name"),
+        ("application/vnd./x", "'/x' is not a typename of the form namespace/name"),
+    ],
+)
+def test_http_ingress_rejects_a_malformed_typename(content_type, why):
+    with pytest.raises(IngressError, match=why) as error:
+        ingress.from_http("demo", "counter", "a", content_type, b"{}")
+    assert error.value.status == 415

@@ -75,6 +75,13 @@ class Client(gen.Client):
             delay = timedelta(milliseconds=message.delay_ms)
             ctx.state.timer = ctx.timers.tick.after(delay, pb.Tick(label=message.label))
 
+    def publish(self, ctx: gen.ClientContext, message: pb.Publish) -> None:
+        note = pb.Note(text=message.text)
+        if message.default_key:
+            ctx.egress.log.write(note)
+        else:
+            ctx.egress.log.write(note, key=message.key)
+
     def echo(self, ctx: gen.ClientContext, request: pb.Ask) -> pb.Answer:
         return pb.Answer(key=request.key, value=len(request.key))
 

@@ -17,7 +17,7 @@ from statefun.request_reply_pb2 import FromFunction
 
 from sfidl.runtime import Timeout
 from sfidl.runtime.internal_pb2 import CallTimeout, RuntimeState
-from tests.protocol import Driver, Envelope, Response, decode, forward
+from tests.protocol import Driver, Envelope, Response, decode, forward, typed
 from tests.runtime.wire import (
     CLIENT,
     FANNER,
@@ -374,7 +374,11 @@ def test_a_join_with_a_bad_call_sends_none_of_its_calls(
 def test_a_call_whose_continuation_is_gone_after_a_redeploy_is_dropped(
     impls: ModuleType, pb: ModuleType, gen: ModuleType, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The timeout or reply of a call the previous version made never fails the invocation."""
+    """The reply of a call the previous version made never fails the invocation.
+
+    The group is dropped at the first message that finds it (its timeout cancelled), so
+    a call without a timeout does not stay in the hidden state forever either.
+    """
 
     class Redeployed(impls.Client):  # type: ignore[misc,name-defined]
         sfidl_spec = dataclasses.replace(
@@ -388,31 +392,94 @@ def test_a_call_whose_continuation_is_gone_after_a_redeploy_is_dropped(
     driver.app = impls.app(client=(client := Redeployed()))
     with caplog.at_level(logging.WARNING, logger="sfidl.runtime"):
         reply = driver.invoke(CLIENT, "u1", forward(answered, sender=(STORE, "a")))
-        assert quiet(reply) and "0" in hidden(driver, CLIENT, "u1").pending
-        timed_out = driver.invoke(CLIENT, "u1", timeout_of(call))
-    assert not timed_out.outgoing_messages and not delayed(timed_out)
+    assert only_cancellation(reply) == "sfidl.timeout.0"
     assert hidden(driver, CLIENT, "u1") == RuntimeState(next_id=1)
+    assert quiet(driver.invoke(CLIENT, "u1", timeout_of(call)))
     assert client.seen == []
     assert "has no continuation 'got' any more" in caplog.text
 
 
-def test_a_join_reply_the_redeployed_continuation_does_not_expect_is_dropped(
+def test_the_timeout_of_a_call_whose_continuation_is_gone_is_dropped(
     impls: ModuleType, pb: ModuleType, gen: ModuleType
 ) -> None:
+    class Redeployed(impls.Client):  # type: ignore[misc,name-defined]
+        sfidl_spec = dataclasses.replace(gen.Client.sfidl_spec, continuations=())
+
+    driver = Driver(impls.app())
+    call = ask(driver, pb, "a")
+    driver.app = impls.app(client=(client := Redeployed()))
+    timed_out = driver.invoke(CLIENT, "u1", timeout_of(call))
+    assert not timed_out.outgoing_messages and not delayed(timed_out)  # its timer has fired
+    assert hidden(driver, CLIENT, "u1") == RuntimeState(next_id=1)
+    assert client.seen == []
+
+
+def narrowed_join(impls: ModuleType, gen: ModuleType) -> Any:
+    """Client redeployed with the join ``joined`` reduced to its second target (Other.peek)."""
     spec = gen.Client.sfidl_spec
     narrowed = tuple(
         dataclasses.replace(c, targets=c.targets[1:]) if c.name == "joined" else c
         for c in spec.continuations
     )
+    return type(
+        "Redeployed",
+        (impls.Client,),
+        {"sfidl_spec": dataclasses.replace(spec, continuations=narrowed)},
+    )()
 
-    class Redeployed(impls.Client):  # type: ignore[misc,name-defined]
-        sfidl_spec = dataclasses.replace(gen.Client.sfidl_spec, continuations=narrowed)
 
+def test_a_join_reply_the_redeployed_continuation_does_not_expect_is_dropped(
+    impls: ModuleType, pb: ModuleType, gen: ModuleType
+) -> None:
     driver = Driver(impls.app())
     _, store, other = start_join(driver, pb, "a")
-    driver.app = impls.app(client=Redeployed())
-    assert quiet(driver.invoke(CLIENT, "u1", other))  # its index is past the new targets
-    assert quiet(driver.invoke(CLIENT, "u1", store))  # index 0 is now another rpc
+    driver.app = impls.app(client=(client := narrowed_join(impls, gen)))
+    # The group no longer fits the continuation: dropped (its timeout cancelled) at the first reply.
+    assert only_cancellation(driver.invoke(CLIENT, "u1", other)) == "sfidl.timeout.0"
+    assert quiet(driver.invoke(CLIENT, "u1", store))
+    assert hidden(driver, CLIENT, "u1") == RuntimeState(next_id=1) and client.seen == []
+
+
+def test_the_timeout_of_a_join_the_redeployed_continuation_no_longer_fits_is_dropped(
+    impls: ModuleType, pb: ModuleType, gen: ModuleType
+) -> None:
+    """Never handed to the new continuation: its outcomes would be another rpc's."""
+    driver = Driver(impls.app())
+    call, _, _ = start_join(driver, pb, "a")
+    driver.app = impls.app(client=(client := narrowed_join(impls, gen)))
+    timed_out = driver.invoke(CLIENT, "u1", timeout_of(call))
+    assert not timed_out.outgoing_messages and not delayed(timed_out)
+    assert hidden(driver, CLIENT, "u1") == RuntimeState(next_id=1) and client.seen == []
+
+
+def test_a_recorded_call_that_no_longer_decodes_is_dropped_not_retried(
+    impls: ModuleType, pb: ModuleType
+) -> None:
+    """Bytes recorded under types a redeploy changed incompatibly: the group can never complete."""
+    driver = Driver(impls.app(client=(client := impls.Client())))
+    call = ask(driver, pb, "a")
+    driver.state[(CLIENT, "u1")][RUNTIME_STATE].value = _with_carried(
+        hidden(driver, CLIENT, "u1"), b"\xff"  # a truncated varint under any message type
+    )
+    timed_out = driver.invoke(CLIENT, "u1", timeout_of(call))
+    assert not timed_out.outgoing_messages and not delayed(timed_out)
+    assert hidden(driver, CLIENT, "u1") == RuntimeState(next_id=1) and client.seen == []
+
+
+def _with_carried(state: RuntimeState, carried: bytes) -> bytes:
+    state.pending["0"].carried = carried
+    return state.SerializeToString()
+
+
+@pytest.mark.parametrize("correlation_id", ["0.\u00b2", "0.-1", "0. 0", "0.0.0", "\u0660.0", "0."])
+def test_a_reply_whose_correlation_id_is_not_canonical_is_dropped(
+    impls: ModuleType, pb: ModuleType, correlation_id: str
+) -> None:
+    driver = Driver(impls.app(client=(client := impls.Client())))
+    ask(driver, pb, "a")
+    reply = pb.StoreGetReply(correlation_id=correlation_id, reply=pb.Answer(key="a", value=1))
+    assert quiet(driver.invoke(CLIENT, "u1", Envelope(typed(reply), (STORE, "a"))))
+    assert client.seen == [] and "0" in hidden(driver, CLIENT, "u1").pending
 
 
 def test_correlation_ids_are_unique_across_invocations_and_restarts(

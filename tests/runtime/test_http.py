@@ -117,3 +117,36 @@ def test_failing_function_is_a_500(impls: ModuleType, calls_out: Any) -> None:
         assert data == b"the function failed; see the function's log\n"
 
     served(app, scenario)
+
+
+def test_state_values_the_functions_never_wrote_are_a_400(impls: ModuleType, calls_out: Any) -> None:
+    """StateFun sends only what it registered and the functions wrote; anything else is no retry's."""
+    import calls_pb2 as pb
+
+    app = impls.app()
+    driver = Driver(app)
+    driver.invoke(STORE, "a", pb.Start(key="a"))  # registers Store's states (handshake)
+    call = [Envelope(typed(pb.StoreGetCall(correlation_id="0.0")), (CLIENT, "u1"))]
+    retyped = ToFunction.FromString(driver.request(STORE, "a", call))
+    (hits,) = [s for s in retyped.invocation.state if s.state_name == "hits"]
+    hits.state_value.CopyFrom(typed(pb.Ask(key="a")))
+    garbled = ToFunction()
+    garbled.CopyFrom(retyped)
+    (hits,) = [s for s in garbled.invocation.state if s.state_name == "hits"]
+    hits.state_value.typename = "io.statefun.types/int"
+    hits.state_value.value = b"\xff"
+    cases = [
+        (
+            retyped,
+            "state hits of test.calls/store holds a type.googleapis.com/test.calls.Ask, "
+            "not the declared io.statefun.types/int",
+        ),
+        (garbled, "state hits of test.calls/store holds bytes that are no io.statefun.types/int"),
+    ]
+
+    async def scenario(post: Post) -> None:
+        for request, text in cases:
+            response, data = await post(request.SerializeToString())
+            assert (response.status, data.decode()) == (400, text + "\n")
+
+    served(app, scenario)
