@@ -287,6 +287,7 @@ class _Builder(Transformer[Token, Any]):
         return ast.TypeName(tuple(str(c) for c in children), self._span(meta))
 
     type_name = dotted_name
+    field_type = dotted_name
 
     def import_decl(self, meta: Meta, children: list[Token]) -> ast.Import:
         return ast.Import(self._string(children[0]), self._span(meta))

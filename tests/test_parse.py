@@ -47,6 +47,21 @@ def test_keywords_are_names_where_a_name_is_expected() -> None:
     assert [f.name.text for f in file.messages[0].fields] == ["to", "max", "message"]
 
 
+@pytest.mark.parametrize("keyword", ["calls", "sends", "emits", "raises", "expire", "timeout"])
+@pytest.mark.parametrize("type_name", ["string", "M", "a.M.N"])
+def test_a_field_may_be_named_like_a_keyword_that_follows_a_type_elsewhere(
+    keyword: str, type_name: str
+) -> None:
+    file = parsed(
+        f"namespace a;\nmessage M {{ message N {{}} {type_name} {keyword} = 1;"
+        f" repeated {type_name} {keyword}s = 2; oneof o {{ {type_name} {keyword}_ = 3; }} }}\n"
+    )
+    message = file.messages[0]
+    assert [f.name.text for f in message.fields] == [keyword, keyword + "s"]
+    assert message.fields[0].type.text == type_name
+    assert message.oneofs[0].fields[0].name.text == keyword + "_"
+
+
 def test_literals_durations_and_effects() -> None:
     file = parsed(
         "namespace a;\nfunction F {\n"
@@ -140,6 +155,24 @@ def test_reserved_and_oneof() -> None:
             ),
         ),
         ("namespace a;\nmessage M { string a = 1; ?", (2, 27, "unexpected character `?`")),
+        ("namespace a;\n\x00", (2, 1, "unexpected character U+0000")),
+        ("namespace a;\n\u2028", (2, 1, "unexpected character U+2028")),
+        (
+            "namespace a;\nmessage M {}\n\n{",
+            (
+                4,
+                1,
+                "expected a declaration (`message`, `error`, `enum`, `function`, `ingress`, `egress`, `import`), found `{`",
+            ),
+        ),
+        (
+            'namespace a;\nimport "b.sfidl";\n}',
+            (
+                3,
+                1,
+                "expected a declaration (`message`, `error`, `enum`, `function`, `ingress`, `egress`, `import`), found `}`",
+            ),
+        ),
     ],
 )
 def test_parse_errors_in_words(text: str, expected: tuple[int, int, str]) -> None:
