@@ -60,7 +60,7 @@ class Oneof:
 @dataclass(frozen=True)
 class ReservedRange:
     start: int
-    end: int  # inclusive; ``max`` is the largest field number
+    end: int | None  # inclusive; None for ``max``, whose value depends on the context
     span: Span
 
 

@@ -370,7 +370,7 @@ class _Builder(Transformer[Token, Any]):
 
     def reserved_range(self, meta: Meta, children: list[Token]) -> ast.ReservedRange:
         start, end = children
-        last = FIELD_NUMBER_MAX if end.type == "MAX" else self._int(end)
+        last = None if end.type == "MAX" else self._int(end)
         return ast.ReservedRange(self._int(start), last, self._span(meta))
 
     def reserved_name(self, meta: Meta, children: list[Token]) -> ast.ReservedName:
@@ -555,7 +555,3 @@ class _Builder(Transformer[Token, Any]):
 
     def dead_letters(self, meta: Meta, children: list[Any]) -> None:
         return None
-
-
-# The largest protobuf field number, written `max` in a reserved range.
-FIELD_NUMBER_MAX = 536_870_911

@@ -295,20 +295,28 @@ def _reserved(
 ) -> model.Reserved:
     ranges: list[tuple[int, int]] = []
     names: list[str] = []
+    # `max` is the largest field number, or the largest enum value.
+    largest = FIELD_NUMBER_MAX if field_numbers else _INT32[1]
     for statement in statements:
         for item in statement.items:
             if isinstance(item, ast.ReservedName):
                 names.append(item.name)
-            elif item.start > item.end:
-                report.error(item.span, f"reserved range {item.start} to {item.end} is empty")
-            elif field_numbers and (item.start < 1 or item.end > FIELD_NUMBER_MAX):
+                continue
+            end = largest if item.end is None else item.end
+            if item.start > end:
+                report.error(item.span, f"reserved range {item.start} to {end} is empty")
+            elif end > largest or (field_numbers and item.start < 1):
                 report.error(
                     item.span,
-                    f"reserved range {item.start} to {item.end} is out of range",
-                    hint=f"field numbers go from 1 to {FIELD_NUMBER_MAX}",
+                    f"reserved range {item.start} to {end} is out of range",
+                    hint=(
+                        f"field numbers go from 1 to {FIELD_NUMBER_MAX}"
+                        if field_numbers
+                        else f"enum values go up to {largest}"
+                    ),
                 )
             else:
-                ranges.append((item.start, item.end))
+                ranges.append((item.start, end))
     return model.Reserved(tuple(ranges), tuple(names))
 
 
