@@ -119,7 +119,9 @@ def test_failing_function_is_a_500(impls: ModuleType, calls_out: Any) -> None:
     served(app, scenario)
 
 
-def test_state_values_the_functions_never_wrote_are_a_400(impls: ModuleType, calls_out: Any) -> None:
+def test_state_values_the_functions_never_wrote_are_a_400(
+    impls: ModuleType, calls_out: Any
+) -> None:
     """StateFun sends only what it registered and the functions wrote; anything else is no retry's."""
     import calls_pb2 as pb
 
