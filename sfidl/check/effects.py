@@ -17,7 +17,7 @@ from sfidl.check.functions import (
 from sfidl.check.names import check_member_name
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import Resolver
-from sfidl.check.states import build_states
+from sfidl.check.states import build_states, check_duration
 from sfidl.diagnostics import Span, did_you_mean
 from sfidl.model import HandlerKind, TypeRef
 
@@ -156,9 +156,7 @@ class FunctionChecker:
         timeout = None
         if decl.timeout is not None:
             timeout = decl.timeout.millis
-            if timeout <= 0:
-                self.report.error(decl.timeout.span, "the timeout must be longer than 0")
-                ok = False
+            ok = check_duration(self.report, decl.timeout, "timeout") and ok
         if not ok:
             return None
         this = _Continuation(

@@ -64,11 +64,27 @@ def _state(resolver: Resolver, report: Reporter, state: ast.State) -> model.Stat
     return model.State(state.name.text, ref, state.name.span, default, expiry, state.doc)
 
 
+# The longest duration Python's timedelta holds (999999999 days), in milliseconds.
+MAX_DURATION_MILLIS = 999_999_999 * 86_400_000
+
+
+def check_duration(report: Reporter, duration: ast.Duration, what: str) -> bool:
+    """Report a duration the generated code cannot hold: zero, or longer than a timedelta."""
+    if duration.millis <= 0:
+        report.error(duration.span, f"the {what} must be longer than 0")
+        return False
+    if duration.millis > MAX_DURATION_MILLIS:
+        report.error(
+            duration.span,
+            f"the {what} is too long",
+            hint="durations go up to 999999999d (Python's largest timedelta)",
+        )
+        return False
+    return True
+
+
 def _expiry(report: Reporter, expiry: ast.Expiry | None) -> model.Expiry | None:
-    if expiry is None:
-        return None
-    if expiry.duration.millis <= 0:
-        report.error(expiry.duration.span, "the expiry must be longer than 0")
+    if expiry is None or not check_duration(report, expiry.duration, "expiry"):
         return None
     mode = model.ExpireMode.AFTER_WRITE if expiry.mode == "write" else model.ExpireMode.AFTER_CALL
     return model.Expiry(mode, expiry.duration.millis)
