@@ -15,7 +15,7 @@ from sfidl.runtime.address import Address
 from sfidl.runtime.internal_pb2 import DeadLetter, RuntimeState
 from sfidl.runtime.manifest import EgressManifest, IoKind, Manifest
 from sfidl.runtime.spec import FunctionSpec
-from sfidl.runtime.types import encode, protobuf_type
+from sfidl.runtime.types import encode, protobuf_type, typed_value
 
 log = logging.getLogger("sfidl.runtime")
 
@@ -107,12 +107,9 @@ class Invocation:
 
     @staticmethod
     def _message(target: Address, message: Message) -> Any:
-        return statefun.message_builder(
-            target_typename=target.typename,
-            target_id=target.id,
-            value=message,
-            value_type=protobuf_type(type(message)),
-        )
+        # What statefun.message_builder(value=, value_type=protobuf_type(...)) builds, minus
+        # its argument juggling: this runs for every message sent.
+        return statefun.Message(target.typename, target.id, typed_value(message))
 
     # -- egress ----------------------------------------------------------------------
 

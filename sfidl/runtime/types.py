@@ -6,6 +6,7 @@ from typing import Any
 
 import statefun
 from google.protobuf.message import Message
+from statefun.request_reply_pb2 import TypedValue
 
 PROTOBUF_TYPENAME_PREFIX = "type.googleapis.com/"
 
@@ -18,20 +19,32 @@ DOUBLE: Any = statefun.DoubleType
 STRING: Any = statefun.StringType
 
 
-def typename_of(cls: type[Message]) -> str:
-    """The typename the SDK gives messages of ``cls`` (``statefun.make_protobuf_type``)."""
-    return PROTOBUF_TYPENAME_PREFIX + cls.DESCRIPTOR.full_name
-
-
+# Per message class, made once: both are asked for every message sent.
+_typenames: dict[type[Message], str] = {}
 _protobuf_types: dict[type[Message], Any] = {}
 
 
+def typename_of(cls: type[Message]) -> str:
+    """The typename the SDK gives messages of ``cls`` (``statefun.make_protobuf_type``)."""
+    typename = _typenames.get(cls)
+    if typename is None:
+        typename = _typenames[cls] = PROTOBUF_TYPENAME_PREFIX + cls.DESCRIPTOR.full_name
+    return typename
+
+
 def protobuf_type(cls: type[Message]) -> Any:
-    """The SDK ``Type`` of a protobuf message class, made once per class."""
+    """The SDK ``Type`` of a protobuf message class."""
     made = _protobuf_types.get(cls)
     if made is None:
         made = _protobuf_types[cls] = statefun.make_protobuf_type(cls)
     return made
+
+
+def typed_value(message: Message) -> TypedValue:
+    """``message`` on the wire, exactly as ``protobuf_type(type(message))`` would serialize it."""
+    return TypedValue(
+        typename=typename_of(type(message)), has_value=True, value=message.SerializeToString()
+    )
 
 
 def encode(message: Message) -> bytes:
