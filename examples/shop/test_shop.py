@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 import shop_pb2 as pb
-from shop_app import IDLE_CART, app
+from shop_app import IDLE_CART, InventoryFunction, UserCartFunction, app
+from shop_sfidl import InventoryContext, InventoryReserveOutcome, ShopApp, UserCartContext
 from statefun.kafka_egress_pb2 import KafkaProducerRecord
 from statefun.request_reply_pb2 import FromFunction
 
@@ -119,3 +121,34 @@ def test_an_idle_cart_gives_its_items_back(driver: Driver) -> None:
     [(target, target_id, argument)] = outgoing(fired)
     assert (target, target_id) == (INVENTORY, "hat")
     assert decode(argument, pb.Restock) == pb.Restock(quantity=1)
+
+
+class AsyncInventory(InventoryFunction):
+    async def reserve(self, ctx: InventoryContext, request: pb.Reserve) -> pb.Reserved:
+        await asyncio.sleep(0)  # a real one would await a database or a service
+        return super().reserve(ctx, request)
+
+
+class AsyncCart(UserCartFunction):
+    async def reserved(
+        self,
+        ctx: UserCartContext,
+        outcome: InventoryReserveOutcome,
+        request: pb.Reserve,
+        carried: pb.AddToCart,
+    ) -> None:
+        await asyncio.sleep(0)
+        super().reserved(ctx, outcome, request, carried)
+
+
+def test_async_handlers_and_continuations_are_awaited() -> None:
+    driver = Driver(ShopApp(inventory=AsyncInventory(), user_cart=AsyncCart()))
+    driver.invoke(INVENTORY, "hat", pb.Restock(quantity=1))
+    added = driver.invoke(CART, "ada", pb.AddToCart(user_id="ada", item_id="hat", quantity=1))
+    reply = driver.invoke(INVENTORY, "hat", forward(added, sender=(CART, "ada")))
+    assert decode(outgoing(reply)[0][2], pb.InventoryReserveReply).reply.remaining == 0
+
+    filled = driver.invoke(CART, "ada", forward(reply, sender=(INVENTORY, "hat")))
+
+    cart = {m.state_name: m for m in filled.state_mutations}["cart"]
+    assert decode(cart.state_value, pb.Cart).items == {"hat": 1}

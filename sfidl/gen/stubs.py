@@ -375,7 +375,7 @@ class _Builder:
                     Method(
                         name=handler.name,
                         params=f"ctx: {context}, request: {self.py(handler.request)}",
-                        returns=self.py(rpc.reply),
+                        returns=_maybe_async(self.py(rpc.reply)),
                         doc=doc.strip(),
                     )
                 )
@@ -384,7 +384,7 @@ class _Builder:
                     Method(
                         name=handler.name,
                         params=f"ctx: {context}, message: {self.py(handler.request)}",
-                        returns="None",
+                        returns=_maybe_async("None"),
                         doc=handler.doc,
                     )
                 )
@@ -393,7 +393,7 @@ class _Builder:
                 Method(
                     name=timer.name,
                     params=f"ctx: {context}, message: {self.py(timer.message)}",
-                    returns="None",
+                    returns=_maybe_async("None"),
                     doc=timer.doc or f"The timer `{timer.name}` fired.",
                 )
             )
@@ -469,7 +469,7 @@ class _Builder:
             doc = f"The outcome of a call to {rpc.function}.{rpc.handler}."
         if call.carries is not None:
             params += f", carried: {self.py(call.carries)}"
-        return Method(name=call.continuation, params=params, returns="None", doc=doc)
+        return Method(name=call.continuation, params=params, returns=_maybe_async("None"), doc=doc)
 
     def _spec_continuation(self, call: Call) -> str:
         targets = "".join(f"{_rpc_constant_name(r)}, " for r in call.targets)
@@ -479,6 +479,11 @@ class _Builder:
         if call.timeout_millis is not None:
             args.append(f"timeout={timedelta_expr(call.timeout_millis)}")
         return f"sf.Continuation({', '.join(args)})"
+
+
+def _maybe_async(returns: str) -> str:
+    """The return annotation of a user method: implementations may be ``async``."""
+    return f"sf.MaybeAwaitable[{returns}]"
 
 
 def _join_parameter_names(call: Call) -> list[str]:

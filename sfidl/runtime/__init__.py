@@ -21,7 +21,14 @@ from sfidl.runtime.context import (
 from sfidl.runtime.errors import RpcError, Timeout
 from sfidl.runtime.internal_pb2 import DeadLetter
 from sfidl.runtime.manifest import EgressManifest, IngressManifest, IoKind, Manifest
-from sfidl.runtime.spec import Continuation, FunctionSpec, OneWay, RequestReply, Rpc
+from sfidl.runtime.spec import (
+    Continuation,
+    FunctionSpec,
+    MaybeAwaitable,
+    OneWay,
+    RequestReply,
+    Rpc,
+)
 from sfidl.runtime.spec import Timer as TimerSpec
 from sfidl.runtime.state import MessageState, ScalarState, State
 from sfidl.runtime.types import BOOL, DOUBLE, FLOAT, INT32, INT64, STRING
@@ -50,6 +57,7 @@ __all__ = [
     "IoKind",
     "Joins",
     "Manifest",
+    "MaybeAwaitable",
     "MessageState",
     "OneWay",
     "RequestReply",

@@ -6,10 +6,12 @@ it makes, and sfidl's own timeout and timer messages. What matches no route, or 
 be decoded, is a poison message: logged and set aside (to the dead-letter egress when
 the program declares one), never retried forever. Exceptions raised by user code are
 not caught: they fail the invocation so StateFun retries it from consistent state.
+Implementations may be plain or ``async`` methods: a returned awaitable is awaited.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -69,7 +71,7 @@ def invoker(
             return
         ctx = spec.context(invocation)
         try:
-            _dispatch(implementation, ctx, invocation, route, continuations, timers)
+            await _dispatch(implementation, ctx, invocation, route, continuations, timers)
         except _Poison as poison:
             invocation.dead_letter(str(poison))
             return
@@ -82,6 +84,12 @@ class _Poison(Exception):
     """The message cannot be processed, whatever the retries: set it aside."""
 
 
+async def _run(method: Callable[..., Any], *args: Any) -> Any:
+    """Call a user method, awaiting it when it is ``async``."""
+    result = method(*args)
+    return await result if inspect.isawaitable(result) else result
+
+
 def _decode(cls: type[Message], data: bytes) -> Any:
     try:
         return cls.FromString(data)
@@ -89,7 +97,7 @@ def _decode(cls: type[Message], data: bytes) -> Any:
         raise _Poison(f"cannot decode a {cls.DESCRIPTOR.full_name}: {error}") from None
 
 
-def _dispatch(
+async def _dispatch(
     implementation: Any,
     ctx: Any,
     invocation: Invocation,
@@ -99,31 +107,33 @@ def _dispatch(
 ) -> None:
     data: bytes = invocation.message.typed_value.value
     if isinstance(route, OneWay):
-        getattr(implementation, route.name)(ctx, _decode(route.request, data))
+        await _run(getattr(implementation, route.name), ctx, _decode(route.request, data))
     elif isinstance(route, RequestReply):
-        _answer(implementation, ctx, invocation, route, _decode(route.rpc.call_envelope, data))
+        envelope = _decode(route.rpc.call_envelope, data)
+        await _answer(implementation, ctx, invocation, route, envelope)
     elif isinstance(route, _Reply):
         envelope = _decode(route.rpc.reply_envelope, data)
         problem = calls.outcome_problem(route.rpc, envelope)
         if problem is not None:
             raise _Poison(problem)
-        _resume(implementation, ctx, calls.on_reply(invocation, route.rpc, envelope, continuations))
+        completion = calls.on_reply(invocation, route.rpc, envelope, continuations)
+        await _resume(implementation, ctx, completion)
     elif route is CallTimeout:
         timeout = _decode(CallTimeout, data)
         if invocation.caller != invocation.address:
             raise _Poison(
                 f"a call timeout from {invocation.caller or 'an ingress'}, not from itself"
             )
-        _resume(implementation, ctx, calls.on_timeout(invocation, timeout, continuations))
+        await _resume(implementation, ctx, calls.on_timeout(invocation, timeout, continuations))
     else:
         fired = _decode(TimerFired, data)
         if invocation.caller != invocation.address or fired.timer not in timers:
             raise _Poison(f"not a timer this function set: {fired.timer!r}")
         timer = timers[fired.timer]
-        getattr(implementation, timer.name)(ctx, _decode(timer.message, fired.payload))
+        await _run(getattr(implementation, timer.name), ctx, _decode(timer.message, fired.payload))
 
 
-def _answer(
+async def _answer(
     implementation: Any, ctx: Any, invocation: Invocation, handler: RequestReply, envelope: Any
 ) -> None:
     rpc = handler.rpc
@@ -132,7 +142,7 @@ def _answer(
         raise _Poison(f"{rpc.handler} returns a reply but the call has no caller to send it to")
     outcome: Message | RpcError[Any]
     try:
-        outcome = getattr(implementation, handler.name)(ctx, envelope.request)
+        outcome = await _run(getattr(implementation, handler.name), ctx, envelope.request)
     except RpcError as error:
         if type(error) not in rpc.errors:
             raise  # not declared for this handler: fail the invocation, as any bug would
@@ -147,7 +157,7 @@ def _answer(
     invocation.send(caller, calls.reply_envelope(rpc, envelope.correlation_id, outcome))
 
 
-def _resume(implementation: Any, ctx: Any, completion: calls.Completion | None) -> None:
+async def _resume(implementation: Any, ctx: Any, completion: calls.Completion | None) -> None:
     if completion is None:
         return
     continuation = completion.continuation
@@ -160,4 +170,4 @@ def _resume(implementation: Any, ctx: Any, completion: calls.Completion | None) 
         args.append(
             completion.carried if completion.carried is not None else continuation.carries()
         )
-    method(ctx, *args)
+    await _run(method, ctx, *args)

@@ -6,9 +6,10 @@ in :mod:`sfidl.runtime.dispatch` and friends, once.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from google.protobuf.message import Message
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 
 Req = TypeVar("Req", bound=Message)
 Rep = TypeVar("Rep", bound=Message)
+T = TypeVar("T")
+
+MaybeAwaitable: TypeAlias = T | Awaitable[T]
+"""What a handler returns: implement it as a plain method or as an ``async`` one."""
 
 
 @dataclass(frozen=True)

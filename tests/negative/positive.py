@@ -79,3 +79,16 @@ class UserCartImpl(UserCart):
 app = ShopApp(inventory=InventoryImpl(), user_cart=UserCartImpl())
 playground = ShopApp(inventory=InventoryImpl(), user_cart=UserCartImpl(), playground=True)
 endpoint: str | None = MANIFEST.endpoint
+
+
+class AsyncInventoryImpl(Inventory):
+    """Handlers may be coroutines: the runtime awaits them."""
+
+    async def reserve(self, ctx: InventoryContext, request: pb.Reserve) -> pb.Reserved:
+        return pb.Reserved(remaining=ctx.state.stock)
+
+    async def restock(self, ctx: InventoryContext, message: pb.Restock) -> None:
+        ctx.state.stock += message.quantity
+
+
+async_app = ShopApp(inventory=AsyncInventoryImpl(), user_cart=UserCartImpl())

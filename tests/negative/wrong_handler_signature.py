@@ -28,3 +28,11 @@ class WrongContext(Inventory):
 
     def restock(self, ctx: InventoryContext, message: pb.Restock) -> None:
         pass
+
+
+class WrongAsyncReply(Inventory):
+    async def reserve(self, ctx: InventoryContext, r: pb.Reserve) -> pb.Restock:  # E: Return type
+        return pb.Restock()
+
+    async def restock(self, ctx: InventoryContext, message: pb.Restock) -> None:
+        pass

@@ -125,13 +125,17 @@ class FraudCounter(sf.Function, abc.ABC):
     @abc.abstractmethod
     def recent(
         self, ctx: FraudCounterContext, request: fraud_pb2.RecentFraudQuery
-    ) -> fraud_pb2.RecentFraud: ...
+    ) -> sf.MaybeAwaitable[fraud_pb2.RecentFraud]: ...
 
     @abc.abstractmethod
-    def confirm(self, ctx: FraudCounterContext, message: fraud_pb2.ConfirmFraud) -> None: ...
+    def confirm(
+        self, ctx: FraudCounterContext, message: fraud_pb2.ConfirmFraud
+    ) -> sf.MaybeAwaitable[None]: ...
 
     @abc.abstractmethod
-    def forget(self, ctx: FraudCounterContext, message: fraud_pb2.ForgetFraud) -> None:
+    def forget(
+        self, ctx: FraudCounterContext, message: fraud_pb2.ForgetFraud
+    ) -> sf.MaybeAwaitable[None]:
         """The timer `forget` fired."""
 
 
@@ -171,11 +175,13 @@ class MerchantScorer(sf.Function, abc.ABC):
     @abc.abstractmethod
     def score(
         self, ctx: MerchantScorerContext, request: fraud_pb2.MerchantQuery
-    ) -> fraud_pb2.MerchantScore:
+    ) -> sf.MaybeAwaitable[fraud_pb2.MerchantScore]:
         """May raise `UnknownMerchantError`."""
 
     @abc.abstractmethod
-    def report(self, ctx: MerchantScorerContext, message: fraud_pb2.MerchantReport) -> None: ...
+    def report(
+        self, ctx: MerchantScorerContext, message: fraud_pb2.MerchantReport
+    ) -> sf.MaybeAwaitable[None]: ...
 
 
 # -- Model (com.example.fraud/model) ----------------------------------------
@@ -198,7 +204,9 @@ class Model(sf.Function, abc.ABC):
     )
 
     @abc.abstractmethod
-    def score(self, ctx: ModelContext, request: fraud_pb2.Features) -> fraud_pb2.FraudScore: ...
+    def score(
+        self, ctx: ModelContext, request: fraud_pb2.Features
+    ) -> sf.MaybeAwaitable[fraud_pb2.FraudScore]: ...
 
 
 # -- TransactionManager (com.example.fraud/transaction_manager) ----------------------------------------
@@ -302,7 +310,9 @@ class TransactionManager(sf.Function, abc.ABC):
     )
 
     @abc.abstractmethod
-    def check(self, ctx: TransactionManagerContext, message: fraud_pb2.Transaction) -> None:
+    def check(
+        self, ctx: TransactionManagerContext, message: fraud_pb2.Transaction
+    ) -> sf.MaybeAwaitable[None]:
         """Asks the counter and the scorer at once, then the model."""
 
     @abc.abstractmethod
@@ -312,7 +322,7 @@ class TransactionManager(sf.Function, abc.ABC):
         outcomes: tuple[FraudCounterRecentOutcome, MerchantScorerScoreOutcome],
         requests: tuple[fraud_pb2.RecentFraudQuery, fraud_pb2.MerchantQuery],
         carried: fraud_pb2.Transaction,
-    ) -> None:
+    ) -> sf.MaybeAwaitable[None]:
         """The outcomes of FraudCounter.recent, MerchantScorer.score, in that order, once every one is known."""
 
     @abc.abstractmethod
@@ -322,7 +332,7 @@ class TransactionManager(sf.Function, abc.ABC):
         outcome: ModelScoreOutcome,
         request: fraud_pb2.Features,
         carried: fraud_pb2.Transaction,
-    ) -> None:
+    ) -> sf.MaybeAwaitable[None]:
         """The outcome of a call to Model.score."""
 
 

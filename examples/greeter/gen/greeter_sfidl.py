@@ -67,7 +67,7 @@ class Greeter(sf.Function, abc.ABC):
     )
 
     @abc.abstractmethod
-    def greet(self, ctx: GreeterContext, message: greeter_pb2.Greet) -> None: ...
+    def greet(self, ctx: GreeterContext, message: greeter_pb2.Greet) -> sf.MaybeAwaitable[None]: ...
 
 
 MANIFEST = sf.Manifest(

@@ -85,13 +85,15 @@ class Inventory(sf.Function, abc.ABC):
     )
 
     @abc.abstractmethod
-    def reserve(self, ctx: InventoryContext, request: shop_pb2.Reserve) -> shop_pb2.Reserved:
+    def reserve(
+        self, ctx: InventoryContext, request: shop_pb2.Reserve
+    ) -> sf.MaybeAwaitable[shop_pb2.Reserved]:
         """Sets `quantity` units aside, or raises OutOfStock.
 
         May raise `OutOfStockError`."""
 
     @abc.abstractmethod
-    def restock(self, ctx: InventoryContext, message: shop_pb2.Restock) -> None:
+    def restock(self, ctx: InventoryContext, message: shop_pb2.Restock) -> sf.MaybeAwaitable[None]:
         """Adds units to the stock."""
 
 
@@ -194,15 +196,15 @@ class UserCart(sf.Function, abc.ABC):
     )
 
     @abc.abstractmethod
-    def add(self, ctx: UserCartContext, message: shop_pb2.AddToCart) -> None:
+    def add(self, ctx: UserCartContext, message: shop_pb2.AddToCart) -> sf.MaybeAwaitable[None]:
         """Reserves the item, then adds it to the cart."""
 
     @abc.abstractmethod
-    def checkout(self, ctx: UserCartContext, message: shop_pb2.Checkout) -> None:
+    def checkout(self, ctx: UserCartContext, message: shop_pb2.Checkout) -> sf.MaybeAwaitable[None]:
         """Writes the receipt and empties the cart."""
 
     @abc.abstractmethod
-    def expire(self, ctx: UserCartContext, message: shop_pb2.ExpireCart) -> None:
+    def expire(self, ctx: UserCartContext, message: shop_pb2.ExpireCart) -> sf.MaybeAwaitable[None]:
         """Empties an idle cart and gives its items back to the inventories."""
 
     @abc.abstractmethod
@@ -212,7 +214,7 @@ class UserCart(sf.Function, abc.ABC):
         outcome: InventoryReserveOutcome,
         request: shop_pb2.Reserve,
         carried: shop_pb2.AddToCart,
-    ) -> None:
+    ) -> sf.MaybeAwaitable[None]:
         """The outcome of a call to Inventory.reserve."""
 
 
