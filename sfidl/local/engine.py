@@ -213,7 +213,7 @@ class Engine:
                 self._full.add(address)
             if address not in self._busy:
                 self._ready[address] = None
-        self._wake.set()
+            self._wake.set()  # only when something came: the loops await it without yielding first
 
     def _consumed(self, address: Address, count: int) -> None:
         left = self._backlog.pop(address) - count

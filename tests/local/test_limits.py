@@ -1,0 +1,130 @@
+"""Bounds: a remote function that fails or never answers, and ingress backpressure on long backlogs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from aiohttp import web
+
+from sfidl.local import ingress
+from sfidl.local.clock import VirtualClock
+from sfidl.local.engine import Engine
+from sfidl.local.errors import JobFailure
+from sfidl.local.store import Store
+from sfidl.local.transport import Http, InProcess
+from tests.local.test_engine import gated_app, greet, names_of
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@asynccontextmanager
+async def function_server(handler: Handler) -> AsyncIterator[str]:
+    server = web.Application()
+    server.router.add_post("/statefun", handler)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/statefun"
+    finally:
+        await runner.cleanup()
+
+
+async def deliver_one(url: str, **options: float) -> None:
+    app = gated_app(asyncio.Event())
+    transport = Http(url)
+    store = Store(":memory:")
+    engine = Engine(app.manifest, transport, store, VirtualClock(), **options)
+    try:
+        engine.enqueue([greet("a", "one")])
+        await engine.run_until_quiet()
+    finally:
+        await engine.close()
+        await transport.close()
+        store.close()
+
+
+def test_a_function_answering_500_is_retried_then_fails_the_job_with_its_answer():
+    calls = []
+
+    async def broken(request: web.Request) -> web.Response:
+        calls.append(request.path)
+        return web.Response(status=500, text="database unreachable")
+
+    async def scenario() -> None:
+        async with function_server(broken) as url:
+            await deliver_one(url, attempts=3, retry_delay_s=0.001)
+
+    with pytest.raises(
+        JobFailure,
+        match=r"function demo/slow/a .*failure forwarding a message to a remote function after 3 attempts:"
+        r" POST http://127.0.0.1:\d+/statefun answered HTTP 500: database unreachable",
+    ):
+        asyncio.run(scenario())
+    assert len(calls) == 3
+
+
+def test_a_function_that_never_answers_fails_the_job_after_the_call_timeout():
+    async def scenario() -> None:
+        released = asyncio.Event()
+
+        async def hangs(request: web.Request) -> web.Response:
+            await released.wait()
+            return web.Response(status=500)
+
+        async with function_server(hangs) as url:
+            try:
+                await deliver_one(url, attempts=5, call_timeout_s=0.2)
+            finally:
+                released.set()  # lets the server shut down
+
+    with pytest.raises(JobFailure, match=r"no answer within the call timeout of 0.2 s"):
+        asyncio.run(scenario())
+
+
+def test_an_ingress_file_pauses_while_an_address_has_a_full_backlog(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        "".join(
+            f'{{"target": "demo/slow/a", "typename": "type.googleapis.com/sfidl.demo.Greet",'
+            f' "value": {{"name": "{name}"}}}}\n'
+            for name in ["first"] + [f"n{i}" for i in range(40)]
+        )
+    )
+
+    async def scenario() -> tuple[int, object, list[int]]:
+        gate = asyncio.Event()
+        app = gated_app(gate)
+        store = Store(":memory:")
+        engine = Engine(app.manifest, InProcess(app), store, VirtualClock(), max_batch=5)
+        running = asyncio.create_task(engine.run())
+        reader = asyncio.create_task(
+            ingress.follow_file(
+                path, app.manifest, engine.enqueue, 0, follow=False, room=engine.room, chunk=2
+            )
+        )
+        while len(app.requests) < 2:  # "first" is in flight, waiting at the gate
+            await asyncio.sleep(0.001)
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+        waiting = store.counts().queued
+        assert not reader.done()
+        gate.set()
+        await reader
+        while not (engine.quiet and store.counts().queued == 0):
+            await asyncio.sleep(0.001)
+        engine.stop()
+        await running
+        names = names_of(store, "a")
+        await engine.close()
+        store.close()
+        return waiting, names, app.batches("demo/slow", "a")
+
+    waiting, names, batches = asyncio.run(scenario())
+    # The reader stops once 5 messages wait (the in-flight one and one chunk of 2 past the cap at most).
+    assert 5 <= waiting <= 7
+    assert names == "first," + "".join(f"n{i}," for i in range(40))
+    assert max(batches) <= 5
