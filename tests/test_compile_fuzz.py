@@ -162,7 +162,7 @@ def _not_sfidl(folder: str, names: list[str]) -> list[str]:
     return [n for n in names if not n.endswith(".sfidl") and not Path(folder, n).is_dir()]
 
 
-@_settings(250)
+@_settings(600)
 @given(_seed_and_mutation())
 def test_mutated_sources_compile_or_give_diagnostics(case: tuple[Path, str]) -> None:
     seed, text = case
@@ -170,7 +170,7 @@ def test_mutated_sources_compile_or_give_diagnostics(case: tuple[Path, str]) -> 
         _compile_or_diagnose(_write_beside_imports(seed, text, folder))
 
 
-@_settings(150)
+@_settings(300)
 @given(
     st.one_of(
         st.text(),
@@ -311,8 +311,9 @@ def _message(
         group = inner.fresh(draw, _LOWER_NAMES)
         members.append(f"oneof {group} {{ {' '.join(oneof)} }}")
     free = [n for n in range(1, 30) if n not in numbers]
+    pair = next(n for n in free[1:] if n + 1 in free)
     if draw(st.booleans()):
-        members.append(f'reserved {free[0]}, {free[1]} to {free[2]}, "legacy_{name.lower()}";')
+        members.append(f'reserved {free[0]}, {pair} to {pair + 1}, "legacy_{name.lower()}";')
     if keyword == "message":
         types.append(f"{outer}.{name}" if outer else name)
     body = "\n".join(members)
