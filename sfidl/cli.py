@@ -141,6 +141,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-stdout", action="store_true", help="do not print egress records on standard output"
     )
+    run.add_argument(
+        "--call-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="per batch, all retries included, before a function counts as failed (default 60)",
+    )
     run.set_defaults(run=_run)
     return parser
 

@@ -23,6 +23,8 @@ def launch(args: argparse.Namespace) -> int:
     from sfidl.local.errors import LocalRuntimeError
     from sfidl.local.run import RunOptions, run
 
+    if not 0 < args.call_timeout < float("inf"):
+        raise LaunchError(f"--call-timeout {args.call_timeout}: give a positive number of seconds")
     compiled = compile_file(args.file, endpoint=args.endpoint)
     out: Path = args.out or args.file.parent / "gen"
     try:
@@ -41,6 +43,7 @@ def launch(args: argparse.Namespace) -> int:
         egress_dir=args.egress_dir,
         egress_stdout=not args.no_stdout,
         stop_when_idle=args.stop_when_idle,
+        call_timeout_s=args.call_timeout,
     )
     try:
         run(app, options)

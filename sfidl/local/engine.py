@@ -17,9 +17,9 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from google.protobuf.message import DecodeError
 from statefun.request_reply_pb2 import FromFunction, ToFunction, TypedValue
 
+from sfidl.local import codec
 from sfidl.local.clock import Clock
 from sfidl.local.effects import Effects, Expiry, Failure, StateSpec, plan, register
 from sfidl.local.errors import IngressError
@@ -216,7 +216,7 @@ class Engine:
             self._wake.set()  # only when something came: the loops await it without yielding first
 
     def _consumed(self, address: Address, count: int) -> None:
-        left = self._backlog.pop(address) - count
+        left = self._backlog.pop(address, 0) - count
         if left > 0:
             self._backlog[address] = left
         if left < self._max_batch and address in self._full:
@@ -241,6 +241,7 @@ class Engine:
                     break
                 await self._invoke(address, batch)
                 limit = self._max_batch
+                await asyncio.sleep(0)  # round robin: the other ready addresses go first
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - handed to the loop that runs the engine
@@ -328,9 +329,9 @@ class Engine:
 
 
 def _parse(fail: Failure, data: bytes) -> FromFunction:
-    reply = FromFunction()
     try:
-        reply.ParseFromString(data)
-    except DecodeError as exc:
+        reply = codec.parse(FromFunction, data)
+    except codec.CodecError as exc:
         raise fail(f"the function answered bytes that are not a FromFunction: {exc}") from None
+    assert isinstance(reply, FromFunction)
     return reply

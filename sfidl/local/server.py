@@ -1,8 +1,11 @@
 """The HTTP face of ``sfidl run``, as the StateFun playground image has it.
 
 ``POST /<namespace>/<type>/<id>`` with ``Content-Type: application/vnd.<typename>`` queues a
-message (answered once it is durably queued); ``GET /<topic>`` pops one egress record as
-JSON (404 when there is none) and ``GET /<topic>?all=1`` lists them without popping.
+message (answered once it is durably queued; while a backlog is full the answer waits);
+``GET /<topic>`` pops one egress record as JSON (404 when there is none) and
+``GET /<topic>?all=1`` lists them without popping. A pop is committed before it is answered,
+so a crash in between loses that record for the reader (it stays in the database and the
+``?all=1`` listing), like the playground's in-memory egress.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ The protobuf messages are declared here as a FileDescriptorProto (the equivalent
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -23,6 +25,13 @@ from statefun import (
 )
 from statefun.request_reply_pb2 import FromFunction, ToFunction
 
+from sfidl.local import codec
+from sfidl.local.clock import VirtualClock
+from sfidl.local.engine import Engine
+from sfidl.local.ingress import message_value
+from sfidl.local.records import Address
+from sfidl.local.store import Incoming, Store
+from sfidl.local.transport import InProcess
 from sfidl.runtime.manifest import EgressManifest, IngressManifest, IoKind, Manifest
 
 _F = descriptor_pb2.FieldDescriptorProto
@@ -243,3 +252,25 @@ def state_app(typename_of_x: Any) -> SdkApp:
         ctx.storage.x = 1 if typename_of_x is IntType else "one"
 
     return SdkApp(functions, Manifest(namespace="raw", functions=("raw/fn",)))
+
+
+def run_on(
+    db: Path, app: Any, address: Address, message: Any = None, clock: VirtualClock | None = None
+) -> dict[str, object]:
+    """One run of the engine on the database ``db``: ``message`` (if any) to ``address``, then until
+    quiet. Returns the address's live state values, decoded."""
+
+    async def run() -> dict[str, object]:
+        store = Store(db)
+        engine = Engine(app.manifest, InProcess(app), store, clock or VirtualClock())
+        try:
+            if message is not None:
+                engine.enqueue([Incoming(address, None, message_value(message))])
+            await engine.run_until_quiet()
+            values = store.state(address, engine.clock.now_ms())
+            return {name: codec.decode(*value) for name, value in values.items()}
+        finally:
+            await engine.close()
+            store.close()
+
+    return asyncio.run(run())

@@ -12,18 +12,16 @@ from pathlib import Path
 import pytest
 from statefun import IntType, StatefulFunctions, StringType, ValueSpec
 
-from sfidl.local import codec
 from sfidl.local.clock import VirtualClock
 from sfidl.local.egress import FileSink
 from sfidl.local.engine import Engine
 from sfidl.local.errors import LocalRuntimeError
-from sfidl.local.ingress import message_value
 from sfidl.local.records import Address
 from sfidl.local.run import LocalRuntime, RunOptions
-from sfidl.local.store import Incoming, Store, StoredEgress
+from sfidl.local.store import Store, StoredEgress
 from sfidl.local.transport import InProcess
 from sfidl.runtime.manifest import Manifest
-from tests.local.apps import MANIFEST, TIMERS, Count, Greet, SdkApp, Timer, demo_app
+from tests.local.apps import MANIFEST, TIMERS, Count, Greet, SdkApp, Timer, demo_app, run_on
 from tests.local.test_engine import gated_app, greet, names_of
 
 
@@ -131,25 +129,11 @@ def test_egress_catch_up_writes_a_topic_whose_file_was_never_created(tmp_path):
 def test_a_delayed_message_due_while_the_runtime_was_down_fires_on_restart(tmp_path):
     db = tmp_path / "local.sqlite"
 
-    async def run_once(clock: VirtualClock, message: Timer | None) -> object:
-        app = demo_app()
-        store = Store(db)
-        engine = Engine(app.manifest, InProcess(app), store, clock)
-        try:
-            if message is not None:
-                engine.enqueue([Incoming(Address.of(TIMERS, "t"), None, message_value(message))])
-            await engine.run_until_quiet()
-            values = store.state(Address.of(TIMERS, "t"), clock.now_ms())
-            return codec.decode(*values["fired"]) if "fired" in values else None
-        finally:
-            await engine.close()
-            store.close()
-
-    clock = VirtualClock()
-    assert asyncio.run(run_once(clock, Timer(label="b", delay_ms=2000))) is None
-    assert asyncio.run(run_once(clock, Timer(label="a", delay_ms=1000))) is None
+    clock, timers = VirtualClock(), Address.of(TIMERS, "t")
+    assert run_on(db, demo_app(), timers, Timer(label="b", delay_ms=2000), clock) == {}
+    assert run_on(db, demo_app(), timers, Timer(label="a", delay_ms=1000), clock) == {}
     clock.set(clock.now_ms() + 60_000)  # down for a minute: both are overdue
-    assert asyncio.run(run_once(clock, None)) == "a;b;"
+    assert run_on(db, demo_app(), timers, None, clock) == {"fired": "a;b;"}
 
 
 def test_a_redeploy_with_a_new_state_keeps_the_old_values_and_registers_the_new_one(tmp_path):
@@ -167,23 +151,10 @@ def test_a_redeploy_with_a_new_state_keeps_the_old_values_and_registers_the_new_
 
         return SdkApp(functions, Manifest(namespace="raw", functions=("raw/fn",)))
 
-    async def run_once(app: SdkApp) -> dict[str, object]:
-        store = Store(db)
-        engine = Engine(app.manifest, InProcess(app), store, VirtualClock())
-        try:
-            engine.enqueue(
-                [Incoming(Address("raw", "fn", "r"), None, message_value(Greet(name="x")))]
-            )
-            await engine.run_until_quiet()
-            values = store.state(Address("raw", "fn", "r"), 0)
-            return {name: codec.decode(*value) for name, value in values.items()}
-        finally:
-            await engine.close()
-            store.close()
-
-    assert asyncio.run(run_once(app(ValueSpec("x", IntType)))) == {"x": 1}
+    address = Address("raw", "fn", "r")
+    assert run_on(db, app(ValueSpec("x", IntType)), address, Greet(name="x")) == {"x": 1}
     redeployed = app(ValueSpec("x", IntType), ValueSpec("y", StringType))
-    assert asyncio.run(run_once(redeployed)) == {"x": 2, "y": "x was 1"}
+    assert run_on(db, redeployed, address, Greet(name="x")) == {"x": 2, "y": "x was 1"}
     # The first request after the restart carried no state; the handshake registered both.
     assert [len(r.invocation.state) for r in redeployed.requests] == [0, 2]
 

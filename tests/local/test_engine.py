@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from aiohttp import web
 from statefun import StatefulFunctions, StringType, ValueSpec
 
 from sfidl.local import codec
 from sfidl.local.clock import VirtualClock
 from sfidl.local.engine import Engine
-from sfidl.local.errors import JobFailure
 from sfidl.local.ingress import message_value
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming, Store
@@ -158,29 +156,6 @@ def test_http_transport_posts_octet_stream_to_the_endpoint():
     names, seen = asyncio.run(scenario())
     assert names == "one,two,"
     assert seen[0] == "/fn/slow application/octet-stream" and len(seen) == 3
-
-
-def test_http_transport_failure_names_the_endpoint():
-    async def scenario() -> None:
-        app = gated_app(asyncio.Event())
-        transport = Http("http://127.0.0.1:9/statefun")  # the discard port: nothing listens
-        store = Store(":memory:")
-        engine = Engine(
-            app.manifest, transport, store, VirtualClock(), attempts=2, retry_delay_s=0.001
-        )
-        try:
-            engine.enqueue([greet("a", "one")])
-            await engine.run_until_quiet()
-        finally:
-            await engine.close()
-            await transport.close()
-            store.close()
-
-    with pytest.raises(
-        JobFailure,
-        match=r"function demo/slow/a .*failure forwarding a message to a remote function after 2 attempts: POST http://127.0.0.1:9/statefun failed",
-    ):
-        asyncio.run(scenario())
 
 
 def test_concurrent_handshakes_of_one_function_type_both_retry():

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from statefun import IntType, StringType
 from statefun.request_reply_pb2 import FromFunction
 
-from sfidl.local.clock import VirtualClock
-from sfidl.local.engine import Engine
 from sfidl.local.errors import JobFailure
 from sfidl.local.records import Address
-from sfidl.local.store import Incoming, Store
-from sfidl.local.ingress import message_value
-from sfidl.local.transport import InProcess
+from sfidl.local.store import Store
 from sfidl.testing import Harness
-from tests.local.apps import BAD, Greet, Misbehave, RawApp, demo_app, state_app
+from tests.local.apps import BAD, Greet, Misbehave, RawApp, demo_app, run_on, state_app
 
 
 def misbehave(what: str) -> Harness:
@@ -127,29 +121,17 @@ def test_bytes_that_are_not_a_fromfunction_are_fatal():
 def test_changing_a_state_type_between_runs_is_fatal(tmp_path):
     db = tmp_path / "local.sqlite"
 
-    async def run_once(app) -> None:
-        store = Store(db)
-        engine = Engine(app.manifest, InProcess(app), store, VirtualClock())
-        try:
-            engine.enqueue(
-                [Incoming(Address("raw", "fn", "r"), None, message_value(Greet(name="x")))]
-            )
-            await engine.run_until_quiet()
-        finally:
-            await engine.close()
-            store.close()
-
-    asyncio.run(run_once(state_app(IntType)))
+    run_on(db, state_app(IntType), Address("raw", "fn", "r"), Greet(name="x"))
     with pytest.raises(
         JobFailure,
         match="state 'x' is registered with type 'io.statefun.types/int' but the function now declares 'io.statefun.types/string'; .*rename the state",
     ):
-        asyncio.run(run_once(state_app(StringType)))
+        run_on(db, state_app(StringType), Address("raw", "fn", "r"), Greet(name="x"))
     store = Store(db)
     assert store.counts().queued == 1 and store.counts().processed == 1
     store.close()
     # The failed batch stayed queued and runs again once the function is fixed (with the third run's message).
-    asyncio.run(run_once(state_app(IntType)))
+    run_on(db, state_app(IntType), Address("raw", "fn", "r"), Greet(name="x"))
     store = Store(db)
     assert store.counts().queued == 0 and store.counts().processed == 3
     store.close()

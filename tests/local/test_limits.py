@@ -47,6 +47,16 @@ async def deliver_one(url: str, **options: float) -> None:
         store.close()
 
 
+def test_an_unreachable_function_fails_the_job_naming_the_endpoint():
+    with pytest.raises(
+        JobFailure,
+        match=r"function demo/slow/a .*failure forwarding a message to a remote function after 2 attempts:"
+        r" POST http://127.0.0.1:9/statefun failed",
+    ):
+        # The discard port: nothing listens.
+        asyncio.run(deliver_one("http://127.0.0.1:9/statefun", attempts=2, retry_delay_s=0.001))
+
+
 def test_a_function_answering_500_is_retried_then_fails_the_job_with_its_answer():
     calls = []
 
