@@ -104,7 +104,11 @@ class Harness:
         self._run(self._engine.run_until_quiet())
 
     def advance(self, delta: timedelta) -> None:
-        """Move time forward by ``delta``, firing due delayed messages in time order and expiring state."""
+        """Move time forward by ``delta``, firing due delayed messages in time order and expiring state.
+
+        Time stops at each fire time on the way: what a timer causes runs before later timers
+        fire. Messages due at the same time are queued in the order they were sent.
+        """
         if delta < timedelta(0):
             raise ValueError(f"advance({delta!r}): time never goes back")
         target = self.clock.now_ms() + delta // MILLISECOND

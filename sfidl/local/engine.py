@@ -139,6 +139,10 @@ class Engine:
 
     async def room(self) -> None:
         """Wait while an address has ``max_batch`` messages queued (the ingresses' backpressure)."""
+        if self._full and not self._stopping and self._failure is None:
+            log.info(
+                "ingress paused: %s has %d messages queued", next(iter(self._full)), self._max_batch
+            )
         while self._full and not self._stopping and self._failure is None:
             self._drained.clear()
             await self._drained.wait()
@@ -307,8 +311,8 @@ class Engine:
         while True:
             attempt += 1
             try:
-                call = self._transport.call(address, request)
-                data = await asyncio.wait_for(call, max(0.0, deadline - loop.time()))
+                async with asyncio.timeout_at(deadline):
+                    data = await self._transport.call(address, request)
                 return _parse(fail, data)
             except TimeoutError:
                 raise fail(
