@@ -277,6 +277,7 @@ def _message(
     """A message's text and name; nested messages join ``types`` as ``Outer.Inner``."""
     name = scope.fresh(draw, _TYPE_NAMES)
     inner = _Scope()
+    inner.names.add(name)  # a nested enum named like its message is an error
     nested: list[str] = []
     if not outer:
         for _ in range(draw(st.integers(0, 1))):

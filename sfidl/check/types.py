@@ -83,9 +83,19 @@ def _declare(
             table.claim(report, name, oneof.name, "oneof")
             check_identifier(report, oneof.name, "oneof")
         _declare(table, report, file, proto_file, name, message.messages, message.enums)
+    # mypy-protobuf's stubs name a nested enum's types from the outermost message, from
+    # inside the enum's own scope: an enum of that very name would hide the message.
+    outermost = None if top_level else scope[len(file.package) + 1 :].split(".")[0]
     for enum in enums:
         if check_identifier(report, enum.name, "enum"):
             _check_python_attribute(report, enum.name, "enum", top_level)
+            if enum.name.text == outermost:
+                report.error(
+                    enum.name.span,
+                    f"an enum inside the message `{outermost}` cannot be named `{outermost}` too",
+                    hint="the generated Python stubs would find the enum where they mean the "
+                    "message; rename the enum",
+                )
         name = full_name(scope, enum.name.text)
         if table.claim(report, scope, enum.name, "type"):
             ref = TypeRef(TypeKind.ENUM, name, file.package, proto_file)
