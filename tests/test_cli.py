@@ -298,9 +298,13 @@ def latin1(folder: Path) -> Path:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (missing, "cannot read `{file}`: no such file"),
-        (directory, "cannot read `{file}`: it is a directory"),
-        (latin1, "cannot read `{file}`: it is not UTF-8 text (invalid byte at offset 13)"),
+        (missing, "1:1: error: cannot read `{file}`: no such file"),
+        (directory, "1:1: error: cannot read `{file}`: it is a directory"),
+        (
+            latin1,
+            "1:14: error: cannot read `{file}`: it is not UTF-8 text "
+            "(invalid byte 0xE9 at offset 13)",
+        ),
     ],
     ids=["missing", "directory", "not-utf8"],
 )
@@ -310,7 +314,7 @@ def test_unreadable_input_is_a_diagnostic(
     path = make(tmp_path)
     result = sfidl("compile", path.name, "-o", "out", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.startswith(f"{path.name}:1:1: error: {message.format(file=path.name)}\n")
+    assert result.stderr.startswith(f"{path.name}:{message.format(file=path.name)}\n")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
 
@@ -335,7 +339,9 @@ ADVERSARIAL_ERRORS: dict[str, tuple[str | bytes, str]] = {
     "only-comments": ("// nothing\n/* here */\n", "{path}:1:1: error: expected `namespace`"),
     "binary": (
         bytes(range(256)) * 4,
-        "{path}:1:1: error: cannot read `{path}`: it is not UTF-8 text (invalid byte at offset 128)",
+        # The first byte that is not UTF-8 is 0x80, at offset 128: after one newline (0x0A).
+        "{path}:2:118: error: cannot read `{path}`: it is not UTF-8 text "
+        "(invalid byte 0x80 at offset 128)",
     ),
     "nul-byte": ("namespace a;\x00\n", "{path}:1:13: error: unexpected character"),
     "unicode-message": (
