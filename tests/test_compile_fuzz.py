@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -208,7 +209,8 @@ _LOWER_NAMES = st.sampled_from(
     "request reply correlation_id builtins typing google to max message map optional repeated "
     "returns state timer calls get set send run count error".split()
 ) | st.from_regex(r"[a-z][a-z0-9]{0,5}", fullmatch=True).filter(lambda n: not _reserved(n))
-_FUNCTION_NAMES = st.sampled_from("F G Id Type List Object Main Str".split()) | st.from_regex(
+# Not `Str`, `Int`, `Bool`...: see test_a_function_named_like_a_builtin_type below.
+_FUNCTION_NAMES = st.sampled_from("F G Id Type List Object Main".split()) | st.from_regex(
     r"F[a-z0-9]{0,4}", fullmatch=True
 )
 _SCALARS = (
@@ -505,3 +507,19 @@ def test_valid_programs_pass_mypy_strict_and_import(texts: list[str]) -> None:
                 text=True,
             )
             assert imported.returncode == 0, f"{imported.stderr}\n{text}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sfidl/gen/stubs.py: the client method `str` of a callee `Str` shadows the builtin "
+    "`str` in the annotations of the methods after it (found by the property tests)",
+)
+def test_a_function_named_like_a_builtin_type_gives_stubs_that_pass_mypy() -> None:
+    text = (
+        "namespace a;\nmessage M {}\nmessage N {}\nfunction Str { on h(M); }\n"
+        "function Main { on h(M); }\nfunction G { on g(M) sends Str.h, Main.h; on k(N); }\n"
+        'ingress i: kafka topic "t" -> G.g;\n'
+    )
+    test_valid_programs_pass_mypy_strict_and_import.hypothesis.inner_test(  # type: ignore[attr-defined]
+        [text]
+    )
