@@ -13,6 +13,7 @@ from sfidl.gen.python_names import (
     STATE_SCALAR_PYTHON,
     docstring_literal,
     import_line,
+    pb2_alias,
     literal,
     pascal_case,
     python_type,
@@ -69,6 +70,21 @@ def render_stubs(program: Program) -> str:
     return black.format_str(text, mode=black.Mode(line_length=100))
 
 
+# Top-level names of every stubs module (imports and constants the template writes).
+_FIXED_NAMES = (
+    "annotations",
+    "abc",
+    "timedelta",
+    "TypeAlias",
+    "sf",
+    "CallId",
+    "Timeout",
+    "TimerId",
+    "NAMESPACE",
+    "MANIFEST",
+)
+
+
 def error_class_name(ref: TypeRef) -> str:
     """``OutOfStock`` -> ``OutOfStockError`` (a name already ending in ``Error`` is kept)."""
     name = ref.local_name.replace(".", "")
@@ -91,7 +107,9 @@ class _Builder:
     def __init__(self, program: Program) -> None:
         self.program = program
         self.egress_by_name = {e.name: e for e in program.egresses}
-        self.names: dict[str, str] = {}  # generated top-level name -> what it was made for
+        # generated top-level name -> what it was made for
+        self.names: dict[str, str] = {name: "sfidl's own use" for name in _FIXED_NAMES}
+        self.spans: dict[str, Span] = {}  # where each name the program caused comes from
         self.proto_files: set[str] = set()  # the _pb2 modules the stubs refer to
 
     def py(self, ref: TypeRef) -> str:
@@ -109,6 +127,7 @@ class _Builder:
                 span,
             )
         self.names[name] = purpose
+        self.spans[name] = span
         return name
 
     def build(self) -> StubsView:
@@ -132,6 +151,7 @@ class _Builder:
             )
             for i in program.ingresses
         )
+        self._check_members()
         return StubsView(
             source=program.root.path,
             namespace=program.namespace,
@@ -146,6 +166,29 @@ class _Builder:
             app_params=self._app_params(),
             endpoint=literal(program.endpoint) if program.endpoint else "None",
         )
+
+    def _check_members(self) -> None:
+        """No method or attribute of a generated class may hide a name its annotations use.
+
+        Annotations are resolved in class scope: a handler named ``sf`` or ``str``, or
+        like a generated class or module, would hide it from every later annotation.
+        """
+        modules = {pb2_alias(p) for p in self.proto_files}
+        for module in sorted(modules & self.spans.keys()):
+            raise StubNameClash(
+                f"the generated Python name `{module}` is needed for both {self.names[module]} "
+                "and the imported protobuf module; rename it",
+                self.spans[module],
+            )
+        taken = {*self.names, *modules}
+        for function in self.program.functions:
+            for name, span, what, builtins in _members(function):
+                if name in taken or name in builtins:
+                    raise StubNameClash(
+                        f"`{name}`, the Python name of {what}, would hide the name `{name}` "
+                        f"that the generated classes of {function.name} use; rename it",
+                        span,
+                    )
 
     def _app_params(self) -> tuple[tuple[str, str], ...]:
         """The application's keyword arguments: one per function, then ``playground``."""
@@ -479,6 +522,40 @@ class _Builder:
         if call.timeout_millis is not None:
             args.append(f"timeout={timedelta_expr(call.timeout_millis)}")
         return f"sf.Continuation({', '.join(args)})"
+
+
+# The builtins each kind of generated class names in its annotations.
+_STATE_BUILTINS = frozenset({"int", "float", "bool", "str"})  # ScalarState[...]
+_BASE_BUILTINS = frozenset({"tuple"})  # a join's continuation: outcomes: tuple[...]
+_CLIENT_BUILTINS = frozenset({"timedelta"})  # timeout: timedelta | None
+_JOIN_BUILTINS = frozenset({"tuple", "str", "timedelta"})  # (id, request): tuple[str, ...]
+_ACCESSOR_BUILTINS = frozenset({"str"})  # def inventory(self, id: str)
+
+
+def _members(function: Function) -> list[tuple[str, Span, str, frozenset[str]]]:
+    """The names a function's generated classes define: where, what, and the builtins beside them."""
+    members = [(s.name, s.span, f"the state {s.name}", _STATE_BUILTINS) for s in function.states]
+    for name, span, what in (
+        *((h.name, h.span, f"the handler {h.name}") for h in function.handlers),
+        *((t.name, t.span, f"the timer {t.name}") for t in function.timers),
+    ):
+        members.append((name, span, what, _BASE_BUILTINS))
+    for member in function.members:
+        targets: list[tuple[str, str]] = []
+        for call in member.calls:
+            what = f"the continuation {call.continuation}"
+            uses = _JOIN_BUILTINS if call.is_join else _BASE_BUILTINS
+            members.append((call.continuation, call.span, what, uses))
+            if not call.is_join:
+                targets += [(r.function, r.handler) for r in call.targets]
+        targets += [(s.function, s.handler) for s in member.sends]
+        for target, handler in targets:
+            what = f"the handler {target}.{handler}"
+            members.append((handler, member.span, what, _CLIENT_BUILTINS))
+            what = f"the function {target}"
+            members.append((snake_case(target), member.span, what, _ACCESSOR_BUILTINS))
+        members += [(e, member.span, f"the egress {e}", frozenset()) for e in member.emits]
+    return members
 
 
 def _maybe_async(returns: str) -> str:
