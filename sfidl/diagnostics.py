@@ -54,7 +54,7 @@ class Diagnostic:
         if text is not None:
             source_lines = text.splitlines()
             if 1 <= s.line <= len(source_lines):
-                src = source_lines[s.line - 1].replace("\t", " ")
+                src = _printable(source_lines[s.line - 1])
                 gutter = str(s.line)
                 end = s.end_column if s.end_line == s.line else len(src) + 1
                 width = max(1, end - s.column)
@@ -88,3 +88,10 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
         if name.lower() in lowered:
             close = [lowered[name.lower()]]
     return f"did you mean `{close[0]}`?" if close else None
+
+
+def _printable(line: str) -> str:
+    """The line as a terminal can show it: one visible character per character, so the caret lines up."""
+    return "".join(
+        " " if c == "\t" else c if c.isprintable() else "\N{REPLACEMENT CHARACTER}" for c in line
+    )
