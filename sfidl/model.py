@@ -111,18 +111,19 @@ class EnumValue:
 
 
 @dataclass(frozen=True)
+class Reserved:
+    ranges: tuple[tuple[int, int], ...] = ()  # inclusive; ``max`` already resolved to a number
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class EnumType:
     name: str  # the simple name, as declared
     full_name: str
     values: tuple[EnumValue, ...]
     span: Span
     doc: str = ""
-
-
-@dataclass(frozen=True)
-class Reserved:
-    ranges: tuple[tuple[int, int], ...] = ()  # inclusive; ``max`` is 536870911
-    names: tuple[str, ...] = ()
+    reserved: Reserved = Reserved()  # for an enum, ``max`` is 2147483647
 
 
 class MessageOrigin(Enum):

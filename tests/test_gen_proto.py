@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sfidl.compiler import compile_file
 from sfidl.gen.proto import comment_lines, quote, render_proto, type_name
 from sfidl.model import Label, MessageType, Reserved, SourceFile
 from tests.golden import assert_golden
@@ -175,3 +176,14 @@ def test_comment_lines_and_quote() -> None:
     assert comment_lines("a\n\n  b  ") == ("// a", "//", "//   b")
     assert comment_lines("lone \udc80 surrogate") == ("// lone \ufffd surrogate",)
     assert quote('a"b\\c\n\x7f\udc80é') == '"a\\"b\\\\c\\012\\177\ufffdé"'
+
+
+def test_an_enums_reserved_numbers_and_names_reach_the_proto(tmp_path: Path) -> None:
+    source = tmp_path / "enum_reserved.sfidl"
+    source.write_text(
+        'namespace a;\nenum K { K_A = 0; reserved 2, 5 to max; reserved "K_OLD"; K_B = 1; }\n'
+        "message M { K k = 1; }\n"
+    )
+    # compile_file runs protoc on the result: it accepts what we wrote.
+    proto = compile_file(source).files["enum_reserved.proto"].decode()
+    assert 'enum K {\n  reserved 2, 5 to max;\n  reserved "K_OLD";\n  K_A = 0;' in proto

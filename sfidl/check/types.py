@@ -371,7 +371,9 @@ def build_enum(report: Reporter, enum: ast.Enum, scope: str) -> model.EnumType:
                 "rename one of them",
             )
         values.append(model.EnumValue(value.name.text, value.number, value.span, value.doc))
-    return model.EnumType(enum.name.text, name, tuple(values), enum.name.span, enum.doc)
+    return model.EnumType(
+        enum.name.text, name, tuple(values), enum.name.span, enum.doc, reserved=reserved
+    )
 
 
 def _prefix(enum_name: str) -> str:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from sfidl.model import EnumType, Field, Label, MessageType, Reserved, SourceFile, TypeKind, TypeRef
 from sfidl.gen.templating import render_template
 
-# protobuf's largest field number: `reserved 40 to max` ends here.
+# What `max` stands for in `reserved 40 to max`: the largest field number, or enum value.
 MAX_FIELD_NUMBER = 536870911
+MAX_ENUM_VALUE = 2147483647
 
 
 # The view templates/proto.j2 lays out; ``kind`` tells the template which block it holds.
@@ -31,6 +32,7 @@ class _EnumView:
     doc: tuple[str, ...]
     name: str
     values: tuple[_EnumValueView, ...]
+    reserved: tuple[str, ...] = ()  # what follows `reserved`, one statement each
     kind: str = "enum"
 
 
@@ -100,13 +102,14 @@ def _file_view(file: SourceFile) -> _FileView:
 
 def _enum_view(enum: EnumType) -> _EnumView:
     values = tuple(_EnumValueView(comment_lines(v.doc), v.name, v.number) for v in enum.values)
-    return _EnumView(comment_lines(enum.doc), enum.name, values)
+    reserved = _reserved_statements(enum.reserved, MAX_ENUM_VALUE)
+    return _EnumView(comment_lines(enum.doc), enum.name, values, reserved)
 
 
 def _message_view(message: MessageType) -> _MessageView:
     body: list[_ReservedView | _FieldsView | _EnumView | _MessageView] = []
     if message.reserved.ranges or message.reserved.names:
-        body.append(_ReservedView(_reserved_statements(message.reserved)))
+        body.append(_ReservedView(_reserved_statements(message.reserved, MAX_FIELD_NUMBER)))
     if message.fields:
         body.append(_FieldsView(_members(message.fields)))
     body += [_enum_view(e) for e in message.enums]
@@ -153,19 +156,19 @@ def type_name(ref: TypeRef) -> str:
     return ref.name if ref.kind is TypeKind.SCALAR else "." + ref.name
 
 
-def _reserved_statements(reserved: Reserved) -> tuple[str, ...]:
+def _reserved_statements(reserved: Reserved, maximum: int) -> tuple[str, ...]:
     statements = []
     if reserved.ranges:
-        statements.append(", ".join(_range(start, end) for start, end in reserved.ranges))
+        statements.append(", ".join(_range(s, e, maximum) for s, e in reserved.ranges))
     if reserved.names:
         statements.append(", ".join(quote(n) for n in reserved.names))
     return tuple(statements)
 
 
-def _range(start: int, end: int) -> str:
+def _range(start: int, end: int, maximum: int) -> str:
     if start == end:
         return str(start)
-    return f"{start} to {'max' if end == MAX_FIELD_NUMBER else end}"
+    return f"{start} to {'max' if end == maximum else end}"
 
 
 def comment_lines(text: str) -> tuple[str, ...]:
