@@ -7,11 +7,22 @@ from datetime import timedelta
 
 import fraud_pb2 as pb
 import pytest
-from fraud_app import FRAUD_MEMORY, app
+import statefun
+from fraud_app import (
+    FRAUD_MEMORY,
+    FraudCounterFunction,
+    MerchantScorerFunction,
+    ModelFunction,
+    TransactionManagerFunction,
+    app,
+)
+from fraud_sfidl import FraudApp, FraudCounterContext, MerchantScorerContext
 
 from sfidl.testing import Harness
+from tests.protocol import Driver
 
 COUNTER = "com.example.fraud/fraud_counter"
+SCORER = "com.example.fraud/merchant_scorer"
 
 
 @pytest.fixture
@@ -77,3 +88,32 @@ def test_confirmed_fraud_is_forgotten_after_thirty_days(harness: Harness) -> Non
     assert harness.state(COUNTER, "acct-1", "count") == 1
     harness.advance(timedelta(seconds=1))
     assert harness.state(COUNTER, "acct-1", "count") == 0
+
+
+class IntScorer(MerchantScorerFunction):
+    def report(self, ctx: MerchantScorerContext, message: pb.MerchantReport) -> None:
+        ctx.state.score = 1  # mypy accepts an int for a float: so must the runtime
+        ctx.state.known = True
+
+
+class BoolCounter(FraudCounterFunction):
+    def confirm(self, ctx: FraudCounterContext, message: pb.ConfirmFraud) -> None:
+        ctx.state.count = True  # a bool is no int32 (mypy would say so too)
+
+
+def test_a_double_state_takes_an_int_and_an_int_state_refuses_a_bool() -> None:
+    driver = Driver(
+        FraudApp(
+            fraud_counter=BoolCounter(),
+            merchant_scorer=IntScorer(),
+            model=ModelFunction(),
+            transaction_manager=TransactionManagerFunction(),
+        )
+    )
+    driver.invoke(SCORER, "shop", pb.MerchantReport(score=0.5))
+    assert (
+        statefun.DoubleType.serializer().deserialize(driver.state[(SCORER, "shop")]["score"].value)
+        == 1.0
+    )
+    with pytest.raises(TypeError, match="state 'count' holds int values, not bool"):
+        driver.invoke(COUNTER, "acct", pb.ConfirmFraud(transaction_id="t"))

@@ -120,12 +120,13 @@ class ScalarState(StateField[S]):
         return self.default if value is None else value
 
     def set(self, invocation: Invocation, value: S) -> None:
-        if not isinstance(value, type(self.default)) or isinstance(value, bool) != isinstance(
-            self.default, bool
-        ):
+        kind = type(self.default)
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if kind is float and is_int:
+            value = float(value)  # type: ignore[assignment]  # mypy lets an int be a float
+        elif not (is_int if kind is int else isinstance(value, kind)):
             raise TypeError(
-                f"state {self.name!r} holds {type(self.default).__name__} values, "
-                f"not {type(value).__name__}"
+                f"state {self.name!r} holds {kind.__name__} values, not {type(value).__name__}"
             )
         invocation.write(self.name, value)
 
