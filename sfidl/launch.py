@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from pathlib import Path
 from typing import cast
 
@@ -63,15 +64,29 @@ def load_app(spec: str, *, search: tuple[Path, ...]) -> object:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         if error.name != module_name:
-            raise
+            raise _user_error(f"importing {module_name}", error) from error
         raise LaunchError(f"cannot import the application module {module_name!r}") from None
+    except Exception as error:  # the user's module failed: say where, not "a bug in sfidl"
+        raise _user_error(f"importing {module_name}", error) from error
     name = attribute or "app"
     if not hasattr(module, name):
         raise LaunchError(
             f"{module_name} has no attribute {name!r} (give it as {module_name}:OBJECT)"
         )
     app = getattr(module, name)
-    return app() if callable(app) and not hasattr(app, "manifest") else app
+    if callable(app) and not hasattr(app, "manifest"):
+        try:
+            app = app()
+        except Exception as error:
+            raise _user_error(f"calling {module_name}:{name}()", error) from error
+    return app
+
+
+def _user_error(doing: str, error: Exception) -> LaunchError:
+    """A failure in the user's own code, with the place it was raised."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return LaunchError(f"{doing} failed: {type(error).__name__}: {error}{where}")
 
 
 def check_app(app: object, program: Program) -> LocalApp:

@@ -176,3 +176,24 @@ def test_a_batch_run_over_an_ingress_file(tmp_path: Path) -> None:
         ("ada", 2),
         ("bob", 1),
     ]
+
+
+def test_a_broken_application_module_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "broken_app.py").write_text(
+        "from greeter_sfidl import Greeter, GreeterApp\n\n\n"
+        "class Incomplete(Greeter):\n    pass\n\n\n"
+        "app = GreeterApp(greeter=Incomplete())\n"
+    )
+    command = [
+        sys.executable, "-m", "sfidl", "run", str(ROOT / "examples" / "greeter" / "greeter.sfidl"),
+        "--app", "broken_app", "-o", str(tmp_path / "gen"), "--db", str(tmp_path / "db.sqlite"),
+    ]  # fmt: skip
+    result = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=DEADLINE_S
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert (
+        "importing broken_app failed: TypeError: Can't instantiate abstract class" in result.stderr
+    )
+    assert "broken_app.py:8" in result.stderr
