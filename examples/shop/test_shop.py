@@ -13,6 +13,7 @@ from statefun.kafka_egress_pb2 import KafkaProducerRecord
 from statefun.request_reply_pb2 import FromFunction
 
 from sfidl.runtime.internal_pb2 import CallTimeout, TimerFired
+from sfidl.testing import Harness
 from tests.protocol import Driver, decode, forward, outgoing
 
 CART = "com.example.shop/user_cart"
@@ -152,3 +153,13 @@ def test_async_handlers_and_continuations_are_awaited() -> None:
 
     cart = {m.state_name: m for m in filled.state_mutations}["cart"]
     assert decode(cart.state_value, pb.Cart).items == {"hat": 1}
+
+
+def test_the_readme_harness_example() -> None:
+    with Harness(app) as h:
+        h.ingest("restocks", "socks", pb.Restock(quantity=3))
+        h.ingest("add_to_cart", "ada", pb.AddToCart(user_id="ada", item_id="socks", quantity=1))
+        h.run_until_quiet()
+        assert h.state("com.example.shop/inventory", "socks", "stock") == 2
+        h.advance(timedelta(minutes=30))  # the idle cart's timer fires: the sock goes back
+        assert h.state("com.example.shop/inventory", "socks", "stock") == 3
