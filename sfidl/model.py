@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import PurePath
 
 from sfidl.diagnostics import Span
 
@@ -161,6 +162,12 @@ class SourceFile:
     @property
     def stem(self) -> str:
         return self.proto_file.removesuffix(".proto")
+
+    @property
+    def file_name(self) -> str:
+        """The .sfidl file's name without its folder: what generated headers cite, so the
+        output does not depend on where the compiler was run from."""
+        return PurePath(self.path).name
 
 
 class ExpireMode(Enum):

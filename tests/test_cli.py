@@ -468,3 +468,13 @@ def test_check_reports_errors_like_compile(
     assert (code, err) == (compile_code, compile_err) == (1, compile_err)
     assert CARET.search(err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.sfidl"]
+
+
+def test_outputs_do_not_depend_on_how_the_input_path_is_spelled(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(GREETER.parent.parent)
+    assert run_main(capsys, "compile", "greeter/greeter.sfidl", "-o", tmp_path / "relative")[0] == 0
+    assert run_main(capsys, "compile", GREETER, "-o", tmp_path / "absolute")[0] == 0
+    relative, absolute = (snapshot(tmp_path / name) for name in ("relative", "absolute"))
+    assert {n: b for n, (b, _) in relative.items()} == {n: b for n, (b, _) in absolute.items()}

@@ -228,7 +228,7 @@ def _aws(program: Program) -> _Aws:
 
 
 def _render(program: Program, documents: list[_Document]) -> str:
-    return render_template(_TEMPLATE, source=_quote(program.root.path), documents=documents)
+    return render_template(_TEMPLATE, source=_quote(program.root.file_name), documents=documents)
 
 
 def _quote(text: str) -> str:

@@ -153,7 +153,7 @@ class _Builder:
         )
         self._check_members()
         return StubsView(
-            source=program.root.path,
+            source=program.root.file_name,
             namespace=program.namespace,
             doc=program.root.doc,
             errors=errors,
