@@ -7,7 +7,7 @@ import pytest
 from sfidl import ast
 from sfidl.check import Unit, check
 from sfidl.check.envelopes import envelope_names
-from sfidl.check.names import pascal_case, snake_case
+from sfidl.naming import pascal_case, snake_case
 from sfidl.diagnostics import Severity
 from sfidl.model import Program
 from sfidl.parse import parse

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from sfidl.check.names import pascal_case, snake_case
+from sfidl.naming import pascal_case, snake_case
 from sfidl.compiler import Compiled, compile_file
 from sfidl.diagnostics import CompileError
 

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from sfidl import ast, model
-from sfidl.check.names import pascal_case, snake_case
+from sfidl.naming import pascal_case, snake_case
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import SymbolTable, TypeSymbol
 from sfidl.check.types import full_name

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from sfidl import ast, model
 from sfidl.check.envelopes import build_envelopes, envelope_names
-from sfidl.check.names import with_article, check_identifier, check_member_name, snake_case
+from sfidl.check.names import check_identifier, check_member_name, with_article
+from sfidl.naming import snake_case
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import FunctionSymbol, Resolver, SymbolTable
 from sfidl.check.types import full_name

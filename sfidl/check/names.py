@@ -11,18 +11,6 @@ from sfidl.check.report import Reporter
 _ASCII_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def snake_case(name: str) -> str:
-    """``UserCart`` -> ``user_cart``, ``HTTPServer`` -> ``http_server``, ``OutOfStock`` -> ``out_of_stock``."""
-    words = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", words)
-    return words.lower()
-
-
-def pascal_case(name: str) -> str:
-    """``reserve`` -> ``Reserve``, ``add_item`` -> ``AddItem``."""
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
-
-
 def with_article(word: str) -> str:
     """``word`` with its indefinite article: ``an enum value``, ``a field``, ``an `int32```."""
     return ("an " if word.lstrip("`")[:1] in tuple("aeiou") else "a ") + word

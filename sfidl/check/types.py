@@ -13,7 +13,8 @@ from sfidl.check.derived_names import (
     json_name,
     map_entry_name,
 )
-from sfidl.check.names import with_article, check_identifier, snake_case
+from sfidl.check.names import check_identifier, with_article
+from sfidl.naming import snake_case
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import Resolver, SymbolTable, TypeSymbol
 from sfidl.model import MessageOrigin, TypeKind, TypeRef

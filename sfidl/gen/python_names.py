@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from sfidl.model import TypeKind, TypeRef
 
 # Python types of the scalars a state can hold, and the runtime's SDK type constant.
@@ -48,17 +46,6 @@ def python_type(ref: TypeRef) -> str:
     if ref.kind is TypeKind.SCALAR:
         return STATE_SCALAR_PYTHON[ref.name][0]
     return f"{pb2_alias(ref.proto_file)}.{ref.local_name}"
-
-
-def snake_case(name: str) -> str:
-    """``UserCart`` -> ``user_cart``, ``HTTPProxy`` -> ``http_proxy``."""
-    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-def pascal_case(name: str) -> str:
-    """``user_cart`` -> ``UserCart``; an already Pascal-cased name stays as it is."""
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
 
 
 def timedelta_expr(millis: int) -> str:

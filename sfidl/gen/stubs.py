@@ -15,9 +15,7 @@ from sfidl.gen.python_names import (
     import_line,
     pb2_alias,
     literal,
-    pascal_case,
     python_type,
-    snake_case,
     timedelta_expr,
 )
 from sfidl.gen.stubs_view import (
@@ -48,6 +46,7 @@ from sfidl.model import (
     TypeKind,
     TypeRef,
 )
+from sfidl.naming import pascal_case, snake_case
 
 
 class StubNameClash(Exception):
