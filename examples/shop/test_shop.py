@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -163,3 +164,12 @@ def test_the_readme_harness_example() -> None:
         assert h.state("com.example.shop/inventory", "socks", "stock") == 2
         h.advance(timedelta(minutes=30))  # the idle cart's timer fires: the sock goes back
         assert h.state("com.example.shop/inventory", "socks", "stock") == 3
+
+
+def test_playground_records_use_the_proto_field_names_like_the_local_runtime() -> None:
+    playground = ShopApp(
+        inventory=InventoryFunction(), user_cart=UserCartFunction(), playground=True
+    )
+    done = Driver(playground).invoke(CART, "ada", pb.Checkout(user_id="ada"))
+    record = json.loads(done.outgoing_egresses[0].argument.value)
+    assert json.loads(record["payload"]) == {"user_id": "ada"}

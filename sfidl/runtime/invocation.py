@@ -181,7 +181,12 @@ def _playground_record(target: EgressManifest, message: Message) -> Any:
     """The record the StateFun playground image's egress takes: JSON with topic and payload."""
     return statefun.egress_message_builder(
         target_typename=PLAYGROUND_EGRESS,
-        value={"topic": target.sink, "payload": json_format.MessageToJson(message, indent=None)},
+        value={
+            "topic": target.sink,
+            "payload": json_format.MessageToJson(
+                message, indent=None, preserving_proto_field_name=True
+            ),
+        },
         value_type=_PLAYGROUND_RECORD,
     )
 
