@@ -93,11 +93,17 @@ def _check_typename(typename: str, status: int) -> None:
 
 
 def _looks_like_json(body: bytes) -> bool:
+    """A JSON object: a message's JSON is one, and its protobuf bytes never start with ``{``.
+
+    (0x7B would open a group, field 15, and proto3 has no groups; a bare number or string
+    that happens to parse as JSON, like b"85", is protobuf and stays protobuf.)
+    """
+    if not body.startswith(b"{"):
+        return False
     try:
-        json.loads(body)
+        return isinstance(json.loads(body), dict)
     except ValueError:
         return False
-    return True
 
 
 def _json_bytes(typename: str, body: bytes) -> bytes:

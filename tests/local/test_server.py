@@ -189,6 +189,9 @@ def test_http_bodies_for_scalar_and_json_typenames():
         "type.googleapis.com/sfidl.demo.Increment",
         Increment(by=4, note="n").SerializeToString(),
     )
+    # Protobuf bytes that happen to be valid JSON (an unknown fixed32 field 5: b"-" + 4 bytes)
+    # stay protobuf: only a JSON object is taken for a message's JSON.
+    assert unpacked(VND, b"-1234") == ("type.googleapis.com/sfidl.demo.Increment", b"-1234")
     with pytest.raises(IngressError, match="not a valid io.statefun.sdk.types.IntWrapper"):
         unpacked("application/vnd.io.statefun.types/int+json", b'"five"')
 
