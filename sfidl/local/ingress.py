@@ -194,6 +194,7 @@ async def follow_file(
     if path.exists():
         with path.open("rb") as f:
             line_no = f.read(start).count(b"\n")
+    committed = start
     while True:
         data = b""
         if path.exists():
@@ -213,11 +214,14 @@ async def follow_file(
             offset += len(raw)
             if len(messages) >= chunk:
                 enqueue(messages, source, offset)
+                committed = offset
                 messages = []
                 await asyncio.sleep(0)
                 if room is not None:
                     await room()
-        enqueue(messages, source, offset)
+        if offset != committed:  # an idle poll writes nothing
+            enqueue(messages, source, offset)
+            committed = offset
         if not follow:
             return
         await asyncio.sleep(poll_s)

@@ -185,3 +185,25 @@ def test_run_stops_cleanly_on_sigterm_and_logs_its_status(tmp_path):
         and "stopping" in text
         and "stopped: processed 2 messages" in text
     )
+
+
+def test_following_an_unchanged_file_writes_nothing(tmp_path):
+    path = tmp_path / "in.jsonl"
+    line = {"target": "demo/counter/a", "typename": "type.googleapis.com/sfidl.demo.Increment"}
+    path.write_text(json.dumps({**line, "value": {"by": 1}}) + "\n")
+    commits: list[tuple[int, int]] = []
+
+    def enqueue(messages, source, offset):
+        commits.append((len(messages), offset))
+
+    async def follow_a_while():
+        task = asyncio.create_task(
+            ingress.follow_file(path, MANIFEST, enqueue, 0, follow=True, poll_s=0.001)
+        )
+        await asyncio.sleep(0.05)  # dozens of polls of an unchanged file
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(follow_a_while())
+    assert commits == [(1, path.stat().st_size)]
