@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,20 +35,28 @@ def sfidl_run(example: str, tmp_path: Path) -> Iterator[str]:
     process = subprocess.Popen(
         command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
+    # A thread drains stderr: no read blocks the test, no full pipe blocks the process.
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stderr is not None
+    stderr = process.stderr
+
+    def drain() -> None:
+        for line in stderr:
+            lines.put(line)
+
+    threading.Thread(target=drain, daemon=True).start()
     try:
-        assert process.stderr is not None
-        deadline = time.monotonic() + DEADLINE_S
-        lines = []
-        while time.monotonic() < deadline:
-            line = process.stderr.readline()
-            lines.append(line)
+        seen: list[str] = []
+        while True:
+            try:
+                line = lines.get(timeout=DEADLINE_S)
+            except queue.Empty:
+                raise AssertionError(f"sfidl run did not start:\n{''.join(seen)}") from None
+            seen.append(line)
             found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
             if found:
                 yield found.group(1)
                 break
-            assert line, f"sfidl run exited early:\n{''.join(lines)}"
-        else:
-            raise AssertionError(f"sfidl run did not start in time:\n{''.join(lines)}")
     finally:
         process.send_signal(signal.SIGTERM)
         try:
