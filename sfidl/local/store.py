@@ -127,15 +127,21 @@ class Store:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._lock = _lock(Path(path))
-        self._db = sqlite3.connect(str(path), isolation_level=None)
-        if str(path) != ":memory:":
-            # WAL with synchronous=NORMAL survives a killed process (not a power cut) and is fast.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._transaction():
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None)
+            if str(path) != ":memory:":
+                # WAL with synchronous=NORMAL survives a killed process (not a power cut).
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._transaction():
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+        except BaseException:
+            if self._lock is not None:  # not a database after all: let another run have it
+                os.close(self._lock)
+                self._lock = None
+            raise
 
     def close(self) -> None:
         self._db.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -187,3 +188,11 @@ def test_a_stop_with_a_batch_in_flight_leaves_it_queued_for_the_next_run(tmp_pat
     store = Store(db)
     assert names_of(store, "a") == "first,"
     store.close()
+
+
+def test_a_file_that_is_no_database_releases_its_lock(tmp_path):
+    path = tmp_path / "not.sqlite"
+    path.write_bytes(b"this is not an SQLite database" * 100)
+    for _ in range(2):  # the second attempt would say "in use" if the first kept the lock
+        with pytest.raises(sqlite3.DatabaseError):
+            Store(path)
