@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sfidl.model import Egress, Ingress, IoKind, Program
 from sfidl.gen.templating import render_template
+from sfidl.model import Egress, Ingress, IoKind, Program
+from sfidl.runtime.types import is_typename
 
 DEFAULT_ENDPOINT = "http://localhost:8000/statefun"
 DEFAULT_KAFKA_BROKERS = "kafka:9092"
@@ -249,8 +250,7 @@ def _join_surrogates(match: re.Match[str]) -> str:
 
 def _typename(name: str) -> str:
     """A typename the runtime can parse (exactly one ``/``, both parts non-empty), quoted."""
-    namespace, slash, rest = name.partition("/")
-    if not (slash and namespace and rest) or "/" in rest:
+    if not is_typename(name):
         raise ValueError(f"sfidl internal error: {name!r} is not a <namespace>/<name> typename")
     return _quote(name)
 

@@ -10,7 +10,7 @@ from google.protobuf import descriptor_pool, json_format, message_factory
 from google.protobuf.message import DecodeError, Message
 from statefun import types_pb2
 
-PROTOBUF_PREFIX = "type.googleapis.com/"
+from sfidl.runtime.types import PROTOBUF_TYPENAME_PREFIX
 
 # The SDK's built-in scalar types: each value is its wrapper message (value in field 1).
 SCALAR_WRAPPERS: dict[str, type[Message]] = {
@@ -27,11 +27,6 @@ class CodecError(ValueError):
     """A value that does not match its typename."""
 
 
-def typename_of(message: Message) -> str:
-    """The typename ``statefun.make_protobuf_type`` gives ``message``'s class."""
-    return PROTOBUF_PREFIX + message.DESCRIPTOR.full_name
-
-
 def message_class(typename: str) -> type[Message] | None:
     """The protobuf class of a ``type.googleapis.com/<full name>`` typename, from the default pool.
 
@@ -39,11 +34,11 @@ def message_class(typename: str) -> type[Message] | None:
     """
     if typename in SCALAR_WRAPPERS:
         return SCALAR_WRAPPERS[typename]
-    if not typename.startswith(PROTOBUF_PREFIX):
+    if not typename.startswith(PROTOBUF_TYPENAME_PREFIX):
         return None
     try:
         descriptor = descriptor_pool.Default().FindMessageTypeByName(
-            typename[len(PROTOBUF_PREFIX) :]
+            typename[len(PROTOBUF_TYPENAME_PREFIX) :]
         )
     except KeyError:
         return None

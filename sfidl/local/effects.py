@@ -19,6 +19,7 @@ from statefun.request_reply_pb2 import FromFunction
 from sfidl.local.errors import JobFailure
 from sfidl.local.records import Address
 from sfidl.runtime.manifest import IoKind, Manifest
+from sfidl.runtime.types import is_typename
 
 KAFKA_RECORD = "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
 KINESIS_RECORD = "type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"
@@ -104,12 +105,6 @@ class Failure:
         )
 
 
-def check_typename(typename: str) -> bool:
-    """The runtime's ``TypeName.parseFrom``: exactly one ``/`` and non-empty parts."""
-    namespace, slash, name = typename.partition("/")
-    return bool(slash and namespace and name and "/" not in name)
-
-
 def register(
     fail: Failure,
     registered: Mapping[str, StateSpec],
@@ -121,7 +116,7 @@ def register(
     for pb in missing:
         name: str = pb.state_name
         typename: str = pb.type_typename or UNSET_TYPENAME
-        if not check_typename(typename):
+        if not is_typename(typename):
             raise fail(f"state {name!r} declares the malformed typename {typename!r}")
         known = registered[name].typename if name in registered else persisted(name)
         if known is not None and known != typename:

@@ -16,11 +16,11 @@ from google.protobuf.message import Message
 from statefun.request_reply_pb2 import TypedValue
 
 from sfidl.local import codec
-from sfidl.local.effects import check_typename
 from sfidl.local.errors import IngressError
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming
 from sfidl.runtime.manifest import IngressManifest, Manifest
+from sfidl.runtime.types import PROTOBUF_TYPENAME_PREFIX, is_typename, typename_of
 
 VND = "application/vnd."
 JSON_SUFFIX = "+json"
@@ -35,7 +35,7 @@ def typed_value(typename: str, data: bytes) -> bytes:
 
 def message_value(message: Message) -> bytes:
     """A protobuf message as a serialized ``TypedValue`` (``make_protobuf_type``'s typename)."""
-    return typed_value(codec.typename_of(message), message.SerializeToString())
+    return typed_value(typename_of(type(message)), message.SerializeToString())
 
 
 def find_ingress(manifest: Manifest, name: str) -> IngressManifest:
@@ -82,11 +82,11 @@ def from_http(
 
 def _check_typename(typename: str, status: int) -> None:
     """What StateFun's ``TypeName.parseFrom`` accepts, and protobuf types only when loaded."""
-    if not check_typename(typename):
+    if not is_typename(typename):
         raise IngressError(
             f"{typename!r} is not a typename of the form namespace/name", status=status
         )
-    if typename.startswith(codec.PROTOBUF_PREFIX) and not codec.is_known(typename):
+    if typename.startswith(PROTOBUF_TYPENAME_PREFIX) and not codec.is_known(typename):
         raise IngressError(
             f"unknown message type {typename!r}: no such protobuf message is loaded", status=status
         )

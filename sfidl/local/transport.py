@@ -8,8 +8,7 @@ import aiohttp
 
 from sfidl.local.app import LocalApp
 from sfidl.local.records import Address
-
-OCTET_STREAM = "application/octet-stream"
+from sfidl.runtime.http import OCTET_STREAM
 
 
 class TransportError(Exception):

@@ -12,6 +12,7 @@ from sfidl.runtime.dispatch import invoker
 from sfidl.runtime.invocation import Deployment, runtime_state_spec
 from sfidl.runtime.manifest import Manifest
 from sfidl.runtime.spec import FunctionSpec, RequestReply, Rpc
+from sfidl.runtime.types import is_typename
 
 
 class Function:
@@ -100,13 +101,10 @@ class Application:
 
 
 def check_typename(typename: str) -> None:
-    """Raise ValueError unless ``typename`` is ``<namespace>/<name>``, as StateFun parses it.
-
-    The SDK splits at the last ``/`` and so accepts ``a/b/c``, an address or egress the
-    runtime can never bind: the job would fail at the first message.
+    """Raise ValueError unless ``typename`` is ``<namespace>/<name>``, as StateFun parses it:
+    an address or egress the runtime cannot bind would fail the job at the first message.
     """
-    namespace, _, name = typename.partition("/")
-    if not namespace or not name or "/" in name:
+    if not is_typename(typename):
         raise ValueError(
             f"{typename!r} is not a StateFun typename: exactly one '/' between a namespace and a name"
         )

@@ -50,3 +50,12 @@ def typed_value(message: Message) -> TypedValue:
 def encode(message: Message) -> bytes:
     """Deterministic bytes (map order fixed), so equal values compare equal."""
     return message.SerializeToString(deterministic=True)
+
+
+def is_typename(text: str) -> bool:
+    """What StateFun's ``TypeName.parseFrom`` accepts: exactly one ``/``, both parts non-empty.
+
+    (The SDK splits at the last ``/`` and so accepts ``a/b/c``, which the runtime cannot bind.)
+    """
+    namespace, slash, name = text.partition("/")
+    return bool(slash and namespace and name and "/" not in name)
