@@ -290,7 +290,7 @@ class _Builder:
                 params="",
                 returns=f"sf.Egress[{self.py(self._egress_message(e))}]",
                 doc=self.egress_by_name[e].doc,
-                body=f'self._egress("{self.egress_by_name[e].typename}", '
+                body=f'return self._egress("{self.egress_by_name[e].typename}", '
                 f"{self.py(self._egress_message(e))})",
             )
             for e in function.emits
@@ -301,7 +301,7 @@ class _Builder:
                 params="",
                 returns=f"sf.Timer[{self.py(t.message)}]",
                 doc=t.doc,
-                body=f'self._timer("{t.name}", {self.py(t.message)})',
+                body=f'return self._timer("{t.name}", {self.py(t.message)})',
             )
             for t in function.timers
         )
@@ -402,7 +402,7 @@ class _Builder:
                 + ", ".join(f"{r.function}.{r.handler}" for r in call.targets)
                 + f" (each an `(id, request)` pair) and hand every outcome to `{call.continuation}`."
             ),
-            body=f'self._join("{call.continuation}", ({requests},), {carried}, timeout)',
+            body=f'return self._join("{call.continuation}", ({requests},), {carried}, timeout)',
         )
 
     def _abstract_methods(self, function: Function, context: str) -> tuple[Method, ...]:
@@ -483,7 +483,7 @@ class _Builder:
             params=", ".join(params),
             returns="sf.CallId",
             doc=f"Call {rpc.function}.{rpc.handler}; the outcome goes to `{call.continuation}`.",
-            body=f'self._call({_rpc_constant_name(rpc)}, "{call.continuation}", request, {carried}, timeout)',
+            body=f'return self._call({_rpc_constant_name(rpc)}, "{call.continuation}", request, {carried}, timeout)',
         )
 
     def _send_method(self, send: SendRef) -> Method:
@@ -493,7 +493,6 @@ class _Builder:
             returns="None",
             doc=f"Send to {send.function}.{send.handler}.",
             body="self._send(message)",
-            returns_value=False,
         )
 
     def _continuation_method(self, call: Call, context: str) -> Method:

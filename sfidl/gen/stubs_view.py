@@ -56,8 +56,7 @@ class Method:
     params: str  # after ``self``
     returns: str
     doc: str
-    body: str = ""
-    returns_value: bool = True  # the body is an expression to return, else a statement
+    body: str = ""  # the one statement of the body; none for an abstract method
 
 
 @dataclass(frozen=True)
