@@ -175,6 +175,8 @@ class Handler:
     calls: tuple[CallDecl, ...] = ()
     sends: tuple[HandlerRef, ...] = ()
     emits: tuple[Name, ...] = ()
+    sets: tuple[Name, ...] = ()  # timers of the same function
+    completes: tuple[Name, ...] = ()  # rpc handlers of the same function
     doc: str = ""
 
 
@@ -186,6 +188,8 @@ class Timer:
     calls: tuple[CallDecl, ...] = ()
     sends: tuple[HandlerRef, ...] = ()
     emits: tuple[Name, ...] = ()
+    sets: tuple[Name, ...] = ()  # timers of the same function
+    completes: tuple[Name, ...] = ()  # rpc handlers of the same function
     doc: str = ""
 
 
@@ -197,6 +201,7 @@ class Function:
     timers: tuple[Timer, ...]
     span: Span
     doc: str = ""
+    exclusive: bool = False
 
 
 @dataclass(frozen=True)

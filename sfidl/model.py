@@ -252,6 +252,33 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Effects:
+    """What one handler, timer or continuation declared it may do; its context offers exactly this."""
+
+    calls: tuple[Call, ...] = ()
+    sends: tuple[SendRef, ...] = ()
+    emits: tuple[str, ...] = ()  # egress names
+    sets: tuple[str, ...] = ()  # timer names
+    completes: tuple[str, ...] = ()  # rpc handler names whose deferred replies it may complete
+
+    def __or__(self, other: Effects) -> Effects:
+        """Both sets of effects, each once, in the order first declared."""
+        calls: dict[str, Call] = {}
+        for call in (*self.calls, *other.calls):
+            calls.setdefault(call.continuation, call)
+        sends: dict[tuple[str, str], SendRef] = {}
+        for send in (*self.sends, *other.sends):
+            sends.setdefault((send.function_typename, send.handler), send)
+        return Effects(
+            calls=tuple(calls.values()),
+            sends=tuple(sends.values()),
+            emits=tuple(dict.fromkeys((*self.emits, *other.emits))),
+            sets=tuple(dict.fromkeys((*self.sets, *other.sets))),
+            completes=tuple(dict.fromkeys((*self.completes, *other.completes))),
+        )
+
+
+@dataclass(frozen=True)
 class Handler:
     name: str
     kind: HandlerKind
@@ -261,12 +288,17 @@ class Handler:
     errors: tuple[TypeRef, ...] = ()  # RPC only
     call_envelope: TypeRef | None = None  # RPC only
     reply_envelope: TypeRef | None = None  # RPC only
-    # What this handler declared it may do (the call graph); the function's context
-    # offers the union over its handlers.
+    # What this handler declared it may do (the call graph); its context offers exactly that.
     calls: tuple[Call, ...] = ()
     sends: tuple[SendRef, ...] = ()
     emits: tuple[str, ...] = ()  # egress names
+    sets: tuple[str, ...] = ()  # timer names of the same function
+    completes: tuple[str, ...] = ()  # rpc handler names of the same function
     doc: str = ""
+
+    @property
+    def effects(self) -> Effects:
+        return Effects(self.calls, self.sends, self.emits, self.sets, self.completes)
 
 
 @dataclass(frozen=True)
@@ -280,7 +312,13 @@ class Timer:
     calls: tuple[Call, ...] = ()
     sends: tuple[SendRef, ...] = ()
     emits: tuple[str, ...] = ()
+    sets: tuple[str, ...] = ()
+    completes: tuple[str, ...] = ()
     doc: str = ""
+
+    @property
+    def effects(self) -> Effects:
+        return Effects(self.calls, self.sends, self.emits, self.sets, self.completes)
 
 
 @dataclass(frozen=True)
@@ -292,6 +330,8 @@ class Function:
     handlers: tuple[Handler, ...] = ()
     timers: tuple[Timer, ...] = ()
     doc: str = ""
+    # Holds other messages for an instance while one of its calls or deferred replies is pending.
+    exclusive: bool = False
 
     @property
     def type_name(self) -> str:
@@ -302,6 +342,18 @@ class Function:
     def members(self) -> tuple[Handler | Timer, ...]:
         """Handlers and timers: the methods whose effects are declared."""
         return (*self.handlers, *self.timers)
+
+    def defers(self, handler: str) -> bool:
+        """Whether the rpc ``handler`` may answer later: some member declares it ``completes`` it."""
+        return any(handler in m.completes for m in self.members)
+
+    def continuation_effects(self, continuation: str) -> Effects:
+        """What a continuation may do: what the members whose calls name it declared."""
+        effects = Effects()
+        for member in self.members:
+            if any(c.continuation == continuation for c in member.calls):
+                effects |= member.effects
+        return effects
 
     @property
     def calls(self) -> tuple[Call, ...]:

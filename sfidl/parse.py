@@ -394,6 +394,9 @@ class _Builder(Transformer[Token, Any]):
     # -- functions
 
     def function_decl(self, meta: Meta, children: list[Any]) -> ast.Function:
+        exclusive = isinstance(children[0], Token) and children[0].type == "EXCLUSIVE"
+        if exclusive:
+            children = children[1:]
         name = self._name(children[0])
         members = children[1:]
         return ast.Function(
@@ -403,6 +406,7 @@ class _Builder(Transformer[Token, Any]):
             timers=tuple(m for m in members if isinstance(m, ast.Timer)),
             span=name.span,
             doc=self._doc(meta),
+            exclusive=exclusive,
         )
 
     def state_decl(self, meta: Meta, children: list[Any]) -> ast.State:
@@ -466,6 +470,8 @@ class _Builder(Transformer[Token, Any]):
             calls=_collect(effects, "calls"),
             sends=_collect(effects, "sends"),
             emits=_collect(effects, "emits"),
+            sets=_collect(effects, "sets"),
+            completes=_collect(effects, "completes"),
             doc=self._doc(meta),
         )
 
@@ -481,6 +487,8 @@ class _Builder(Transformer[Token, Any]):
             calls=_collect(effects, "calls"),
             sends=_collect(effects, "sends"),
             emits=_collect(effects, "emits"),
+            sets=_collect(effects, "sets"),
+            completes=_collect(effects, "completes"),
             doc=self._doc(meta),
         )
 
@@ -492,6 +500,12 @@ class _Builder(Transformer[Token, Any]):
 
     def emits(self, meta: Meta, children: list[Token]) -> _Effects:
         return _Effects("emits", tuple(self._name(c) for c in children))
+
+    def sets(self, meta: Meta, children: list[Token]) -> _Effects:
+        return _Effects("sets", tuple(self._name(c) for c in children))
+
+    def completes(self, meta: Meta, children: list[Token]) -> _Effects:
+        return _Effects("completes", tuple(self._name(c) for c in children))
 
     def call(self, meta: Meta, children: list[Any]) -> ast.CallDecl:
         targets, continuation, *rest = children

@@ -4,7 +4,7 @@ and the assembly of each checked function.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sfidl import ast, model
@@ -63,7 +63,7 @@ class FunctionChecker:
             own = signature.handlers[handler.name.text]
             if own.node is not handler:
                 continue  # a duplicate, reported
-            calls, sends, emits = self._effects(signature, handler)
+            effects = self._effects(signature, handler)
             if own.request is None:
                 continue
             handlers.append(
@@ -76,20 +76,30 @@ class FunctionChecker:
                     errors=own.errors,
                     call_envelope=own.call_envelope,
                     reply_envelope=own.reply_envelope,
-                    calls=calls,
-                    sends=sends,
-                    emits=emits,
+                    calls=effects.calls,
+                    sends=effects.sends,
+                    emits=effects.emits,
+                    sets=effects.sets,
+                    completes=effects.completes,
                     doc=handler.doc,
                 )
             )
         timers: list[model.Timer] = []
         for timer in node.timers:
-            calls, sends, emits = self._effects(signature, timer)
+            effects = self._effects(signature, timer)
             message = message_type(self.resolver, self.report, timer.message, "timer message")
             if message is not None and signature.timers[timer.name.text] is timer:
                 timers.append(
                     model.Timer(
-                        timer.name.text, message, timer.name.span, calls, sends, emits, timer.doc
+                        timer.name.text,
+                        message,
+                        timer.name.span,
+                        calls=effects.calls,
+                        sends=effects.sends,
+                        emits=effects.emits,
+                        sets=effects.sets,
+                        completes=effects.completes,
+                        doc=timer.doc,
                     )
                 )
         return model.Function(
@@ -100,17 +110,58 @@ class FunctionChecker:
             handlers=tuple(handlers),
             timers=tuple(timers),
             doc=node.doc,
+            exclusive=node.exclusive,
         )
 
     def _effects(
         self, signature: FunctionSignature, member: ast.Handler | ast.Timer
-    ) -> tuple[tuple[model.Call, ...], tuple[model.SendRef, ...], tuple[str, ...]]:
-        calls = tuple(
-            call for decl in member.calls if (call := self._call(signature, decl)) is not None
+    ) -> model.Effects:
+        return model.Effects(
+            calls=tuple(
+                call for decl in member.calls if (call := self._call(signature, decl)) is not None
+            ),
+            sends=tuple(send for ref in member.sends if (send := self._send(ref)) is not None),
+            emits=tuple(name.text for name in member.emits if self._emit(name)),
+            sets=_unique(
+                self.report, member.sets, "sets", lambda n: self._sets(signature, n)
+            ),
+            completes=_unique(
+                self.report, member.completes, "completes", lambda n: self._completes(signature, n)
+            ),
         )
-        sends = tuple(send for ref in member.sends if (send := self._send(ref)) is not None)
-        emits = tuple(name.text for name in member.emits if self._emit(name))
-        return calls, sends, emits
+
+    def _sets(self, signature: FunctionSignature, name: ast.Name) -> bool:
+        if name.text in signature.timers:
+            return True
+        self.report.error(
+            name.span,
+            f"`{signature.symbol.name}` has no timer `{name.text}`",
+            hint=did_you_mean(name.text, signature.timers)
+            or "`sets` names a `timer` of the same function",
+        )
+        return False
+
+    def _completes(self, signature: FunctionSignature, name: ast.Name) -> bool:
+        handler = signature.handlers.get(name.text)
+        if handler is None:
+            self.report.error(
+                name.span,
+                f"`{signature.symbol.name}` has no rpc `{name.text}`",
+                hint=did_you_mean(
+                    name.text,
+                    [n for n, h in signature.handlers.items() if h.kind is HandlerKind.RPC],
+                )
+                or "`completes` names an `rpc` of the same function, to answer it later",
+            )
+            return False
+        if handler.kind is HandlerKind.ONEWAY:
+            self.report.error(
+                name.span,
+                f"`{name.text}` is one-way: it has no reply to complete",
+                hint="`completes` names an `rpc` of the same function",
+            )
+            return False
+        return True
 
     # -- targets
 
@@ -241,6 +292,22 @@ class FunctionChecker:
             )
             return False
         return True
+
+
+def _unique(
+    report: Reporter,
+    names: tuple[ast.Name, ...],
+    effect: str,
+    valid: Callable[[ast.Name], bool],
+) -> tuple[str, ...]:
+    """The valid names of a `sets`/`completes` list, each once (a repeat is reported)."""
+    seen: dict[str, ast.Name] = {}
+    for name in names:
+        if name.text in seen:
+            report.error(name.span, f"`{name.text}` is named twice in `{effect}`")
+        elif valid(name):
+            seen[name.text] = name
+    return tuple(seen)
 
 
 def _targets(written: tuple[str, ...]) -> str:

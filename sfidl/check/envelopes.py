@@ -1,6 +1,7 @@
 """The messages sfidl generates for every `rpc` handler: its call and reply envelopes.
 
-``message <Function><Handler>Call { string correlation_id = 1; <Request> request = 2; }``
+``message <Function><Handler>Call { string correlation_id = 1; <Request> request = 2;
+    int64 deadline_millis = 3; }`` (the caller's deadline, epoch milliseconds; 0: none)
 ``message <Function><Handler>Reply { string correlation_id = 1;
     oneof outcome { <Reply> reply = 2; <Error1> <error1> = 3; ... } }``
 """
@@ -16,6 +17,7 @@ from sfidl.diagnostics import Span
 from sfidl.model import Label, MessageOrigin, TypeKind, TypeRef
 
 _STRING = TypeRef(TypeKind.SCALAR, "string")
+_INT64 = TypeRef(TypeKind.SCALAR, "int64")
 
 
 def envelope_names(function: str, handler: str) -> tuple[str, str]:
@@ -69,6 +71,7 @@ def build_envelopes(
         fields=(
             _field("correlation_id", 1, _STRING, span),
             _field("request", 2, request, span),
+            _field("deadline_millis", 3, _INT64, span),
         ),
         span=span,
         origin=MessageOrigin.ENVELOPE,
