@@ -20,7 +20,7 @@ _sym_db = _symbol_database.Default()
 
 
 DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n\x1csfidl/runtime/internal.proto\x12\x08sfidl.v1"\x9d\x01\n\x0cRuntimeState\x12\x0f\n\x07next_id\x18\x01 \x01(\x04\x12\x34\n\x07pending\x18\x02 \x03(\x0b\x32#.sfidl.v1.RuntimeState.PendingEntry\x1a\x46\n\x0cPendingEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.sfidl.v1.PendingGroup:\x02\x38\x01"\x9f\x01\n\x0cPendingGroup\x12\x14\n\x0c\x63ontinuation\x18\x01 \x01(\t\x12$\n\x05\x63\x61lls\x18\x02 \x03(\x0b\x32\x15.sfidl.v1.PendingCall\x12\x0f\n\x07\x63\x61rried\x18\x03 \x01(\x0c\x12\x13\n\x0bhas_carried\x18\x04 \x01(\x08\x12\x15\n\rtimeout_token\x18\x05 \x01(\t\x12\x16\n\x0etimeout_millis\x18\x06 \x01(\x03"x\n\x0bPendingCall\x12\x17\n\x0ftarget_typename\x18\x01 \x01(\t\x12\x11\n\ttarget_id\x18\x02 \x01(\t\x12\x0f\n\x07request\x18\x03 \x01(\x0c\x12\r\n\x05reply\x18\x04 \x01(\x0c\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\x12\x0f\n\x07handler\x18\x06 \x01(\t"\x1c\n\x0b\x43\x61llTimeout\x12\r\n\x05group\x18\x01 \x01(\t";\n\nTimerFired\x12\r\n\x05timer\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\r\n\x05token\x18\x03 \x01(\t"\x8d\x01\n\nDeadLetter\x12\x19\n\x11\x66unction_typename\x18\x01 \x01(\t\x12\x13\n\x0b\x66unction_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x03 \x01(\t\x12\x18\n\x10message_typename\x18\x04 \x01(\t\x12\x15\n\rmessage_value\x18\x05 \x01(\x0c\x12\x0e\n\x06reason\x18\x06 \x01(\tb\x06proto3'
+    b'\n\x1csfidl/runtime/internal.proto\x12\x08sfidl.v1"\xc0\x02\n\x0cRuntimeState\x12\x0f\n\x07next_id\x18\x01 \x01(\x04\x12\x34\n\x07pending\x18\x02 \x03(\x0b\x32#.sfidl.v1.RuntimeState.PendingEntry\x12\x34\n\x07replies\x18\x03 \x03(\x0b\x32#.sfidl.v1.RuntimeState.RepliesEntry\x12#\n\x04held\x18\x04 \x03(\x0b\x32\x15.sfidl.v1.HeldMessage\x1a\x46\n\x0cPendingEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.sfidl.v1.PendingGroup:\x02\x38\x01\x1a\x46\n\x0cRepliesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.sfidl.v1.PendingReply:\x02\x38\x01"\x93\x01\n\x0cPendingReply\x12\x17\n\x0f\x63\x61ller_typename\x18\x01 \x01(\t\x12\x11\n\tcaller_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x03 \x01(\t\x12\x0f\n\x07handler\x18\x04 \x01(\t\x12\x17\n\x0f\x64\x65\x61\x64line_millis\x18\x05 \x01(\x03\x12\x15\n\rcleanup_token\x18\x06 \x01(\t"Z\n\x0bHeldMessage\x12\x10\n\x08typename\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x17\n\x0f\x63\x61ller_typename\x18\x03 \x01(\t\x12\x11\n\tcaller_id\x18\x04 \x01(\t"\x9f\x01\n\x0cPendingGroup\x12\x14\n\x0c\x63ontinuation\x18\x01 \x01(\t\x12$\n\x05\x63\x61lls\x18\x02 \x03(\x0b\x32\x15.sfidl.v1.PendingCall\x12\x0f\n\x07\x63\x61rried\x18\x03 \x01(\x0c\x12\x13\n\x0bhas_carried\x18\x04 \x01(\x08\x12\x15\n\rtimeout_token\x18\x05 \x01(\t\x12\x16\n\x0etimeout_millis\x18\x06 \x01(\x03"x\n\x0bPendingCall\x12\x17\n\x0ftarget_typename\x18\x01 \x01(\t\x12\x11\n\ttarget_id\x18\x02 \x01(\t\x12\x0f\n\x07request\x18\x03 \x01(\x0c\x12\r\n\x05reply\x18\x04 \x01(\x0c\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\x12\x0f\n\x07handler\x18\x06 \x01(\t"\x1c\n\x0b\x43\x61llTimeout\x12\r\n\x05group\x18\x01 \x01(\t"\x1d\n\x0cReplyExpired\x12\r\n\x05reply\x18\x01 \x01(\t";\n\nTimerFired\x12\r\n\x05timer\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\r\n\x05token\x18\x03 \x01(\t"\x8d\x01\n\nDeadLetter\x12\x19\n\x11\x66unction_typename\x18\x01 \x01(\t\x12\x13\n\x0b\x66unction_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x03 \x01(\t\x12\x18\n\x10message_typename\x18\x04 \x01(\t\x12\x15\n\rmessage_value\x18\x05 \x01(\x0c\x12\x0e\n\x06reason\x18\x06 \x01(\tb\x06proto3'
 )
 
 _globals = globals()
@@ -30,18 +30,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
     DESCRIPTOR._loaded_options = None
     _globals["_RUNTIMESTATE_PENDINGENTRY"]._loaded_options = None
     _globals["_RUNTIMESTATE_PENDINGENTRY"]._serialized_options = b"8\001"
+    _globals["_RUNTIMESTATE_REPLIESENTRY"]._loaded_options = None
+    _globals["_RUNTIMESTATE_REPLIESENTRY"]._serialized_options = b"8\001"
     _globals["_RUNTIMESTATE"]._serialized_start = 43
-    _globals["_RUNTIMESTATE"]._serialized_end = 200
-    _globals["_RUNTIMESTATE_PENDINGENTRY"]._serialized_start = 130
-    _globals["_RUNTIMESTATE_PENDINGENTRY"]._serialized_end = 200
-    _globals["_PENDINGGROUP"]._serialized_start = 203
-    _globals["_PENDINGGROUP"]._serialized_end = 362
-    _globals["_PENDINGCALL"]._serialized_start = 364
-    _globals["_PENDINGCALL"]._serialized_end = 484
-    _globals["_CALLTIMEOUT"]._serialized_start = 486
-    _globals["_CALLTIMEOUT"]._serialized_end = 514
-    _globals["_TIMERFIRED"]._serialized_start = 516
-    _globals["_TIMERFIRED"]._serialized_end = 575
-    _globals["_DEADLETTER"]._serialized_start = 578
-    _globals["_DEADLETTER"]._serialized_end = 719
+    _globals["_RUNTIMESTATE"]._serialized_end = 363
+    _globals["_RUNTIMESTATE_PENDINGENTRY"]._serialized_start = 221
+    _globals["_RUNTIMESTATE_PENDINGENTRY"]._serialized_end = 291
+    _globals["_RUNTIMESTATE_REPLIESENTRY"]._serialized_start = 293
+    _globals["_RUNTIMESTATE_REPLIESENTRY"]._serialized_end = 363
+    _globals["_PENDINGREPLY"]._serialized_start = 366
+    _globals["_PENDINGREPLY"]._serialized_end = 513
+    _globals["_HELDMESSAGE"]._serialized_start = 515
+    _globals["_HELDMESSAGE"]._serialized_end = 605
+    _globals["_PENDINGGROUP"]._serialized_start = 608
+    _globals["_PENDINGGROUP"]._serialized_end = 767
+    _globals["_PENDINGCALL"]._serialized_start = 769
+    _globals["_PENDINGCALL"]._serialized_end = 889
+    _globals["_CALLTIMEOUT"]._serialized_start = 891
+    _globals["_CALLTIMEOUT"]._serialized_end = 919
+    _globals["_REPLYEXPIRED"]._serialized_start = 921
+    _globals["_REPLYEXPIRED"]._serialized_end = 950
+    _globals["_TIMERFIRED"]._serialized_start = 952
+    _globals["_TIMERFIRED"]._serialized_end = 1011
+    _globals["_DEADLETTER"]._serialized_start = 1014
+    _globals["_DEADLETTER"]._serialized_end = 1155
 # @@protoc_insertion_point(module_scope)

@@ -51,29 +51,159 @@ class RuntimeState(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class RepliesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___PendingReply: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___PendingReply | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal[
+            "key", b"key", "value", b"value"
+        ]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     NEXT_ID_FIELD_NUMBER: _builtins.int
     PENDING_FIELD_NUMBER: _builtins.int
+    REPLIES_FIELD_NUMBER: _builtins.int
+    HELD_FIELD_NUMBER: _builtins.int
     next_id: _builtins.int
     """The next number for correlation ids and cancellation tokens: unique per instance."""
     @_builtins.property
     def pending(self) -> _containers.MessageMap[_builtins.str, Global___PendingGroup]:
         """Calls waiting for replies, by group id (one group per call or per join)."""
 
+    @_builtins.property
+    def replies(self) -> _containers.MessageMap[_builtins.str, Global___PendingReply]:
+        """Deferred replies this instance owes its callers, by reply id (`ctx.defer()`)."""
+
+    @_builtins.property
+    def held(self) -> _containers.RepeatedCompositeFieldContainer[Global___HeldMessage]:
+        """Messages an exclusive instance holds while a call or a deferred reply is pending,
+        in arrival order.
+        """
+
     def __init__(
         self,
         *,
         next_id: _builtins.int = ...,
         pending: _abc.Mapping[_builtins.str, Global___PendingGroup] | None = ...,
+        replies: _abc.Mapping[_builtins.str, Global___PendingReply] | None = ...,
+        held: _abc.Iterable[Global___HeldMessage] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "next_id", b"next_id", "pending", b"pending"
+        "held", b"held", "next_id", b"next_id", "pending", b"pending", "replies", b"replies"
     ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RuntimeState: _TypeAlias = RuntimeState  # noqa: Y015
+
+@_typing.final
+class PendingReply(_message.Message):
+    """A call this instance answered with `ctx.defer()`: what it needs to answer it later."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLER_TYPENAME_FIELD_NUMBER: _builtins.int
+    CALLER_ID_FIELD_NUMBER: _builtins.int
+    CORRELATION_ID_FIELD_NUMBER: _builtins.int
+    HANDLER_FIELD_NUMBER: _builtins.int
+    DEADLINE_MILLIS_FIELD_NUMBER: _builtins.int
+    CLEANUP_TOKEN_FIELD_NUMBER: _builtins.int
+    caller_typename: _builtins.str
+    """The caller, to send the reply envelope to."""
+    caller_id: _builtins.str
+    correlation_id: _builtins.str
+    handler: _builtins.str
+    """The rpc handler deferred, so a handle only completes the rpc it belongs to."""
+    deadline_millis: _builtins.int
+    """The caller's deadline (epoch ms, from its call envelope); 0 when it waits forever."""
+    cleanup_token: _builtins.str
+    """The cancellation token of the ReplyExpired self-message; empty without a deadline."""
+    def __init__(
+        self,
+        *,
+        caller_typename: _builtins.str = ...,
+        caller_id: _builtins.str = ...,
+        correlation_id: _builtins.str = ...,
+        handler: _builtins.str = ...,
+        deadline_millis: _builtins.int = ...,
+        cleanup_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "caller_id",
+        b"caller_id",
+        "caller_typename",
+        b"caller_typename",
+        "cleanup_token",
+        b"cleanup_token",
+        "correlation_id",
+        b"correlation_id",
+        "deadline_millis",
+        b"deadline_millis",
+        "handler",
+        b"handler",
+    ]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PendingReply: _TypeAlias = PendingReply  # noqa: Y015
+
+@_typing.final
+class HeldMessage(_message.Message):
+    """A message held by an exclusive instance, delivered later as if it had just arrived."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TYPENAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    CALLER_TYPENAME_FIELD_NUMBER: _builtins.int
+    CALLER_ID_FIELD_NUMBER: _builtins.int
+    typename: _builtins.str
+    value: _builtins.bytes
+    caller_typename: _builtins.str
+    """The sender; an empty typename for a message from an ingress."""
+    caller_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        typename: _builtins.str = ...,
+        value: _builtins.bytes = ...,
+        caller_typename: _builtins.str = ...,
+        caller_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "caller_id",
+        b"caller_id",
+        "caller_typename",
+        b"caller_typename",
+        "typename",
+        b"typename",
+        "value",
+        b"value",
+    ]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeldMessage: _TypeAlias = HeldMessage  # noqa: Y015
 
 @_typing.final
 class PendingGroup(_message.Message):
@@ -200,6 +330,27 @@ class CallTimeout(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CallTimeout: _TypeAlias = CallTimeout  # noqa: Y015
+
+@_typing.final
+class ReplyExpired(_message.Message):
+    """The delayed self-message that forgets a deferred reply at its caller's deadline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPLY_FIELD_NUMBER: _builtins.int
+    reply: _builtins.str
+    def __init__(
+        self,
+        *,
+        reply: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reply", b"reply"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplyExpired: _TypeAlias = ReplyExpired  # noqa: Y015
 
 @_typing.final
 class TimerFired(_message.Message):

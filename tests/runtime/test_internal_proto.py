@@ -12,7 +12,14 @@ import black
 
 import sfidl.runtime
 from sfidl.gen.protoc import compile_protos
-from sfidl.runtime.internal_pb2 import PendingCall, PendingGroup, RuntimeState
+from sfidl.runtime.internal_pb2 import (
+    HeldMessage,
+    PendingCall,
+    PendingGroup,
+    PendingReply,
+    ReplyExpired,
+    RuntimeState,
+)
 
 RUNTIME = Path(sfidl.runtime.__file__).parent
 PROTO = "sfidl/runtime/internal.proto"
@@ -30,7 +37,7 @@ def test_hidden_state_field_numbers_never_change() -> None:
     def numbers(cls: type) -> dict[str, int]:
         return {f.name: f.number for f in cls.DESCRIPTOR.fields}  # type: ignore[attr-defined]
 
-    assert numbers(RuntimeState) == {"next_id": 1, "pending": 2}
+    assert numbers(RuntimeState) == {"next_id": 1, "pending": 2, "replies": 3, "held": 4}
     assert numbers(PendingGroup) == {
         "continuation": 1,
         "calls": 2,
@@ -47,3 +54,13 @@ def test_hidden_state_field_numbers_never_change() -> None:
         "done": 5,
         "handler": 6,
     }
+    assert numbers(PendingReply) == {
+        "caller_typename": 1,
+        "caller_id": 2,
+        "correlation_id": 3,
+        "handler": 4,
+        "deadline_millis": 5,
+        "cleanup_token": 6,
+    }
+    assert numbers(HeldMessage) == {"typename": 1, "value": 2, "caller_typename": 3, "caller_id": 4}
+    assert numbers(ReplyExpired) == {"reply": 1}
