@@ -24,6 +24,7 @@ from sfidl.gen.stubs_view import (
     ErrorClass,
     FunctionView,
     IngressEntry,
+    MemberContext,
     Method,
     Part,
     RpcConstant,
@@ -33,6 +34,7 @@ from sfidl.gen.stubs_view import (
 from sfidl.gen.templating import render_template
 from sfidl.model import (
     Call,
+    Effects,
     Egress,
     ExpireMode,
     Function,
@@ -271,19 +273,83 @@ class _Builder:
     def _function(self, function: Function) -> FunctionView:
         name = function.name
         self.claim(name, f"the function {name}", function.span)
-        cls = {
-            part: self.claim(f"{name}{suffix}", f"the {part} of {name}", function.span)
-            for part, suffix in (
-                ("context", "Context"),
-                ("state", "State"),
-                ("functions", "Functions"),
-                ("egress", "Egress"),
-                ("timers", "Timers"),
-                ("joins", "Joins"),
-            )
-        }
-        context = cls["context"]
-        clients = self._clients(function)
+        context = self.claim(f"{name}Context", f"the context of {name}", function.span)
+        state_class = self.claim(f"{name}State", f"the state of {name}", function.span)
+        contexts: dict[str, MemberContext] = {}  # member name -> its own context class
+        context_of: dict[str, str] = {}  # member name -> the context class its method takes
+        for member in function.members:
+            defers = isinstance(member, Handler) and function.defers(member.name)
+            own = self._member_context(function, member.name, member.effects, defers, context)
+            if own is not None:
+                contexts[member.name] = own
+            context_of[member.name] = own.name if own else context
+        for call in function.calls:
+            effects = function.continuation_effects(call.continuation)
+            declarers = [m for m in function.members if call in m.calls]
+            shared = declarers[0] if len(declarers) == 1 else None
+            if shared is not None and shared.effects == effects and shared.name not in contexts:
+                context_of[call.continuation] = context  # the declarer needs no context of its own
+            elif (
+                shared is not None
+                and shared.effects == effects
+                and not contexts[shared.name].defers
+            ):
+                # A continuation goes on with what its handler started: the same context.
+                context_of[call.continuation] = contexts[shared.name].name
+            else:
+                own = self._member_context(function, call.continuation, effects, False, context)
+                if own is not None:
+                    contexts[call.continuation] = own
+                context_of[call.continuation] = own.name if own else context
+
+        def own_context(member: str) -> str | None:
+            return None if context_of[member] == context else context_of[member]
+
+        return FunctionView(
+            name=name,
+            typename=function.typename,
+            doc=function.doc,
+            state_class=state_class,
+            states=tuple(self._state_attr(s) for s in function.states),
+            context_class=context,
+            member_contexts=tuple(contexts.values()),
+            abstract_methods=self._abstract_methods(function, context_of),
+            spec_handlers=tuple(
+                self._spec_handler(function, h, own_context(h.name)) for h in function.handlers
+            ),
+            spec_timers=tuple(
+                self._spec_call(
+                    "sf.TimerSpec",
+                    [f'"{t.name}"', self.py(t.message)],
+                    t.effects,
+                    own_context(t.name),
+                )
+                for t in function.timers
+            ),
+            spec_continuations=tuple(
+                self._spec_continuation(
+                    c,
+                    function.continuation_effects(c.continuation),
+                    own_context(c.continuation),
+                )
+                for c in function.calls
+            ),
+            exclusive=function.exclusive,
+        )
+
+    def _member_context(
+        self, function: Function, member: str, effects: Effects, defers: bool, base: str
+    ) -> MemberContext | None:
+        """The context class of one member, or None when it declared nothing (it takes the base)."""
+        if effects == Effects() and not defers:
+            return None
+        stem = f"{function.name}{pascal_case(member)}"
+        span = function.span
+
+        def part_class(suffix: str, what: str) -> str:
+            return self.claim(f"{stem}{suffix}", f"the {what} of {function.name}.{member}", span)
+
+        clients = self._clients(function, stem, effects)
         egress = tuple(
             Method(
                 name=e,
@@ -293,52 +359,57 @@ class _Builder:
                 body=f'return self._egress("{self.egress_by_name[e].typename}", '
                 f"{self.py(self._egress_message(e))})",
             )
-            for e in function.emits
+            for e in effects.emits
         )
+        timers_by_name = {t.name: t for t in function.timers}
         timers = tuple(
             Method(
-                name=t.name,
+                name=t,
                 params="",
-                returns=f"sf.Timer[{self.py(t.message)}]",
-                doc=t.doc,
-                body=f'return self._timer("{t.name}", {self.py(t.message)})',
+                returns=f"sf.Timer[{self.py(timers_by_name[t].message)}]",
+                doc=timers_by_name[t].doc,
+                body=f'return self._timer("{t}", {self.py(timers_by_name[t].message)})',
             )
-            for t in function.timers
+            for t in effects.sets
         )
-        joins = tuple(self._join_method(c) for c in function.calls if c.is_join)
-        parts = tuple(
-            Part(part, cls[part])
-            for part, present in (
-                ("state", bool(function.states)),
-                ("functions", bool(clients)),
-                ("egress", bool(egress)),
-                ("timers", bool(timers)),
-                ("joins", bool(joins)),
-            )
-            if present
+        joins = tuple(self._join_method(c) for c in effects.calls if c.is_join)
+        handlers = {h.name: h for h in function.handlers}
+        replies = tuple(self._replies_method(function, handlers[r]) for r in effects.completes)
+        kinds = (
+            ("functions", "Functions", "clients", bool(clients)),
+            ("egress", "Egress", "egresses", bool(egress)),
+            ("timers", "Timers", "timers", bool(timers)),
+            ("joins", "Joins", "joins", bool(joins)),
+            ("replies", "Replies", "deferred replies", bool(replies)),
         )
-        return FunctionView(
-            name=name,
-            typename=function.typename,
-            doc=function.doc,
-            state_class=cls["state"],
-            states=tuple(self._state_attr(s) for s in function.states),
-            context_class=context,
-            parts=parts,
+        cls = {part: part_class(suffix, what) for part, suffix, what, present in kinds if present}
+        return MemberContext(
+            name=part_class("Context", "context"),
+            member=f"{function.name}.{member}",
+            base=base,
+            parts=tuple(Part(part, cls[part]) for part, *_ in kinds if part in cls),
             clients=clients,
-            functions_class=cls["functions"],
-            egress_class=cls["egress"],
+            functions_class=cls.get("functions", ""),
+            egress_class=cls.get("egress", ""),
             egress=egress,
-            timers_class=cls["timers"],
+            timers_class=cls.get("timers", ""),
             timers=timers,
-            joins_class=cls["joins"],
+            joins_class=cls.get("joins", ""),
             joins=joins,
-            abstract_methods=self._abstract_methods(function, context),
-            spec_handlers=tuple(self._spec_handler(function, h) for h in function.handlers),
-            spec_timers=tuple(
-                f'sf.TimerSpec("{t.name}", {self.py(t.message)})' for t in function.timers
-            ),
-            spec_continuations=tuple(self._spec_continuation(c) for c in function.calls),
+            replies_class=cls.get("replies", ""),
+            replies=replies,
+            defers=defers,
+        )
+
+    def _replies_method(self, function: Function, handler: Handler) -> Method:
+        rpc = _rpc_ref_of(function, handler)
+        errors = " | ".join(error_class_name(e) for e in rpc.errors) or "sf.Never"
+        return Method(
+            name=handler.name,
+            params="",
+            returns=f"sf.PendingReplies[{self.py(rpc.reply)}, {errors}]",
+            doc=f"Complete a deferred reply of `{handler.name}` with its reply or a declared error.",
+            body=f"return self._replies({_rpc_constant_name(rpc)})",
         )
 
     def _egress_message(self, name: str) -> TypeRef:
@@ -347,41 +418,43 @@ class _Builder:
             raise AssertionError("the checker keeps dead-letter egresses out of `emits`")
         return message
 
-    def _spec_handler(self, function: Function, handler: Handler) -> str:
+    def _spec_handler(self, function: Function, handler: Handler, context: str | None) -> str:
         if handler.kind is HandlerKind.RPC:
             rpc = _rpc_ref_of(function, handler)
-            return f'sf.RequestReply("{handler.name}", {_rpc_constant_name(rpc)})'
-        return f'sf.OneWay("{handler.name}", {self.py(handler.request)})'
+            args = [f'"{handler.name}"', _rpc_constant_name(rpc)]
+            if function.defers(handler.name):
+                args.append("defers=True")
+            return self._spec_call("sf.RequestReply", args, handler.effects, context)
+        return self._spec_call(
+            "sf.OneWay", [f'"{handler.name}"', self.py(handler.request)], handler.effects, context
+        )
 
-    def _clients(self, function: Function) -> tuple[ClientClass, ...]:
+    def _clients(self, function: Function, stem: str, effects: Effects) -> tuple[ClientClass, ...]:
         by_target: dict[str, list[Method]] = {}
-        targets: dict[str, tuple[str, str]] = {}
-        for call in function.calls:
+        targets: dict[str, str] = {}
+        for call in effects.calls:
             if call.is_join:
                 continue
             rpc = call.targets[0]
-            targets[rpc.function_typename] = (rpc.function, rpc.function_typename)
+            targets[rpc.function_typename] = rpc.function
             by_target.setdefault(rpc.function_typename, []).append(self._call_method(call))
-        for send in function.sends:
-            targets[send.function_typename] = (send.function, send.function_typename)
+        for send in effects.sends:
+            targets[send.function_typename] = send.function
             by_target.setdefault(send.function_typename, []).append(self._send_method(send))
-        clients = []
-        for typename, methods in by_target.items():
-            target, _ = targets[typename]
-            clients.append(
-                ClientClass(
-                    name=self.claim(
-                        f"{function.name}To{target}",
-                        f"the client of {target} in {function.name}",
-                        function.span,
-                    ),
-                    target=target,
-                    accessor=snake_case(target),
-                    typename=typename,
-                    methods=tuple(methods),
-                )
+        return tuple(
+            ClientClass(
+                name=self.claim(
+                    f"{stem}To{targets[typename]}",
+                    f"the client of {targets[typename]} in {stem}",
+                    function.span,
+                ),
+                target=targets[typename],
+                accessor=snake_case(targets[typename]),
+                typename=typename,
+                methods=tuple(methods),
             )
-        return tuple(clients)
+            for typename, methods in by_target.items()
+        )
 
     def _join_method(self, call: Call) -> Method:
         names = _join_parameter_names(call)
@@ -405,19 +478,28 @@ class _Builder:
             body=f'return self._join("{call.continuation}", ({requests},), {carried}, timeout)',
         )
 
-    def _abstract_methods(self, function: Function, context: str) -> tuple[Method, ...]:
+    def _abstract_methods(
+        self, function: Function, context_of: dict[str, str]
+    ) -> tuple[Method, ...]:
         methods = []
         for handler in function.handlers:
+            context = context_of[handler.name]
             if handler.kind is HandlerKind.RPC:
-                assert handler.reply is not None
                 rpc = _rpc_ref_of(function, handler)
-                raises = ", ".join(f"`{error_class_name(e)}`" for e in handler.errors)
-                doc = handler.doc + (f"\n\nMay raise {raises}." if raises else "")
+                errors = [error_class_name(e) for e in handler.errors]
+                answers = [self.py(rpc.reply), *errors]
+                doc = handler.doc
+                if errors:
+                    doc += "\n\nReturn (or raise) " + " or ".join(f"`{e}`" for e in errors)
+                    doc += " to answer with that error."
+                if function.defers(handler.name):
+                    answers.append("sf.Deferred")
+                    doc += "\n\nReturn `ctx.defer()` to answer later, from a member that completes it."
                 methods.append(
                     Method(
                         name=handler.name,
                         params=f"ctx: {context}, request: {self.py(handler.request)}",
-                        returns=_maybe_async(self.py(rpc.reply)),
+                        returns=_maybe_async(" | ".join(answers)),
                         doc=doc.strip(),
                     )
                 )
@@ -434,13 +516,13 @@ class _Builder:
             methods.append(
                 Method(
                     name=timer.name,
-                    params=f"ctx: {context}, message: {self.py(timer.message)}",
+                    params=f"ctx: {context_of[timer.name]}, message: {self.py(timer.message)}",
                     returns=_maybe_async("None"),
                     doc=timer.doc or f"The timer `{timer.name}` fired.",
                 )
             )
         for call in function.calls:
-            methods.append(self._continuation_method(call, context))
+            methods.append(self._continuation_method(call, context_of[call.continuation]))
         return tuple(methods)
 
     def _state_attr(self, state: State) -> StateAttr:
@@ -492,7 +574,7 @@ class _Builder:
             params=f"message: {self.py(send.request)}",
             returns="None",
             doc=f"Send to {send.function}.{send.handler}.",
-            body="self._send(message)",
+            body=f'self._send("{send.handler}", message)',
         )
 
     def _continuation_method(self, call: Call, context: str) -> Method:
@@ -512,14 +594,39 @@ class _Builder:
             params += f", carried: {self.py(call.carries)}"
         return Method(name=call.continuation, params=params, returns=_maybe_async("None"), doc=doc)
 
-    def _spec_continuation(self, call: Call) -> str:
+    def _spec_continuation(self, call: Call, effects: Effects, context: str | None) -> str:
         targets = "".join(f"{_rpc_constant_name(r)}, " for r in call.targets)
         args = [f'"{call.continuation}"', f"({targets})"]
         if call.carries is not None:
             args.append(f"carries={self.py(call.carries)}")
         if call.timeout_millis is not None:
             args.append(f"timeout={timedelta_expr(call.timeout_millis)}")
-        return f"sf.Continuation({', '.join(args)})"
+        return self._spec_call("sf.Continuation", args, effects, context)
+
+    def _spec_call(
+        self, constructor: str, args: list[str], effects: Effects, context: str | None
+    ) -> str:
+        """``sf.OneWay("add", ..., effects=sf.Effects(...), context=...)``: a member's spec with
+        what it may do and the context class it gets (the function's when None)."""
+        declared = [
+            (kind, items)
+            for kind, items in (
+                ("calls", [f'"{c.continuation}"' for c in effects.calls]),
+                ("sends", [f'("{s.function_typename}", "{s.handler}")' for s in effects.sends]),
+                ("emits", [f'"{self.egress_by_name[e].typename}"' for e in effects.emits]),
+                ("timers", [f'"{t}"' for t in effects.sets]),
+                ("completes", [f'"{r}"' for r in effects.completes]),
+            )
+            if items
+        ]
+        if declared:
+            fields = ", ".join(
+                f"{kind}=frozenset({{{', '.join(sorted(items))}}})" for kind, items in declared
+            )
+            args = [*args, f"effects=sf.Effects({fields})"]
+        if context is not None:
+            args = [*args, f"context={context}"]
+        return f"{constructor}({', '.join(args)})"
 
 
 # The builtins each kind of generated class names in its annotations.

@@ -77,13 +77,16 @@ class Part:
 
 
 @dataclass(frozen=True)
-class FunctionView:
+class MemberContext:
+    """The context class of one handler, timer or continuation: exactly what it declared.
+
+    Each part (``functions``, ``egress``, ``timers``, ``joins``, ``replies``) is a class of
+    its own, present only when the member declared something of that kind.
+    """
+
     name: str
-    typename: str
-    doc: str
-    state_class: str
-    states: tuple[StateAttr, ...]
-    context_class: str
+    member: str  # ``UserCart.add``, for docstrings
+    base: str  # the function's context class: id, address, state, time
     parts: tuple[Part, ...]
     clients: tuple[ClientClass, ...]
     functions_class: str
@@ -93,10 +96,25 @@ class FunctionView:
     timers: tuple[Method, ...]
     joins_class: str
     joins: tuple[Method, ...]
+    replies_class: str
+    replies: tuple[Method, ...]
+    defers: bool  # an rpc handler that may answer later: ``ctx.defer()``
+
+
+@dataclass(frozen=True)
+class FunctionView:
+    name: str
+    typename: str
+    doc: str
+    state_class: str
+    states: tuple[StateAttr, ...]
+    context_class: str
+    member_contexts: tuple[MemberContext, ...]
     abstract_methods: tuple[Method, ...]
     spec_handlers: tuple[str, ...]
     spec_timers: tuple[str, ...]
     spec_continuations: tuple[str, ...]
+    exclusive: bool
 
 
 @dataclass(frozen=True)
