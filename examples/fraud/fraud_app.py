@@ -14,6 +14,7 @@ import fraud_pb2 as pb
 from fraud_sfidl import (
     FraudApp,
     FraudCounter,
+    FraudCounterConfirmContext,
     FraudCounterContext,
     FraudCounterRecentOutcome,
     MerchantScorer,
@@ -24,7 +25,7 @@ from fraud_sfidl import (
     ModelScoreOutcome,
     Timeout,
     TransactionManager,
-    TransactionManagerContext,
+    TransactionManagerCheckContext,
     UnknownMerchantError,
 )
 
@@ -41,7 +42,7 @@ class FraudCounterFunction(FraudCounter):
     def recent(self, ctx: FraudCounterContext, request: pb.RecentFraudQuery) -> pb.RecentFraud:
         return pb.RecentFraud(count=ctx.state.count)
 
-    def confirm(self, ctx: FraudCounterContext, message: pb.ConfirmFraud) -> None:
+    def confirm(self, ctx: FraudCounterConfirmContext, message: pb.ConfirmFraud) -> None:
         ctx.state.count += 1
         ctx.timers.forget.after(FRAUD_MEMORY, pb.ForgetFraud(transaction_id=message.transaction_id))
 
@@ -79,7 +80,7 @@ class ModelFunction(Model):
 class TransactionManagerFunction(TransactionManager):
     """Gathers the features of one transaction and asks the model."""
 
-    def check(self, ctx: TransactionManagerContext, message: pb.Transaction) -> None:
+    def check(self, ctx: TransactionManagerCheckContext, message: pb.Transaction) -> None:
         ctx.joins.features(
             (message.account_id, pb.RecentFraudQuery()),
             (message.merchant_id, pb.MerchantQuery()),
@@ -88,7 +89,7 @@ class TransactionManagerFunction(TransactionManager):
 
     def features(
         self,
-        ctx: TransactionManagerContext,
+        ctx: TransactionManagerCheckContext,
         outcomes: tuple[FraudCounterRecentOutcome, MerchantScorerScoreOutcome],
         requests: tuple[pb.RecentFraudQuery, pb.MerchantQuery],
         carried: pb.Transaction,
@@ -114,7 +115,7 @@ class TransactionManagerFunction(TransactionManager):
 
     def scored(
         self,
-        ctx: TransactionManagerContext,
+        ctx: TransactionManagerCheckContext,
         outcome: ModelScoreOutcome,
         request: pb.Features,
         carried: pb.Transaction,

@@ -6,11 +6,11 @@ Run it locally: sfidl run examples/greeter/greeter.sfidl --app greeter_app
 from __future__ import annotations
 
 import greeter_pb2 as pb
-from greeter_sfidl import Greeter, GreeterApp, GreeterContext
+from greeter_sfidl import Greeter, GreeterApp, GreeterGreetContext
 
 
 class GreeterFunction(Greeter):
-    def greet(self, ctx: GreeterContext, message: pb.Greet) -> None:
+    def greet(self, ctx: GreeterGreetContext, message: pb.Greet) -> None:
         seen = ctx.state.seen + 1
         ctx.state.seen = seen
         text = (

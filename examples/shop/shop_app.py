@@ -20,7 +20,9 @@ from shop_sfidl import (
     Timeout,
     TimerId,
     UserCart,
-    UserCartContext,
+    UserCartAddContext,
+    UserCartCheckoutContext,
+    UserCartExpireContext,
 )
 
 log = logging.getLogger(__name__)
@@ -42,13 +44,13 @@ class InventoryFunction(Inventory):
 
 
 class UserCartFunction(UserCart):
-    def add(self, ctx: UserCartContext, message: pb.AddToCart) -> None:
+    def add(self, ctx: UserCartAddContext, message: pb.AddToCart) -> None:
         inventory = ctx.functions.inventory(message.item_id)
         inventory.reserve(pb.Reserve(quantity=message.quantity), carry=message)
 
     def reserved(
         self,
-        ctx: UserCartContext,
+        ctx: UserCartAddContext,
         outcome: InventoryReserveOutcome,
         request: pb.Reserve,
         carried: pb.AddToCart,
@@ -66,22 +68,22 @@ class UserCartFunction(UserCart):
             case _:
                 assert_never(outcome)
 
-    def checkout(self, ctx: UserCartContext, message: pb.Checkout) -> None:
+    def checkout(self, ctx: UserCartCheckoutContext, message: pb.Checkout) -> None:
         ctx.egress.receipts.write(pb.Receipt(user_id=ctx.id, items=ctx.state.cart.items))
         self._stop_idle_timer(ctx)
         del ctx.state.cart
 
-    def expire(self, ctx: UserCartContext, message: pb.ExpireCart) -> None:
+    def expire(self, ctx: UserCartExpireContext, message: pb.ExpireCart) -> None:
         for item_id, quantity in sorted(ctx.state.cart.items.items()):
             ctx.functions.inventory(item_id).restock(pb.Restock(quantity=quantity))
         del ctx.state.cart
         del ctx.state.expiry
 
-    def _restart_idle_timer(self, ctx: UserCartContext) -> None:
+    def _restart_idle_timer(self, ctx: UserCartAddContext) -> None:
         self._stop_idle_timer(ctx)
         ctx.state.expiry = ctx.timers.expire.after(IDLE_CART, pb.ExpireCart())
 
-    def _stop_idle_timer(self, ctx: UserCartContext) -> None:
+    def _stop_idle_timer(self, ctx: UserCartAddContext | UserCartCheckoutContext) -> None:
         if ctx.state.expiry:
             ctx.timers.expire.cancel(TimerId(ctx.state.expiry))
             del ctx.state.expiry

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0b\x66raud.proto\x12\x11\x63om.example.fraud\"d\n\x0bTransaction\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x13\n\x0bmerchant_id\x18\x03 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x04 \x01(\x03\"&\n\x0c\x43onfirmFraud\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\"\x12\n\x10RecentFraudQuery\"\x1c\n\x0bRecentFraud\x12\r\n\x05\x63ount\x18\x01 \x01(\x05\"%\n\x0b\x46orgetFraud\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\"\x0f\n\rMerchantQuery\"\x1e\n\rMerchantScore\x12\r\n\x05score\x18\x01 \x01(\x01\"&\n\x0fUnknownMerchant\x12\x13\n\x0bmerchant_id\x18\x01 \x01(\t\"f\n\x08\x46\x65\x61tures\x12\x14\n\x0crecent_fraud\x18\x01 \x01(\x05\x12\x16\n\x0emerchant_score\x18\x02 \x01(\x01\x12\x16\n\x0emerchant_known\x18\x03 \x01(\x08\x12\x14\n\x0c\x61mount_cents\x18\x04 \x01(\x03\"\x1b\n\nFraudScore\x12\r\n\x05score\x18\x01 \x01(\x01\"B\n\x05\x41lert\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"\x1f\n\x0eMerchantReport\x12\r\n\x05score\x18\x01 \x01(\x01\"f\n\x16\x46raudCounterRecentCall\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x34\n\x07request\x18\x02 \x01(\x0b\x32#.com.example.fraud.RecentFraudQuery\"m\n\x17\x46raudCounterRecentReply\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12/\n\x05reply\x18\x02 \x01(\x0b\x32\x1e.com.example.fraud.RecentFraudH\x00\x42\t\n\x07outcome\"d\n\x17MerchantScorerScoreCall\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x31\n\x07request\x18\x02 \x01(\x0b\x32 .com.example.fraud.MerchantQuery\"\xb0\x01\n\x18MerchantScorerScoreReply\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x31\n\x05reply\x18\x02 \x01(\x0b\x32 .com.example.fraud.MerchantScoreH\x00\x12>\n\x10unknown_merchant\x18\x03 \x01(\x0b\x32\".com.example.fraud.UnknownMerchantH\x00\x42\t\n\x07outcome\"V\n\x0eModelScoreCall\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12,\n\x07request\x18\x02 \x01(\x0b\x32\x1b.com.example.fraud.Features\"d\n\x0fModelScoreReply\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12.\n\x05reply\x18\x02 \x01(\x0b\x32\x1d.com.example.fraud.FraudScoreH\x00\x42\t\n\x07outcomeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0b\x66raud.proto\x12\x11\x63om.example.fraud\"d\n\x0bTransaction\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x13\n\x0bmerchant_id\x18\x03 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x04 \x01(\x03\"&\n\x0c\x43onfirmFraud\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\"\x12\n\x10RecentFraudQuery\"\x1c\n\x0bRecentFraud\x12\r\n\x05\x63ount\x18\x01 \x01(\x05\"%\n\x0b\x46orgetFraud\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\"\x0f\n\rMerchantQuery\"\x1e\n\rMerchantScore\x12\r\n\x05score\x18\x01 \x01(\x01\"&\n\x0fUnknownMerchant\x12\x13\n\x0bmerchant_id\x18\x01 \x01(\t\"f\n\x08\x46\x65\x61tures\x12\x14\n\x0crecent_fraud\x18\x01 \x01(\x05\x12\x16\n\x0emerchant_score\x18\x02 \x01(\x01\x12\x16\n\x0emerchant_known\x18\x03 \x01(\x08\x12\x14\n\x0c\x61mount_cents\x18\x04 \x01(\x03\"\x1b\n\nFraudScore\x12\r\n\x05score\x18\x01 \x01(\x01\"B\n\x05\x41lert\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"\x1f\n\x0eMerchantReport\x12\r\n\x05score\x18\x01 \x01(\x01\"\x7f\n\x16\x46raudCounterRecentCall\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x34\n\x07request\x18\x02 \x01(\x0b\x32#.com.example.fraud.RecentFraudQuery\x12\x17\n\x0f\x64\x65\x61\x64line_millis\x18\x03 \x01(\x03\"m\n\x17\x46raudCounterRecentReply\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12/\n\x05reply\x18\x02 \x01(\x0b\x32\x1e.com.example.fraud.RecentFraudH\x00\x42\t\n\x07outcome\"}\n\x17MerchantScorerScoreCall\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x31\n\x07request\x18\x02 \x01(\x0b\x32 .com.example.fraud.MerchantQuery\x12\x17\n\x0f\x64\x65\x61\x64line_millis\x18\x03 \x01(\x03\"\xb0\x01\n\x18MerchantScorerScoreReply\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x31\n\x05reply\x18\x02 \x01(\x0b\x32 .com.example.fraud.MerchantScoreH\x00\x12>\n\x10unknown_merchant\x18\x03 \x01(\x0b\x32\".com.example.fraud.UnknownMerchantH\x00\x42\t\n\x07outcome\"o\n\x0eModelScoreCall\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12,\n\x07request\x18\x02 \x01(\x0b\x32\x1b.com.example.fraud.Features\x12\x17\n\x0f\x64\x65\x61\x64line_millis\x18\x03 \x01(\x03\"d\n\x0fModelScoreReply\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12.\n\x05reply\x18\x02 \x01(\x0b\x32\x1d.com.example.fraud.FraudScoreH\x00\x42\t\n\x07outcomeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,15 +56,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MERCHANTREPORT']._serialized_start=555
   _globals['_MERCHANTREPORT']._serialized_end=586
   _globals['_FRAUDCOUNTERRECENTCALL']._serialized_start=588
-  _globals['_FRAUDCOUNTERRECENTCALL']._serialized_end=690
-  _globals['_FRAUDCOUNTERRECENTREPLY']._serialized_start=692
-  _globals['_FRAUDCOUNTERRECENTREPLY']._serialized_end=801
-  _globals['_MERCHANTSCORERSCORECALL']._serialized_start=803
-  _globals['_MERCHANTSCORERSCORECALL']._serialized_end=903
-  _globals['_MERCHANTSCORERSCOREREPLY']._serialized_start=906
-  _globals['_MERCHANTSCORERSCOREREPLY']._serialized_end=1082
-  _globals['_MODELSCORECALL']._serialized_start=1084
-  _globals['_MODELSCORECALL']._serialized_end=1170
-  _globals['_MODELSCOREREPLY']._serialized_start=1172
-  _globals['_MODELSCOREREPLY']._serialized_end=1272
+  _globals['_FRAUDCOUNTERRECENTCALL']._serialized_end=715
+  _globals['_FRAUDCOUNTERRECENTREPLY']._serialized_start=717
+  _globals['_FRAUDCOUNTERRECENTREPLY']._serialized_end=826
+  _globals['_MERCHANTSCORERSCORECALL']._serialized_start=828
+  _globals['_MERCHANTSCORERSCORECALL']._serialized_end=953
+  _globals['_MERCHANTSCORERSCOREREPLY']._serialized_start=956
+  _globals['_MERCHANTSCORERSCOREREPLY']._serialized_end=1132
+  _globals['_MODELSCORECALL']._serialized_start=1134
+  _globals['_MODELSCORECALL']._serialized_end=1245
+  _globals['_MODELSCOREREPLY']._serialized_start=1247
+  _globals['_MODELSCOREREPLY']._serialized_end=1347
 # @@protoc_insertion_point(module_scope)

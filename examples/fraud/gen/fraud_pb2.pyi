@@ -285,7 +285,9 @@ class FraudCounterRecentCall(_message.Message):
 
     CORRELATION_ID_FIELD_NUMBER: _builtins.int
     REQUEST_FIELD_NUMBER: _builtins.int
+    DEADLINE_MILLIS_FIELD_NUMBER: _builtins.int
     correlation_id: _builtins.str
+    deadline_millis: _builtins.int
     @_builtins.property
     def request(self) -> Global___RecentFraudQuery: ...
     def __init__(
@@ -293,10 +295,11 @@ class FraudCounterRecentCall(_message.Message):
         *,
         correlation_id: _builtins.str = ...,
         request: Global___RecentFraudQuery | None = ...,
+        deadline_millis: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["correlation_id", b"correlation_id", "request", b"request"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["correlation_id", b"correlation_id", "deadline_millis", b"deadline_millis", "request", b"request"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -337,7 +340,9 @@ class MerchantScorerScoreCall(_message.Message):
 
     CORRELATION_ID_FIELD_NUMBER: _builtins.int
     REQUEST_FIELD_NUMBER: _builtins.int
+    DEADLINE_MILLIS_FIELD_NUMBER: _builtins.int
     correlation_id: _builtins.str
+    deadline_millis: _builtins.int
     @_builtins.property
     def request(self) -> Global___MerchantQuery: ...
     def __init__(
@@ -345,10 +350,11 @@ class MerchantScorerScoreCall(_message.Message):
         *,
         correlation_id: _builtins.str = ...,
         request: Global___MerchantQuery | None = ...,
+        deadline_millis: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["correlation_id", b"correlation_id", "request", b"request"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["correlation_id", b"correlation_id", "deadline_millis", b"deadline_millis", "request", b"request"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -393,7 +399,9 @@ class ModelScoreCall(_message.Message):
 
     CORRELATION_ID_FIELD_NUMBER: _builtins.int
     REQUEST_FIELD_NUMBER: _builtins.int
+    DEADLINE_MILLIS_FIELD_NUMBER: _builtins.int
     correlation_id: _builtins.str
+    deadline_millis: _builtins.int
     @_builtins.property
     def request(self) -> Global___Features: ...
     def __init__(
@@ -401,10 +409,11 @@ class ModelScoreCall(_message.Message):
         *,
         correlation_id: _builtins.str = ...,
         request: Global___Features | None = ...,
+        deadline_millis: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["correlation_id", b"correlation_id", "request", b"request"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["correlation_id", b"correlation_id", "deadline_millis", b"deadline_millis", "request", b"request"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -87,24 +87,28 @@ class FraudCounterState(sf.State):
     count: sf.ScalarState[int] = sf.ScalarState(sf.INT32, 0)
 
 
-class FraudCounterTimers(sf.Timers):
-    """The timers of FraudCounter."""
+class FraudCounterContext(sf.Context):
+    """What every method of FraudCounter may see: its id, state and time."""
+
+    @property
+    def state(self) -> FraudCounterState:
+        return self._part(FraudCounterState)
+
+
+class FraudCounterConfirmTimers(sf.Timers):
+    """The timers FraudCounter.confirm sets or cancels."""
 
     @property
     def forget(self) -> sf.Timer[fraud_pb2.ForgetFraud]:
         return self._timer("forget", fraud_pb2.ForgetFraud)
 
 
-class FraudCounterContext(sf.Context):
-    """What a handler of FraudCounter may see and do."""
+class FraudCounterConfirmContext(FraudCounterContext):
+    """What FraudCounter.confirm declared it may do, beside what every method of FraudCounter sees."""
 
     @property
-    def state(self) -> FraudCounterState:
-        return self._part(FraudCounterState)
-
-    @property
-    def timers(self) -> FraudCounterTimers:
-        return self._part(FraudCounterTimers)
+    def timers(self) -> FraudCounterConfirmTimers:
+        return self._part(FraudCounterConfirmTimers)
 
 
 class FraudCounter(sf.Function, abc.ABC):
@@ -116,7 +120,12 @@ class FraudCounter(sf.Function, abc.ABC):
         state=FraudCounterState,
         handlers=(
             sf.RequestReply("recent", RPC_FRAUD_COUNTER_RECENT),
-            sf.OneWay("confirm", fraud_pb2.ConfirmFraud),
+            sf.OneWay(
+                "confirm",
+                fraud_pb2.ConfirmFraud,
+                effects=sf.Effects(timers=frozenset({"forget"})),
+                context=FraudCounterConfirmContext,
+            ),
         ),
         timers=(sf.TimerSpec("forget", fraud_pb2.ForgetFraud),),
         continuations=(),
@@ -129,7 +138,7 @@ class FraudCounter(sf.Function, abc.ABC):
 
     @abc.abstractmethod
     def confirm(
-        self, ctx: FraudCounterContext, message: fraud_pb2.ConfirmFraud
+        self, ctx: FraudCounterConfirmContext, message: fraud_pb2.ConfirmFraud
     ) -> sf.MaybeAwaitable[None]: ...
 
     @abc.abstractmethod
@@ -150,7 +159,7 @@ class MerchantScorerState(sf.State):
 
 
 class MerchantScorerContext(sf.Context):
-    """What a handler of MerchantScorer may see and do."""
+    """What every method of MerchantScorer may see: its id, state and time."""
 
     @property
     def state(self) -> MerchantScorerState:
@@ -175,8 +184,8 @@ class MerchantScorer(sf.Function, abc.ABC):
     @abc.abstractmethod
     def score(
         self, ctx: MerchantScorerContext, request: fraud_pb2.MerchantQuery
-    ) -> sf.MaybeAwaitable[fraud_pb2.MerchantScore]:
-        """May raise `UnknownMerchantError`."""
+    ) -> sf.MaybeAwaitable[fraud_pb2.MerchantScore | UnknownMerchantError]:
+        """Return (or raise) `UnknownMerchantError` to answer with that error."""
 
     @abc.abstractmethod
     def report(
@@ -188,7 +197,7 @@ class MerchantScorer(sf.Function, abc.ABC):
 
 
 class ModelContext(sf.Context):
-    """What a handler of Model may see and do."""
+    """What every method of Model may see: its id, state and time."""
 
 
 class Model(sf.Function, abc.ABC):
@@ -212,8 +221,12 @@ class Model(sf.Function, abc.ABC):
 # -- TransactionManager (com.example.fraud/transaction_manager) ----------------------------------------
 
 
-class TransactionManagerToModel(sf.FunctionClient):
-    """What TransactionManager declared it may ask of an instance of Model."""
+class TransactionManagerContext(sf.Context):
+    """What every method of TransactionManager may see: its id, state and time."""
+
+
+class TransactionManagerCheckToModel(sf.FunctionClient):
+    """What TransactionManager.check may ask of an instance of Model."""
 
     def score(
         self,
@@ -226,24 +239,24 @@ class TransactionManagerToModel(sf.FunctionClient):
         return self._call(RPC_MODEL_SCORE, "scored", request, carry, timeout)
 
 
-class TransactionManagerFunctions(sf.Functions):
-    """The functions TransactionManager declared it calls or sends to, by instance id."""
+class TransactionManagerCheckFunctions(sf.Functions):
+    """The functions TransactionManager.check calls or sends to, by instance id."""
 
-    def model(self, id: str) -> TransactionManagerToModel:
+    def model(self, id: str) -> TransactionManagerCheckToModel:
         """The Model instance `id`."""
-        return TransactionManagerToModel(self._invocation, "com.example.fraud/model", id)
+        return TransactionManagerCheckToModel(self._invocation, "com.example.fraud/model", id)
 
 
-class TransactionManagerEgress(sf.Egresses):
-    """The egresses TransactionManager declared it writes."""
+class TransactionManagerCheckEgress(sf.Egresses):
+    """The egresses TransactionManager.check writes."""
 
     @property
     def alerts(self) -> sf.Egress[fraud_pb2.Alert]:
         return self._egress("com.example.fraud/alerts", fraud_pb2.Alert)
 
 
-class TransactionManagerJoins(sf.Joins):
-    """Calls TransactionManager makes together, continuing once all have an outcome."""
+class TransactionManagerCheckJoins(sf.Joins):
+    """Calls TransactionManager.check makes together, continuing once all have an outcome."""
 
     def features(
         self,
@@ -265,20 +278,20 @@ class TransactionManagerJoins(sf.Joins):
         )
 
 
-class TransactionManagerContext(sf.Context):
-    """What a handler of TransactionManager may see and do."""
+class TransactionManagerCheckContext(TransactionManagerContext):
+    """What TransactionManager.check declared it may do, beside what every method of TransactionManager sees."""
 
     @property
-    def functions(self) -> TransactionManagerFunctions:
-        return self._part(TransactionManagerFunctions)
+    def functions(self) -> TransactionManagerCheckFunctions:
+        return self._part(TransactionManagerCheckFunctions)
 
     @property
-    def egress(self) -> TransactionManagerEgress:
-        return self._part(TransactionManagerEgress)
+    def egress(self) -> TransactionManagerCheckEgress:
+        return self._part(TransactionManagerCheckEgress)
 
     @property
-    def joins(self) -> TransactionManagerJoins:
-        return self._part(TransactionManagerJoins)
+    def joins(self) -> TransactionManagerCheckJoins:
+        return self._part(TransactionManagerCheckJoins)
 
 
 class TransactionManager(sf.Function, abc.ABC):
@@ -288,7 +301,17 @@ class TransactionManager(sf.Function, abc.ABC):
         typename="com.example.fraud/transaction_manager",
         context=TransactionManagerContext,
         state=sf.State,
-        handlers=(sf.OneWay("check", fraud_pb2.Transaction),),
+        handlers=(
+            sf.OneWay(
+                "check",
+                fraud_pb2.Transaction,
+                effects=sf.Effects(
+                    calls=frozenset({"features", "scored"}),
+                    emits=frozenset({"com.example.fraud/alerts"}),
+                ),
+                context=TransactionManagerCheckContext,
+            ),
+        ),
         timers=(),
         continuations=(
             sf.Continuation(
@@ -299,26 +322,36 @@ class TransactionManager(sf.Function, abc.ABC):
                 ),
                 carries=fraud_pb2.Transaction,
                 timeout=timedelta(seconds=2),
+                effects=sf.Effects(
+                    calls=frozenset({"features", "scored"}),
+                    emits=frozenset({"com.example.fraud/alerts"}),
+                ),
+                context=TransactionManagerCheckContext,
             ),
             sf.Continuation(
                 "scored",
                 (RPC_MODEL_SCORE,),
                 carries=fraud_pb2.Transaction,
                 timeout=timedelta(seconds=2),
+                effects=sf.Effects(
+                    calls=frozenset({"features", "scored"}),
+                    emits=frozenset({"com.example.fraud/alerts"}),
+                ),
+                context=TransactionManagerCheckContext,
             ),
         ),
     )
 
     @abc.abstractmethod
     def check(
-        self, ctx: TransactionManagerContext, message: fraud_pb2.Transaction
+        self, ctx: TransactionManagerCheckContext, message: fraud_pb2.Transaction
     ) -> sf.MaybeAwaitable[None]:
         """Asks the counter and the scorer at once, then the model."""
 
     @abc.abstractmethod
     def features(
         self,
-        ctx: TransactionManagerContext,
+        ctx: TransactionManagerCheckContext,
         outcomes: tuple[FraudCounterRecentOutcome, MerchantScorerScoreOutcome],
         requests: tuple[fraud_pb2.RecentFraudQuery, fraud_pb2.MerchantQuery],
         carried: fraud_pb2.Transaction,
@@ -328,7 +361,7 @@ class TransactionManager(sf.Function, abc.ABC):
     @abc.abstractmethod
     def scored(
         self,
-        ctx: TransactionManagerContext,
+        ctx: TransactionManagerCheckContext,
         outcome: ModelScoreOutcome,
         request: fraud_pb2.Features,
         carried: fraud_pb2.Transaction,

@@ -34,24 +34,28 @@ class GreeterState(sf.State):
     """How many times this user was greeted."""
 
 
-class GreeterEgress(sf.Egresses):
-    """The egresses Greeter declared it writes."""
+class GreeterContext(sf.Context):
+    """What every method of Greeter may see: its id, state and time."""
+
+    @property
+    def state(self) -> GreeterState:
+        return self._part(GreeterState)
+
+
+class GreeterGreetEgress(sf.Egresses):
+    """The egresses Greeter.greet writes."""
 
     @property
     def greetings(self) -> sf.Egress[greeter_pb2.Greeting]:
         return self._egress("com.example.greeter/greetings", greeter_pb2.Greeting)
 
 
-class GreeterContext(sf.Context):
-    """What a handler of Greeter may see and do."""
+class GreeterGreetContext(GreeterContext):
+    """What Greeter.greet declared it may do, beside what every method of Greeter sees."""
 
     @property
-    def state(self) -> GreeterState:
-        return self._part(GreeterState)
-
-    @property
-    def egress(self) -> GreeterEgress:
-        return self._part(GreeterEgress)
+    def egress(self) -> GreeterGreetEgress:
+        return self._part(GreeterGreetEgress)
 
 
 class Greeter(sf.Function, abc.ABC):
@@ -61,13 +65,22 @@ class Greeter(sf.Function, abc.ABC):
         typename="com.example.greeter/greeter",
         context=GreeterContext,
         state=GreeterState,
-        handlers=(sf.OneWay("greet", greeter_pb2.Greet),),
+        handlers=(
+            sf.OneWay(
+                "greet",
+                greeter_pb2.Greet,
+                effects=sf.Effects(emits=frozenset({"com.example.greeter/greetings"})),
+                context=GreeterGreetContext,
+            ),
+        ),
         timers=(),
         continuations=(),
     )
 
     @abc.abstractmethod
-    def greet(self, ctx: GreeterContext, message: greeter_pb2.Greet) -> sf.MaybeAwaitable[None]: ...
+    def greet(
+        self, ctx: GreeterGreetContext, message: greeter_pb2.Greet
+    ) -> sf.MaybeAwaitable[None]: ...
 
 
 MANIFEST = sf.Manifest(

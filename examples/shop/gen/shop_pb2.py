@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nshop.proto\x12\x10\x63om.example.shop\"?\n\tAddToCart\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\"\x1b\n\x07Reserve\x12\x10\n\x08quantity\x18\x01 \x01(\x05\"\x1d\n\x08Reserved\x12\x11\n\tremaining\x18\x01 \x01(\x05\"\x1b\n\x07Restock\x12\x10\n\x08quantity\x18\x01 \x01(\x05\"f\n\x04\x43\x61rt\x12\x30\n\x05items\x18\x01 \x03(\x0b\x32!.com.example.shop.Cart.ItemsEntry\x1a,\n\nItemsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\x1b\n\x08\x43heckout\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"}\n\x07Receipt\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x33\n\x05items\x18\x02 \x03(\x0b\x32$.com.example.shop.Receipt.ItemsEntry\x1a,\n\nItemsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\x0c\n\nExpireCart\"0\n\nOutOfStock\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x05\"Z\n\x14InventoryReserveCall\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12*\n\x07request\x18\x02 \x01(\x0b\x32\x19.com.example.shop.Reserve\"\x9d\x01\n\x15InventoryReserveReply\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12+\n\x05reply\x18\x02 \x01(\x0b\x32\x1a.com.example.shop.ReservedH\x00\x12\x34\n\x0cout_of_stock\x18\x03 \x01(\x0b\x32\x1c.com.example.shop.OutOfStockH\x00\x42\t\n\x07outcomeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nshop.proto\x12\x10\x63om.example.shop\"?\n\tAddToCart\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\"\x1b\n\x07Reserve\x12\x10\n\x08quantity\x18\x01 \x01(\x05\"\x1d\n\x08Reserved\x12\x11\n\tremaining\x18\x01 \x01(\x05\"\x1b\n\x07Restock\x12\x10\n\x08quantity\x18\x01 \x01(\x05\"f\n\x04\x43\x61rt\x12\x30\n\x05items\x18\x01 \x03(\x0b\x32!.com.example.shop.Cart.ItemsEntry\x1a,\n\nItemsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\x1b\n\x08\x43heckout\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"}\n\x07Receipt\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x33\n\x05items\x18\x02 \x03(\x0b\x32$.com.example.shop.Receipt.ItemsEntry\x1a,\n\nItemsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\x0c\n\nExpireCart\"0\n\nOutOfStock\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x05\"s\n\x14InventoryReserveCall\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12*\n\x07request\x18\x02 \x01(\x0b\x32\x19.com.example.shop.Reserve\x12\x17\n\x0f\x64\x65\x61\x64line_millis\x18\x03 \x01(\x03\"\x9d\x01\n\x15InventoryReserveReply\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12+\n\x05reply\x18\x02 \x01(\x0b\x32\x1a.com.example.shop.ReservedH\x00\x12\x34\n\x0cout_of_stock\x18\x03 \x01(\x0b\x32\x1c.com.example.shop.OutOfStockH\x00\x42\t\n\x07outcomeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -58,7 +58,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OUTOFSTOCK']._serialized_start=460
   _globals['_OUTOFSTOCK']._serialized_end=508
   _globals['_INVENTORYRESERVECALL']._serialized_start=510
-  _globals['_INVENTORYRESERVECALL']._serialized_end=600
-  _globals['_INVENTORYRESERVEREPLY']._serialized_start=603
-  _globals['_INVENTORYRESERVEREPLY']._serialized_end=760
+  _globals['_INVENTORYRESERVECALL']._serialized_end=625
+  _globals['_INVENTORYRESERVEREPLY']._serialized_start=628
+  _globals['_INVENTORYRESERVEREPLY']._serialized_end=785
 # @@protoc_insertion_point(module_scope)

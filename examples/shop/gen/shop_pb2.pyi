@@ -260,7 +260,9 @@ class InventoryReserveCall(_message.Message):
 
     CORRELATION_ID_FIELD_NUMBER: _builtins.int
     REQUEST_FIELD_NUMBER: _builtins.int
+    DEADLINE_MILLIS_FIELD_NUMBER: _builtins.int
     correlation_id: _builtins.str
+    deadline_millis: _builtins.int
     @_builtins.property
     def request(self) -> Global___Reserve: ...
     def __init__(
@@ -268,10 +270,11 @@ class InventoryReserveCall(_message.Message):
         *,
         correlation_id: _builtins.str = ...,
         request: Global___Reserve | None = ...,
+        deadline_millis: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["correlation_id", b"correlation_id", "request", b"request"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["correlation_id", b"correlation_id", "deadline_millis", b"deadline_millis", "request", b"request"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -62,7 +62,7 @@ class InventoryState(sf.State):
 
 
 class InventoryContext(sf.Context):
-    """What a handler of Inventory may see and do."""
+    """What every method of Inventory may see: its id, state and time."""
 
     @property
     def state(self) -> InventoryState:
@@ -87,10 +87,10 @@ class Inventory(sf.Function, abc.ABC):
     @abc.abstractmethod
     def reserve(
         self, ctx: InventoryContext, request: shop_pb2.Reserve
-    ) -> sf.MaybeAwaitable[shop_pb2.Reserved]:
+    ) -> sf.MaybeAwaitable[shop_pb2.Reserved | OutOfStockError]:
         """Sets `quantity` units aside, or raises OutOfStock.
 
-        May raise `OutOfStockError`."""
+        Return (or raise) `OutOfStockError` to answer with that error."""
 
     @abc.abstractmethod
     def restock(self, ctx: InventoryContext, message: shop_pb2.Restock) -> sf.MaybeAwaitable[None]:
@@ -110,8 +110,16 @@ class UserCartState(sf.State):
     """The timer that clears an idle cart; empty when none is pending."""
 
 
-class UserCartToInventory(sf.FunctionClient):
-    """What UserCart declared it may ask of an instance of Inventory."""
+class UserCartContext(sf.Context):
+    """What every method of UserCart may see: its id, state and time."""
+
+    @property
+    def state(self) -> UserCartState:
+        return self._part(UserCartState)
+
+
+class UserCartAddToInventory(sf.FunctionClient):
+    """What UserCart.add may ask of an instance of Inventory."""
 
     def reserve(
         self,
@@ -123,29 +131,17 @@ class UserCartToInventory(sf.FunctionClient):
         """Call Inventory.reserve; the outcome goes to `reserved`."""
         return self._call(RPC_INVENTORY_RESERVE, "reserved", request, carry, timeout)
 
-    def restock(self, message: shop_pb2.Restock) -> None:
-        """Send to Inventory.restock."""
-        self._send(message)
 
+class UserCartAddFunctions(sf.Functions):
+    """The functions UserCart.add calls or sends to, by instance id."""
 
-class UserCartFunctions(sf.Functions):
-    """The functions UserCart declared it calls or sends to, by instance id."""
-
-    def inventory(self, id: str) -> UserCartToInventory:
+    def inventory(self, id: str) -> UserCartAddToInventory:
         """The Inventory instance `id`."""
-        return UserCartToInventory(self._invocation, "com.example.shop/inventory", id)
+        return UserCartAddToInventory(self._invocation, "com.example.shop/inventory", id)
 
 
-class UserCartEgress(sf.Egresses):
-    """The egresses UserCart declared it writes."""
-
-    @property
-    def receipts(self) -> sf.Egress[shop_pb2.Receipt]:
-        return self._egress("com.example.shop/receipts", shop_pb2.Receipt)
-
-
-class UserCartTimers(sf.Timers):
-    """The timers of UserCart."""
+class UserCartAddTimers(sf.Timers):
+    """The timers UserCart.add sets or cancels."""
 
     @property
     def expire(self) -> sf.Timer[shop_pb2.ExpireCart]:
@@ -153,24 +149,69 @@ class UserCartTimers(sf.Timers):
         return self._timer("expire", shop_pb2.ExpireCart)
 
 
-class UserCartContext(sf.Context):
-    """What a handler of UserCart may see and do."""
+class UserCartAddContext(UserCartContext):
+    """What UserCart.add declared it may do, beside what every method of UserCart sees."""
 
     @property
-    def state(self) -> UserCartState:
-        return self._part(UserCartState)
+    def functions(self) -> UserCartAddFunctions:
+        return self._part(UserCartAddFunctions)
 
     @property
-    def functions(self) -> UserCartFunctions:
-        return self._part(UserCartFunctions)
+    def timers(self) -> UserCartAddTimers:
+        return self._part(UserCartAddTimers)
+
+
+class UserCartCheckoutEgress(sf.Egresses):
+    """The egresses UserCart.checkout writes."""
 
     @property
-    def egress(self) -> UserCartEgress:
-        return self._part(UserCartEgress)
+    def receipts(self) -> sf.Egress[shop_pb2.Receipt]:
+        return self._egress("com.example.shop/receipts", shop_pb2.Receipt)
+
+
+class UserCartCheckoutTimers(sf.Timers):
+    """The timers UserCart.checkout sets or cancels."""
 
     @property
-    def timers(self) -> UserCartTimers:
-        return self._part(UserCartTimers)
+    def expire(self) -> sf.Timer[shop_pb2.ExpireCart]:
+        """Empties an idle cart and gives its items back to the inventories."""
+        return self._timer("expire", shop_pb2.ExpireCart)
+
+
+class UserCartCheckoutContext(UserCartContext):
+    """What UserCart.checkout declared it may do, beside what every method of UserCart sees."""
+
+    @property
+    def egress(self) -> UserCartCheckoutEgress:
+        return self._part(UserCartCheckoutEgress)
+
+    @property
+    def timers(self) -> UserCartCheckoutTimers:
+        return self._part(UserCartCheckoutTimers)
+
+
+class UserCartExpireToInventory(sf.FunctionClient):
+    """What UserCart.expire may ask of an instance of Inventory."""
+
+    def restock(self, message: shop_pb2.Restock) -> None:
+        """Send to Inventory.restock."""
+        self._send("restock", message)
+
+
+class UserCartExpireFunctions(sf.Functions):
+    """The functions UserCart.expire calls or sends to, by instance id."""
+
+    def inventory(self, id: str) -> UserCartExpireToInventory:
+        """The Inventory instance `id`."""
+        return UserCartExpireToInventory(self._invocation, "com.example.shop/inventory", id)
+
+
+class UserCartExpireContext(UserCartContext):
+    """What UserCart.expire declared it may do, beside what every method of UserCart sees."""
+
+    @property
+    def functions(self) -> UserCartExpireFunctions:
+        return self._part(UserCartExpireFunctions)
 
 
 class UserCart(sf.Function, abc.ABC):
@@ -181,36 +222,61 @@ class UserCart(sf.Function, abc.ABC):
         context=UserCartContext,
         state=UserCartState,
         handlers=(
-            sf.OneWay("add", shop_pb2.AddToCart),
-            sf.OneWay("checkout", shop_pb2.Checkout),
+            sf.OneWay(
+                "add",
+                shop_pb2.AddToCart,
+                effects=sf.Effects(calls=frozenset({"reserved"}), timers=frozenset({"expire"})),
+                context=UserCartAddContext,
+            ),
+            sf.OneWay(
+                "checkout",
+                shop_pb2.Checkout,
+                effects=sf.Effects(
+                    emits=frozenset({"com.example.shop/receipts"}), timers=frozenset({"expire"})
+                ),
+                context=UserCartCheckoutContext,
+            ),
         ),
-        timers=(sf.TimerSpec("expire", shop_pb2.ExpireCart),),
+        timers=(
+            sf.TimerSpec(
+                "expire",
+                shop_pb2.ExpireCart,
+                effects=sf.Effects(sends=frozenset({("com.example.shop/inventory", "restock")})),
+                context=UserCartExpireContext,
+            ),
+        ),
         continuations=(
             sf.Continuation(
                 "reserved",
                 (RPC_INVENTORY_RESERVE,),
                 carries=shop_pb2.AddToCart,
                 timeout=timedelta(seconds=5),
+                effects=sf.Effects(calls=frozenset({"reserved"}), timers=frozenset({"expire"})),
+                context=UserCartAddContext,
             ),
         ),
     )
 
     @abc.abstractmethod
-    def add(self, ctx: UserCartContext, message: shop_pb2.AddToCart) -> sf.MaybeAwaitable[None]:
+    def add(self, ctx: UserCartAddContext, message: shop_pb2.AddToCart) -> sf.MaybeAwaitable[None]:
         """Reserves the item, then adds it to the cart."""
 
     @abc.abstractmethod
-    def checkout(self, ctx: UserCartContext, message: shop_pb2.Checkout) -> sf.MaybeAwaitable[None]:
+    def checkout(
+        self, ctx: UserCartCheckoutContext, message: shop_pb2.Checkout
+    ) -> sf.MaybeAwaitable[None]:
         """Writes the receipt and empties the cart."""
 
     @abc.abstractmethod
-    def expire(self, ctx: UserCartContext, message: shop_pb2.ExpireCart) -> sf.MaybeAwaitable[None]:
+    def expire(
+        self, ctx: UserCartExpireContext, message: shop_pb2.ExpireCart
+    ) -> sf.MaybeAwaitable[None]:
         """Empties an idle cart and gives its items back to the inventories."""
 
     @abc.abstractmethod
     def reserved(
         self,
-        ctx: UserCartContext,
+        ctx: UserCartAddContext,
         outcome: InventoryReserveOutcome,
         request: shop_pb2.Reserve,
         carried: shop_pb2.AddToCart,
