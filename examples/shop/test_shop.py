@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import shop_pb2 as pb
 from shop_app import IDLE_CART, InventoryFunction, UserCartFunction, app
-from shop_sfidl import InventoryContext, InventoryReserveOutcome, ShopApp, UserCartContext
+from shop_sfidl import InventoryContext, InventoryReserveOutcome, ShopApp, UserCartAddContext
 from statefun.kafka_egress_pb2 import KafkaProducerRecord
 from statefun.request_reply_pb2 import FromFunction
 
@@ -134,7 +134,7 @@ class AsyncInventory(InventoryFunction):
 class AsyncCart(UserCartFunction):
     async def reserved(
         self,
-        ctx: UserCartContext,
+        ctx: UserCartAddContext,
         outcome: InventoryReserveOutcome,
         request: pb.Reserve,
         carried: pb.AddToCart,
@@ -164,6 +164,22 @@ def test_the_readme_harness_example() -> None:
         assert h.state("com.example.shop/inventory", "socks", "stock") == 2
         h.advance(timedelta(minutes=30))  # the idle cart's timer fires: the sock goes back
         assert h.state("com.example.shop/inventory", "socks", "stock") == 3
+
+
+def test_a_checkout_waits_for_the_reservation_pending_before_it() -> None:
+    # The cart is exclusive: the checkout, queued right behind the add, is held while the
+    # reserve call is pending and handled after its continuation filled the cart. Without
+    # `exclusive` it runs in between and the receipt misses the sock.
+    with Harness(app) as h:
+        h.ingest("restocks", "socks", pb.Restock(quantity=3))
+        h.run_until_quiet()
+        h.ingest("add_to_cart", "ada", pb.AddToCart(user_id="ada", item_id="socks", quantity=1))
+        h.ingest("checkouts", "ada", pb.Checkout(user_id="ada"))
+        h.run_until_quiet()
+
+        [receipt] = h.egress("receipts")
+        assert receipt.value == pb.Receipt(user_id="ada", items={"socks": 1})
+        assert h.state(INVENTORY, "socks", "stock") == 2
 
 
 def test_playground_records_use_the_proto_field_names_like_the_local_runtime() -> None:

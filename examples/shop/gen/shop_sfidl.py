@@ -215,7 +215,8 @@ class UserCartExpireContext(UserCartContext):
 
 
 class UserCart(sf.Function, abc.ABC):
-    """One instance per user (the id is the user id)."""
+    """One instance per user (the id is the user id). Exclusive: a checkout that arrives while
+    a reservation is pending waits for it, so the receipt has every item reserved before it."""
 
     sfidl_spec = sf.FunctionSpec(
         typename="com.example.shop/user_cart",
@@ -255,6 +256,7 @@ class UserCart(sf.Function, abc.ABC):
                 context=UserCartAddContext,
             ),
         ),
+        exclusive=True,
     )
 
     @abc.abstractmethod
