@@ -20,23 +20,28 @@ import threading
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from google.protobuf.message import Message
 
 from sfidl.local import codec, egress, ingress
 from sfidl.local.app import LocalApp
-from sfidl.local.clock import MILLISECOND, VirtualClock
+from sfidl.local.clock import EPOCH, MILLISECOND, VirtualClock
 from sfidl.local.engine import Engine, unpack
 from sfidl.local.errors import LocalRuntimeError
-from sfidl.local.records import Address, Delivery, EgressRecord
+from sfidl.local.faults import Action, Fault, Interference
+from sfidl.local.records import Address, Delivery, EgressRecord, Faulted
 from sfidl.local.store import Incoming, Queued, Store
 from sfidl.local.transport import InProcess
 from sfidl.runtime.manifest import Manifest
+from sfidl.runtime.types import PROTOBUF_TYPENAME_PREFIX, typename_of
 
-__all__ = ["Delivery", "EgressRecord", "Harness"]
+__all__ = ["Delivery", "EgressRecord", "Fault", "Faulted", "Harness"]
 
 T = TypeVar("T")
+
+MessageType = str | type[Message] | None
+"""Selects messages by type: a protobuf class, a typename, a protobuf full name; None: all."""
 
 
 class Harness:
@@ -52,6 +57,8 @@ class Harness:
         self.clock = VirtualClock(start)
         self.sent: list[Delivery] = []
         """Every message delivered so far, in delivery order."""
+        self.faulted: list[Faulted] = []
+        """Every message a fault (:meth:`slow`, :meth:`silence`, :meth:`lose`) dropped or delayed, in order."""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="sfidl-harness", daemon=True
@@ -62,6 +69,7 @@ class Harness:
     async def _open(self, app: LocalApp) -> Engine:
         engine = Engine(app.manifest, InProcess(app), Store(":memory:"), self.clock)
         engine.delivery_observers.append(self._delivered)
+        engine.fault_observers.append(self._interfered)
         return engine
 
     def _delivered(self, target: Address, batch: Sequence[Queued]) -> None:
@@ -70,6 +78,23 @@ class Harness:
             self.sent.append(
                 Delivery(target, queued.caller, typename, codec.decode(typename, value))
             )
+
+    def _interfered(self, event: Interference) -> None:
+        typename, value = unpack(event.argument)
+        action: Literal["dropped", "delayed"] = (
+            "delayed" if event.action is Action.DELAY else "dropped"
+        )
+        self.faulted.append(
+            Faulted(
+                action,
+                event.target,
+                event.sender,
+                typename,
+                codec.decode(typename, value),
+                EPOCH + event.at_ms * MILLISECOND,
+                event.delay_ms * MILLISECOND,
+            )
+        )
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         if self._loop.is_closed():
@@ -122,6 +147,73 @@ class Harness:
         self.clock.set(target)
         self._sync(lambda: self._engine.store.purge_expired(target))
         self.run_until_quiet()
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def slow(
+        self,
+        function: str,
+        delay: timedelta,
+        *,
+        id: str | None = None,
+        message: MessageType = None,
+    ) -> Fault:
+        """Make ``function`` (``namespace/type``) a slow callee: messages functions send it arrive ``delay`` late.
+
+        The delay is virtual: a delayed message arrives when :meth:`advance` reaches it, so a
+        caller whose call times out first sees ``Timeout`` and the late reply is dropped.
+        ``id`` limits it to one instance, ``message`` to one message type (for a call, its
+        envelope, e.g. ``pb.MerchantScorerScoreCall``). Returns the :class:`Fault`:
+        ``.remove()`` it, or scope it with ``with h.slow(...):``.
+        """
+        if delay < MILLISECOND:
+            raise ValueError(f"slow({function!r}, {delay!r}): a delay is at least 1 ms")
+        typename = self._fault_scope(function, message)
+        return self._sync(
+            lambda: self._engine.faults.delay(
+                function, delay // MILLISECOND, id=id, typename=typename
+            )
+        )
+
+    def silence(
+        self, function: str, *, id: str | None = None, message: MessageType = None
+    ) -> Fault:
+        """Make ``function`` a silent callee: every message functions send it is dropped, so it never answers.
+
+        ``id`` and ``message`` narrow it as for :meth:`slow`; returns the :class:`Fault`.
+        """
+        typename = self._fault_scope(function, message)
+        return self._sync(lambda: self._engine.faults.drop(function, id=id, typename=typename))
+
+    def lose(
+        self,
+        function: str,
+        count: int = 1,
+        *,
+        id: str | None = None,
+        message: MessageType = None,
+    ) -> Fault:
+        """Drop the next ``count`` messages functions send to ``function``; later ones arrive.
+
+        ``id`` and ``message`` narrow it as for :meth:`slow`; returns the :class:`Fault`.
+        """
+        typename = self._fault_scope(function, message)
+        return self._sync(
+            lambda: self._engine.faults.drop(function, count, id=id, typename=typename)
+        )
+
+    def _fault_scope(self, function: str, message: MessageType) -> str | None:
+        """The typename ``message`` selects, once ``function`` is known to be a function type."""
+        if function not in self.manifest.functions:
+            known = ", ".join(sorted(self.manifest.functions))
+            raise LocalRuntimeError(f"unknown function type {function!r} (known: {known})")
+        if message is None or isinstance(message, str) and "/" in message:
+            return message
+        if isinstance(message, str):
+            return PROTOBUF_TYPENAME_PREFIX + message
+        return typename_of(message)
+
+    # -- inspection --------------------------------------------------------------------------
 
     def state(self, typename: str, id: str, name: str) -> object | None:
         """The current value of a state (a scalar, a protobuf message, or raw bytes), or None."""

@@ -9,12 +9,13 @@ each invocation batch in one transaction. It reads only the application's
 
 from sfidl.local.app import LocalApp
 from sfidl.local.errors import IngressError, JobFailure, LocalRuntimeError
-from sfidl.local.records import Address, Delivery, EgressRecord
+from sfidl.local.records import Address, Delivery, EgressRecord, Faulted
 
 __all__ = [
     "Address",
     "Delivery",
     "EgressRecord",
+    "Faulted",
     "IngressError",
     "JobFailure",
     "LocalApp",

@@ -5,6 +5,9 @@ reaches an idle address goes out alone; the messages that arrive while a request
 flight go out together as the next batch, at most ``max_batch`` of them. Each batch's
 effects and the consumption of its input are committed in one SQLite transaction.
 
+Faults (:mod:`sfidl.local.faults`, for tests) are applied where a batch's outgoing messages
+are routed, before its effects are committed: a message may be dropped or delayed.
+
 Backpressure, as StateFun's ``maxNumBatchRequests``: while an address has ``max_batch``
 messages queued, :meth:`Engine.room` makes the ingresses wait. Messages between functions
 are never held back (nor are they in StateFun), so a fan-in can still queue more.
@@ -23,6 +26,7 @@ from sfidl.local import codec
 from sfidl.local.clock import Clock
 from sfidl.local.effects import Effects, Expiry, Failure, StateSpec, plan, register
 from sfidl.local.errors import IngressError
+from sfidl.local.faults import Faults, Interference
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming, Queued, Store, StoredEgress
 from sfidl.local.transport import Transport, TransportError
@@ -36,6 +40,7 @@ MAX_HANDSHAKES = 8
 
 DeliveryObserver = Callable[[Address, Sequence[Queued]], None]
 EgressObserver = Callable[[Sequence[StoredEgress]], None]
+FaultObserver = Callable[[Interference], None]
 
 
 def unpack(argument: bytes) -> tuple[str, bytes]:
@@ -119,6 +124,9 @@ class Engine:
         self._failure: BaseException | None = None
         self.delivery_observers: list[DeliveryObserver] = []
         self.egress_observers: list[EgressObserver] = []
+        self.fault_observers: list[FaultObserver] = []
+        self.faults = Faults()
+        """Faults injected into the messages functions send (none unless a test adds some)."""
 
     # -- input -----------------------------------------------------------------------------
 
@@ -287,6 +295,7 @@ class Engine:
                     lambda token: self.store.token_pending(address, token),
                     now,
                 )
+            effects, interfered = self.faults.route(address, effects, now)
             touched = [
                 (name, now + spec.ttl_ms)
                 for name, spec in specs.items()
@@ -297,6 +306,9 @@ class Engine:
             self._arrived(message.target for message in effects.messages)
             for observe in self.delivery_observers:
                 observe(address, batch)
+            for interference in interfered:
+                for observe_fault in self.fault_observers:
+                    observe_fault(interference)
             if written:
                 for observe_egress in self.egress_observers:
                     observe_egress(written)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
 
 from google.protobuf.message import Message
 
@@ -47,3 +49,16 @@ class EgressRecord:
     topic: str  # the Kafka topic or Kinesis stream
     key: str  # the Kafka key or Kinesis partition key
     value: Message
+
+
+@dataclass(frozen=True)
+class Faulted:
+    """A message between functions that an injected fault dropped or delivered late."""
+
+    action: Literal["dropped", "delayed"]
+    target: Address
+    caller: Address  # the function that sent it
+    typename: str
+    value: object  # decoded: a protobuf message, a scalar, or the raw bytes
+    at: datetime  # when it was sent
+    delay: timedelta  # how late it is delivered; zero when dropped
