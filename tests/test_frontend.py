@@ -9,6 +9,7 @@ import pytest
 from sfidl.diagnostics import CompileError, Severity
 from sfidl.frontend import LoadedProgram, load_program
 from sfidl.model import (
+    Effects,
     ExpireMode,
     HandlerKind,
     IoKind,
@@ -224,6 +225,7 @@ def test_envelopes_follow_the_user_messages(program: Program) -> None:
     assert [(f.name, f.number, f.type.name) for f in call.fields] == [
         ("correlation_id", 1, "string"),
         ("request", 2, "com.example.shop.Reserve"),
+        ("deadline_millis", 3, "int64"),
     ]
     reply = message(program.root.messages, "InventoryReserveReply")
     assert reply.oneofs == ("outcome",)
@@ -315,6 +317,42 @@ def test_effects(program: Program) -> None:
     assert timer.doc == "Clears an idle cart."
     assert timer.message.name == "com.example.shop.ExpireCart"
     assert [s.handler for s in timer.sends] == ["restock"] and timer.emits == ("receipts",)
+
+
+CHAIN = """
+namespace chain;
+message Job {}
+message Done {}
+message Step {}
+message Stepped {}
+message Give {}
+exclusive function B {
+  rpc work(Job) returns Done calls C.step -> stepped timeout 2s completes work;
+  on later(Give) calls C.step -> stepped timeout 2s emits out;
+  timer give_up(Give) completes work sets give_up;
+  rpc plain(Job) returns Done;
+}
+function C { rpc step(Step) returns Stepped; }
+ingress gives: kafka topic "g" of Give -> B.later;
+egress out: kafka topic "o" of Done;
+"""
+
+
+def test_completes_sets_and_exclusive(tmp_path: Path) -> None:
+    (tmp_path / "chain.sfidl").write_text(CHAIN)
+    b, c = load_program(tmp_path / "chain.sfidl").program.functions
+    assert b.exclusive and not c.exclusive
+    work, later, plain = b.handlers
+    (give_up,) = b.timers
+    assert work.completes == ("work",) and give_up.completes == ("work",)
+    assert give_up.sets == ("give_up",) and work.sets == ()
+    # An rpc may answer later exactly when some member completes it.
+    assert b.defers("work") and not b.defers("plain")
+    # A continuation may do what every member whose calls name it declared.
+    stepped = b.continuation_effects("stepped")
+    assert [call.continuation for call in stepped.calls] == ["stepped"]
+    assert stepped.completes == ("work",) and stepped.emits == ("out",)
+    assert b.continuation_effects("nothing") == Effects()
 
 
 def test_ingresses_and_egresses(program: Program) -> None:

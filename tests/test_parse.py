@@ -47,7 +47,10 @@ def test_keywords_are_names_where_a_name_is_expected() -> None:
     assert [f.name.text for f in file.messages[0].fields] == ["to", "max", "message"]
 
 
-@pytest.mark.parametrize("keyword", ["calls", "sends", "emits", "raises", "expire", "timeout"])
+@pytest.mark.parametrize(
+    "keyword",
+    ["calls", "sends", "emits", "sets", "completes", "raises", "expire", "timeout", "exclusive"],
+)
 @pytest.mark.parametrize("type_name", ["string", "M", "a.M.N"])
 def test_a_field_may_be_named_like_a_keyword_that_follows_a_type_elsewhere(
     keyword: str, type_name: str
@@ -85,6 +88,22 @@ def test_literals_durations_and_effects() -> None:
     assert single.timeout is not None and single.timeout.millis == 2 * 86_400_000
     assert [r.text for r in handler.sends] == ["A.c"]
     assert [e.text for e in handler.emits] == ["out"]
+
+
+def test_exclusive_functions_timers_set_and_replies_completed() -> None:
+    file = parsed(
+        "namespace a;\n/// Doc.\nexclusive function F {\n"
+        "  rpc r(M) returns M sets t completes r, q;\n"
+        "  timer t(M) completes r sets t emits out;\n}\nfunction G {}\n"
+    )
+    f, g = file.functions
+    assert f.exclusive and not g.exclusive and f.doc == "Doc."
+    (handler,) = f.handlers
+    assert [n.text for n in handler.sets] == ["t"]
+    assert [n.text for n in handler.completes] == ["r", "q"]
+    (timer,) = f.timers
+    assert [n.text for n in timer.completes] == ["r"] and [n.text for n in timer.sets] == ["t"]
+    assert [n.text for n in timer.emits] == ["out"]
 
 
 def test_spans_are_one_based_with_exclusive_ends() -> None:
