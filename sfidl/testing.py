@@ -67,7 +67,7 @@ class Harness:
         self._engine = self._run(self._open(app))
 
     async def _open(self, app: LocalApp) -> Engine:
-        engine = Engine(app.manifest, InProcess(app), Store(":memory:"), self.clock)
+        engine = Engine(app.manifest, InProcess(app, self.clock), Store(":memory:"), self.clock)
         engine.delivery_observers.append(self._delivered)
         engine.fault_observers.append(self._interfered)
         return engine

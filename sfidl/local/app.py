@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 from sfidl.runtime.manifest import Manifest
 
@@ -17,4 +18,17 @@ class LocalApp(Protocol):
 
     async def handle(self, request: bytes) -> bytes:
         """``ToFunction`` bytes in, ``FromFunction`` bytes out (``RequestReplyHandler.handle_async``)."""
+        ...
+
+
+@runtime_checkable
+class ClockedApp(Protocol):
+    """An application whose handlers read time from a clock it can be given (sfidl's ``Application``).
+
+    Optional: the local runtime gives an in-process application that has ``use_clock``
+    its own clock, so handlers see the engine's time (virtual under the test harness).
+    """
+
+    def use_clock(self, now_ms: Callable[[], int]) -> None:
+        """From now on, read the time (epoch milliseconds) from ``now_ms``."""
         ...

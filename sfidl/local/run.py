@@ -13,7 +13,7 @@ from aiohttp import web
 
 from sfidl.local import ingress
 from sfidl.local.app import LocalApp
-from sfidl.local.clock import SystemClock
+from sfidl.local.clock import Clock, SystemClock
 from sfidl.local.egress import FileSink, StdoutSink
 from sfidl.local.engine import Engine
 from sfidl.local.errors import LocalRuntimeError
@@ -75,13 +75,14 @@ class LocalRuntime:
     async def start(self) -> None:
         """Open the database, catch up the egress files, start the HTTP server and the file readers."""
         options, manifest = self.options, self.app.manifest
-        self._transport = self._make_transport()
+        clock = SystemClock()
+        self._transport = self._make_transport(clock)
         self._store = Store(options.db)
         engine = Engine(
             manifest,
             self._transport,
             self._store,
-            SystemClock(),
+            clock,
             max_batch=options.max_batch,
             max_in_flight=options.max_in_flight,
             attempts=options.attempts,
@@ -123,9 +124,9 @@ class LocalRuntime:
             self._tasks.append(task)
         self._tasks.append(asyncio.get_running_loop().create_task(self._status()))
 
-    def _make_transport(self) -> Transport:
+    def _make_transport(self, clock: Clock) -> Transport:
         if not self.options.remote:
-            return InProcess(self.app)
+            return InProcess(self.app, clock)
         endpoint = self.options.endpoint or self.app.manifest.endpoint
         if not endpoint:
             raise LocalRuntimeError(

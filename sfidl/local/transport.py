@@ -6,7 +6,8 @@ from typing import Protocol
 
 import aiohttp
 
-from sfidl.local.app import LocalApp
+from sfidl.local.app import ClockedApp, LocalApp
+from sfidl.local.clock import Clock
 from sfidl.local.records import Address
 from sfidl.runtime.http import OCTET_STREAM
 
@@ -24,10 +25,16 @@ class Transport(Protocol):
 
 
 class InProcess:
-    """Calls the application's handler directly (``RequestReplyHandler.handle_async``)."""
+    """Calls the application's handler directly (``RequestReplyHandler.handle_async``).
 
-    def __init__(self, app: LocalApp) -> None:
+    Given the engine's ``clock``, it hands it to an application that can take one
+    (:class:`~sfidl.local.app.ClockedApp`), so handlers read the engine's time.
+    """
+
+    def __init__(self, app: LocalApp, clock: Clock | None = None) -> None:
         self._app = app
+        if clock is not None and isinstance(app, ClockedApp):
+            app.use_clock(clock.now_ms)
 
     async def call(self, target: Address, request: bytes) -> bytes:
         try:

@@ -260,9 +260,11 @@ def run_on(
     """One run of the engine on the database ``db``: ``message`` (if any) to ``address``, then until
     quiet. Returns the address's live state values, decoded."""
 
+    the_clock = clock or VirtualClock()
+
     async def run() -> dict[str, object]:
         store = Store(db)
-        engine = Engine(app.manifest, InProcess(app), store, clock or VirtualClock())
+        engine = Engine(app.manifest, InProcess(app, the_clock), store, the_clock)
         try:
             if message is not None:
                 engine.enqueue([Incoming(address, None, message_value(message))])
