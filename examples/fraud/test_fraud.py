@@ -16,7 +16,7 @@ from fraud_app import (
     TransactionManagerFunction,
     app,
 )
-from fraud_sfidl import FraudApp, FraudCounterContext, MerchantScorerContext
+from fraud_sfidl import FraudApp, FraudCounterConfirmContext, MerchantScorerContext
 
 from sfidl.testing import Harness
 from tests.protocol import Driver
@@ -79,6 +79,31 @@ def test_an_unknown_merchant_is_scored_as_a_declared_error_not_a_failure(harness
     assert alerts(harness) == []  # 0.3 * 0.5 + 0.2 * 0.9 stays under the threshold
 
 
+def test_a_slow_merchant_scorer_times_out_and_its_late_answer_is_dropped(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.ingest("merchant_reports", "shady", pb.MerchantReport(score=1.0))
+    for fraud in ("t0", "t1", "t2"):
+        harness.ingest("confirmed_fraud", "acct-1", pb.ConfirmFraud(transaction_id=fraud))
+    harness.run_until_quiet()
+    harness.slow(SCORER, timedelta(seconds=10))
+
+    harness.ingest("transactions", "t3", transaction("t3"))
+    harness.run_until_quiet()
+    assert alerts(harness) == []  # the join waits for the merchant's score
+
+    harness.advance(timedelta(seconds=2))  # the join's timeout: scored as an unknown merchant
+    [alert] = alerts(harness)
+    assert alert.score == pytest.approx(0.5 + 0.3 * 0.5 + 0.2 * 0.9)
+
+    with caplog.at_level("WARNING", logger="sfidl.runtime"):
+        harness.advance(timedelta(seconds=10))  # the score arrives late and is dropped
+    assert len(alerts(harness)) == 1
+    late = [d for d in harness.sent if d.typename.endswith("MerchantScorerScoreReply")]
+    assert len(late) == 1 and late[0].target.typename == "com.example.fraud/transaction_manager"
+    assert "dropped a reply" in caplog.text
+
+
 def test_confirmed_fraud_is_forgotten_after_thirty_days(harness: Harness) -> None:
     harness.ingest("confirmed_fraud", "acct-1", pb.ConfirmFraud(transaction_id="t0"))
     harness.run_until_quiet()
@@ -97,7 +122,7 @@ class IntScorer(MerchantScorerFunction):
 
 
 class BoolCounter(FraudCounterFunction):
-    def confirm(self, ctx: FraudCounterContext, message: pb.ConfirmFraud) -> None:
+    def confirm(self, ctx: FraudCounterConfirmContext, message: pb.ConfirmFraud) -> None:
         ctx.state.count = True  # a bool is no int32 (mypy would say so too)
 
 

@@ -32,10 +32,10 @@ IDLE_CART = timedelta(minutes=30)
 
 
 class InventoryFunction(Inventory):
-    def reserve(self, ctx: InventoryContext, request: pb.Reserve) -> pb.Reserved:
+    def reserve(self, ctx: InventoryContext, request: pb.Reserve) -> pb.Reserved | OutOfStockError:
         stock = ctx.state.stock
         if request.quantity > stock:
-            raise OutOfStockError(pb.OutOfStock(item_id=ctx.id, available=stock))
+            return OutOfStockError(pb.OutOfStock(item_id=ctx.id, available=stock))
         ctx.state.stock = stock - request.quantity
         return pb.Reserved(remaining=ctx.state.stock)
 
