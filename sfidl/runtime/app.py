@@ -12,6 +12,7 @@ from sfidl.runtime.dispatch import invoker
 from sfidl.runtime.invocation import Deployment, runtime_state_spec
 from sfidl.runtime.manifest import Manifest
 from sfidl.runtime.spec import FunctionSpec, RequestReply, Rpc
+from sfidl.runtime.state import MessageState, ScalarState
 from sfidl.runtime.types import is_typename
 
 
@@ -41,6 +42,7 @@ class Application:
         self._deployment = Deployment(manifest, playground=playground)
         self._functions = statefun.StatefulFunctions()
         self._state_types: dict[str, dict[str, Any]] = {}
+        self._specs: dict[str, FunctionSpec] = {}
         for implementation in implementations:
             spec = type(implementation).sfidl_spec
             check_typename(spec.typename)
@@ -54,6 +56,7 @@ class Application:
                 spec.typename, invoker(implementation, spec, self._deployment), specs
             )
             self._state_types[spec.typename] = {s.name: s.type for s in specs}
+            self._specs[spec.typename] = spec
         missing = set(manifest.functions) - set(self._state_types)
         if missing:
             raise ValueError(f"no implementation for {', '.join(sorted(missing))}")
@@ -71,6 +74,16 @@ class Application:
     def state_types(self, typename: str) -> Mapping[str, Any]:
         """The SDK ``Type`` of each state function type ``typename`` declares (hidden one too)."""
         return self._state_types[typename]
+
+    def state_defaults(self, typename: str) -> dict[str, object]:
+        """What each state function type ``typename`` declares reads as when absent or expired:
+        a scalar's declared default, a new empty message for a message state (hidden one not included).
+        """
+        return {
+            field.name: field.message_type() if isinstance(field, MessageState) else field.default
+            for field in self._specs[typename].state.sfidl_states()
+            if isinstance(field, MessageState | ScalarState)
+        }
 
     @property
     def stateful_functions(self) -> Any:
