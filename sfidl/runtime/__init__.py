@@ -4,6 +4,8 @@ User code rarely imports this module directly: the generated stubs re-export wha
 handler needs (``Timeout``, the error classes, ``TimerId``).
 """
 
+from typing import Never  # the error type of PendingReplies for an rpc that raises none
+
 from sfidl.runtime.address import Address
 from sfidl.runtime.app import Application, Function
 from sfidl.runtime.calls import CallId
@@ -14,15 +16,18 @@ from sfidl.runtime.context import (
     FunctionClient,
     Functions,
     Joins,
+    Replies,
     Timer,
     TimerId,
     Timers,
 )
-from sfidl.runtime.errors import RpcError, Timeout
+from sfidl.runtime.errors import RpcError, Timeout, UndeclaredEffect
 from sfidl.runtime.internal_pb2 import DeadLetter
 from sfidl.runtime.manifest import EgressManifest, IngressManifest, IoKind, Manifest
+from sfidl.runtime.replies import Deferred, PendingReplies, ReplyId
 from sfidl.runtime.spec import (
     Continuation,
+    Effects,
     FunctionSpec,
     MaybeAwaitable,
     OneWay,
@@ -46,6 +51,8 @@ __all__ = [
     "Context",
     "DeadLetter",
     "Continuation",
+    "Deferred",
+    "Effects",
     "Egress",
     "EgressManifest",
     "Egresses",
@@ -59,7 +66,11 @@ __all__ = [
     "Manifest",
     "MaybeAwaitable",
     "MessageState",
+    "Never",
     "OneWay",
+    "PendingReplies",
+    "Replies",
+    "ReplyId",
     "RequestReply",
     "Rpc",
     "RpcError",
@@ -70,4 +81,5 @@ __all__ = [
     "TimerId",
     "TimerSpec",
     "Timers",
+    "UndeclaredEffect",
 ]

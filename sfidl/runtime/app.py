@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import statefun
@@ -61,6 +61,14 @@ class Application:
         if missing:
             raise ValueError(f"no implementation for {', '.join(sorted(missing))}")
         self._handler = statefun.RequestReplyHandler(self._functions)
+
+    def use_clock(self, now_ms: Callable[[], int]) -> None:
+        """Read time from ``now_ms`` (milliseconds since the epoch) instead of the wall clock.
+
+        ``ctx.now`` and call deadlines use it; the local runtime and the Harness pass
+        their virtual clock, so handlers see the time the test set.
+        """
+        self._deployment.now_ms = now_ms
 
     @property
     def manifest(self) -> Manifest:

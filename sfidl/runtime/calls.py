@@ -37,7 +37,12 @@ def start(
     carried: Message | None,
     timeout: timedelta | None,
 ) -> CallId:
-    """Send every request of one group and remember it until all are answered or time runs out."""
+    """Send every request of one group and remember it until all are answered or time runs out.
+
+    Each call envelope carries the caller's deadline (epoch ms by the deployment's clock;
+    0 without a timeout), so the callee can see it and forget a deferred reply after it.
+    """
+    invocation.require("calls", continuation)
     if timeout is not None and timeout <= timedelta(0):
         raise ValueError(f"a call timeout must be positive, got {timeout}")
     # Check every request before sending any: a caught error leaves no call half-made.
@@ -54,8 +59,13 @@ def start(
     if carried is not None:
         pending.carried = encode(carried)
         pending.has_carried = True
+    deadline = 0
+    if timeout is not None:
+        deadline = invocation.now_ms() + timeout // timedelta(milliseconds=1)
     for index, (rpc, target_id, request) in enumerate(requests):
-        envelope = rpc.call_envelope(correlation_id=f"{group}.{index}", request=request)
+        envelope = rpc.call_envelope(
+            correlation_id=f"{group}.{index}", request=request, deadline_millis=deadline
+        )
         invocation.send(Address(rpc.function, target_id), envelope)
         pending.calls.add(
             target_typename=rpc.function,

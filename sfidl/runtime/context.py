@@ -1,28 +1,42 @@
 """The typed context a handler gets, and the parts generated contexts are made of.
 
-A generated ``UserCartContext`` offers exactly what the IDL declared for ``UserCart``:
+A generated context offers exactly what the IDL declared for the member it is given to:
 ``ctx.state`` (typed state), ``ctx.functions`` (clients for the declared calls and sends),
-``ctx.egress`` (the declared egresses), ``ctx.timers`` and ``ctx.joins``. The classes
-here do the work; the generated subclasses only name and type it.
+``ctx.egress`` (the declared egresses), ``ctx.timers``, ``ctx.joins`` and ``ctx.replies``
+(the deferred replies it may complete). The classes here do the work; the generated
+subclasses only name and type it. Every effect is also checked at run time against the
+running member's declaration (:meth:`Invocation.require`), for untyped code.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any, Generic, NewType, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, NewType, TypeVar
 
 from google.protobuf.message import Message
 
-from sfidl.runtime import calls
+from sfidl.runtime import calls, replies
 from sfidl.runtime.address import Address
 from sfidl.runtime.internal_pb2 import TimerFired
 from sfidl.runtime.invocation import Invocation
 from sfidl.runtime.part import Part
+from sfidl.runtime.replies import Deferred, PendingReplies
 from sfidl.runtime.spec import Rpc
 from sfidl.runtime.types import encode
 
 P = TypeVar("P", bound="Part")
 M = TypeVar("M", bound=Message)
+Req = TypeVar("Req", bound=Message)
+Rep = TypeVar("Rep", bound=Message)
+
+# The parts a generated context may lack, and what a member declares to get each.
+_PART_DECLARATIONS = {
+    "functions": "`calls` or `sends`",
+    "joins": "a joined `calls (...)`",
+    "egress": "`emits`",
+    "timers": "`sets`",
+    "replies": "`completes`",
+}
 
 TimerId = NewType("TimerId", str)
 """Identifies one pending timer, to cancel it; it can be kept in state."""
@@ -55,11 +69,51 @@ class Context:
         """The function that sent the message being handled; None for an ingress."""
         return self._invocation.caller
 
+    @property
+    def now(self) -> datetime:
+        """The current time (UTC) by the deployment's clock: virtual under the Harness."""
+        return datetime.fromtimestamp(self._invocation.now_ms() / 1000, UTC)
+
+    @property
+    def call_id(self) -> str | None:
+        """In a request/reply handler, a key unique to the call it answers; None elsewhere.
+
+        A redelivered call has the same key: keep the keys handled in state to answer a
+        call only once (a caller that timed out may retry it, or it may still arrive).
+        """
+        envelope = self._invocation.envelope
+        if envelope is None:
+            return None
+        return f"{envelope.correlation_id}@{self._invocation.caller}"
+
+    @property
+    def deadline(self) -> datetime | None:
+        """In a request/reply handler, when its caller stops waiting; None if it never does."""
+        envelope = self._invocation.envelope
+        if envelope is None or not envelope.deadline_millis:
+            return None
+        return datetime.fromtimestamp(envelope.deadline_millis / 1000, UTC)
+
+    def _defer(self) -> Deferred:
+        """Answer the call later (generated rpc contexts expose it as ``defer()``)."""
+        return replies.defer(self._invocation)
+
     def _part(self, cls: type[P]) -> P:
         part = self._parts.get(cls)
         if part is None:
             part = self._parts[cls] = cls(self._invocation)
         return part
+
+    if not TYPE_CHECKING:  # mypy must keep rejecting a part the context does not have
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for attributes the (generated) class does not define.
+            declaration = _PART_DECLARATIONS.get(name)
+            if declaration is None:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
+                )
+            self._invocation.refuse(f"declared no {declaration}: it has no ctx.{name}")
 
 
 class FunctionClient(Part):
@@ -73,8 +127,10 @@ class FunctionClient(Part):
             raise ValueError(f"the id of a {typename} instance cannot be empty")
         self._target = Address(typename, id)
 
-    def _send(self, message: Message) -> None:
-        self._invocation.send(self._target, message)
+    def _send(self, handler: str, message: Message) -> None:
+        invocation = self._invocation
+        invocation.require("sends", (self._target.typename, handler))
+        invocation.send(self._target, message)
 
     def _call(
         self,
@@ -121,6 +177,7 @@ class Egress(Generic[M]):
 
     def write(self, message: M, *, key: str | None = None) -> None:
         """Write ``message``; the record key (Kafka) or partition key (Kinesis) defaults to this function's id."""
+        self._invocation.require("emits", self._typename)
         self._invocation.emit(self._typename, message, key)
 
 
@@ -145,6 +202,7 @@ class Timer(Generic[M]):
     def after(self, delay: timedelta, message: M) -> TimerId:
         """Fire the timer with ``message`` once ``delay`` has passed; keep the id to cancel it."""
         invocation = self._invocation
+        invocation.require("timers", self._name)
         token = f"{_TIMER_TOKEN}{invocation.next_id()}"
         fired = TimerFired(timer=self._name, payload=encode(message), token=token)
         invocation.send_after(delay, invocation.address, fired, token)
@@ -156,6 +214,7 @@ class Timer(Generic[M]):
         Raises ValueError for anything but an id from :meth:`after`: StateFun fails the
         job on an empty token, and any other token could cancel a call's timeout.
         """
+        self._invocation.require("timers", self._name)
         number = timer.removeprefix(_TIMER_TOKEN)
         if number == timer or not (number.isascii() and number.isdigit()):
             raise ValueError(f"not the id of a timer: {timer!r}")
@@ -169,3 +228,12 @@ class Timers(Part):
 
     def _timer(self, name: str, message: type[M]) -> Timer[M]:
         return Timer[M](self._invocation, name)
+
+
+class Replies(Part):
+    """Base of ``ctx.replies``: one property per rpc of this function the member may complete."""
+
+    __slots__ = ()
+
+    def _replies(self, rpc: Rpc[Req, Rep]) -> PendingReplies[Rep, Any]:
+        return PendingReplies(self._invocation, rpc)

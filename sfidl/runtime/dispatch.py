@@ -2,11 +2,16 @@
 
 Per function type, a table maps message typenames to routes: a one-way handler's
 request type, a request/reply handler's call envelope, the reply envelopes of the calls
-it makes, and sfidl's own timeout and timer messages. What matches no route, or cannot
-be decoded, is a poison message: logged and set aside (to the dead-letter egress when
-the program declares one), never retried forever. Exceptions raised by user code are
-not caught: they fail the invocation so StateFun retries it from consistent state.
-Implementations may be plain or ``async`` methods: a returned awaitable is awaited.
+it makes, and sfidl's own timeout, reply-expiry and timer messages. What matches no
+route, or cannot be decoded, is a poison message: logged and set aside (to the
+dead-letter egress when the program declares one), never retried forever. Exceptions
+raised by user code are not caught: they fail the invocation so StateFun retries it from
+consistent state. Implementations may be plain or ``async`` methods: a returned
+awaitable is awaited.
+
+Before user code runs, the invocation records the member running and what it declared
+(its :class:`~sfidl.runtime.spec.Effects`), which every effect is checked against. An
+exclusive function holds messages while it waits (:mod:`sfidl.runtime.exclusive`).
 """
 
 from __future__ import annotations
@@ -18,11 +23,20 @@ from typing import Any
 
 from google.protobuf.message import DecodeError, Message
 
-from sfidl.runtime import calls
+from sfidl.runtime import calls, exclusive, replies
+from sfidl.runtime.address import Address
 from sfidl.runtime.errors import RpcError
-from sfidl.runtime.internal_pb2 import CallTimeout, TimerFired
+from sfidl.runtime.internal_pb2 import CallTimeout, ReplyExpired, TimerFired
 from sfidl.runtime.invocation import Deployment, Invocation
-from sfidl.runtime.spec import Continuation, FunctionSpec, OneWay, RequestReply, Rpc, Timer
+from sfidl.runtime.spec import (
+    Continuation,
+    FunctionSpec,
+    Member,
+    OneWay,
+    RequestReply,
+    Rpc,
+    Timer,
+)
 from sfidl.runtime.types import typename_of
 
 
@@ -31,7 +45,7 @@ class _Reply:
     rpc: Rpc[Any, Any]
 
 
-Route = OneWay | RequestReply | _Reply | type[CallTimeout] | type[TimerFired]
+Route = OneWay | RequestReply | _Reply | type[CallTimeout] | type[TimerFired] | type[ReplyExpired]
 
 
 def routes(spec: FunctionSpec) -> dict[str, Route]:
@@ -39,6 +53,7 @@ def routes(spec: FunctionSpec) -> dict[str, Route]:
     table: dict[str, Route] = {
         typename_of(CallTimeout): CallTimeout,
         typename_of(TimerFired): TimerFired,
+        typename_of(ReplyExpired): ReplyExpired,
     }
     for handler in spec.handlers:
         key = typename_of(
@@ -59,23 +74,41 @@ def invoker(
     continuations = {c.name: c for c in spec.continuations}
     timers = {t.name: t for t in spec.timers}
 
-    async def invoke(context: Any, message: Any) -> None:
-        invocation = Invocation(context, message, spec, deployment)
-        typed = message.typed_value
-        route = table.get(typed.typename)
+    async def handle(invocation: Invocation, route: Route | None) -> None:
         if route is None:
             invocation.dead_letter(f"{spec.typename} has no handler for this message type")
             return
-        if not typed.has_value:
+        if not invocation.message.has_value:
             invocation.dead_letter("the message carries no value")
             return
-        ctx = spec.context(invocation)
         try:
-            await _dispatch(implementation, ctx, invocation, route, continuations, timers)
+            await _dispatch(implementation, invocation, route, continuations, timers)
         except _Poison as poison:
             invocation.dead_letter(str(poison))
             return
         invocation.finish()
+
+    async def invoke(context: Any, message: Any) -> None:
+        typed = message.typed_value
+        invocation = Invocation(context, typed, Address.from_sdk(context.caller), spec, deployment)
+        route = table.get(typed.typename)
+        if spec.exclusive and exclusive.may_hold(route) and exclusive.hold_if_busy(invocation):
+            invocation.finish()
+        else:
+            await handle(invocation, route)
+        if not invocation.releases:
+            return
+        # Nothing pending any more: what was held runs now, in order, as if just arrived.
+        while True:
+            control = Invocation(context, None, None, spec, deployment)
+            held = exclusive.take_next(control)
+            control.finish()
+            if held is None:
+                return
+            typed, caller = held
+            await handle(
+                Invocation(context, typed, caller, spec, deployment), table.get(typed.typename)
+            )
 
     return invoke
 
@@ -99,65 +132,78 @@ def _decode(cls: type[Message], data: bytes) -> Any:
 
 async def _dispatch(
     implementation: Any,
-    ctx: Any,
     invocation: Invocation,
     route: Route,
     continuations: dict[str, Continuation],
     timers: dict[str, Timer],
 ) -> None:
-    data: bytes = invocation.message.typed_value.value
+    data: bytes = invocation.message.value
     if isinstance(route, OneWay):
-        await _run(getattr(implementation, route.name), ctx, _decode(route.request, data))
+        message = _decode(route.request, data)
+        await _run(getattr(implementation, route.name), _enter(invocation, route), message)
     elif isinstance(route, RequestReply):
         envelope = _decode(route.rpc.call_envelope, data)
-        await _answer(implementation, ctx, invocation, route, envelope)
+        await _answer(implementation, invocation, route, envelope)
     elif isinstance(route, _Reply):
         envelope = _decode(route.rpc.reply_envelope, data)
         problem = calls.outcome_problem(route.rpc, envelope)
         if problem is not None:
             raise _Poison(problem)
         completion = calls.on_reply(invocation, route.rpc, envelope, continuations)
-        await _resume(implementation, ctx, completion)
+        await _resume(implementation, invocation, completion)
     elif route is CallTimeout:
         timeout = _decode(CallTimeout, data)
-        if invocation.caller != invocation.address:
-            raise _Poison(
-                f"a call timeout from {invocation.caller or 'an ingress'}, not from itself"
-            )
-        await _resume(implementation, ctx, calls.on_timeout(invocation, timeout, continuations))
+        _from_itself(invocation, "a call timeout")
+        completion = calls.on_timeout(invocation, timeout, continuations)
+        await _resume(implementation, invocation, completion)
+    elif route is ReplyExpired:
+        expired = _decode(ReplyExpired, data)
+        _from_itself(invocation, "a deferred reply's expiry")
+        replies.on_expired(invocation, expired)
     else:
         fired = _decode(TimerFired, data)
         if invocation.caller != invocation.address or fired.timer not in timers:
             raise _Poison(f"not a timer this function set: {fired.timer!r}")
         timer = timers[fired.timer]
-        await _run(getattr(implementation, timer.name), ctx, _decode(timer.message, fired.payload))
+        message = _decode(timer.message, fired.payload)
+        await _run(getattr(implementation, timer.name), _enter(invocation, timer), message)
+
+
+def _enter(invocation: Invocation, member: Member) -> Any:
+    """Record the member about to run (what it declared is all it may do); its context."""
+    invocation.member = member.name
+    invocation.effects = member.effects
+    return (member.context or invocation.spec.context)(invocation)
+
+
+def _from_itself(invocation: Invocation, what: str) -> None:
+    if invocation.caller != invocation.address:
+        raise _Poison(f"{what} from {invocation.caller or 'an ingress'}, not from itself")
 
 
 async def _answer(
-    implementation: Any, ctx: Any, invocation: Invocation, handler: RequestReply, envelope: Any
+    implementation: Any, invocation: Invocation, handler: RequestReply, envelope: Any
 ) -> None:
-    rpc = handler.rpc
-    caller = invocation.caller
-    if caller is None:
-        raise _Poison(f"{rpc.handler} returns a reply but the call has no caller to send it to")
-    outcome: Message | RpcError[Any]
+    if invocation.caller is None:
+        raise _Poison(
+            f"{handler.rpc.handler} returns a reply but the call has no caller to send it to"
+        )
+    ctx = _enter(invocation, handler)
+    invocation.answering = handler
+    invocation.envelope = envelope
     try:
         outcome = await _run(getattr(implementation, handler.name), ctx, envelope.request)
     except RpcError as error:
-        if type(error) not in rpc.errors:
-            raise  # not declared for this handler: fail the invocation, as any bug would
-        outcome = error
+        # Declared or not: replies.answer fails the invocation for an undeclared one,
+        # naming it and what the handler declares.
+        replies.answer(invocation, handler, error, raised=True)
     else:
-        # Only a raised error answers with it; a returned one is a bug like any wrong type.
-        if not isinstance(outcome, rpc.reply):
-            raise TypeError(
-                f"{handler.name} must return a {rpc.reply.DESCRIPTOR.full_name}, "
-                f"not {type(outcome).__name__}"
-            )
-    invocation.send(caller, calls.reply_envelope(rpc, envelope.correlation_id, outcome))
+        replies.answer(invocation, handler, outcome, raised=False)
 
 
-async def _resume(implementation: Any, ctx: Any, completion: calls.Completion | None) -> None:
+async def _resume(
+    implementation: Any, invocation: Invocation, completion: calls.Completion | None
+) -> None:
     if completion is None:
         return
     continuation = completion.continuation
@@ -170,4 +216,4 @@ async def _resume(implementation: Any, ctx: Any, completion: calls.Completion | 
         args.append(
             completion.carried if completion.carried is not None else continuation.carries()
         )
-    await _run(method, ctx, *args)
+    await _run(method, _enter(invocation, continuation), *args)

@@ -1,4 +1,4 @@
-"""Errors of request/reply handlers, and the outcome of a call that timed out."""
+"""Errors of request/reply handlers, the outcome of a call that timed out, undeclared effects."""
 
 from __future__ import annotations
 
@@ -23,9 +23,12 @@ class RpcError(Exception, Generic[M]):
     detail_type: ClassVar[type[Message]]
 
     def __init__(self, detail: M) -> None:
-        if not isinstance(detail, self.detail_type):
+        # A hand-written subclass has no detail_type: it is no declared error, and the
+        # handler raising it must fail saying so, not with an AttributeError here.
+        expected = getattr(type(self), "detail_type", None)
+        if expected is not None and not isinstance(detail, expected):
             raise TypeError(
-                f"{type(self).__name__} carries a {self.detail_type.DESCRIPTOR.full_name}, "
+                f"{type(self).__name__} carries a {expected.DESCRIPTOR.full_name}, "
                 f"not a {type(detail).__name__}"
             )
         super().__init__(detail)
@@ -33,7 +36,7 @@ class RpcError(Exception, Generic[M]):
 
     def __str__(self) -> str:
         fields = text_format.MessageToString(self.detail, as_one_line=True)
-        return f"{self.detail_type.DESCRIPTOR.name}({fields})"
+        return f"{self.detail.DESCRIPTOR.name}({fields})"
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -51,3 +54,13 @@ class Timeout:
     """The outcome of a call whose reply did not come within its timeout."""
 
     after: timedelta
+
+
+class UndeclaredEffect(Exception):
+    """A handler did what its IDL declaration does not allow: it fails the invocation.
+
+    mypy rejects it in typed code (the handler's context has no such method); this is the
+    same rule at run time, for untyped code. The message names the function, the member
+    and the effect, for example
+    ``com.example.shop/user_cart.checkout did not declare `sends com.example.shop/inventory.restock```.
+    """

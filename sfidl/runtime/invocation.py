@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import statefun
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from sfidl.runtime.address import Address
+from sfidl.runtime.errors import UndeclaredEffect
 from sfidl.runtime.internal_pb2 import DeadLetter, RuntimeState
 from sfidl.runtime.manifest import EgressManifest, IoKind, Manifest
-from sfidl.runtime.spec import FunctionSpec
+from sfidl.runtime.spec import NO_EFFECTS, Effects, FunctionSpec, RequestReply
 from sfidl.runtime.types import encode, protobuf_type, typed_value
 
 log = logging.getLogger("sfidl.runtime")
@@ -30,13 +33,30 @@ _PLAYGROUND_RECORD = statefun.make_json_type("io.statefun.playground/EgressRecor
 DEAD_LETTER_KEY = "sfidl.dead-letter"
 
 
-@dataclass(frozen=True)
+def wall_clock_ms() -> int:
+    """Milliseconds since the epoch, by this machine's clock: the production default."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
 class Deployment:
-    """How the application is deployed: what its egress writes must look like."""
+    """How the application is deployed: what its egress writes must look like, its clock."""
 
     manifest: Manifest
     # Egress records for the StateFun playground image instead of Kafka/Kinesis.
     playground: bool = False
+    # What `ctx.now` and call deadlines read (Application.use_clock replaces it).
+    now_ms: Callable[[], int] = field(default=wall_clock_ms)
+
+
+# What each effect kind is called in the IDL, for the UndeclaredEffect message.
+_DECLARATION = {
+    "calls": "calls ... -> {}",
+    "sends": "sends {}.{}",
+    "emits": "emits {}",
+    "timers": "sets {}",
+    "completes": "completes {}",
+}
 
 
 class Invocation:
@@ -45,17 +65,54 @@ class Invocation:
     Message-typed state read during the call is kept here and written back by
     :meth:`finish` when it changed, so ``ctx.state.cart.items["x"] = 1`` persists like
     an assignment would.
+
+    ``message`` is the SDK's ``TypedValue`` being handled and ``caller`` its sender: for a
+    message an exclusive instance held, those it arrived with, not the current batch's.
+    Dispatch sets ``member`` and ``effects`` before user code runs; ``answering`` and
+    ``envelope`` while a request/reply handler runs.
     """
 
-    def __init__(self, sdk: Any, message: Any, spec: FunctionSpec, deployment: Deployment) -> None:
+    def __init__(
+        self,
+        sdk: Any,
+        message: Any,
+        caller: Address | None,
+        spec: FunctionSpec,
+        deployment: Deployment,
+    ) -> None:
         self.sdk = sdk
         self.message = message
         self.spec = spec
         self.deployment = deployment
         self.address = Address(typename=sdk.address.typename, id=sdk.address.id)
-        self.caller = Address.from_sdk(sdk.caller)
+        self.caller = caller
         self.loaded: dict[str, tuple[Message, bytes]] = {}
         self._runtime: RuntimeState | None = None
+        self.member = ""
+        self.effects: Effects = NO_EFFECTS
+        self.answering: RequestReply | None = None
+        self.envelope: Any = None  # the call envelope being answered
+        self.deferred: Any = None  # the replies.Deferred this invocation made, if any
+        self.releases = False
+
+    # -- what the running member declared -------------------------------------------
+
+    def require(self, kind: str, what: Any) -> None:
+        """Raise UndeclaredEffect unless the running member declared ``kind`` ``what``.
+
+        ``kind`` is a field of :class:`Effects`; the one place every effect is checked.
+        """
+        if what not in getattr(self.effects, kind):
+            args = what if isinstance(what, tuple) else (what,)
+            self.refuse(f"did not declare `{_DECLARATION[kind].format(*args)}`")
+
+    def refuse(self, what: str) -> NoReturn:
+        """Fail the invocation with UndeclaredEffect: ``<function>.<member> <what>``."""
+        raise UndeclaredEffect(f"{self.spec.typename}.{self.member} {what}")
+
+    def now_ms(self) -> int:
+        """The deployment's clock, in milliseconds since the epoch."""
+        return self.deployment.now_ms()
 
     # -- state -----------------------------------------------------------------------
 
@@ -85,7 +142,18 @@ class Invocation:
         return value
 
     def finish(self) -> None:
-        """Write back the message states that changed in place."""
+        """Write back the message states that changed in place.
+
+        Sets ``releases``: whether messages are held while nothing is pending any more
+        (only known when the hidden state was read, which any change to it requires).
+        """
+        runtime = self._runtime
+        self.releases = (
+            runtime is not None
+            and len(runtime.held) > 0
+            and not runtime.pending
+            and not runtime.replies
+        )
         for name, (value, before) in self.loaded.items():
             if encode(value) != before:
                 self.write(name, value)
@@ -152,7 +220,7 @@ class Invocation:
 
     def dead_letter(self, reason: str) -> None:
         """Set aside the message being handled: logged, and written to the dead-letter egress if any."""
-        typed = self.message.typed_value
+        typed = self.message
         log.warning(
             "%s: dropped a message of type %r from %s: %s",
             self.address,

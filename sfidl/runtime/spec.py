@@ -7,7 +7,7 @@ in :mod:`sfidl.runtime.dispatch` and friends, once.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
@@ -48,19 +48,48 @@ class Rpc(Generic[Req, Rep]):
 
 
 @dataclass(frozen=True)
+class Effects:
+    """What one member (handler, timer or continuation) declared it may do.
+
+    The runtime refuses anything else with :class:`~sfidl.runtime.errors.UndeclaredEffect`,
+    so untyped code cannot do what the IDL does not show.
+    """
+
+    calls: frozenset[str] = frozenset()  # continuations it may start calls or joins towards
+    sends: frozenset[tuple[str, str]] = frozenset()  # (function typename, handler) it sends to
+    emits: frozenset[str] = frozenset()  # egress typenames it writes
+    timers: frozenset[str] = frozenset()  # timers of its function it may set or cancel
+    completes: frozenset[str] = frozenset()  # rpc handlers of its function it may complete
+
+
+NO_EFFECTS = Effects()
+
+
+@dataclass(frozen=True)
 class OneWay:
     """``on name(Request);``: a handler that receives messages and answers nothing."""
 
     name: str
     request: type[Message]
+    effects: Effects = field(default=NO_EFFECTS)
+    # The context class it gets: the function's when None.
+    context: type[Context] | None = None
 
 
 @dataclass(frozen=True)
 class RequestReply:
-    """``rpc name(Request) returns Reply raises ...;``: a handler that answers its caller."""
+    """``rpc name(Request) returns Reply raises ...;``: a handler that answers its caller.
+
+    ``defers``: some member of the function declares ``completes name``, so the handler
+    may answer later (``ctx.defer()``).
+    """
 
     name: str
     rpc: Rpc[Any, Any]
+    effects: Effects = field(default=NO_EFFECTS)
+    defers: bool = False
+    # The context class it gets: the function's when None.
+    context: type[Context] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +98,9 @@ class Timer:
 
     name: str
     message: type[Message]
+    effects: Effects = field(default=NO_EFFECTS)
+    # The context class it gets: the function's when None.
+    context: type[Context] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +111,10 @@ class Continuation:
     targets: tuple[Rpc[Any, Any], ...]
     carries: type[Message] | None = None
     timeout: timedelta | None = None  # the IDL's default
+    # What the members whose calls continue here declared (their union).
+    effects: Effects = field(default=NO_EFFECTS)
+    # The context class it gets: the function's when None.
+    context: type[Context] | None = None
 
     @property
     def is_join(self) -> bool:
@@ -95,3 +131,9 @@ class FunctionSpec:
     handlers: tuple[OneWay | RequestReply, ...]
     timers: tuple[Timer, ...] = ()
     continuations: tuple[Continuation, ...] = ()
+    # Hold other messages while a call or a deferred reply is pending (see dispatch).
+    exclusive: bool = False
+
+
+Member = OneWay | RequestReply | Timer | Continuation
+"""Whatever runs user code: its ``name`` is the method, its ``effects`` what it may do."""

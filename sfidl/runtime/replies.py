@@ -1,0 +1,207 @@
+"""Deferred replies: a request/reply handler that answers after it returns.
+
+``ctx.defer()`` records the call being answered (caller, correlation id, rpc, the
+caller's deadline) in the instance's hidden state and gives a :class:`Deferred` whose id
+the handler keeps (in state, or carried along a call); returning it answers nothing yet.
+A later invocation of the same instance, in a member declaring ``completes <rpc>``,
+completes it through :class:`PendingReplies` with the reply or a declared error: the
+reply envelope goes to the original caller, exactly as an immediate answer would.
+
+All of it lives in hidden state, so it survives restarts and redeploys. At the caller's
+deadline a delayed self-message (:class:`ReplyExpired`) forgets a reply still pending:
+the caller has stopped waiting, and the hidden state must not grow without bound.
+Completing twice, an unknown id, another rpc's id or an expired one is logged and
+answers nothing: a caller never gets two replies.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Generic, NewType, TypeVar
+
+from google.protobuf.message import Message
+
+from sfidl.runtime.address import Address
+from sfidl.runtime.calls import reply_envelope
+from sfidl.runtime.errors import RpcError
+from sfidl.runtime.internal_pb2 import PendingReply, ReplyExpired
+from sfidl.runtime.invocation import Invocation
+from sfidl.runtime.spec import RequestReply, Rpc
+
+log = logging.getLogger("sfidl.runtime")
+
+Rep = TypeVar("Rep", bound=Message)
+E = TypeVar("E")
+
+ReplyId = NewType("ReplyId", str)
+"""Identifies a deferred reply of one instance; keep it (in state, or carried) to complete it."""
+
+# Cleanup tokens are this prefix and the reply id (itself unique per instance).
+_CLEANUP_TOKEN = "sfidl.reply."
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """What ``ctx.defer()`` returns: return it from the rpc method to answer later."""
+
+    id: ReplyId
+
+
+def defer(invocation: Invocation) -> Deferred:
+    """Record the call being answered as a pending reply; the same Deferred if called again."""
+    handler = invocation.answering
+    if handler is None or not handler.defers:
+        if handler is None:
+            invocation.refuse("cannot defer: only a request/reply handler answers a caller")
+        invocation.refuse(
+            f"cannot defer its reply: no member of {invocation.spec.typename} declares "
+            f"`completes {handler.name}`"
+        )
+    if invocation.deferred is not None:
+        deferred: Deferred = invocation.deferred
+        return deferred
+    assert invocation.caller is not None  # dispatch set aside a call with nobody to answer
+    reply_id = ReplyId(str(invocation.next_id()))
+    pending = invocation.runtime.replies[reply_id]
+    pending.caller_typename = invocation.caller.typename
+    pending.caller_id = invocation.caller.id
+    pending.correlation_id = invocation.envelope.correlation_id
+    pending.handler = handler.name
+    pending.deadline_millis = invocation.envelope.deadline_millis
+    made = invocation.deferred = Deferred(reply_id)
+    return made
+
+
+def answer(invocation: Invocation, handler: RequestReply, outcome: Any, *, raised: bool) -> None:
+    """Answer the call being handled with what the rpc method returned or raised.
+
+    A reply or a declared error is sent to the caller now; the handler's own Deferred
+    leaves the answer to a later completion, forgotten at the caller's deadline.
+    """
+    rpc = handler.rpc
+    deferred = invocation.deferred
+    if isinstance(outcome, Deferred):
+        if outcome != deferred:
+            raise TypeError(
+                f"{handler.name} returned a Deferred it did not get from this call's ctx.defer()"
+            )
+        _expire_at_deadline(invocation, outcome.id)
+        return
+    check_outcome(invocation, rpc, outcome, "raised" if raised else "returned")
+    if deferred is not None:  # deferred, then answered at once after all
+        invocation.runtime.replies.pop(deferred.id, None)
+    assert invocation.caller is not None
+    envelope = reply_envelope(rpc, invocation.envelope.correlation_id, outcome)
+    invocation.send(invocation.caller, envelope)
+
+
+def check_outcome(invocation: Invocation, rpc: Rpc[Any, Any], outcome: Any, how: str) -> None:
+    """Raise unless ``outcome`` is a reply of ``rpc`` or one of its declared errors."""
+    if isinstance(outcome, RpcError):
+        if type(outcome) not in rpc.errors:
+            declared = ", ".join(e.__name__ for e in rpc.errors) or "no errors"
+            invocation.refuse(
+                f"{how} {type(outcome).__name__} ({outcome}), an error {rpc.handler} does not "
+                f"declare: it declares {declared}"
+            )
+    elif not isinstance(outcome, rpc.reply):
+        raise TypeError(
+            f"{rpc.handler} must return a {rpc.reply.DESCRIPTOR.full_name}, "
+            f"not {type(outcome).__name__}"
+        )
+
+
+def _expire_at_deadline(invocation: Invocation, reply_id: ReplyId) -> None:
+    pending = invocation.runtime.replies.get(reply_id)
+    if pending is None or not pending.deadline_millis:
+        return  # completed already, or the caller waits forever: so does the reply
+    token = f"{_CLEANUP_TOKEN}{reply_id}"
+    delay = max(0, pending.deadline_millis - invocation.now_ms())
+    pending.cleanup_token = token
+    invocation.send_after(
+        timedelta(milliseconds=delay), invocation.address, ReplyExpired(reply=reply_id), token
+    )
+
+
+def complete(
+    invocation: Invocation, rpc: Rpc[Any, Any], reply_id: str, outcome: Any, how: str
+) -> bool:
+    """Answer the deferred reply ``reply_id`` of ``rpc``; False (logged) when it cannot be."""
+    invocation.require("completes", rpc.handler)
+    check_outcome(invocation, rpc, outcome, how)
+    replies = invocation.runtime.replies
+    pending = replies.get(reply_id)
+    if pending is None or pending.handler != rpc.handler:
+        log.warning(
+            "%s: no deferred reply %r of %s is pending (completed already, expired, or "
+            "unknown): nothing sent",
+            invocation.address,
+            reply_id,
+            rpc.handler,
+        )
+        return False
+    if pending.deadline_millis and invocation.now_ms() >= pending.deadline_millis:
+        _forget(invocation, reply_id, pending)
+        log.warning(
+            "%s: the deferred reply %r of %s came after its caller's deadline: nothing sent",
+            invocation.address,
+            reply_id,
+            rpc.handler,
+        )
+        return False
+    caller = Address(pending.caller_typename, pending.caller_id)
+    invocation.send(caller, reply_envelope(rpc, pending.correlation_id, outcome))
+    _forget(invocation, reply_id, pending)
+    return True
+
+
+def _forget(invocation: Invocation, reply_id: str, pending: PendingReply) -> None:
+    if pending.cleanup_token:
+        invocation.cancel(pending.cleanup_token)
+    del invocation.runtime.replies[reply_id]
+
+
+def on_expired(invocation: Invocation, expired: ReplyExpired) -> None:
+    """The caller's deadline passed: forget the reply if it is still pending."""
+    replies = invocation.runtime.replies
+    pending = replies.get(expired.reply)
+    if pending is None:
+        log.info(
+            "%s: deferred reply %s completed before its deadline", invocation.address, expired.reply
+        )
+        return
+    del replies[expired.reply]  # its cleanup message is this one: nothing to cancel
+    log.warning(
+        "%s: forgot the deferred reply %s of %s to %s: never completed before its caller's "
+        "deadline",
+        invocation.address,
+        expired.reply,
+        pending.handler,
+        Address(pending.caller_typename, pending.caller_id),
+    )
+
+
+class PendingReplies(Generic[Rep, E]):
+    """The deferred replies of one rpc: complete one by its id, with a reply or an error.
+
+    ``reply`` and ``fail`` return True when the caller was answered, False (and a log
+    line) when the id is unknown, belongs to another rpc, was completed already or
+    expired: a caller never gets a second reply.
+    """
+
+    __slots__ = ("_invocation", "_rpc")
+
+    def __init__(self, invocation: Invocation, rpc: Rpc[Any, Rep]) -> None:
+        invocation.require("completes", rpc.handler)
+        self._invocation = invocation
+        self._rpc = rpc
+
+    def reply(self, id: ReplyId, reply: Rep) -> bool:
+        """Answer the caller waiting on ``id`` with ``reply``."""
+        return complete(self._invocation, self._rpc, id, reply, "replied with")
+
+    def fail(self, id: ReplyId, error: E) -> bool:
+        """Answer the caller waiting on ``id`` with a declared error of the rpc."""
+        return complete(self._invocation, self._rpc, id, error, "failed with")
