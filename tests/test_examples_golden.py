@@ -22,7 +22,7 @@ import pytest
 from tests.golden import UPDATE, assert_golden
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = ("fraud", "greeter", "shop")
+EXAMPLES = ("billing", "fraud", "greeter", "shop")
 # What Python and the type checker leave in a folder they read; not the compiler's output.
 NOT_OUTPUT = {"__pycache__", ".mypy_cache"}
 

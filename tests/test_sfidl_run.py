@@ -159,6 +159,42 @@ def test_fraud(tmp_path: Path) -> None:
     assert alert["value"]["transaction_id"] == "t3"  # type: ignore[index]
 
 
+def test_billing(tmp_path: Path) -> None:
+    billing = "com.example.billing"
+    with sfidl_run("billing", tmp_path) as base:
+        ada, result = f"{base}/{billing}/subscription/ada", f"{billing}.PaymentResult"
+        # A one-second period: the second period is due a second after the first.
+        plan = {"plan": "gold", "amountCents": 999, "periodSeconds": 1}
+        post(ada, f"{billing}.Subscribe", plan)
+        [first] = read_egress(base, "payment-requests", 1)
+        post(f"{base}/{billing}/payment/ada.1.1", result, {"approved": True, "reference": "r1"})
+        [charged] = read_egress(base, "notifications", 1)
+        [second] = read_egress(base, "payment-requests", 1)
+        # The cancel waits for the charge in flight (the subscription is exclusive): the
+        # declined charge plans a retry, then the cancel stops it.
+        post(ada, f"{billing}.Cancel", {"reason": "moving"})
+        post(f"{base}/{billing}/payment/ada.2.1", result, {"approved": False, "reason": "card"})
+        [cancelled] = read_egress(base, "notifications", 1)
+        post(f"{base}/{billing}/payment/nobody", result, {"approved": True, "reference": "r9"})
+        [stray] = read_egress(base, "inconsistencies", 1)
+        with urllib.request.urlopen(f"{base}/payment-requests?all=1", timeout=DEADLINE_S) as r:
+            every_request = json.loads(r.read())
+    assert (first["key"], second["key"]) == ("ada.1.1", "ada.2.1")
+    assert value(first)["user_id"] == "ada"
+    assert (charged["key"], value(charged)["kind"]) == ("ada", "NOTIFICATION_KIND_CHARGED")
+    assert value(cancelled)["kind"] == "NOTIFICATION_KIND_CANCELLED"
+    assert value(cancelled)["text"] == "Your gold subscription is cancelled (moving)."
+    assert (stray["key"], value(stray)["problem"]) == ("nobody", "no such payment was requested")
+    assert [r["key"] for r in every_request] == ["ada.1.1", "ada.2.1"]
+
+
+def value(record: dict[str, object]) -> dict[str, object]:
+    """An egress record's message, as JSON."""
+    message = record["value"]
+    assert isinstance(message, dict)
+    return message
+
+
 def test_a_batch_run_over_an_ingress_file(tmp_path: Path) -> None:
     folder = ROOT / "examples" / "greeter"
     records = tmp_path / "names.jsonl"
