@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 from google.protobuf.message import Message
 
 from sfidl.local import codec, egress, ingress
-from sfidl.local.app import LocalApp
+from sfidl.local.app import DeclaresStates, LocalApp
 from sfidl.local.clock import EPOCH, MILLISECOND, VirtualClock
 from sfidl.local.engine import Engine, unpack
 from sfidl.local.errors import LocalRuntimeError
@@ -54,6 +54,7 @@ class Harness:
 
     def __init__(self, app: LocalApp, *, start: datetime | None = None) -> None:
         self.manifest: Manifest = app.manifest
+        self._app = app
         self.clock = VirtualClock(start)
         self.sent: list[Delivery] = []
         """Every message delivered so far, in delivery order."""
@@ -204,25 +205,47 @@ class Harness:
 
     def _fault_scope(self, function: str, message: MessageType) -> str | None:
         """The typename ``message`` selects, once ``function`` is known to be a function type."""
-        if function not in self.manifest.functions:
-            known = ", ".join(sorted(self.manifest.functions))
-            raise LocalRuntimeError(f"unknown function type {function!r} (known: {known})")
+        self._check_function(function)
         if message is None or isinstance(message, str) and "/" in message:
             return message
         if isinstance(message, str):
             return PROTOBUF_TYPENAME_PREFIX + message
         return typename_of(message)
 
+    def _check_function(self, typename: str) -> None:
+        if typename not in self.manifest.functions:
+            known = ", ".join(sorted(self.manifest.functions))
+            raise LocalRuntimeError(f"unknown function type {typename!r} (known: {known})")
+
     # -- inspection --------------------------------------------------------------------------
 
     def state(self, typename: str, id: str, name: str) -> object | None:
-        """The current value of a state (a scalar, a protobuf message, or raw bytes), or None."""
+        """The current value of a state: a scalar, a protobuf message, or raw bytes.
+
+        A state never written, deleted or expired reads as in a handler: its declared
+        default (the scalar default, or an empty message of its type). A name the function
+        does not declare raises :class:`LocalRuntimeError`. Reserved ``sfidl…`` states (the
+        hidden runtime state) and the states of an application that does not declare them
+        (a plain SDK one) read as stored, None when absent.
+        """
+        self._check_function(typename)
+        defaults = self._declared_states(typename)
+        if defaults is not None and name not in defaults and not name.startswith("sfidl"):
+            declared = ", ".join(defaults) or "none"
+            raise LocalRuntimeError(
+                f"{typename} declares no state {name!r} (it declares: {declared})"
+            )
         address = Address.of(typename, id)
         values = self._sync(lambda: self._engine.store.state(address, self.clock.now_ms()))
-        if name not in values:
+        if name in values:
+            value_typename, data = values[name]
+            return codec.decode(value_typename, data)
+        return None if defaults is None else defaults.get(name)
+
+    def _declared_states(self, typename: str) -> Mapping[str, object] | None:
+        if not isinstance(self._app, DeclaresStates):
             return None
-        value_typename, data = values[name]
-        return codec.decode(value_typename, data)
+        return self._app.state_defaults(typename)
 
     def egress(self, egress_name_or_typename: str) -> list[EgressRecord]:
         """The records written so far to an egress (by typename, name, or topic)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
 from sfidl.runtime.manifest import Manifest
@@ -31,4 +31,17 @@ class ClockedApp(Protocol):
 
     def use_clock(self, now_ms: Callable[[], int]) -> None:
         """From now on, read the time (epoch milliseconds) from ``now_ms``."""
+        ...
+
+
+@runtime_checkable
+class DeclaresStates(Protocol):
+    """An application that can say which states a function declares (sfidl's ``Application``).
+
+    Optional: with it, the test harness reads a state never written as its default and
+    refuses a state name the function does not declare.
+    """
+
+    def state_defaults(self, typename: str) -> Mapping[str, object]:
+        """Each state function type ``typename`` declares, and what it reads as when absent."""
         ...
