@@ -3,11 +3,16 @@
 Example::
 
     with Harness(app) as h:
-        h.send("shop/cart", "alice", AddToCart(item_id="socks", quantity=2))
+        h.send("shop/user_cart", "alice", AddToCart(item_id="socks", quantity=2))
         h.run_until_quiet()
         h.advance(timedelta(hours=1))            # fires timers, expires state
-        assert h.state("shop/cart", "alice", "cart") is None
+        assert h.state("shop/user_cart", "alice", "cart") == Cart()   # its default again
         assert [r.value for r in h.egress("receipts")] == [...]
+
+Faults make every ``Timeout`` branch testable: ``h.slow(typename, delay)`` delivers what
+functions send to ``typename`` late on the virtual clock, ``h.silence(typename)`` drops it
+all, ``h.lose(typename, count=1)`` drops the next one; each returns a :class:`Fault` to
+``remove()`` or to scope with ``with``, and ``h.faulted`` records what they touched.
 
 The API is synchronous: the engine runs on an event loop in a private thread, so the
 harness works the same from plain and from async tests.
@@ -50,6 +55,18 @@ class Harness:
     Messages given to :meth:`send` and :meth:`ingest` are queued; :meth:`run_until_quiet`
     and :meth:`advance` deliver them. A function error or a response the real runtime would
     reject raises from those calls (a :class:`~sfidl.local.errors.JobFailure`).
+
+    Time: the application's handlers read the virtual clock (``ctx.now``: an application
+    with ``use_clock`` is given it), and it moves only in :meth:`advance`. While an
+    invocation awaits (an ``async`` handler sleeping or doing I/O) the harness waits for it
+    in real time and virtual time stands still: it cannot know what the handler awaits, and
+    moving time under it would make a test's outcome depend on real-time scheduling. So an
+    ``asyncio.sleep`` in a callee never times out its caller here; a callee that answers
+    after the caller's timeout is made with :meth:`slow` (or :meth:`silence`,
+    :meth:`lose`), then :meth:`advance` past the timeout: the caller's continuation gets
+    ``Timeout`` and the late reply is dropped, deterministically. (Under ``sfidl run``, on
+    the wall clock, the engine fires due timeouts while another instance's invocation is
+    in flight, so there a callee that really sleeps past the timeout has the same effect.)
     """
 
     def __init__(self, app: LocalApp, *, start: datetime | None = None) -> None:
