@@ -180,15 +180,17 @@ def _compile(args: argparse.Namespace) -> int:
             [d for e in errors for d in e.diagnostics],
             {k: v for e in errors for k, v in e.sources.items()},
         )
+    # Warnings never fail a run; the summary counts them so they are not missed in a log.
+    warned = _count_warnings(sum(len(result.warnings) for _, result in compiled))
     if not args.write:
-        print(f"sfidl: {len(compiled)} file(s) OK", file=sys.stderr)
+        print(f"sfidl: {len(compiled)} file(s) OK{warned}", file=sys.stderr)
         return 0
     outputs = _merge(compiled)
     try:
         written = write_outputs(args.out, outputs)
     except OSError as error:
         raise UsageError(f"cannot write to {args.out}: {error.strerror or error}") from None
-    print(f"sfidl: wrote {len(written)} files to {args.out}", file=sys.stderr)
+    print(f"sfidl: wrote {len(written)} files to {args.out}{warned}", file=sys.stderr)
     return 0
 
 
@@ -206,6 +208,11 @@ def _merge(compiled: Sequence[tuple[Path, Compiled]]) -> dict[str, bytes]:
             outputs[name] = content
             origin[name] = path
     return outputs
+
+
+def _count_warnings(count: int) -> str:
+    """``, 2 warnings`` for a success line; nothing when there is none."""
+    return f", {count} warning{'s' if count != 1 else ''}" if count else ""
 
 
 def _print_warnings(warnings: Sequence[Diagnostic], sources: dict[str, str]) -> None:
