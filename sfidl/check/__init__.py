@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sfidl import ast, model
+from sfidl.check.call_graph import check_call_graph
 from sfidl.check.effects import FunctionChecker
 from sfidl.check.envelopes import declare_envelopes
 from sfidl.check.functions import FunctionSignature, build_signatures, declare_functions
@@ -69,6 +70,8 @@ def check(units: Sequence[Unit]) -> CheckResult:
     files: list[model.SourceFile] = []
     root = units[-1]
     program: model.Program | None = None
+    # Every file's functions: a call graph crosses files (a root function calls an import's).
+    everywhere: list[model.Function] = []
     for unit in units:
         resolver = resolvers[unit.file.path]
         own, envelopes = per_file[unit.file.path]
@@ -92,6 +95,7 @@ def check(units: Sequence[Unit]) -> CheckResult:
         egresses, egress_names = build_egresses(resolver, report, unit.file)
         checker = FunctionChecker(resolver, report, signatures, egress_names)
         functions = tuple(checker.function(s) for s in own)
+        everywhere.extend(functions)
         ingresses = build_ingresses(resolver, report, signatures, unit.file)
         settings = check_settings(report, unit.file)
         if unit is root:
@@ -104,6 +108,7 @@ def check(units: Sequence[Unit]) -> CheckResult:
                 kafka_brokers=settings.kafka_brokers,
                 kinesis_region=settings.kinesis_region,
             )
+    check_call_graph(report, everywhere)
     if root.file.functions and not root.file.ingresses:
         report.warning(
             root.file.functions[0].name.span,
