@@ -80,7 +80,10 @@ def test_call_sends_the_envelope_the_timeout_and_records_the_call(
 
     target, id, envelope = sent(result, pb.StoreGetCall)
     assert (target, id) == (STORE, "a")
-    assert envelope == pb.StoreGetCall(correlation_id="0.0", request=pb.Ask(key="a"))
+    # The caller's deadline: its clock (the test clock, T0) plus the 5 s timeout.
+    assert envelope == pb.StoreGetCall(
+        correlation_id="0.0", request=pb.Ask(key="a"), deadline_millis=impls.T0 + 5000
+    )
 
     (timer,) = delayed(result)
     assert not timer.is_cancellation_request
@@ -316,6 +319,7 @@ def test_no_timeout_schedules_nothing_and_waits(impls: ModuleType, pb: ModuleTyp
     driver = Driver(impls.app(client=client))
     result = ask(driver, pb, "a")
     assert not delayed(result)
+    assert sent(result, pb.StoreGetCall)[2].deadline_millis == 0  # no deadline
     group = hidden(driver, CLIENT, "u1").pending["0"]
     assert group.timeout_token == "" and group.timeout_millis == 0
 
@@ -549,15 +553,16 @@ def start_join(driver: Driver, pb: ModuleType, key: str) -> tuple[Response, Enve
 def test_join_sends_every_call_of_one_group(impls: ModuleType, pb: ModuleType) -> None:
     driver = Driver(impls.app())
     call = driver.invoke(CLIENT, "u1", pb.Pair(key="a"))
+    deadline = impls.T0 + 2000  # one deadline for the whole join
     assert sent(call, pb.StoreGetCall, 0) == (
         STORE,
         "a",
-        pb.StoreGetCall(correlation_id="0.0", request=pb.Ask(key="a")),
+        pb.StoreGetCall(correlation_id="0.0", request=pb.Ask(key="a"), deadline_millis=deadline),
     )
     assert sent(call, pb.OtherPeekCall, 1) == (
         OTHER,
         "a",
-        pb.OtherPeekCall(correlation_id="0.1", request=pb.Ask(key="a?")),
+        pb.OtherPeekCall(correlation_id="0.1", request=pb.Ask(key="a?"), deadline_millis=deadline),
     )
     (timer,) = delayed(call)
     assert (timer.delay_in_ms, timer.cancellation_token) == (2000, "sfidl.timeout.0")

@@ -62,15 +62,44 @@ def test_undeclared_exception_in_the_callee_fails_the_invocation(
     assert (STORE, "boom") not in driver.state  # nothing applied: no reply, no state
 
 
-def test_error_the_rpc_did_not_declare_fails_the_invocation(
-    impls: ModuleType, pb: ModuleType, calls_out: Any
-) -> None:
-    import calls_sfidl
+UNDECLARED = (
+    'test.calls/store.get {how} ForbiddenError (Forbidden(why: "not declared by Store.get")), '
+    "an error get does not declare: it declares NotFoundError"
+)
 
+
+@pytest.mark.parametrize("key, how", [("forbidden", "raised"), ("forbidden-returned", "returned")])
+def test_error_the_rpc_did_not_declare_fails_the_invocation_naming_it(
+    impls: ModuleType, pb: ModuleType, key: str, how: str
+) -> None:
     driver = Driver(impls.app())
-    with pytest.raises(calls_sfidl.ForbiddenError):
-        call_store(driver, pb, "forbidden")
-    assert (STORE, "forbidden") not in driver.state
+    with pytest.raises(sf.UndeclaredEffect) as failed:
+        call_store(driver, pb, key)
+    assert str(failed.value) == UNDECLARED.format(how=how)
+    assert (STORE, key) not in driver.state  # nothing applied: no reply, no state
+
+
+def test_a_hand_written_error_class_fails_naming_it_not_with_an_attribute_error(
+    impls: ModuleType, pb: ModuleType
+) -> None:
+    """Issue 7: an RpcError subclass the IDL did not generate (it has no detail_type)
+    failed with ``AttributeError: 'Closed' object has no attribute 'detail_type'`` when
+    constructed; now it reaches the handler's answer and fails naming the handler."""
+
+    class Closed(sf.RpcError[Any]):
+        pass
+
+    class Raises(impls.Store):  # type: ignore[misc,name-defined]
+        def get(self, ctx: Any, request: Any) -> Any:
+            raise Closed(pb.Note(text="closed"))
+
+    driver = Driver(impls.app(store=Raises()))
+    with pytest.raises(sf.UndeclaredEffect) as failed:
+        call_store(driver, pb, "a")
+    assert str(failed.value) == (
+        'test.calls/store.get raised Closed (Note(text: "closed")), an error get does not '
+        "declare: it declares NotFoundError"
+    )
 
 
 def test_callee_returning_the_wrong_type_fails_the_invocation(
@@ -81,17 +110,27 @@ def test_callee_returning_the_wrong_type_fails_the_invocation(
         call_store(driver, pb, "wrong")
 
 
-def test_callee_returning_a_declared_error_instead_of_raising_it_fails(
-    impls: ModuleType, pb: ModuleType, calls_out: Any
+def test_callee_returning_a_declared_error_answers_with_it(
+    impls: ModuleType, pb: ModuleType
 ) -> None:
-    import calls_sfidl
+    driver = Driver(impls.app())
+    result = call_store(driver, pb, "missing")
+    assert sent(result, pb.StoreGetReply) == (
+        CLIENT,
+        "u1",
+        pb.StoreGetReply(correlation_id="0.0", not_found=pb.NotFound(key="missing", tried=1)),
+    )
 
+
+def test_callee_returning_an_error_message_instead_of_the_error_fails(
+    impls: ModuleType, pb: ModuleType
+) -> None:
     class Returns(impls.Store):  # type: ignore[misc,name-defined]
         def get(self, ctx: Any, request: Any) -> Any:
-            return calls_sfidl.NotFoundError(pb.NotFound(key=request.key))
+            return pb.NotFound(key=request.key)
 
     driver = Driver(impls.app(store=Returns()))
-    with pytest.raises(TypeError, match="get must return a test.calls.Answer, not NotFoundError"):
+    with pytest.raises(TypeError, match="get must return a test.calls.Answer, not NotFound"):
         call_store(driver, pb, "a")
 
 
@@ -183,7 +222,18 @@ def test_without_a_dead_letter_egress_poison_is_only_logged(
     import calls_sfidl
 
     manifest = dataclasses.replace(calls_sfidl.MANIFEST, egresses=())
-    app = sf.Application(manifest, [impls.Store(), impls.Other(), impls.Client(), impls.Fanner()])
+    app = sf.Application(
+        manifest,
+        [
+            impls.Store(),
+            impls.Other(),
+            impls.Client(),
+            impls.Vault(),
+            impls.Relay(),
+            impls.Desk(),
+            impls.Fanner(),
+        ],
+    )
     driver = Driver(app)
     with caplog.at_level(logging.WARNING, logger="sfidl.runtime"):
         result = driver.invoke(STORE, "a", pb.Start(key="a"), caller=USER)

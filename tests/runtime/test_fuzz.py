@@ -46,7 +46,7 @@ FUZZ = settings(
 
 
 @pytest.fixture(scope="module")
-def calm(calls_out: Any) -> ModuleType:
+def calm(calls_out: Any, impls: ModuleType) -> ModuleType:
     """Implementations of the test program that never raise, whatever they are given."""
     import calls_pb2 as pb
     import calls_sfidl as gen
@@ -66,6 +66,9 @@ def calm(calls_out: Any) -> ModuleType:
 
         def size(self, ctx: Any, request: Any) -> Any:
             return pb.Answer(key=request.key, value=len(request.key))
+
+        def note(self, ctx: Any, message: Any) -> None:
+            pass
 
     class Client(gen.Client):
         def ask(self, ctx: Any, message: Any) -> None:
@@ -103,7 +106,23 @@ def calm(calls_out: Any) -> ModuleType:
             ctx.state.timer = ctx.state.timer  # touches state in a continuation
 
         def joined(self, ctx: Any, outcomes: Any, requests: Any) -> None:
-            ctx.functions.store(requests[0].key or "k").get(pb.Ask(key="again"))
+            key = requests[0].key or "k"
+            ctx.joins.joined((key, pb.Ask(key="again")), (key, pb.Ask(key="again")))
+
+        def poke(self, ctx: Any, message: Any) -> None:
+            ctx.functions.other(message.text or "k").note(message)
+
+        def chain(self, ctx: Any, message: Any) -> None:
+            ctx.functions.relay(message.key or "k").relay(pb.Ask(key=message.key))
+
+        def open(self, ctx: Any, message: Any) -> None:
+            ctx.functions.vault(message.vault or "k").open(pb.Ask(key=message.key))
+
+        def chained(self, ctx: Any, outcome: Any, request: Any) -> None:
+            pass
+
+        def opened(self, ctx: Any, outcome: Any, request: Any) -> None:
+            pass
 
         def sized(self, ctx: Any, outcome: Any, request: Any) -> None:
             pass
@@ -121,7 +140,13 @@ def calm(calls_out: Any) -> ModuleType:
 
     module = ModuleType("calm")
     module.app = lambda: gen.CallsApp(  # type: ignore[attr-defined]
-        store=Store(), other=Other(), client=Client(), fanner=Fanner()
+        store=Store(),
+        other=Other(),
+        client=Client(),
+        vault=impls.Vault(),
+        relay=impls.Relay(),
+        desk=impls.Desk(),
+        fanner=Fanner(),
     )
     module.pb = pb  # type: ignore[attr-defined]
     return module

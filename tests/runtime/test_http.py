@@ -53,7 +53,8 @@ def test_bad_requests_get_a_4xx_that_says_what_is_wrong(impls: ModuleType) -> No
             unknown.SerializeToString(),
             404,
             "unknown function type test.calls/nope; this endpoint serves test.calls/store, "
-            "test.calls/other, test.calls/client, test.calls/fanner",
+            "test.calls/other, test.calls/client, test.calls/vault, test.calls/relay, "
+            "test.calls/desk, test.calls/fanner",
         ),
         (empty_batch.SerializeToString(), 400, "the request carries an empty batch"),
     ]

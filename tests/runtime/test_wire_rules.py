@@ -204,7 +204,15 @@ def test_an_egress_typename_without_exactly_one_slash_is_refused(
 ) -> None:
     egress = dataclasses.replace(gen.EGRESS_LOG, typename="/log")
     manifest = dataclasses.replace(gen.MANIFEST, egresses=(egress,))
-    functions = [impls.Store(), impls.Other(), impls.Client(), impls.Fanner()]
+    functions = [
+        impls.Store(),
+        impls.Other(),
+        impls.Client(),
+        impls.Vault(),
+        impls.Relay(),
+        impls.Desk(),
+        impls.Fanner(),
+    ]
     with pytest.raises(ValueError, match="'/log' is not a StateFun typename"):
         sf.Application(manifest, functions)
 
