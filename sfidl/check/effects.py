@@ -122,9 +122,7 @@ class FunctionChecker:
             ),
             sends=tuple(send for ref in member.sends if (send := self._send(ref)) is not None),
             emits=tuple(name.text for name in member.emits if self._emit(name)),
-            sets=_unique(
-                self.report, member.sets, "sets", lambda n: self._sets(signature, n)
-            ),
+            sets=_unique(self.report, member.sets, "sets", lambda n: self._sets(signature, n)),
             completes=_unique(
                 self.report, member.completes, "completes", lambda n: self._completes(signature, n)
             ),

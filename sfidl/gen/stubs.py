@@ -494,7 +494,9 @@ class _Builder:
                     doc += " to answer with that error."
                 if function.defers(handler.name):
                     answers.append("sf.Deferred")
-                    doc += "\n\nReturn `ctx.defer()` to answer later, from a member that completes it."
+                    doc += (
+                        "\n\nReturn `ctx.defer()` to answer later, from a member that completes it."
+                    )
                 methods.append(
                     Method(
                         name=handler.name,
