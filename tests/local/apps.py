@@ -7,6 +7,7 @@ The protobuf messages are declared here as a FileDescriptorProto (the equivalent
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -276,3 +277,13 @@ def run_on(
             store.close()
 
     return asyncio.run(run())
+
+
+async def until(condition: Callable[[], bool], what: str, deadline_s: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``deadline_s`` seconds rather than hang."""
+    try:
+        async with asyncio.timeout(deadline_s):
+            while not condition():
+                await asyncio.sleep(0.001)
+    except TimeoutError:
+        raise AssertionError(f"still waiting for {what} after {deadline_s:g} s") from None

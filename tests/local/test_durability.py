@@ -22,7 +22,17 @@ from sfidl.local.run import LocalRuntime, RunOptions
 from sfidl.local.store import Store, StoredEgress
 from sfidl.local.transport import InProcess
 from sfidl.runtime.manifest import Manifest
-from tests.local.apps import MANIFEST, TIMERS, Count, Greet, SdkApp, Timer, demo_app, run_on
+from tests.local.apps import (
+    MANIFEST,
+    TIMERS,
+    Count,
+    Greet,
+    SdkApp,
+    Timer,
+    demo_app,
+    run_on,
+    until,
+)
 from tests.local.test_engine import gated_app, greet, names_of
 
 
@@ -170,11 +180,10 @@ def test_a_stop_with_a_batch_in_flight_leaves_it_queued_for_the_next_run(tmp_pat
         task = asyncio.create_task(runtime.run())
         if stop_in_flight:
             runtime.engine.enqueue([greet("a", "first")])
-            while len(app.requests) < 2:  # the handshake, then the invocation waiting at the gate
-                await asyncio.sleep(0.001)
+            # the handshake, then the invocation waiting at the gate
+            await until(lambda: len(app.requests) >= 2, "the invocation at the gate")
         else:
-            while runtime.engine.store.counts().processed < 1:
-                await asyncio.sleep(0.001)
+            await until(lambda: runtime.engine.store.counts().processed >= 1, "one message")
         runtime.stop()  # what SIGINT and SIGTERM do
         await task
         counts = runtime.engine.store.counts()

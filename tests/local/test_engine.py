@@ -16,7 +16,7 @@ from sfidl.local.records import Address
 from sfidl.local.store import Incoming, Store
 from sfidl.local.transport import Http, InProcess
 from sfidl.runtime.manifest import Manifest
-from tests.local.apps import GREET, Greet, SdkApp
+from tests.local.apps import GREET, Greet, SdkApp, until
 
 
 def gated_app(gate: asyncio.Event) -> SdkApp:
@@ -45,8 +45,8 @@ def test_messages_arriving_while_a_request_is_in_flight_form_the_next_batch():
         engine = Engine(app.manifest, InProcess(app), store, VirtualClock())
         engine.enqueue([greet("a", "first")])
         running = asyncio.create_task(engine.run_until_quiet())
-        while len(app.requests) < 2:  # the handshake, then the retry now waiting at the gate
-            await asyncio.sleep(0.001)
+        # the handshake, then the retry now waiting at the gate
+        await until(lambda: len(app.requests) >= 2, "the retry at the gate")
         engine.enqueue([greet("a", "second"), greet("a", "third")])
         engine.enqueue([greet("a", "fourth")])
         gate.set()
@@ -99,10 +99,12 @@ def test_a_batch_in_flight_at_shutdown_runs_again_after_restart_and_applies_once
         await engine.run_until_quiet()
         engine.enqueue([greet("a", "first"), greet("a", "second")])
         running = asyncio.create_task(engine.run_until_quiet())
-        while not any(
-            r.invocation.invocations[0].argument.value.endswith(b"first") for r in app.requests
-        ):
-            await asyncio.sleep(0.001)
+        await until(
+            lambda: any(
+                r.invocation.invocations[0].argument.value.endswith(b"first") for r in app.requests
+            ),
+            '"first" in flight',
+        )
         running.cancel()
         await engine.close()
         store.close()
@@ -164,8 +166,10 @@ def test_concurrent_handshakes_of_one_function_type_both_retry():
 
         async def handle(self, request: bytes) -> bytes:
             answer = await super().handle(request)
-            while sum(1 for r in self.requests if not r.invocation.state) < 2:
-                await asyncio.sleep(0.001)
+            await until(
+                lambda: sum(1 for r in self.requests if not r.invocation.state) >= 2,
+                "two requests without state",
+            )
             return answer
 
     plain = gated_app(asyncio.Event())

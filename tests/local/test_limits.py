@@ -15,6 +15,7 @@ from sfidl.local.engine import Engine
 from sfidl.local.errors import JobFailure
 from sfidl.local.store import Store
 from sfidl.local.transport import Http, InProcess
+from tests.local.apps import until
 from tests.local.test_engine import gated_app, greet, names_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -116,16 +117,14 @@ def test_an_ingress_file_pauses_while_an_address_has_a_full_backlog(tmp_path):
                 path, app.manifest, engine.enqueue, 0, follow=False, room=engine.room, chunk=2
             )
         )
-        while len(app.requests) < 2:  # "first" is in flight, waiting at the gate
-            await asyncio.sleep(0.001)
+        await until(lambda: len(app.requests) >= 2, '"first" waiting at the gate')
         for _ in range(20):
             await asyncio.sleep(0.005)
         waiting = store.counts().queued
         assert not reader.done()
         gate.set()
         await reader
-        while not (engine.quiet and store.counts().queued == 0):
-            await asyncio.sleep(0.001)
+        await until(lambda: engine.quiet and store.counts().queued == 0, "an empty queue")
         engine.stop()
         await running
         names = names_of(store, "a")
