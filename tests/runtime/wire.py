@@ -14,6 +14,9 @@ STORE = "test.calls/store"
 OTHER = "test.calls/other"
 CLIENT = "test.calls/client"
 FANNER = "test.calls/fanner"
+VAULT = "test.calls/vault"
+RELAY = "test.calls/relay"
+DESK = "test.calls/desk"
 RUNTIME_STATE = "sfidl_runtime"
 
 
