@@ -41,9 +41,10 @@ RETRY_AFTER = timedelta(hours=1)
 Charging = SubscriptionSubscribeContext | SubscriptionBillContext
 
 
-def payment_id(user_id: str, bill: pb.Bill) -> str:
-    """One payment per attempt at a period: a retry is a new payment, never a repeated one."""
-    return f"{user_id}.{bill.period}.{bill.attempt}"
+def new_bill(user_id: str, period: int, attempt: int, due: Timestamp) -> pb.Bill:
+    """An attempt at a period with a new payment (its id: user, period and attempt)."""
+    payment_id = f"{user_id}.{period}.{attempt}"
+    return pb.Bill(period=period, attempt=attempt, due=due, payment_id=payment_id)
 
 
 def timestamp(at: datetime) -> Timestamp:
@@ -81,7 +82,7 @@ class SubscriptionFunction(Subscription):
         account.period_seconds = message.period_seconds
         account.periods += 1
         account.due.CopyFrom(timestamp(ctx.now))
-        self._charge(ctx, pb.Bill(period=account.periods, attempt=1, due=account.due))
+        self._charge(ctx, new_bill(ctx.id, account.periods, 1, account.due))
 
     def cancel(self, ctx: SubscriptionCancelContext, message: pb.Cancel) -> None:
         account = ctx.state.account
@@ -133,19 +134,24 @@ class SubscriptionFunction(Subscription):
                 due = when(carried.due) + timedelta(seconds=account.period_seconds)
                 account.periods += 1
                 account.due.CopyFrom(timestamp(due))
-                self._schedule(ctx, pb.Bill(period=account.periods, attempt=1, due=account.due))
+                self._schedule(ctx, new_bill(ctx.id, account.periods, 1, account.due))
                 return
             case DeclinedError():
                 problem = f"declined: {outcome.detail.reason}"
+                retry = new_bill(ctx.id, carried.period, carried.attempt + 1, carried.due)
             case Timeout():
                 problem = f"no answer in {outcome.after}"
+                # The provider may have taken the money all the same: ask again for the
+                # same payment, which the provider charges at most once.
+                retry = pb.Bill()
+                retry.CopyFrom(carried)
+                retry.attempt += 1
             case _:
                 assert_never(outcome)
         if carried.attempt < MAX_ATTEMPTS:
             log.info(
                 "%s: period %d, attempt %d %s", ctx.id, carried.period, carried.attempt, problem
             )
-            retry = pb.Bill(period=carried.period, attempt=carried.attempt + 1, due=carried.due)
             account.timer_id = ctx.timers.bill.after(RETRY_AFTER, retry)
             return
         account.active = False
@@ -162,7 +168,7 @@ class SubscriptionFunction(Subscription):
     def _charge(self, ctx: Charging, bill: pb.Bill) -> None:
         account = ctx.state.account
         charge = pb.Charge(user_id=ctx.id, plan=account.plan, amount_cents=account.amount_cents)
-        ctx.functions.payment(payment_id(ctx.id, bill)).charge(charge, carry=bill)
+        ctx.functions.payment(bill.payment_id).charge(charge, carry=bill)
 
     def _schedule(self, ctx: SubscriptionSubscribeContext, bill: pb.Bill) -> None:
         delay = max(when(bill.due) - ctx.now, timedelta(0))
@@ -170,27 +176,34 @@ class SubscriptionFunction(Subscription):
 
 
 class PaymentFunction(Payment):
-    """One payment: asks the provider once, answers every call for it with the provider's result."""
+    """One payment: asks the provider, answers every call for it with the provider's result.
+
+    The payment id is the provider's idempotency key, so asking again is safe: a caller
+    that timed out can call again and gets the one result, whenever it comes.
+    """
 
     def charge(
         self, ctx: PaymentChargeContext, request: pb.Charge
     ) -> pb.Charged | DeclinedError | Deferred:
         progress = ctx.state.progress
         if progress.HasField("result"):
-            # Asked again after the provider answered: the same answer, and no second request.
             return answer(ctx.id, progress.result)
+        live = still_waiting(progress, ctx.now)
         deferred = ctx.defer()
-        progress.reply_ids.append(deferred.id)
-        if not progress.HasField("charge"):
-            progress.charge.CopyFrom(request)
-            ctx.egress.payment_requests.write(
-                pb.PaymentRequest(
-                    payment_id=ctx.id,
-                    user_id=request.user_id,
-                    amount_cents=request.amount_cents,
-                    requested_at=timestamp(ctx.now),
-                )
+        waiter = pb.Waiter(reply_id=deferred.id)
+        if ctx.deadline is not None:
+            waiter.deadline.CopyFrom(timestamp(ctx.deadline))
+        del progress.waiting[:]
+        progress.waiting.extend([*live, waiter])
+        progress.charge.CopyFrom(request)
+        ctx.egress.payment_requests.write(
+            pb.PaymentRequest(
+                payment_id=ctx.id,
+                user_id=request.user_id,
+                amount_cents=request.amount_cents,
+                requested_at=timestamp(ctx.now),
             )
+        )
         return deferred
 
     def result(self, ctx: PaymentResultContext, message: pb.PaymentResult) -> None:
@@ -203,18 +216,25 @@ class PaymentFunction(Payment):
             return
         progress.result.CopyFrom(message)
         answered = 0
-        for reply_id in progress.reply_ids:
+        for waiter in still_waiting(progress, ctx.now):
+            reply_id = ReplyId(waiter.reply_id)
             match answer(ctx.id, message):
                 case pb.Charged() as charged:
-                    answered += ctx.replies.charge.reply(ReplyId(reply_id), charged)
+                    answered += ctx.replies.charge.reply(reply_id, charged)
                 case DeclinedError() as declined:
-                    answered += ctx.replies.charge.fail(ReplyId(reply_id), declined)
+                    answered += ctx.replies.charge.fail(reply_id, declined)
                 case unexpected:
                     assert_never(unexpected)
-        del progress.reply_ids[:]
+        del progress.waiting[:]
         if not answered:
-            # Every call for it had timed out: its caller gave up, maybe paid another way.
-            report(ctx, message, "the result came after the charge had timed out")
+            # Its callers gave up: one may call again (and get this result), or not.
+            report(ctx, message, "no call was waiting: the charge had timed out")
+
+
+def still_waiting(progress: pb.Progress, now: datetime) -> list[pb.Waiter]:
+    """The calls whose callers still wait: the runtime forgets a deferred reply at its
+    caller's deadline, and so does the payment."""
+    return [w for w in progress.waiting if not w.HasField("deadline") or when(w.deadline) > now]
 
 
 def answer(payment_id: str, result: pb.PaymentResult) -> pb.Charged | DeclinedError:

@@ -31,6 +31,7 @@ PAYMENT = "com.example.billing/payment"
 PERIOD = timedelta(days=30)
 # billing.sfidl: `calls Payment.charge -> charged carrying Bill timeout 10m`
 CHARGE_TIMEOUT = timedelta(minutes=10)
+REPLY = "com.example.billing.PaymentChargeReply"
 GOLD = pb.Subscribe(plan="gold", amount_cents=999, period_seconds=PERIOD // timedelta(seconds=1))
 
 HERE = Path(__file__).resolve().parent
@@ -68,7 +69,7 @@ def provider_answers(h: Harness, payment_id: str, approved: bool) -> None:
 
 def replies_sent(h: Harness) -> list[Message]:
     """Every reply envelope a payment sent back to a subscription."""
-    return [d.value for d in h.sent if d.typename.endswith(".PaymentChargeReply")]
+    return [d.value for d in h.sent if d.typename.endswith("/" + REPLY)]
 
 
 def account(h: Harness, user: str = "ada") -> pb.Account:
@@ -178,23 +179,58 @@ def test_a_provider_that_never_answers_times_the_charge_out(harness: Harness) ->
     assert account(harness).timer_id != ""
     assert notifications(harness) == []
     assert owed_replies(harness, "ada.1.1") == 0
-    # The provider answers after all: nobody waits any more, so it is for a human to reconcile.
-    provider_answers(harness, "ada.1.1", approved=True)
-    assert inconsistencies(harness) == [
-        ("ada.1.1", "the result came after the charge had timed out")
-    ]
-    assert replies_sent(harness) == []  # never a reply after the deadline
-    assert notifications(harness) == []
 
-    # Two more attempts the provider ignores: the subscription gives up.
+    # The retries ask for the same payment: the provider may have taken the money already.
     for attempt in (2, 3):
         harness.advance(RETRY_AFTER)
-        assert requests(harness)[-1] == f"ada.1.{attempt}"
+        assert requests(harness) == ["ada.1.1"] * attempt
         harness.advance(CHARGE_TIMEOUT)
     assert notifications(harness) == [(pb.NOTIFICATION_KIND_PAYMENT_FAILED, 1)]
     [failed] = harness.egress("notifications")
     assert failed.value.text.endswith("the last one no answer in 0:10:00.")
-    assert owed_replies(harness, "ada.1.3") == 0
+    assert owed_replies(harness, "ada.1.1") == 0
+
+    # The provider answers at last: nobody waits any more, so it is for a human to reconcile.
+    provider_answers(harness, "ada.1.1", approved=True)
+    assert inconsistencies(harness) == [
+        ("ada.1.1", "no call was waiting: the charge had timed out")
+    ]
+    assert replies_sent(harness) == []  # never a reply after the deadline
+    assert [kind for kind, _ in notifications(harness)] == [pb.NOTIFICATION_KIND_PAYMENT_FAILED]
+
+
+def test_a_result_after_the_timeout_answers_the_retry(harness: Harness) -> None:
+    harness.ingest("subscriptions", "ada", GOLD)
+    harness.run_until_quiet()
+    harness.advance(CHARGE_TIMEOUT)
+
+    provider_answers(harness, "ada.1.1", approved=True)
+    assert inconsistencies(harness) == [
+        ("ada.1.1", "no call was waiting: the charge had timed out")
+    ]
+    assert replies_sent(harness) == []  # the timed-out call gets no late reply
+
+    harness.advance(RETRY_AFTER)
+    # The retry asks the same payment, which answers at once from the result it has.
+    assert notifications(harness) == [(pb.NOTIFICATION_KIND_CHARGED, 1)]
+    assert requests(harness) == ["ada.1.1"]
+    assert len(replies_sent(harness)) == 1
+
+
+def test_a_lost_reply_costs_a_retry_not_a_second_payment(harness: Harness) -> None:
+    harness.lose(SUBSCRIPTION, message=pb.PaymentChargeReply)
+    harness.ingest("subscriptions", "ada", GOLD)
+    harness.run_until_quiet()
+    provider_answers(harness, "ada.1.1", approved=True)
+    [lost] = harness.faulted
+    assert (lost.action, lost.typename) == ("dropped", "type.googleapis.com/" + REPLY)
+    assert notifications(harness) == []
+
+    harness.advance(CHARGE_TIMEOUT + RETRY_AFTER)
+
+    assert notifications(harness) == [(pb.NOTIFICATION_KIND_CHARGED, 1)]
+    assert requests(harness) == ["ada.1.1"]  # charged once
+    assert inconsistencies(harness) == []
 
 
 def test_a_cancel_during_a_charge_waits_for_its_outcome(harness: Harness) -> None:
@@ -274,22 +310,24 @@ def charge_call(correlation_id: str) -> Envelope:
     return Envelope(typed(call), (SUBSCRIPTION, "ada"))
 
 
-def test_a_payment_charged_twice_asks_the_provider_once_and_answers_both() -> None:
+def test_a_payment_called_twice_answers_both_calls_from_one_result() -> None:
     """Through the SDK's RequestReplyHandler, with real bytes: the payment is an idempotent callee."""
     driver = Driver(app)
 
     first = driver.invoke(PAYMENT, "p", charge_call("c.1"))
     again = driver.invoke(PAYMENT, "p", charge_call("c.2"))
-    assert len(first.outgoing_egresses) == 1 and len(again.outgoing_egresses) == 0
-    record = decode(first.outgoing_egresses[0].argument, KafkaProducerRecord)
-    assert (record.topic, record.key) == ("payment-requests", "p")
     assert outgoing(first) == outgoing(again) == []  # deferred: no answer yet
+    # Both ask the provider, with the payment id as the idempotency key.
+    for asked in (first, again):
+        [egress] = asked.outgoing_egresses
+        record = decode(egress.argument, KafkaProducerRecord)
+        assert (record.topic, record.key) == ("payment-requests", "p")
 
     settled = driver.invoke(PAYMENT, "p", pb.PaymentResult(approved=True, reference="r"))
     answers = [decode(argument, pb.PaymentChargeReply) for _, _, argument in outgoing(settled)]
     assert [(a.correlation_id, a.reply.reference) for a in answers] == [("c.1", "r"), ("c.2", "r")]
 
-    # Asked once more after the result: answered at once, from it.
+    # Called once more after the result: answered at once, from it, asking nobody.
     late = driver.invoke(PAYMENT, "p", charge_call("c.3"))
     [(target, target_id, argument)] = outgoing(late)
     assert (target, target_id) == (SUBSCRIPTION, "ada")

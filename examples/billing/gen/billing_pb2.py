@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\rbilling.proto\x12\x13\x63om.example.billing\x1a\x1fgoogle/protobuf/timestamp.proto\"G\n\tSubscribe\x12\x0c\n\x04plan\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x02 \x01(\x03\x12\x16\n\x0eperiod_seconds\x18\x03 \x01(\x03\"\x18\n\x06\x43\x61ncel\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xa1\x01\n\x07\x41\x63\x63ount\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x0c\n\x04plan\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x03\x12\x16\n\x0eperiod_seconds\x18\x04 \x01(\x03\x12\x0f\n\x07periods\x18\x05 \x01(\x05\x12\x10\n\x08timer_id\x18\x06 \x01(\t\x12\'\n\x03\x64ue\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x04\x42ill\x12\x0e\n\x06period\x18\x01 \x01(\x05\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\'\n\x03\x64ue\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x06\x43harge\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04plan\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x03\"\x1c\n\x07\x43harged\x12\x11\n\treference\x18\x01 \x01(\t\".\n\x08\x44\x65\x63lined\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"}\n\x0ePaymentRequest\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x03\x12\x30\n\x0crequested_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\rPaymentResult\x12\x10\n\x08\x61pproved\x18\x01 \x01(\x08\x12\x11\n\treference\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"~\n\x08Progress\x12+\n\x06\x63harge\x18\x01 \x01(\x0b\x32\x1b.com.example.billing.Charge\x12\x11\n\treply_ids\x18\x02 \x03(\t\x12\x32\n\x06result\x18\x03 \x01(\x0b\x32\".com.example.billing.PaymentResult\"h\n\rInconsistency\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32\".com.example.billing.PaymentResult\x12\x0f\n\x07problem\x18\x03 \x01(\t\"r\n\x0cNotification\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x33\n\x04kind\x18\x02 \x01(\x0e\x32%.com.example.billing.NotificationKind\x12\x0e\n\x06period\x18\x03 \x01(\x05\x12\x0c\n\x04text\x18\x04 \x01(\t\"r\n\x11PaymentChargeCall\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12,\n\x07request\x18\x02 \x01(\x0b\x32\x1b.com.example.billing.Charge\x12\x17\n\x0f\x64\x65\x61\x64line_millis\x18\x03 \x01(\x03\"\x99\x01\n\x12PaymentChargeReply\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12-\n\x05reply\x18\x02 \x01(\x0b\x32\x1c.com.example.billing.ChargedH\x00\x12\x31\n\x08\x64\x65\x63lined\x18\x03 \x01(\x0b\x32\x1d.com.example.billing.DeclinedH\x00\x42\t\n\x07outcome*\x9b\x01\n\x10NotificationKind\x12!\n\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19NOTIFICATION_KIND_CHARGED\x10\x01\x12$\n NOTIFICATION_KIND_PAYMENT_FAILED\x10\x02\x12\x1f\n\x1bNOTIFICATION_KIND_CANCELLED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\rbilling.proto\x12\x13\x63om.example.billing\x1a\x1fgoogle/protobuf/timestamp.proto\"G\n\tSubscribe\x12\x0c\n\x04plan\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x02 \x01(\x03\x12\x16\n\x0eperiod_seconds\x18\x03 \x01(\x03\"\x18\n\x06\x43\x61ncel\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xa1\x01\n\x07\x41\x63\x63ount\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x0c\n\x04plan\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x03\x12\x16\n\x0eperiod_seconds\x18\x04 \x01(\x03\x12\x0f\n\x07periods\x18\x05 \x01(\x05\x12\x10\n\x08timer_id\x18\x06 \x01(\t\x12\'\n\x03\x64ue\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x04\x42ill\x12\x0e\n\x06period\x18\x01 \x01(\x05\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\'\n\x03\x64ue\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\npayment_id\x18\x04 \x01(\t\"=\n\x06\x43harge\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04plan\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x03\"\x1c\n\x07\x43harged\x12\x11\n\treference\x18\x01 \x01(\t\".\n\x08\x44\x65\x63lined\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"}\n\x0ePaymentRequest\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x03\x12\x30\n\x0crequested_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\rPaymentResult\x12\x10\n\x08\x61pproved\x18\x01 \x01(\x08\x12\x11\n\treference\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"H\n\x06Waiter\x12\x10\n\x08reply_id\x18\x01 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x99\x01\n\x08Progress\x12+\n\x06\x63harge\x18\x01 \x01(\x0b\x32\x1b.com.example.billing.Charge\x12,\n\x07waiting\x18\x02 \x03(\x0b\x32\x1b.com.example.billing.Waiter\x12\x32\n\x06result\x18\x03 \x01(\x0b\x32\".com.example.billing.PaymentResult\"h\n\rInconsistency\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32\".com.example.billing.PaymentResult\x12\x0f\n\x07problem\x18\x03 \x01(\t\"r\n\x0cNotification\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x33\n\x04kind\x18\x02 \x01(\x0e\x32%.com.example.billing.NotificationKind\x12\x0e\n\x06period\x18\x03 \x01(\x05\x12\x0c\n\x04text\x18\x04 \x01(\t\"r\n\x11PaymentChargeCall\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12,\n\x07request\x18\x02 \x01(\x0b\x32\x1b.com.example.billing.Charge\x12\x17\n\x0f\x64\x65\x61\x64line_millis\x18\x03 \x01(\x03\"\x99\x01\n\x12PaymentChargeReply\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12-\n\x05reply\x18\x02 \x01(\x0b\x32\x1c.com.example.billing.ChargedH\x00\x12\x31\n\x08\x64\x65\x63lined\x18\x03 \x01(\x0b\x32\x1d.com.example.billing.DeclinedH\x00\x42\t\n\x07outcome*\x9b\x01\n\x10NotificationKind\x12!\n\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19NOTIFICATION_KIND_CHARGED\x10\x01\x12$\n NOTIFICATION_KIND_PAYMENT_FAILED\x10\x02\x12\x1f\n\x1bNOTIFICATION_KIND_CANCELLED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'billing_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTIFICATIONKIND']._serialized_start=1377
-  _globals['_NOTIFICATIONKIND']._serialized_end=1532
+  _globals['_NOTIFICATIONKIND']._serialized_start=1499
+  _globals['_NOTIFICATIONKIND']._serialized_end=1654
   _globals['_SUBSCRIBE']._serialized_start=71
   _globals['_SUBSCRIBE']._serialized_end=142
   _globals['_CANCEL']._serialized_start=144
@@ -41,25 +41,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCOUNT']._serialized_start=171
   _globals['_ACCOUNT']._serialized_end=332
   _globals['_BILL']._serialized_start=334
-  _globals['_BILL']._serialized_end=414
-  _globals['_CHARGE']._serialized_start=416
-  _globals['_CHARGE']._serialized_end=477
-  _globals['_CHARGED']._serialized_start=479
-  _globals['_CHARGED']._serialized_end=507
-  _globals['_DECLINED']._serialized_start=509
-  _globals['_DECLINED']._serialized_end=555
-  _globals['_PAYMENTREQUEST']._serialized_start=557
-  _globals['_PAYMENTREQUEST']._serialized_end=682
-  _globals['_PAYMENTRESULT']._serialized_start=684
-  _globals['_PAYMENTRESULT']._serialized_end=752
-  _globals['_PROGRESS']._serialized_start=754
-  _globals['_PROGRESS']._serialized_end=880
-  _globals['_INCONSISTENCY']._serialized_start=882
-  _globals['_INCONSISTENCY']._serialized_end=986
-  _globals['_NOTIFICATION']._serialized_start=988
-  _globals['_NOTIFICATION']._serialized_end=1102
-  _globals['_PAYMENTCHARGECALL']._serialized_start=1104
-  _globals['_PAYMENTCHARGECALL']._serialized_end=1218
-  _globals['_PAYMENTCHARGEREPLY']._serialized_start=1221
-  _globals['_PAYMENTCHARGEREPLY']._serialized_end=1374
+  _globals['_BILL']._serialized_end=434
+  _globals['_CHARGE']._serialized_start=436
+  _globals['_CHARGE']._serialized_end=497
+  _globals['_CHARGED']._serialized_start=499
+  _globals['_CHARGED']._serialized_end=527
+  _globals['_DECLINED']._serialized_start=529
+  _globals['_DECLINED']._serialized_end=575
+  _globals['_PAYMENTREQUEST']._serialized_start=577
+  _globals['_PAYMENTREQUEST']._serialized_end=702
+  _globals['_PAYMENTRESULT']._serialized_start=704
+  _globals['_PAYMENTRESULT']._serialized_end=772
+  _globals['_WAITER']._serialized_start=774
+  _globals['_WAITER']._serialized_end=846
+  _globals['_PROGRESS']._serialized_start=849
+  _globals['_PROGRESS']._serialized_end=1002
+  _globals['_INCONSISTENCY']._serialized_start=1004
+  _globals['_INCONSISTENCY']._serialized_end=1108
+  _globals['_NOTIFICATION']._serialized_start=1110
+  _globals['_NOTIFICATION']._serialized_end=1224
+  _globals['_PAYMENTCHARGECALL']._serialized_start=1226
+  _globals['_PAYMENTCHARGECALL']._serialized_end=1340
+  _globals['_PAYMENTCHARGEREPLY']._serialized_start=1343
+  _globals['_PAYMENTCHARGEREPLY']._serialized_end=1496
 # @@protoc_insertion_point(module_scope)

@@ -159,9 +159,14 @@ class Bill(_message.Message):
     PERIOD_FIELD_NUMBER: _builtins.int
     ATTEMPT_FIELD_NUMBER: _builtins.int
     DUE_FIELD_NUMBER: _builtins.int
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
     period: _builtins.int
     attempt: _builtins.int
     """1 for the first try."""
+    payment_id: _builtins.str
+    """The payment to charge: a new one for a new period or after a decline; the same
+    one after a timeout, since the provider may have taken the money already.
+    """
     @_builtins.property
     def due(self) -> _timestamp_pb2.Timestamp:
         """When the period was due (retries keep it: the next period is due a period later)."""
@@ -172,10 +177,11 @@ class Bill(_message.Message):
         period: _builtins.int = ...,
         attempt: _builtins.int = ...,
         due: _timestamp_pb2.Timestamp | None = ...,
+        payment_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["due", b"due"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "due", b"due", "period", b"period"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "due", b"due", "payment_id", b"payment_id", "period", b"period"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -254,7 +260,10 @@ Global___Declined: _TypeAlias = Declined  # noqa: Y015
 
 @_typing.final
 class PaymentRequest(_message.Message):
-    """To the payment provider (Kafka topic "payment-requests"; key: the payment id)."""
+    """To the payment provider (Kafka topic "payment-requests"; key: the payment id). The
+    payment id is the provider's idempotency key: a request repeated with the same id
+    takes the money at most once.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -313,21 +322,49 @@ class PaymentResult(_message.Message):
 Global___PaymentResult: _TypeAlias = PaymentResult  # noqa: Y015
 
 @_typing.final
+class Waiter(_message.Message):
+    """A call of `charge` waiting for the provider's result."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPLY_ID_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    reply_id: _builtins.str
+    """Its deferred reply."""
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp:
+        """Its caller's deadline: after it, the caller has given up and the reply is gone."""
+
+    def __init__(
+        self,
+        *,
+        reply_id: _builtins.str = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "reply_id", b"reply_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Waiter: _TypeAlias = Waiter  # noqa: Y015
+
+@_typing.final
 class Progress(_message.Message):
     """How far one payment got."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     CHARGE_FIELD_NUMBER: _builtins.int
-    REPLY_IDS_FIELD_NUMBER: _builtins.int
+    WAITING_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def charge(self) -> Global___Charge:
         """What was asked; absent until the first call of `charge`."""
 
     @_builtins.property
-    def reply_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """The deferred replies waiting for the provider's result (one per call of `charge`)."""
+    def waiting(self) -> _containers.RepeatedCompositeFieldContainer[Global___Waiter]:
+        """The calls waiting for the provider's result."""
 
     @_builtins.property
     def result(self) -> Global___PaymentResult:
@@ -337,12 +374,12 @@ class Progress(_message.Message):
         self,
         *,
         charge: Global___Charge | None = ...,
-        reply_ids: _abc.Iterable[_builtins.str] | None = ...,
+        waiting: _abc.Iterable[Global___Waiter] | None = ...,
         result: Global___PaymentResult | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["charge", b"charge", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["charge", b"charge", "reply_ids", b"reply_ids", "result", b"result"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["charge", b"charge", "result", b"result", "waiting", b"waiting"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

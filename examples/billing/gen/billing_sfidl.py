@@ -416,7 +416,9 @@ class Payment(sf.Function, abc.ABC):
     def charge(
         self, ctx: PaymentChargeContext, request: billing_pb2.Charge
     ) -> sf.MaybeAwaitable[billing_pb2.Charged | DeclinedError | sf.Deferred]:
-        """Asks the provider for the money; answers when its result arrives (a deferred reply).
+        """Asks the provider for the money and answers when its result arrives (a deferred
+        reply); answers at once when the result is already in. Idempotent: a repeated
+        call repeats the request with the same payment id and waits for the same result.
 
         Return (or raise) `DeclinedError` to answer with that error.
 
