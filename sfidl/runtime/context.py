@@ -32,7 +32,7 @@ Rep = TypeVar("Rep", bound=Message)
 # The parts a generated context may lack, and what a member declares to get each.
 _PART_DECLARATIONS = {
     "functions": "`calls` or `sends`",
-    "joins": "a joined `calls (...)`",
+    "joins": "joined `calls (...)`",
     "egress": "`emits`",
     "timers": "`sets`",
     "replies": "`completes`",
