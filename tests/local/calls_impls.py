@@ -1,7 +1,8 @@
 """Implementations of ``calls_local.sfidl``; imported once the ``calls`` fixture compiled it.
 
 Callee.get answers its key (with its ``ctx.now``), refuses the key ``refuse``; for the key
-``wait`` it first awaits its ``gate`` when it has one, for ``nap`` it sleeps 50 ms. Caller's continuation notes each
+``wait`` it first awaits its ``gate`` when it has one, for ``nap`` it sleeps 50 ms.
+Callee.later defers its reply until a Release message completes it. Caller's continuation notes each
 outcome in its ``seen`` state, with the time it saw it.
 """
 
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 import calls_local_pb2 as pb
 import calls_local_sfidl as gen
 
+import sfidl.runtime as sf
 from sfidl.runtime import Timeout
 
 CALLEE = "test.local_calls/callee"
@@ -37,6 +39,18 @@ class Callee(gen.Callee):
             return gen.RefusedError(pb.Refused(key=request.key))
         return pb.Answer(key=request.key, at_ms=epoch_ms(ctx.now))
 
+    def later(self, ctx: gen.CalleeLaterContext, request: pb.Ask) -> sf.Deferred:
+        deferred = ctx.defer()
+        ctx.state.waiting = deferred.id
+        assert ctx.deadline is not None
+        ctx.state.deadline = epoch_ms(ctx.deadline)
+        return deferred
+
+    def release(self, ctx: gen.CalleeReleaseContext, message: pb.Release) -> None:
+        answer = pb.Answer(key="released", at_ms=epoch_ms(ctx.now))
+        answered = ctx.replies.later.reply(sf.ReplyId(ctx.state.waiting), answer)
+        ctx.state.pokes.outcomes.append(f"released: {answered}")
+
     def poke(self, ctx: gen.CalleeContext, message: pb.Poke) -> None:
         ctx.state.pokes.outcomes.append(message.key)
 
@@ -58,9 +72,20 @@ class Caller(gen.Caller):
         ctx.state.label = message.key
         ctx.functions.callee(message.key).poke(message)
 
+    def wait(self, ctx: gen.CallerWaitContext, message: pb.Wait) -> None:
+        ctx.functions.callee(message.key).later(pb.Ask(key=message.key))
+
     def got(
         self, ctx: gen.CallerAskContext, outcome: gen.CalleeGetOutcome, request: pb.Ask
     ) -> None:
+        self.note(ctx, outcome)
+
+    def waited(
+        self, ctx: gen.CallerWaitContext, outcome: gen.CalleeLaterOutcome, request: pb.Ask
+    ) -> None:
+        self.note(ctx, outcome)
+
+    def note(self, ctx: gen.CallerContext, outcome: gen.CalleeGetOutcome) -> None:
         match outcome:
             case pb.Answer():
                 seen = f"answer {outcome.key} from {outcome.at_ms}"

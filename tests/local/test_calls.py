@@ -144,6 +144,43 @@ def test_a_one_way_send_can_be_lost(h, pb):
     assert list(h.state(CALLEE, "k", "pokes").outcomes) == ["k"]
 
 
+def test_a_deferred_reply_completed_in_time_answers_on_the_virtual_clock(h, pb):
+    h.send(CALLER, "c", pb.Wait(key="k"))
+    h.run_until_quiet()
+    assert h.state(CALLEE, "k", "deadline") == at(timedelta(seconds=5))  # the caller's, virtual
+    h.advance(timedelta(seconds=2))
+    h.send(CALLEE, "k", pb.Release())
+    h.run_until_quiet()
+    two = at(timedelta(seconds=2))
+    assert seen(h) == [f"answer released from {two} at {two}"]
+    assert list(h.state(CALLEE, "k", "pokes").outcomes) == ["released: True"]
+
+
+def test_a_deferred_reply_completed_after_the_callers_deadline_is_never_sent(h, pb):
+    h.send(CALLER, "c", pb.Wait(key="k"))
+    h.run_until_quiet()
+    h.advance(timedelta(seconds=6))
+    h.send(CALLEE, "k", pb.Release())
+    h.run_until_quiet()
+    assert seen(h) == [f"timeout after 0:00:05 at {at(timedelta(seconds=5))}"]
+    assert list(h.state(CALLEE, "k", "pokes").outcomes) == ["released: False"]
+    assert not [d for d in h.sent if isinstance(d.value, pb.CalleeLaterReply)]
+
+
+def test_a_deferred_reply_delivered_late_is_dropped(h, pb, caplog):
+    h.slow(CALLER, timedelta(seconds=10), message=pb.CalleeLaterReply)
+    h.send(CALLER, "c", pb.Wait(key="k"))
+    h.run_until_quiet()
+    h.advance(timedelta(seconds=1))
+    h.send(CALLEE, "k", pb.Release())
+    h.run_until_quiet()
+    assert list(h.state(CALLEE, "k", "pokes").outcomes) == ["released: True"]
+    with caplog.at_level("WARNING", logger="sfidl.runtime"):
+        h.advance(timedelta(seconds=10))
+    assert seen(h) == [f"timeout after 0:00:05 at {at(timedelta(seconds=5))}"]
+    assert "dropped a reply" in caplog.text
+
+
 def test_handlers_read_the_virtual_clock(h):
     h.advance(timedelta(days=3))
     ask(h, "k")
