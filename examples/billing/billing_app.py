@@ -161,7 +161,7 @@ class SubscriptionFunction(Subscription):
                 kind=pb.NOTIFICATION_KIND_PAYMENT_FAILED,
                 period=carried.period,
                 text=f"Your {account.plan} subscription is cancelled: "
-                f"{MAX_ATTEMPTS} payments failed, the last one {problem}.",
+                f"{MAX_ATTEMPTS} attempts to pay failed, the last one {problem}.",
             )
         )
 
