@@ -13,6 +13,10 @@ Faults make every ``Timeout`` branch testable: ``h.slow(typename, delay)`` deliv
 functions send to ``typename`` late on the virtual clock, ``h.silence(typename)`` drops it
 all, ``h.lose(typename, count=1)`` drops the next one; each returns a :class:`Fault` to
 ``remove()`` or to scope with ``with``, and ``h.faulted`` records what they touched.
+Faults apply to messages functions send (calls, replies, one-way sends), never to those
+given to ``send``/``ingest`` nor to timers and call timeouts; where several match a
+message, the one added last decides; a delayed message is overtaken by later ones that
+are not delayed, as on a real network.
 
 The API is synchronous: the engine runs on an event loop in a private thread, so the
 harness works the same from plain and from async tests.
