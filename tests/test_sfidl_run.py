@@ -188,6 +188,25 @@ def test_billing(tmp_path: Path) -> None:
     assert [r["key"] for r in every_request] == ["ada.1.1", "ada.2.1"]
 
 
+def test_billing_answers_a_payment_deferred_before_a_restart(tmp_path: Path) -> None:
+    billing = "com.example.billing"
+    plan = {"plan": "gold", "amountCents": 999, "periodSeconds": 3600}
+    with sfidl_run("billing", tmp_path) as base:
+        post(f"{base}/{billing}/subscription/ada", f"{billing}.Subscribe", plan)
+        [request] = read_egress(base, "payment-requests", 1)
+    # The payment's deferred reply and the subscription's pending call are in the database.
+    with sfidl_run("billing", tmp_path) as base:
+        post(
+            f"{base}/{billing}/payment/ada.1.1",
+            f"{billing}.PaymentResult",
+            {"approved": True, "reference": "r1"},
+        )
+        [charged] = read_egress(base, "notifications", 1)
+    assert request["key"] == "ada.1.1"
+    assert value(charged)["kind"] == "NOTIFICATION_KIND_CHARGED"
+    assert value(charged)["text"] == "gold: 9.99 paid (reference r1)."
+
+
 def value(record: dict[str, object]) -> dict[str, object]:
     """An egress record's message, as JSON."""
     message = record["value"]
