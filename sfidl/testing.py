@@ -77,6 +77,7 @@ class Harness:
         self.manifest: Manifest = app.manifest
         self._app = app
         self.clock = VirtualClock(start)
+        self._transport = InProcess(app, self.clock)
         self.sent: list[Delivery] = []
         """Every message delivered so far, in delivery order."""
         self.faulted: list[Faulted] = []
@@ -89,7 +90,7 @@ class Harness:
         self._engine = self._run(self._open(app))
 
     async def _open(self, app: LocalApp) -> Engine:
-        engine = Engine(app.manifest, InProcess(app, self.clock), Store(":memory:"), self.clock)
+        engine = Engine(app.manifest, self._transport, Store(":memory:"), self.clock)
         engine.delivery_observers.append(self._delivered)
         engine.fault_observers.append(self._interfered)
         return engine
@@ -282,13 +283,14 @@ class Harness:
         ]
 
     def close(self) -> None:
-        """Stop the engine and its thread."""
+        """Stop the engine and its thread; the application reads the wall clock again."""
         if self._loop.is_closed():
             return
 
         async def shutdown() -> None:
             await self._engine.close()
             self._engine.store.close()
+            await self._transport.close()
 
         self._run(shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)

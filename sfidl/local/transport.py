@@ -7,7 +7,7 @@ from typing import Protocol
 import aiohttp
 
 from sfidl.local.app import ClockedApp, LocalApp
-from sfidl.local.clock import Clock
+from sfidl.local.clock import Clock, SystemClock
 from sfidl.local.records import Address
 from sfidl.runtime.http import OCTET_STREAM
 
@@ -28,13 +28,16 @@ class InProcess:
     """Calls the application's handler directly (``RequestReplyHandler.handle_async``).
 
     Given the engine's ``clock``, it hands it to an application that can take one
-    (:class:`~sfidl.local.app.ClockedApp`), so handlers read the engine's time.
+    (:class:`~sfidl.local.app.ClockedApp`), so handlers read the engine's time; closing
+    it gives the application the wall clock back (an application object outlives a test).
     """
 
     def __init__(self, app: LocalApp, clock: Clock | None = None) -> None:
         self._app = app
+        self._clocked: ClockedApp | None = None
         if clock is not None and isinstance(app, ClockedApp):
             app.use_clock(clock.now_ms)
+            self._clocked = app
 
     async def call(self, target: Address, request: bytes) -> bytes:
         try:
@@ -43,7 +46,9 @@ class InProcess:
             raise TransportError(f"the function raised {type(exc).__name__}: {exc}") from exc
 
     async def close(self) -> None:
-        pass
+        if self._clocked is not None:
+            self._clocked.use_clock(SystemClock().now_ms)
+            self._clocked = None
 
 
 class Http:

@@ -48,6 +48,10 @@ def test_the_harness_gives_an_in_process_app_its_virtual_clock():
     ]
     assert counter[0] == START
     assert counter[-1] == START + timedelta(hours=1)
+    # Closed, the harness gives the application (which may serve another test) the wall clock back.
+    assert app.now_ms is not None
+    before = SystemClock().now_ms()
+    assert before <= app.now_ms() <= SystemClock().now_ms()
 
 
 def test_an_app_without_use_clock_runs_as_before():
