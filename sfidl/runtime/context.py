@@ -72,7 +72,7 @@ class Context:
     @property
     def now(self) -> datetime:
         """The current time (UTC) by the deployment's clock: virtual under the Harness."""
-        return datetime.fromtimestamp(self._invocation.now_ms() / 1000, UTC)
+        return datetime_of_millis(self._invocation.now_ms())
 
     @property
     def call_id(self) -> str | None:
@@ -92,7 +92,7 @@ class Context:
         envelope = self._invocation.envelope
         if envelope is None or not envelope.deadline_millis:
             return None
-        return datetime.fromtimestamp(envelope.deadline_millis / 1000, UTC)
+        return datetime_of_millis(envelope.deadline_millis)
 
     def _defer(self) -> Deferred:
         """Answer the call later (generated rpc contexts expose it as ``defer()``)."""
@@ -114,6 +114,17 @@ class Context:
                     f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
                 )
             self._invocation.refuse(f"declared no {declaration}: it has no ctx.{name}")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_MILLIS = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+_MAX_MILLIS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def datetime_of_millis(millis: int) -> datetime:
+    """Epoch milliseconds as an aware UTC datetime, exactly; clamped to what datetime holds
+    (a caller's deadline comes off the wire and may be any int64)."""
+    return _EPOCH + timedelta(milliseconds=min(max(millis, _MIN_MILLIS), _MAX_MILLIS))
 
 
 class FunctionClient(Part):

@@ -40,6 +40,7 @@ ReplyId = NewType("ReplyId", str)
 
 # Cleanup tokens are this prefix and the reply id (itself unique per instance).
 _CLEANUP_TOKEN = "sfidl.reply."
+_MAX_DELAY_MILLIS = timedelta.max // timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ def _expire_at_deadline(invocation: Invocation, reply_id: ReplyId) -> None:
     if pending is None or not pending.deadline_millis:
         return  # completed already, or the caller waits forever: so does the reply
     token = f"{_CLEANUP_TOKEN}{reply_id}"
-    delay = max(0, pending.deadline_millis - invocation.now_ms())
+    # The deadline comes off the wire: any int64, where a timedelta ends sooner.
+    delay = min(max(0, pending.deadline_millis - invocation.now_ms()), _MAX_DELAY_MILLIS)
     pending.cleanup_token = token
     invocation.send_after(
         timedelta(milliseconds=delay), invocation.address, ReplyExpired(reply=reply_id), token
