@@ -26,11 +26,17 @@ from statefun.kafka_egress_pb2 import KafkaProducerRecord
 from statefun.request_reply_pb2 import FromFunction, TypedValue
 
 from sfidl.runtime.http import OCTET_STREAM, web_app
-from sfidl.runtime.internal_pb2 import CallTimeout, DeadLetter, RuntimeState, TimerFired
+from sfidl.runtime.internal_pb2 import (
+    CallTimeout,
+    DeadLetter,
+    ReplyExpired,
+    RuntimeState,
+    TimerFired,
+)
 from tests.protocol import Driver, Envelope, forward, typed
-from tests.runtime.wire import CLIENT, FANNER, OTHER, STORE
+from tests.runtime.wire import CLIENT, DESK, FANNER, OTHER, RELAY, STORE, VAULT
 
-FUNCTIONS = (STORE, OTHER, CLIENT, FANNER)
+FUNCTIONS = (STORE, OTHER, CLIENT, FANNER, VAULT, RELAY, DESK)
 IDS = ("u1", "a", "b")
 EGRESS_RECORDS = {
     ("test.calls", "dead"): "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord",
@@ -138,14 +144,22 @@ def calm(calls_out: Any, impls: ModuleType) -> ModuleType:
         def gathered(self, ctx: Any, outcome: Any, request: Any) -> None:
             pass
 
+    class Relay(impls.Relay):  # type: ignore[misc,name-defined]
+        def relay(self, ctx: Any, request: Any) -> Any:
+            return super().relay(ctx, pb.Ask(key=request.key or "k"))
+
+    class Desk(impls.Desk):  # type: ignore[misc,name-defined]
+        def work(self, ctx: Any, message: Any) -> None:
+            super().work(ctx, pb.Start(key=message.key or "k"))
+
     module = ModuleType("calm")
     module.app = lambda: gen.CallsApp(  # type: ignore[attr-defined]
         store=Store(),
         other=Other(),
         client=Client(),
         vault=impls.Vault(),
-        relay=impls.Relay(),
-        desk=impls.Desk(),
+        relay=Relay(),
+        desk=Desk(),
         fanner=Fanner(),
     )
     module.pb = pb  # type: ignore[attr-defined]
@@ -163,7 +177,21 @@ class Conversation:
         self.ingress(CLIENT, "u1", pb.Start(key="a"), pb.Pair(key="b"), pb.Loop(key="c"))
         self.ingress(CLIENT, "u1", pb.Measure(key="d"), pb.Arm(label="t", delay_ms=5))
         self.ingress(FANNER, "a", pb.Fan(keys=["a", "", "b"]))
-        self.ingress(CLIENT, "u1", pb.Publish(text="p"))
+        self.ingress(CLIENT, "u1", pb.Publish(text="p"), pb.Note(text="o"))
+        # A deferred reply pending in a vault (answered or not), a chain, an exclusive desk
+        # holding messages, and the self-messages they schedule.
+        opened = self.deliver(CLIENT, "u1", Envelope(typed(pb.Open(vault="a", key="ring"))))
+        self.deliver(VAULT, "a", forward(opened, sender=user))
+        self.ingress(VAULT, "a", pb.Unlock(reply_id="0", value=1), pb.Unlock(reply_id="9"))
+        chained = self.deliver(CLIENT, "u1", Envelope(typed(pb.Chain(key="a"))))
+        self.deliver(RELAY, "a", forward(chained, sender=user))
+        self.ingress(DESK, "a", pb.Start(key="a"), pb.Note(text="held"), pb.Arm(label="x"))
+        self.deliver(DESK, "a", Envelope(typed(pb.DeskWaitCall(correlation_id="w")), user))
+        self.seen.append(Envelope(typed(pb.Unlock(reply_id="1", value=2))))
+        self.seen.append(Envelope(typed(ReplyExpired(reply="0")), (VAULT, "a")))
+        self.seen.append(
+            Envelope(typed(pb.DeskWaitCall(correlation_id="d", deadline_millis=2**62)), user)
+        )
         first = self.driver.invoke(CLIENT, "u1", pb.Start(key="b"), caller=None)
         answered = self.deliver(STORE, "b", forward(first, sender=user))
         self.seen.append(forward(answered, sender=(STORE, "b")))  # a live reply, kept back
@@ -183,6 +211,11 @@ class Conversation:
         sender = (typename, id)
         self.seen += [
             forward(result, i, sender=sender) for i in range(len(result.outgoing_messages))
+        ]
+        self.seen += [  # the timeouts, expiries and timers it scheduled, from itself
+            Envelope(d.argument, sender)
+            for d in result.delayed_invocations
+            if not d.is_cancellation_request
         ]
         return result
 
@@ -262,6 +295,9 @@ def pending_tokens(driver: Driver) -> Iterator[str]:
             for group in state.pending.values():
                 if group.timeout_token:
                     yield f"{typename}/{id}/{group.timeout_token}"
+            for reply in state.replies.values():
+                if reply.cleanup_token:
+                    yield f"{typename}/{id}/{reply.cleanup_token}"
 
 
 def test_random_batches_never_raise_and_keep_the_runtime_rules(calm: ModuleType) -> None:
