@@ -155,6 +155,7 @@ def test_a_result_for_an_unknown_payment_is_an_inconsistency(harness: Harness) -
     assert record.value.result == pb.PaymentResult(approved=True, reference="ref-nobody.1.1")
     assert replies_sent(harness) == []
     assert notifications(harness) == []
+    assert harness.state(PAYMENT, "nobody.1.1", "progress") == pb.Progress()  # nothing kept
 
 
 def test_a_second_result_for_a_payment_is_an_inconsistency(harness: Harness) -> None:
@@ -217,6 +218,23 @@ def test_a_result_after_the_timeout_answers_the_retry(harness: Harness) -> None:
     assert notifications(harness) == [(pb.NOTIFICATION_KIND_CHARGED, 1)]
     assert requests(harness) == ["ada.1.1"]
     assert len(replies_sent(harness)) == 1
+
+
+def test_a_charge_that_reaches_the_payment_after_its_deadline_is_never_answered(
+    harness: Harness,
+) -> None:
+    harness.slow(PAYMENT, CHARGE_TIMEOUT + timedelta(minutes=1), message=pb.PaymentChargeCall)
+    harness.ingest("subscriptions", "ada", GOLD)
+    harness.run_until_quiet()
+    harness.advance(CHARGE_TIMEOUT + timedelta(minutes=1))
+    assert requests(harness) == ["ada.1.1"]  # the payment asked the provider all the same
+    assert owed_replies(harness, "ada.1.1") == 0  # but owes nobody a reply
+
+    provider_answers(harness, "ada.1.1", approved=True)
+    assert replies_sent(harness) == []
+    assert inconsistencies(harness) == [
+        ("ada.1.1", "no call was waiting: the charge had timed out")
+    ]
 
 
 def test_a_lost_reply_costs_a_retry_not_a_second_payment(harness: Harness) -> None:
