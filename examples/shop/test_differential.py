@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import shop_pb2 as pb
 import statefun
 from shop_app import app
@@ -24,8 +26,14 @@ def sdk_message(value: TypedValue, cls: type) -> object:
 
 def test_outgoing_messages_decode_with_the_sdk_protobuf_type() -> None:
     driver = Driver(app)
+    before = time.time_ns() // 1_000_000
     result = driver.invoke(CART, "ada", pb.AddToCart(user_id="ada", item_id="hat", quantity=3))
+    after = time.time_ns() // 1_000_000
     call = sdk_message(result.outgoing_messages[0].argument, pb.InventoryReserveCall)
+    assert isinstance(call, pb.InventoryReserveCall)
+    # The caller's deadline travels with the call: now (the wall clock) + the 5 s timeout.
+    assert before + 5_000 <= call.deadline_millis <= after + 5_000
+    call.ClearField("deadline_millis")
     assert call == pb.InventoryReserveCall(correlation_id="0.0", request=pb.Reserve(quantity=3))
 
 
