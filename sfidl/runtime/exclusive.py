@@ -17,6 +17,7 @@ from typing import Any
 
 from statefun.request_reply_pb2 import TypedValue
 
+from sfidl.runtime import replies
 from sfidl.runtime.address import Address
 from sfidl.runtime.invocation import Invocation
 from sfidl.runtime.spec import OneWay, RequestReply
@@ -33,6 +34,8 @@ def hold_if_busy(invocation: Invocation) -> bool:
     Also while earlier messages are held, so arrival order is kept.
     """
     runtime = invocation.runtime
+    if runtime.replies:
+        replies.forget_orphans(invocation)  # or a redeploy could make it hold forever
     if not (runtime.pending or runtime.replies or runtime.held):
         return False
     caller = invocation.caller

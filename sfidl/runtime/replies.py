@@ -185,6 +185,29 @@ def on_expired(invocation: Invocation, expired: ReplyExpired) -> None:
     )
 
 
+def forget_orphans(invocation: Invocation) -> None:
+    """Forget pending replies of an rpc a redeploy removed or made unable to defer.
+
+    No member can complete them any more: without a deadline they would stay forever
+    and keep an exclusive instance holding every message.
+    """
+    replies = invocation.runtime.replies
+    deferring = {
+        h.name for h in invocation.spec.handlers if isinstance(h, RequestReply) and h.defers
+    }
+    for reply_id in [i for i, pending in replies.items() if pending.handler not in deferring]:
+        pending = replies[reply_id]
+        log.warning(
+            "%s: forgot the deferred reply %s of %s to %s: this version of the function "
+            "cannot complete it",
+            invocation.address,
+            reply_id,
+            pending.handler,
+            Address(pending.caller_typename, pending.caller_id),
+        )
+        _forget(invocation, reply_id, pending)
+
+
 class PendingReplies(Generic[Rep, E]):
     """The deferred replies of one rpc: complete one by its id, with a reply or an error.
 

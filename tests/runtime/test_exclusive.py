@@ -266,3 +266,28 @@ def test_poison_is_set_aside_not_held(impls: ModuleType, pb: ModuleType) -> None
     result = driver.invoke(DESK, "d", pb.Fan())  # no handler of Desk takes it
     assert len(result.outgoing_egresses) == 1
     assert hidden(driver, DESK, "d").held == []
+
+
+def test_a_deferred_reply_a_redeploy_can_no_longer_complete_holds_nothing(
+    impls: ModuleType, pb: ModuleType, gen: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`wait` (no deadline: it would wait forever) no longer defers after the redeploy."""
+    spec = gen.Desk.sfidl_spec
+
+    class Redeployed(impls.Desk):  # type: ignore[misc,name-defined]
+        sfidl_spec = dataclasses.replace(
+            spec,
+            handlers=tuple(
+                dataclasses.replace(h, defers=False) if h.name == "wait" else h
+                for h in spec.handlers
+            ),
+        )
+
+    driver = Driver(impls.app())
+    driver.invoke(DESK, "d", wait_call(pb, "w1"), caller=USER)
+    driver.app = impls.app(desk=(desk := Redeployed()))
+    with caplog.at_level(logging.WARNING, logger="sfidl.runtime"):
+        driver.invoke(DESK, "d", pb.Note(text="1"))
+    assert desk.handled == ["note 1 from None"]
+    assert hidden(driver, DESK, "d") == RuntimeState(next_id=1)
+    assert "forgot the deferred reply 0 of wait to test.calls/client/u1" in caplog.text
