@@ -1,17 +1,23 @@
-"""The CPU cost of one sfidl call round trip, next to the same exchange written with the plain SDK.
+"""The CPU cost of sfidl calls, next to the same exchanges written with the plain SDK.
 
-One round trip is three invocations through the SDK's ``RequestReplyHandler.handle_async``,
-with real ``ToFunction``/``FromFunction`` bytes and the state the cluster would attach:
+Three exchanges, each a fixed sequence of invocations through the SDK's
+``RequestReplyHandler.handle_async`` with real ``ToFunction``/``FromFunction`` bytes and
+the state the cluster would attach:
 
-1. the caller handles ``Start``: it calls ``Store.get`` (sfidl: call envelope, timeout
-   timer, pending call in hidden state);
-2. the callee answers (sfidl: the reply envelope to the caller);
-3. the caller handles the reply (sfidl: the continuation runs, the timer is cancelled).
+- **call**: the caller handles ``Start`` and calls ``Store.get`` (call envelope, timeout
+  timer, pending call in hidden state); the callee answers; the caller's continuation
+  runs on the reply (the timer is cancelled).
+- **deferred reply**: the caller calls ``Vault.open``; the vault defers (the pending reply
+  in hidden state, a cleanup timer at the caller's deadline); an ``Unlock`` from an
+  ingress completes it; the caller's continuation runs on the reply.
+- **exclusive call**: the call exchange with an ``exclusive`` caller, which checks for
+  held messages on every invocation and on the way out.
 
-The hand-written reference does the same with two plain ``context.send``s of the same
-protobuf messages (request one way, answer the other) and the same user states. Each
-step's request bytes are captured once from a real exchange, then replayed: the
-functions keep no state between requests, so every iteration does the same work.
+Each hand-written reference does the same work with plain ``context.send``s of the same
+protobuf messages and the same user states (the deferring vault keeps its caller's
+address in a state, as one would by hand). Each step's request bytes are captured once
+from a real exchange, then replayed: the functions keep no state between requests, so
+every iteration does the same work.
 
     python benchmarks/call_roundtrip.py [--iterations 2000] [--repeat 7]
 """
@@ -25,7 +31,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,10 +40,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from google.protobuf.message import Message  # noqa: E402
 from statefun import (  # noqa: E402
     IntType,
     RequestReplyHandler,
     StatefulFunctions,
+    StringType,
     ValueSpec,
     make_protobuf_type,
     message_builder,
@@ -44,21 +53,35 @@ from statefun import (  # noqa: E402
 from statefun.request_reply_pb2 import FromFunction  # noqa: E402
 
 from sfidl.compiler import compile_file  # noqa: E402
-from tests.protocol import Driver, Envelope, forward, typed  # noqa: E402
+from tests.protocol import Driver, Envelope, Response, forward, typed  # noqa: E402
 
 IDL = """\
 namespace bench.roundtrip;
 
 message Start { string key = 1; }
+message Wait { string key = 1; }
 message Ask { string key = 1; }
 message Answer { string key = 1; int32 value = 2; }
+message Unlock { string key = 1; }
 
 function Store {
   state hits: int32 = 0;
   rpc get(Ask) returns Answer;
 }
 
+function Vault {
+  state waiting: string;
+  rpc open(Ask) returns Answer;
+  on unlock(Unlock) completes open;
+}
+
 function Client {
+  state last: int32 = 0;
+  on ask(Start) calls Store.get -> got timeout 5s;
+  on wait(Wait) calls Vault.open -> opened timeout 5s;
+}
+
+exclusive function Solo {
   state last: int32 = 0;
   on ask(Start) calls Store.get -> got timeout 5s;
 }
@@ -67,8 +90,9 @@ ingress starts: kafka topic "starts" of Start -> Client.ask;
 """
 
 STORE = "bench.roundtrip/store"
+VAULT = "bench.roundtrip/vault"
 CLIENT = "bench.roundtrip/client"
-CALLER = (CLIENT, "u1")
+SOLO = "bench.roundtrip/solo"
 
 
 def compiled(folder: Path) -> tuple[ModuleType, ModuleType]:
@@ -87,38 +111,62 @@ def sfidl_app(pb: ModuleType, gen: ModuleType) -> Any:
             ctx.state.hits += 1
             return pb.Answer(key=request.key, value=ctx.state.hits)
 
+    class Vault(gen.Vault):  # type: ignore[misc,name-defined]
+        def open(self, ctx: Any, request: Any) -> Any:
+            later = ctx.defer()
+            ctx.state.waiting = later.id
+            return later
+
+        def unlock(self, ctx: Any, message: Any) -> None:
+            ctx.replies.open.reply(ctx.state.waiting, pb.Answer(key=message.key, value=1))
+            del ctx.state.waiting
+
     class Client(gen.Client):  # type: ignore[misc,name-defined]
         def ask(self, ctx: Any, message: Any) -> None:
             ctx.functions.store(message.key).get(pb.Ask(key=message.key))
+
+        def wait(self, ctx: Any, message: Any) -> None:
+            ctx.functions.vault(message.key).open(pb.Ask(key=message.key))
 
         def got(self, ctx: Any, outcome: Any, request: Any) -> None:
             if isinstance(outcome, pb.Answer):
                 ctx.state.last = outcome.value
 
-    return gen.RoundtripApp(store=Store(), client=Client())
+        opened = got
+
+    class Solo(gen.Solo):  # type: ignore[misc,name-defined]
+        ask = Client.ask
+        got = Client.got
+
+    return gen.RoundtripApp(store=Store(), vault=Vault(), client=Client(), solo=Solo())
 
 
 class HandApp:
-    """The same exchange with the plain SDK: a request message, an answer message."""
+    """The same exchanges with the plain SDK: request messages one way, answers the other."""
 
     def __init__(self, pb: ModuleType) -> None:
         ask_type, answer_type = make_protobuf_type(pb.Ask), make_protobuf_type(pb.Answer)
+        start_type, wait_type = make_protobuf_type(pb.Start), make_protobuf_type(pb.Wait)
+        unlock_type = make_protobuf_type(pb.Unlock)
         functions = StatefulFunctions()
 
-        @functions.bind(CLIENT, [ValueSpec(name="last", type=IntType)])
+        def send(context: Any, typename: str, id: str, value: Message, tpe: Any) -> None:
+            context.send(
+                message_builder(target_typename=typename, target_id=id, value=value, value_type=tpe)
+            )
+
         async def client(context: Any, message: Any) -> None:
             if message.is_type(answer_type):
                 context.storage.last = message.as_type(answer_type).value
+            elif message.is_type(start_type):
+                key = message.as_type(start_type).key
+                send(context, STORE, key, pb.Ask(key=key), ask_type)
             else:
-                key = message.as_type(make_protobuf_type(pb.Start)).key
-                context.send(
-                    message_builder(
-                        target_typename=STORE,
-                        target_id=key,
-                        value=pb.Ask(key=key),
-                        value_type=ask_type,
-                    )
-                )
+                key = message.as_type(wait_type).key
+                send(context, VAULT, key, pb.Ask(key=key), ask_type)
+
+        functions.register(CLIENT, client, [ValueSpec(name="last", type=IntType)])
+        functions.register(SOLO, client, [ValueSpec(name="last", type=IntType)])
 
         @functions.bind(STORE, [ValueSpec(name="hits", type=IntType)])
         async def store(context: Any, message: Any) -> None:
@@ -126,14 +174,19 @@ class HandApp:
             hits = (context.storage.hits or 0) + 1
             context.storage.hits = hits
             caller = context.caller
-            context.send(
-                message_builder(
-                    target_typename=caller.typename,
-                    target_id=caller.id,
-                    value=pb.Answer(key=request.key, value=hits),
-                    value_type=answer_type,
-                )
-            )
+            answer = pb.Answer(key=request.key, value=hits)
+            send(context, caller.typename, caller.id, answer, answer_type)
+
+        @functions.bind(VAULT, [ValueSpec(name="waiting", type=StringType)])
+        async def vault(context: Any, message: Any) -> None:
+            if message.is_type(ask_type):
+                caller = context.caller
+                context.storage.waiting = f"{caller.typename} {caller.id}"
+                return
+            key = message.as_type(unlock_type).key
+            typename, id = context.storage.waiting.split(" ", 1)
+            send(context, typename, id, pb.Answer(key=key, value=1), answer_type)
+            del context.storage.waiting
 
         self.request_reply_handler = RequestReplyHandler(functions)
 
@@ -141,27 +194,82 @@ class HandApp:
         return self.request_reply_handler.handle_sync(request)  # type: ignore[no-any-return]
 
 
-def captured(app: Any, start: Any) -> list[bytes]:
-    """The three requests of one round trip (after a first one that registers the states)."""
+@dataclass(frozen=True)
+class Step:
+    """One invocation of an exchange: its target, and what it is given."""
+
+    target: str  # a typename; its id is the exchange's for callers, "a" for callees
+    caller: bool  # whether the target is the caller (whose id varies per capture)
+    fresh: Message | None = None  # a message from an ingress, or else:
+    after: int = -1  # forward the first outgoing message of step ``after``
+
+
+@dataclass(frozen=True)
+class Exchange:
+    name: str
+    steps: tuple[Step, ...]
+    columns: tuple[str, ...]
+    check: Callable[[Sequence[Response], bool], None]
+
+
+def exchanges(pb: ModuleType) -> tuple[Exchange, ...]:
+    def call(caller: str) -> tuple[Step, ...]:
+        return (
+            Step(caller, True, fresh=pb.Start(key="a")),
+            Step(STORE, False, after=0),
+            Step(caller, True, after=1),
+        )
+
+    return (
+        Exchange(
+            "call",
+            call(CLIENT),
+            ("caller sends", "callee answers", "caller receives"),
+            check_call,
+        ),
+        Exchange(
+            "deferred reply",
+            (
+                Step(CLIENT, True, fresh=pb.Wait(key="a")),
+                Step(VAULT, False, after=0),
+                Step(VAULT, False, fresh=pb.Unlock(key="a")),
+                Step(CLIENT, True, after=2),
+            ),
+            ("caller sends", "callee defers", "completion answers", "caller receives"),
+            check_deferred,
+        ),
+        Exchange(
+            "exclusive call",
+            call(SOLO),
+            ("caller sends", "callee answers", "caller receives"),
+            check_call,
+        ),
+    )
+
+
+def captured(app: Any, exchange: Exchange) -> list[bytes]:
+    """The requests of one exchange (after a first one that registers the states)."""
     driver = Driver(app)
-    steps: list[bytes] = []
+    requests: list[bytes] = []
     for id in ("warm-up", "u1"):
-        steps.clear()
-        first = [Envelope(typed(start))]
-        steps.append(driver.request(CLIENT, id, first))
-        call = driver.invoke(CLIENT, id, *first)
-        request = [forward(call, sender=(CLIENT, id))]
-        steps.append(driver.request(STORE, "a", request))
-        answer = driver.invoke(STORE, "a", *request)
-        reply = [forward(answer, sender=(STORE, "a"))]
-        steps.append(driver.request(CLIENT, id, reply))
-        driver.invoke(CLIENT, id, *reply)
-    return steps
+        requests.clear()
+        results: list[Response] = []
+        for step in exchange.steps:
+            target_id = id if step.caller else "a"
+            if step.fresh is not None:
+                batch = [Envelope(typed(step.fresh))]
+            else:
+                source = exchange.steps[step.after]
+                sender = (source.target, id if source.caller else "a")
+                batch = [forward(results[step.after], sender=sender)]
+            requests.append(driver.request(step.target, target_id, batch))
+            results.append(driver.invoke(step.target, target_id, *batch))
+    return requests
 
 
-def check(responses: Sequence[bytes], *, sfidl: bool) -> None:
-    """The replayed responses are the full exchange (not, say, a handshake)."""
-    first, second, third = (FromFunction.FromString(r).invocation_result for r in responses)
+def check_call(results: Sequence[Response], sfidl: bool) -> None:
+    """The replayed responses are the full call exchange (not, say, a handshake)."""
+    first, second, third = results
     assert len(first.outgoing_messages) == 1 and len(second.outgoing_messages) == 1
     assert [m.state_name for m in third.state_mutations] == (
         ["last", "sfidl_runtime"] if sfidl else ["last"]
@@ -171,16 +279,51 @@ def check(responses: Sequence[bytes], *, sfidl: bool) -> None:
         assert third.delayed_invocations[0].is_cancellation_request
 
 
-async def timed(handler: Any, steps: Sequence[bytes], iterations: int) -> list[float]:
-    """Seconds per round trip for each step (summed over ``iterations``)."""
-    totals = [0.0, 0.0, 0.0]
+def check_deferred(results: Sequence[Response], sfidl: bool) -> None:
+    first, deferred, completed, received = results
+    assert len(first.outgoing_messages) == 1 and not deferred.outgoing_messages
+    assert len(completed.outgoing_messages) == 1
+    assert [m.state_name for m in received.state_mutations] == (
+        ["last", "sfidl_runtime"] if sfidl else ["last"]
+    )
+    if sfidl:  # the cleanup at the deadline, set then cancelled
+        assert len(deferred.delayed_invocations) == 1
+        assert completed.delayed_invocations[0].is_cancellation_request
+
+
+async def timed(handler: Any, requests: Sequence[bytes], iterations: int) -> list[float]:
+    """Seconds per exchange for each step (summed over ``iterations``)."""
+    totals = [0.0] * len(requests)
     handle = handler.handle_async
     for _ in range(iterations):
-        for index, step in enumerate(steps):
+        for index, request in enumerate(requests):
             start = time.perf_counter()
-            await handle(step)
+            await handle(request)
             totals[index] += time.perf_counter() - start
     return [t / iterations for t in totals]
+
+
+def measure(
+    exchange: Exchange, variants: dict[str, Any], iterations: int, repeat: int
+) -> dict[str, list[float]]:
+    """Per variant: the median seconds of each step, then of the whole exchange."""
+    replays = {}
+    for name, app in variants.items():
+        requests = captured(app, exchange)
+        handler = app.request_reply_handler
+        responses = [FromFunction.FromString(handler.handle_sync(r)) for r in requests]
+        exchange.check([r.invocation_result for r in responses], name.startswith("sfidl"))
+        replays[name] = (handler, requests)
+    samples: dict[str, list[list[float]]] = {name: [] for name in variants}
+    for _ in range(repeat):  # interleaved, so drift affects both alike
+        for name, (handler, requests) in replays.items():
+            samples[name].append(asyncio.run(timed(handler, requests, iterations)))
+    steps = len(exchange.steps)
+    return {
+        name: [statistics.median(run[i] for run in runs) for i in range(steps)]
+        + [statistics.median(sum(run) for run in runs)]
+        for name, runs in samples.items()
+    }
 
 
 def main() -> None:
@@ -190,35 +333,20 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         pb, gen = compiled(Path(tmp))
-        start = pb.Start(key="a")
-        variants = {"sfidl call": sfidl_app(pb, gen), "plain SDK sends": HandApp(pb)}
-        replays = {}
-        for name, app in variants.items():
-            steps = captured(app, start)
-            handler = app.request_reply_handler
-            check([handler.handle_sync(s) for s in steps], sfidl=name == "sfidl call")
-            replays[name] = (handler, steps)
-
-        samples: dict[str, list[list[float]]] = {name: [] for name in variants}
-        for _ in range(args.repeat):  # interleaved, so drift affects both alike
-            for name, (handler, steps) in replays.items():
-                samples[name].append(asyncio.run(timed(handler, steps, args.iterations)))
-
-    medians = {
-        name: [statistics.median(run[i] for run in runs) for i in range(3)]
-        + [statistics.median(sum(run) for run in runs)]
-        for name, runs in samples.items()
-    }
-    reference = medians["plain SDK sends"]
-    print(
-        f"One call round trip, median of {args.repeat} runs x {args.iterations} iterations"
-        " (µs in handle_async, perf_counter)\n"
-    )
-    print("| variant | caller sends | callee answers | caller receives | round trip | ratio |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, values in medians.items():
-        cells = " | ".join(f"{v * 1e6:.1f}" for v in values)
-        print(f"| {name} | {cells} | {values[3] / reference[3]:.2f}x |")
+        variants = {"sfidl": sfidl_app(pb, gen), "plain SDK sends": HandApp(pb)}
+        print(
+            f"Median of {args.repeat} runs x {args.iterations} iterations"
+            " (µs in handle_async, perf_counter)"
+        )
+        for exchange in exchanges(pb):
+            medians = measure(exchange, variants, args.iterations, args.repeat)
+            reference = medians["plain SDK sends"][-1]
+            print(f"\n{exchange.name}\n")
+            print(f"| variant | {' | '.join(exchange.columns)} | whole | ratio |")
+            print("|---|" + "---:|" * (len(exchange.columns) + 2))
+            for name, values in medians.items():
+                cells = " | ".join(f"{v * 1e6:.1f}" for v in values)
+                print(f"| {name} | {cells} | {values[-1] / reference:.2f}x |")
 
 
 if __name__ == "__main__":
