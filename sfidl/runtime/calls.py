@@ -54,7 +54,7 @@ def start(
                 f"{rpc.handler} takes a {rpc.request.DESCRIPTOR.full_name}, not {type(request).__name__}"
             )
     group = str(invocation.next_id())
-    pending = invocation.runtime.pending[group]
+    pending = invocation.changing().pending[group]
     pending.continuation = continuation
     if carried is not None:
         pending.carried = encode(carried)
@@ -133,7 +133,7 @@ def on_reply(
             correlation,
         )
         return None
-    group = invocation.runtime.pending[group_id]
+    group = invocation.changing().pending[group_id]
     call = group.calls[index]
     call.reply = encode(envelope)
     call.done = True
@@ -209,7 +209,7 @@ def _continuation(
 
 
 def _drop(invocation: Invocation, group_id: str, reason: str, timed_out: bool) -> None:
-    group = invocation.runtime.pending.pop(group_id)
+    group = invocation.changing().pending.pop(group_id)
     log.warning("%s: dropped call %s: %s", invocation.address, group_id, reason)
     if group.timeout_token and not timed_out:
         invocation.cancel(group.timeout_token)
@@ -233,7 +233,7 @@ def _complete(
     except DecodeError as error:
         _drop(invocation, group_id, f"what it recorded no longer decodes: {error}", timed_out)
         return None
-    del invocation.runtime.pending[group_id]
+    del invocation.changing().pending[group_id]
     if group.timeout_token and not timed_out:
         invocation.cancel(group.timeout_token)
     return Completion(continuation, outcomes, requests, carried)

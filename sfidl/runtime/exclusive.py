@@ -39,7 +39,7 @@ def hold_if_busy(invocation: Invocation) -> bool:
     if not (runtime.pending or runtime.replies or runtime.held):
         return False
     caller = invocation.caller
-    runtime.held.add(
+    invocation.changing().held.add(
         typename=invocation.message.typename,
         value=invocation.message.value,
         caller_typename=caller.typename if caller is not None else "",
@@ -59,5 +59,5 @@ def take_next(invocation: Invocation) -> tuple[TypedValue, Address | None] | Non
     first = runtime.held[0]
     typed = TypedValue(typename=first.typename, has_value=True, value=first.value)
     caller = Address(first.caller_typename, first.caller_id) if first.caller_typename else None
-    del runtime.held[0]
+    del invocation.changing().held[0]
     return typed, caller

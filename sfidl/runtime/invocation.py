@@ -88,6 +88,7 @@ class Invocation:
         self.caller = caller
         self.loaded: dict[str, tuple[Message, bytes]] = {}
         self._runtime: RuntimeState | None = None
+        self._runtime_changed = False
         self.member = ""
         self.effects: Effects = NO_EFFECTS
         self.answering: RequestReply | None = None
@@ -127,38 +128,46 @@ class Invocation:
 
     @property
     def runtime(self) -> RuntimeState:
-        """The hidden state: pending calls and the id counter."""
-        if self._runtime is None:
+        """The hidden state, to read: pending calls and replies, held messages, the counter.
+
+        Change it only through :meth:`changing`, which marks it for writing back: so the
+        hidden state is serialized once (by the SDK) when it changed, never when it did not.
+        """
+        runtime = self._runtime
+        if runtime is None:
             stored = self.read(RUNTIME_STATE)
-            self._runtime = stored if stored is not None else RuntimeState()
-            self.loaded[RUNTIME_STATE] = (self._runtime, encode(self._runtime))
-        return self._runtime
+            runtime = self._runtime = stored if stored is not None else RuntimeState()
+        return runtime
+
+    def changing(self) -> RuntimeState:
+        """The hidden state, to change: it is written back when the invocation finishes."""
+        self._runtime_changed = True
+        return self.runtime
 
     def next_id(self) -> int:
         """A number never handed out before by this function instance."""
-        runtime = self.runtime
+        runtime = self.changing()
         value = runtime.next_id
         runtime.next_id += 1
         return value
 
     def finish(self) -> None:
-        """Write back the message states that changed in place.
+        """Write back the hidden state if it changed, and message states changed in place.
 
         Sets ``releases``: whether messages are held while nothing is pending any more
         (only known when the hidden state was read, which any change to it requires).
         """
         runtime = self._runtime
-        self.releases = (
-            runtime is not None
-            and len(runtime.held) > 0
-            and not runtime.pending
-            and not runtime.replies
-        )
+        if runtime is not None:
+            self.releases = len(runtime.held) > 0 and not runtime.pending and not runtime.replies
+            if self._runtime_changed:
+                self.write(RUNTIME_STATE, runtime)
+            self._runtime = None
+            self._runtime_changed = False
         for name, (value, before) in self.loaded.items():
             if encode(value) != before:
                 self.write(name, value)
         self.loaded.clear()
-        self._runtime = None
 
     # -- messages --------------------------------------------------------------------
 

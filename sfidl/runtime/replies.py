@@ -65,7 +65,7 @@ def defer(invocation: Invocation) -> Deferred:
         return deferred
     assert invocation.caller is not None  # dispatch set aside a call with nobody to answer
     reply_id = ReplyId(str(invocation.next_id()))
-    pending = invocation.runtime.replies[reply_id]
+    pending = invocation.changing().replies[reply_id]
     pending.caller_typename = invocation.caller.typename
     pending.caller_id = invocation.caller.id
     pending.correlation_id = invocation.envelope.correlation_id
@@ -92,7 +92,7 @@ def answer(invocation: Invocation, handler: RequestReply, outcome: Any, *, raise
         return
     check_outcome(invocation, rpc, outcome, "raised" if raised else "returned")
     if deferred is not None:  # deferred, then answered at once after all
-        invocation.runtime.replies.pop(deferred.id, None)
+        invocation.changing().replies.pop(deferred.id, None)
     assert invocation.caller is not None
     envelope = reply_envelope(rpc, invocation.envelope.correlation_id, outcome)
     invocation.send(invocation.caller, envelope)
@@ -115,7 +115,7 @@ def check_outcome(invocation: Invocation, rpc: Rpc[Any, Any], outcome: Any, how:
 
 
 def _expire_at_deadline(invocation: Invocation, reply_id: ReplyId) -> None:
-    pending = invocation.runtime.replies.get(reply_id)
+    pending = invocation.changing().replies.get(reply_id)  # its cleanup token is set
     if pending is None or not pending.deadline_millis:
         return  # completed already, or the caller waits forever: so does the reply
     token = f"{_CLEANUP_TOKEN}{reply_id}"
@@ -162,7 +162,7 @@ def complete(
 def _forget(invocation: Invocation, reply_id: str, pending: PendingReply) -> None:
     if pending.cleanup_token:
         invocation.cancel(pending.cleanup_token)
-    del invocation.runtime.replies[reply_id]
+    del invocation.changing().replies[reply_id]
 
 
 def on_expired(invocation: Invocation, expired: ReplyExpired) -> None:
@@ -174,7 +174,7 @@ def on_expired(invocation: Invocation, expired: ReplyExpired) -> None:
             "%s: deferred reply %s completed before its deadline", invocation.address, expired.reply
         )
         return
-    del replies[expired.reply]  # its cleanup message is this one: nothing to cancel
+    del invocation.changing().replies[expired.reply]  # its cleanup is this message
     log.warning(
         "%s: forgot the deferred reply %s of %s to %s: never completed before its caller's "
         "deadline",

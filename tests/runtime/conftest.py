@@ -7,10 +7,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from sfidl.compiler import compile_file
+from sfidl.runtime.invocation import RUNTIME_STATE, Invocation
+from sfidl.runtime.types import encode
 
 CALLS_SFIDL = Path(__file__).with_name("calls.sfidl")
 
@@ -30,3 +33,26 @@ def calls_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def impls(calls_out: Path) -> ModuleType:
     """tests.runtime.impls: the implementations of the generated classes (imports calls_sfidl)."""
     return importlib.import_module("tests.runtime.impls")
+
+
+@pytest.fixture(autouse=True)
+def hidden_state_changes_are_marked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here also checks that the runtime changes the hidden state only through
+    ``Invocation.changing``: an unmarked change would silently never be written back."""
+    read, finish = Invocation.read, Invocation.finish
+
+    def reading(self: Invocation, name: str) -> Any:
+        value = read(self, name)
+        if name == RUNTIME_STATE:
+            self.before = b"" if value is None else encode(value)  # type: ignore[attr-defined]
+        return value
+
+    def finishing(self: Invocation) -> None:
+        runtime = self._runtime
+        if runtime is not None and not self._runtime_changed:
+            before = self.before  # type: ignore[attr-defined]
+            assert encode(runtime) == before, "the hidden state changed unmarked"
+        finish(self)
+
+    monkeypatch.setattr(Invocation, "read", reading)
+    monkeypatch.setattr(Invocation, "finish", finishing)
