@@ -505,3 +505,20 @@ def test_a_chain_that_outlives_the_first_callers_timeout(
     assert not late.outgoing_messages
     assert "came after its caller's deadline" in caplog.text
     assert hidden(driver, RELAY, "a") == RuntimeState(next_id=2)
+
+
+def test_async_methods_defer_and_complete_alike(impls: ModuleType, pb: ModuleType) -> None:
+    class Async(impls.Vault):  # type: ignore[misc,name-defined]
+        async def open(self, ctx: Any, request: Any) -> Any:
+            return ctx.defer()
+
+        async def unlock(self, ctx: Any, message: Any) -> None:
+            self.completed.append(
+                ctx.replies.open.reply(sf.ReplyId(message.reply_id), pb.Answer(value=1))
+            )
+
+    driver = Driver(impls.app(vault=(vault := Async())))
+    _, deferred = open_vault(driver, pb)
+    assert not deferred.outgoing_messages and "0" in hidden(driver, VAULT, "v").replies
+    done = unlock(driver, pb, "0")
+    assert vault.completed == [True] and sent(done, pb.VaultOpenReply)[:2] == USER
