@@ -219,7 +219,6 @@ class PendingReplies(Generic[Rep, E]):
     __slots__ = ("_invocation", "_rpc")
 
     def __init__(self, invocation: Invocation, rpc: Rpc[Any, Rep]) -> None:
-        invocation.require("completes", rpc.handler)
         self._invocation = invocation
         self._rpc = rpc
 
