@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -166,11 +167,19 @@ def test_the_readme_harness_example() -> None:
         assert h.state("com.example.shop/inventory", "socks", "stock") == 3
 
 
-def test_a_checkout_waits_for_the_reservation_pending_before_it() -> None:
+class InterleavingCart(UserCartFunction):
+    """The cart as it would be without `exclusive`."""
+
+    sfidl_spec = dataclasses.replace(UserCartFunction.sfidl_spec, exclusive=False)
+
+
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_a_checkout_waits_for_the_reservation_pending_before_it(exclusive: bool) -> None:
     # The cart is exclusive: the checkout, queued right behind the add, is held while the
     # reserve call is pending and handled after its continuation filled the cart. Without
-    # `exclusive` it runs in between and the receipt misses the sock.
-    with Harness(app) as h:
+    # `exclusive` it runs in between, and the receipt misses the sock the user paid for.
+    cart = UserCartFunction() if exclusive else InterleavingCart()
+    with Harness(ShopApp(inventory=InventoryFunction(), user_cart=cart)) as h:
         h.ingest("restocks", "socks", pb.Restock(quantity=3))
         h.run_until_quiet()
         h.ingest("add_to_cart", "ada", pb.AddToCart(user_id="ada", item_id="socks", quantity=1))
@@ -178,7 +187,8 @@ def test_a_checkout_waits_for_the_reservation_pending_before_it() -> None:
         h.run_until_quiet()
 
         [receipt] = h.egress("receipts")
-        assert receipt.value == pb.Receipt(user_id="ada", items={"socks": 1})
+        items = {"socks": 1} if exclusive else {}
+        assert receipt.value == pb.Receipt(user_id="ada", items=items)
         assert h.state(INVENTORY, "socks", "stock") == 2
 
 
