@@ -284,23 +284,21 @@ class _Builder:
                 contexts[member.name] = own
             context_of[member.name] = own.name if own else context
         for call in function.calls:
+            declarers = [
+                contexts[m.name]
+                for m in function.members
+                if any(c.continuation == call.continuation for c in m.calls)
+            ]
+            if len(declarers) == 1 and not declarers[0].defers:
+                # A continuation goes on with what its member started: the same context
+                # (but only the rpc itself may defer its answer).
+                context_of[call.continuation] = declarers[0].name
+                continue
             effects = function.continuation_effects(call.continuation)
-            declarers = [m for m in function.members if call in m.calls]
-            shared = declarers[0] if len(declarers) == 1 else None
-            if shared is not None and shared.effects == effects and shared.name not in contexts:
-                context_of[call.continuation] = context  # the declarer needs no context of its own
-            elif (
-                shared is not None
-                and shared.effects == effects
-                and not contexts[shared.name].defers
-            ):
-                # A continuation goes on with what its handler started: the same context.
-                context_of[call.continuation] = contexts[shared.name].name
-            else:
-                own = self._member_context(function, call.continuation, effects, False, context)
-                if own is not None:
-                    contexts[call.continuation] = own
-                context_of[call.continuation] = own.name if own else context
+            own = self._member_context(function, call.continuation, effects, False, context)
+            assert own is not None, "a continuation's effects include the call leading to it"
+            contexts[call.continuation] = own
+            context_of[call.continuation] = own.name
 
         def own_context(member: str) -> str | None:
             return None if context_of[member] == context else context_of[member]
