@@ -21,6 +21,7 @@ from billing_sfidl import (
     PaymentResultContext,
     Subscription,
     SubscriptionBillContext,
+    SubscriptionChargedContext,
     SubscriptionCancelContext,
     SubscriptionSubscribeContext,
     Timeout,
@@ -37,7 +38,7 @@ MAX_ATTEMPTS = 3
 # How long after a declined or unanswered charge the next attempt is made.
 RETRY_AFTER = timedelta(hours=1)
 
-# What every member that charges may do (the continuation `charged` gets the same).
+# The members that start a charge.
 Charging = SubscriptionSubscribeContext | SubscriptionBillContext
 
 
@@ -113,7 +114,7 @@ class SubscriptionFunction(Subscription):
 
     def charged(
         self,
-        ctx: SubscriptionSubscribeContext,
+        ctx: SubscriptionChargedContext,
         outcome: PaymentChargeOutcome,
         request: pb.Charge,
         carried: pb.Bill,
@@ -170,7 +171,7 @@ class SubscriptionFunction(Subscription):
         charge = pb.Charge(user_id=ctx.id, plan=account.plan, amount_cents=account.amount_cents)
         ctx.functions.payment(bill.payment_id).charge(charge, carry=bill)
 
-    def _schedule(self, ctx: SubscriptionSubscribeContext, bill: pb.Bill) -> None:
+    def _schedule(self, ctx: SubscriptionChargedContext, bill: pb.Bill) -> None:
         delay = max(when(bill.due) - ctx.now, timedelta(0))
         ctx.state.account.timer_id = ctx.timers.bill.after(delay, bill)
 

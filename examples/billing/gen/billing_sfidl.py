@@ -226,6 +226,61 @@ class SubscriptionBillContext(SubscriptionContext):
         return self._part(SubscriptionBillTimers)
 
 
+class SubscriptionChargedToPayment(sf.FunctionClient):
+    """What Subscription.charged may ask of an instance of Payment."""
+
+    def charge(
+        self,
+        request: billing_pb2.Charge,
+        *,
+        carry: billing_pb2.Bill,
+        timeout: timedelta | None = timedelta(minutes=10),
+    ) -> sf.CallId:
+        """Call Payment.charge; the outcome goes to `charged`."""
+        return self._call(RPC_PAYMENT_CHARGE, "charged", request, carry, timeout)
+
+
+class SubscriptionChargedFunctions(sf.Functions):
+    """The functions Subscription.charged calls or sends to, by instance id."""
+
+    def payment(self, id: str) -> SubscriptionChargedToPayment:
+        """The Payment instance `id`."""
+        return SubscriptionChargedToPayment(self._invocation, "com.example.billing/payment", id)
+
+
+class SubscriptionChargedEgress(sf.Egresses):
+    """The egresses Subscription.charged writes."""
+
+    @property
+    def notifications(self) -> sf.Egress[billing_pb2.Notification]:
+        return self._egress("com.example.billing/notifications", billing_pb2.Notification)
+
+
+class SubscriptionChargedTimers(sf.Timers):
+    """The timers Subscription.charged sets or cancels."""
+
+    @property
+    def bill(self) -> sf.Timer[billing_pb2.Bill]:
+        """A period is due (or a failed charge is to be retried): charges it."""
+        return self._timer("bill", billing_pb2.Bill)
+
+
+class SubscriptionChargedContext(SubscriptionContext):
+    """What Subscription.charged declared it may do, beside what every method of Subscription sees."""
+
+    @property
+    def functions(self) -> SubscriptionChargedFunctions:
+        return self._part(SubscriptionChargedFunctions)
+
+    @property
+    def egress(self) -> SubscriptionChargedEgress:
+        return self._part(SubscriptionChargedEgress)
+
+    @property
+    def timers(self) -> SubscriptionChargedTimers:
+        return self._part(SubscriptionChargedTimers)
+
+
 class Subscription(sf.Function, abc.ABC):
     """One instance per user (the id is the user id). Exclusive: a Cancel that arrives
     while a charge is in flight waits for the charge's outcome, so it never interleaves
@@ -279,7 +334,7 @@ class Subscription(sf.Function, abc.ABC):
                     emits=frozenset({"com.example.billing/notifications"}),
                     timers=frozenset({"bill"}),
                 ),
-                context=SubscriptionSubscribeContext,
+                context=SubscriptionChargedContext,
             ),
         ),
         exclusive=True,
@@ -306,7 +361,7 @@ class Subscription(sf.Function, abc.ABC):
     @abc.abstractmethod
     def charged(
         self,
-        ctx: SubscriptionSubscribeContext,
+        ctx: SubscriptionChargedContext,
         outcome: PaymentChargeOutcome,
         request: billing_pb2.Charge,
         carried: billing_pb2.Bill,
