@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import statefun
 
-from sfidl.runtime.dispatch import invoker
+from sfidl.runtime.dispatch import ingress_typenames, invoker
 from sfidl.runtime.invocation import Deployment, runtime_state_spec
 from sfidl.runtime.manifest import Manifest
 from sfidl.runtime.spec import FunctionSpec, RequestReply, Rpc
@@ -78,6 +78,11 @@ class Application:
     def typenames(self) -> tuple[str, ...]:
         """The function types this application serves."""
         return tuple(self._state_types)
+
+    def ingress_typenames(self, typename: str) -> frozenset[str]:
+        """The message typenames function type ``typename`` takes from an ingress: its
+        one-way handlers' requests, as protobuf and as proto3 JSON (``...+json``)."""
+        return ingress_typenames(self._specs[typename])
 
     def state_types(self, typename: str) -> Mapping[str, Any]:
         """The SDK ``Type`` of each state function type ``typename`` declares (hidden one too)."""

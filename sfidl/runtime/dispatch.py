@@ -1,7 +1,8 @@
 """Routing one incoming StateFun message to the right method of a function implementation.
 
 Per function type, a table maps message typenames to routes: a one-way handler's
-request type, a request/reply handler's call envelope, the reply envelopes of the calls
+request type (also in its proto3 JSON form, :func:`~sfidl.runtime.types.json_typename`),
+a request/reply handler's call envelope, the reply envelopes of the calls
 it makes, and sfidl's own timeout, reply-expiry and timer messages. What matches no
 route, or cannot be decoded, is a poison message: logged and set aside (to the
 dead-letter egress when the program declares one), never retried forever. Exceptions
@@ -21,6 +22,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from sfidl.runtime import calls, exclusive, replies
@@ -37,7 +39,7 @@ from sfidl.runtime.spec import (
     Rpc,
     Timer,
 )
-from sfidl.runtime.types import typename_of
+from sfidl.runtime.types import JSON_SUFFIX, json_typename, typename_of
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,20 @@ def routes(spec: FunctionSpec) -> dict[str, Route]:
             handler.request if isinstance(handler, OneWay) else handler.rpc.call_envelope
         )
         table[key] = handler
+        if isinstance(handler, OneWay):
+            table[json_typename(handler.request)] = handler
     for continuation in spec.continuations:
         for rpc in continuation.targets:
             table.setdefault(typename_of(rpc.reply_envelope), _Reply(rpc))
     return table
+
+
+def ingress_typenames(spec: FunctionSpec) -> frozenset[str]:
+    """The typenames a message from an ingress (no caller) may carry: the one-way handlers'
+    requests, as protobuf and as proto3 JSON. Anything else is set aside when it arrives."""
+    return frozenset(
+        typename for typename, route in routes(spec).items() if isinstance(route, OneWay)
+    )
 
 
 def invoker(
@@ -130,6 +142,14 @@ def _decode(cls: type[Message], data: bytes) -> Any:
         raise _Poison(f"cannot decode a {cls.DESCRIPTOR.full_name}: {error}") from None
 
 
+def _decode_json(cls: type[Message], data: bytes) -> Any:
+    """A message from its proto3 JSON form; unknown fields are an error, as a typo would be."""
+    try:
+        return json_format.Parse(data.decode("utf-8"), cls())
+    except (json_format.ParseError, UnicodeDecodeError) as error:  # nesting too: a ParseError
+        raise _Poison(f"cannot decode a {cls.DESCRIPTOR.full_name} from JSON: {error}") from None
+
+
 async def _dispatch(
     implementation: Any,
     invocation: Invocation,
@@ -139,7 +159,10 @@ async def _dispatch(
 ) -> None:
     data: bytes = invocation.message.value
     if isinstance(route, OneWay):
-        message = _decode(route.request, data)
+        if invocation.message.typename.endswith(JSON_SUFFIX):
+            message = _decode_json(route.request, data)
+        else:
+            message = _decode(route.request, data)
         await _run(getattr(implementation, route.name), _enter(invocation, route), message)
     elif isinstance(route, RequestReply):
         envelope = _decode(route.rpc.call_envelope, data)

@@ -9,6 +9,8 @@ from google.protobuf.message import Message
 from statefun.request_reply_pb2 import TypedValue
 
 PROTOBUF_TYPENAME_PREFIX = "type.googleapis.com/"
+# Appended to a message's typename, it names the same message in the proto3 JSON mapping.
+JSON_SUFFIX = "+json"
 
 # The SDK's built-in scalar types, by the proto scalar a state of that type is declared with.
 INT32: Any = statefun.IntType
@@ -30,6 +32,16 @@ def typename_of(cls: type[Message]) -> str:
     if typename is None:
         typename = _typenames[cls] = PROTOBUF_TYPENAME_PREFIX + cls.DESCRIPTOR.full_name
     return typename
+
+
+def json_typename(cls: type[Message]) -> str:
+    """The typename of ``cls``'s proto3 JSON form: ``type.googleapis.com/<full name>+json``.
+
+    A one-way handler takes its request under this typename too, so a client with no
+    protobuf at hand (``curl`` against the StateFun playground image, whose ingress passes
+    the body through untouched) can send JSON.
+    """
+    return typename_of(cls) + JSON_SUFFIX
 
 
 def protobuf_type(cls: type[Message]) -> Any:
