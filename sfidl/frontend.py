@@ -2,6 +2,9 @@
 
 loaded = load_program(Path("shop.sfidl"))   # raises CompileError with every error
 loaded.program                               # the checked model
+
+analysis = analyze(Path("shop.sfidl"), {path: text})   # never raises: for editors
+analysis.diagnostics                                   # errors and warnings of every file
 """
 
 from __future__ import annotations
@@ -24,27 +27,57 @@ class LoadedProgram:
     sources: Mapping[str, str]  # display path -> text, to render warnings
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """All the front end learnt about a program, whether it has errors or not."""
+
+    units: tuple[Unit, ...]  # the files that parsed, in dependency order
+    diagnostics: tuple[Diagnostic, ...]  # errors and warnings of every file, by place
+    sources: Mapping[str, str]  # display path -> text
+    files: Mapping[str, Path]  # display path -> the file it was read from (resolved)
+    program: Program | None  # None when there is an error
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
+
+
+def analyze(path: Path, texts: Mapping[Path, str] | None = None) -> Analysis:
+    """Read, parse and check the program rooted at ``path``, reporting instead of raising.
+
+    ``texts`` holds the text of files to take instead of what is on disk (an editor's
+    unsaved buffers), by resolved path.
+    """
+    loader = _Loader(Path.cwd().resolve(), dict(texts or {}))
+    loader.load_root(path)
+    diagnostics = list(loader.diagnostics)
+    program = None
+    if loader.units:
+        result = check(loader.units)
+        diagnostics.extend(result.diagnostics)
+        program = result.program
+    return Analysis(
+        units=tuple(loader.units),
+        diagnostics=tuple(sorted(diagnostics, key=lambda d: d.span)),
+        sources=dict(loader.sources),
+        files={display: resolved for resolved, display in loader.displays.items()},
+        program=program,
+    )
+
+
 def load_program(path: Path) -> LoadedProgram:
     """Load, parse and check the program rooted at ``path``.
 
     Raises :class:`CompileError` with every error of every file (reading, parsing and
     checking); warnings of a successful load come back in ``warnings``.
     """
-    loader = _Loader(Path.cwd().resolve())
-    loader.load_root(path)
-    diagnostics = list(loader.diagnostics)
-    failed = bool(diagnostics)
-    if loader.units:
-        result = check(loader.units)
-        diagnostics.extend(result.diagnostics)
-    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
-    if errors or failed or not loader.units:
-        raise CompileError(errors, loader.sources)
-    assert result.program is not None
-    warnings = tuple(
-        sorted((d for d in diagnostics if d.severity is Severity.WARNING), key=lambda d: d.span)
-    )
-    return LoadedProgram(result.program, warnings, dict(loader.sources))
+    analysis = analyze(path)
+    # Every file that failed to load reported an error, so no error means a full program.
+    if analysis.errors:
+        raise CompileError(analysis.errors, analysis.sources)
+    assert analysis.program is not None
+    warnings = tuple(d for d in analysis.diagnostics if d.severity is Severity.WARNING)
+    return LoadedProgram(analysis.program, warnings, dict(analysis.sources))
 
 
 @dataclass
@@ -52,6 +85,7 @@ class _Loader:
     """Reads and parses the import closure depth-first, in dependency order."""
 
     cwd: Path
+    texts: dict[Path, str]  # resolved path -> text to take instead of the file's
     units: list[Unit] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
@@ -131,6 +165,8 @@ class _Loader:
         return imports, complete
 
     def _read(self, resolved: Path, display: str, where: Span) -> str | None:
+        if resolved in self.texts:
+            return self.texts[resolved].removeprefix("\ufeff")
         try:
             data = resolved.read_bytes()
         except FileNotFoundError:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sfidl.diagnostics import CompileError, Severity
-from sfidl.frontend import LoadedProgram, load_program
+from sfidl.frontend import LoadedProgram, analyze, load_program
 from sfidl.model import (
     Effects,
     ExpireMode,
@@ -413,3 +413,26 @@ def test_missing_root_file_is_a_diagnostic(tmp_path: Path, monkeypatch: pytest.M
         error.value.render()
         == "nope.sfidl:1:1: error: cannot read `nope.sfidl`: no such file\n1 error"
     )
+
+
+def test_analyze_takes_unsaved_texts_and_keeps_warnings_beside_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lib.sfidl").write_text("namespace lib;\nmessage Old {}\n")
+    root = tmp_path / "main.sfidl"
+    root.write_text("namespace main;\n")  # on disk: nothing of what is checked below
+    texts = {
+        (tmp_path / "lib.sfidl").resolve(): "namespace lib;\nmessage New {}\n",
+        root.resolve(): 'namespace main;\nimport "lib.sfidl";\n'
+        "function F { on a(lib.New); on b(Missing); }\n",
+    }
+    analysis = analyze(root, texts)
+    assert analysis.program is None
+    assert [(d.severity, d.span.line, d.message) for d in analysis.diagnostics] == [
+        (Severity.WARNING, 3, "the program has functions but no ingress"),
+        (Severity.ERROR, 3, "unknown type `Missing`"),
+    ]
+    assert [u.file.path for u in analysis.units] == ["lib.sfidl", str(root)]
+    assert analysis.files == {"lib.sfidl": (tmp_path / "lib.sfidl").resolve(), str(root): root}
+    assert load_program(root).program.functions == ()  # the disk is left as it was
