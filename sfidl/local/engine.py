@@ -28,7 +28,7 @@ from sfidl.local.effects import Effects, Expiry, Failure, StateSpec, plan, regis
 from sfidl.local.errors import IngressError
 from sfidl.local.faults import Faults, Interference
 from sfidl.local.records import Address
-from sfidl.local.store import Incoming, Queued, Store, StoredEgress
+from sfidl.local.store import Incoming, IngressKey, Queued, Store, StoredEgress
 from sfidl.local.transport import Transport, TransportError
 from sfidl.runtime.manifest import Manifest
 
@@ -131,9 +131,16 @@ class Engine:
     # -- input -----------------------------------------------------------------------------
 
     def enqueue(
-        self, messages: Sequence[Incoming], source: str | None = None, offset: int = 0
-    ) -> None:
-        """Queue ingress messages durably (with ``source``'s read ``offset`` in the same transaction)."""
+        self,
+        messages: Sequence[Incoming],
+        source: str | None = None,
+        offset: int = 0,
+        key: IngressKey | None = None,
+    ) -> bool:
+        """Queue ingress messages durably (with ``source``'s read ``offset`` in the same transaction).
+
+        With an idempotency ``key`` already recorded, nothing is queued; returns whether it was.
+        """
         for m in messages:
             if m.target.typename not in self._functions:
                 known = ", ".join(sorted(self._functions))
@@ -142,8 +149,10 @@ class Engine:
                 )
             if not m.target.id:
                 raise IngressError(f"a message to {m.target.typename} needs a non-empty id")
-        self.store.enqueue(messages, source, offset)
+        if not self.store.enqueue(messages, source, offset, key):
+            return False
         self._arrived(m.target for m in messages)
+        return True
 
     async def room(self) -> None:
         """Wait while an address has ``max_batch`` messages queued (the ingresses' backpressure)."""

@@ -173,7 +173,7 @@ def _encode(typename: str, value: Any) -> bytes:
 async def follow_file(
     path: Path,
     manifest: Manifest,
-    enqueue: Callable[[list[Incoming], str, int], None],
+    enqueue: Callable[[list[Incoming], str, int], object],
     start: int,
     *,
     follow: bool,

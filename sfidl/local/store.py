@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS egress (
     popped INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS egress_by_topic ON egress (topic, popped, seq);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ingress_keys (
+    key TEXT PRIMARY KEY, fingerprint BLOB NOT NULL, at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ingress_keys_by_time ON ingress_keys (at_ms);
 """
 
 
@@ -66,6 +69,15 @@ class Incoming:
     target: Address
     caller: Address | None
     argument: bytes
+
+
+@dataclass(frozen=True)
+class IngressKey:
+    """An idempotency key sent with an ingress request: what it queued, and when."""
+
+    key: str
+    fingerprint: bytes  # of the request, to tell a re-send from another request reusing the key
+    at_ms: int
 
 
 @dataclass(frozen=True)
@@ -162,10 +174,25 @@ class Store:
     # -- ingress ---------------------------------------------------------------------------
 
     def enqueue(
-        self, messages: Sequence[Incoming], source: str | None = None, offset: int = 0
-    ) -> None:
-        """Queue ``messages``; with ``source``, record ``offset`` as read in the same transaction."""
+        self,
+        messages: Sequence[Incoming],
+        source: str | None = None,
+        offset: int = 0,
+        key: IngressKey | None = None,
+    ) -> bool:
+        """Queue ``messages``; with ``source``, record ``offset`` as read in the same transaction.
+
+        With ``key``, only if no request was queued under ``key.key`` yet (the key is recorded
+        in the same transaction); returns whether the messages were queued.
+        """
         with self._transaction() as db:
+            if key is not None:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO ingress_keys (key, fingerprint, at_ms) VALUES (?, ?, ?)",
+                    (key.key, key.fingerprint, key.at_ms),
+                )
+                if cursor.rowcount == 0:
+                    return False
             _insert_messages(db, messages)
             if source is not None:
                 db.execute(
@@ -173,6 +200,19 @@ class Store:
                     " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                     ("offset:" + source, offset),
                 )
+        return True
+
+    def ingress_key(self, key: str) -> IngressKey | None:
+        """What was queued under the idempotency key ``key`` (until forgotten)."""
+        row = self._db.execute(
+            "SELECT fingerprint, at_ms FROM ingress_keys WHERE key = ?", (key,)
+        ).fetchone()
+        return None if row is None else IngressKey(key, bytes(row[0]), int(row[1]))
+
+    def forget_ingress_keys(self, before_ms: int) -> None:
+        """Forget the idempotency keys recorded before ``before_ms`` (their retention is over)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM ingress_keys WHERE at_ms < ?", (before_ms,))
 
     def offset(self, source: str) -> int:
         row = self._db.execute(
@@ -329,12 +369,13 @@ class Store:
         )
         return [StoredEgress(s, e, t, k, bytes(v)) for s, e, t, k, v in rows]
 
-    def pop_egress(self, topic: str) -> StoredEgress | None:
-        """The oldest record of ``topic`` not read yet, marked as read."""
+    def pop_egress(self, topic: str, egress: str | None = None) -> StoredEgress | None:
+        """The oldest record of ``topic`` (written by ``egress``, if given) not read yet, marked as read."""
         with self._transaction() as db:
             row = db.execute(
-                "SELECT seq, egress, topic, key, value FROM egress WHERE topic = ? AND popped = 0 ORDER BY seq LIMIT 1",
-                (topic,),
+                "SELECT seq, egress, topic, key, value FROM egress WHERE topic = ? AND popped = 0"
+                " AND (? IS NULL OR egress = ?) ORDER BY seq LIMIT 1",
+                (topic, egress, egress),
             ).fetchone()
             if row is None:
                 return None
