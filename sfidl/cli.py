@@ -92,6 +92,25 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.set_defaults(run=_compile, write=False, endpoint=None, out=None)
 
+    breaking = commands.add_parser(
+        "breaking",
+        help="report what a new version of a .sfidl file breaks in a deployed application",
+        description="Compare FILE with its previous version: wire and JSON encoding, "
+        "typenames, persisted state, pending calls, ingresses and egresses (docs/breaking.md). "
+        "Exit 0 when safe, 1 with breaking changes, 2 when either version does not compile.",
+    )
+    breaking.add_argument("file", type=Path, metavar="FILE")
+    against = breaking.add_mutually_exclusive_group(required=True)
+    against.add_argument("--against", type=Path, metavar="OLD", help="the previous version")
+    against.add_argument(
+        "--against-git",
+        metavar="REF",
+        help="the previous version is FILE (and its imports) at this git revision",
+    )
+    breaking.add_argument("--format", choices=("text", "json", "github"), default="text")
+    _add_category_options(breaking)
+    breaking.set_defaults(run=_breaking)
+
     run = commands.add_parser(
         "run",
         help="run an application on the embedded local runtime (no cluster)",
@@ -150,6 +169,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(run=_run)
     return parser
+
+
+def _add_category_options(parser: argparse.ArgumentParser) -> None:
+    from sfidl.breaking.rule import parse_categories
+
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--categories",
+        type=parse_categories,
+        metavar="C,...",
+        help="check only these categories (WIRE, JSON, TYPENAME, STATE, CALLS, IO)",
+    )
+    chosen.add_argument(
+        "--except",
+        dest="excluded",
+        type=parse_categories,
+        metavar="C,...",
+        help="skip these categories",
+    )
+
+
+def _breaking(args: argparse.Namespace) -> int:
+    from sfidl.breaking.command import run_breaking
+
+    return run_breaking(args)
 
 
 def _check_endpoint(url: str | None) -> None:

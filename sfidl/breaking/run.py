@@ -1,0 +1,53 @@
+"""The runner: every enabled rule over the two programs, minus what comments allow."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from sfidl.breaking.pair import Pair
+from sfidl.breaking.rule import Category, Finding, Rule
+from sfidl.breaking.suppress import find_suppressions
+from sfidl.diagnostics import Diagnostic, Severity
+from sfidl.model import Program
+
+
+@dataclass(frozen=True)
+class Result:
+    findings: tuple[Finding, ...]  # sorted by place in the new program
+    suppressed: tuple[Finding, ...]  # allowed by a `sfidl:allow` comment
+    errors: tuple[Diagnostic, ...]  # malformed `sfidl:allow` comments
+
+    @property
+    def breaks(self) -> bool:
+        """Whether the check fails: an error finding (warnings never fail it)."""
+        return any(f.rule.severity is Severity.ERROR for f in self.findings)
+
+
+def compare(
+    old: Program,
+    new: Program,
+    new_sources: Mapping[str, str],
+    *,
+    categories: Collection[Category] = tuple(Category),
+    rules: Sequence[Rule] | None = None,
+) -> Result:
+    """Run the rules of ``categories`` comparing ``old`` to ``new`` (all rules by default)."""
+    if rules is None:
+        from sfidl.breaking import RULES
+
+        rules = RULES
+    pair = Pair(old, new, new_sources)
+    suppressions = find_suppressions(new_sources, (r.id for r in rules))
+    findings: list[Finding] = []
+    suppressed: list[Finding] = []
+    order = {rule.id: index for index, rule in enumerate(rules)}
+    for rule in rules:
+        if rule.category not in categories:
+            continue
+        for change in rule.check(pair):
+            finding = Finding(rule, change)
+            allowed = suppressions.allows(rule.id, change.span)
+            (suppressed if allowed else findings).append(finding)
+    findings.sort(key=lambda f: (f.span, order[f.rule.id], f.change.message))
+    return Result(tuple(findings), tuple(suppressed), suppressions.errors)

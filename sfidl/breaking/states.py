@@ -1,0 +1,178 @@
+"""STATE rules: a function's persisted state across a deploy.
+
+StateFun keeps each state under ``<function typename>/<state name>`` with the typename it
+was first registered with; sfidl's runtime reads it with the type the new code declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sfidl.breaking.pair import Pair
+from sfidl.breaking.rule import Category, Change, Rule
+from sfidl.diagnostics import Severity
+from sfidl.model import Expiry, Function, State
+
+
+def _kept_states(pair: Pair) -> Iterator[tuple[Function, State, State]]:
+    for old_function, new_function in pair.kept_functions():
+        states = {s.name: s for s in new_function.states}
+        for old in old_function.states:
+            new = states.get(old.name)
+            if new is not None:
+                yield new_function, old, new
+
+
+def _typename(state: State) -> str:
+    return state.typename.removeprefix("type.googleapis.com/")
+
+
+def _state_type(pair: Pair) -> Iterator[Change]:
+    for function, old, new in _kept_states(pair):
+        if old.typename != new.typename:
+            yield Change(
+                new.span,
+                f"the state `{function.name}.{new.name}` changed type from "
+                f"`{_typename(old)}` to `{_typename(new)}`",
+                old.span,
+            )
+
+
+def _removed(pair: Pair) -> Iterator[tuple[Function, State, State | None]]:
+    """States gone from a kept function, with the new state that looks like their rename."""
+    for old_function, new_function in pair.kept_functions():
+        old_names = {s.name for s in old_function.states}
+        new_names = {s.name for s in new_function.states}
+        for old in old_function.states:
+            if old.name in new_names:
+                continue
+            alike = [
+                s
+                for s in new_function.states
+                if s.name not in old_names and s.typename == old.typename
+            ]
+            yield new_function, old, alike[0] if len(alike) == 1 else None
+
+
+def _state_rename(pair: Pair) -> Iterator[Change]:
+    for function, old, new in _removed(pair):
+        if new is not None:
+            yield Change(
+                new.span,
+                f"the state `{function.name}.{old.name}` seems renamed to `{new.name}`",
+                old.span,
+            )
+
+
+def _state_no_delete(pair: Pair) -> Iterator[Change]:
+    for function, old, new in _removed(pair):
+        if new is None:
+            yield Change(
+                function.span,
+                f"the state `{function.name}.{old.name}` was removed",
+                old.span,
+            )
+
+
+def _literal(state: State) -> str:
+    if state.default is None:
+        return "none"
+    if isinstance(state.default, bool):
+        return "true" if state.default else "false"
+    if isinstance(state.default, str):
+        return '"' + state.default.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(state.default)
+
+
+def _state_default(pair: Pair) -> Iterator[Change]:
+    for function, old, new in _kept_states(pair):
+        if old.typename == new.typename and old.default != new.default:
+            yield Change(
+                new.span,
+                f"the default of `{function.name}.{new.name}` changed from {_literal(old)} "
+                f"to {_literal(new)}",
+                old.span,
+            )
+
+
+def _expiry(expiry: Expiry | None) -> str:
+    if expiry is None:
+        return "no expiry"
+    mode = "write" if expiry.mode.value == "after_write" else "call"
+    return f"`expire after {mode} {_duration(expiry.millis)}`"
+
+
+def _duration(millis: int) -> str:
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if millis % size == 0:
+            return f"{millis // size}{unit}"
+    return f"{millis}ms"
+
+
+def _state_expiry(pair: Pair) -> Iterator[Change]:
+    for function, old, new in _kept_states(pair):
+        if old.expiry != new.expiry:
+            yield Change(
+                new.span,
+                f"the expiry of `{function.name}.{new.name}` changed from {_expiry(old.expiry)} "
+                f"to {_expiry(new.expiry)}",
+                old.span,
+            )
+
+
+RULES = (
+    Rule(
+        "STATE_TYPE",
+        Category.STATE,
+        Severity.ERROR,
+        "StateFun keeps the typename a state was registered with and fails the job at the "
+        "next invocation that declares it with another one (and on restore from a "
+        "checkpoint or savepoint)",
+        "keep the old state and declare a new one under a new name (`state cart_v2: CartV2;`); "
+        "copy the old value over in the handlers when they first see it and delete the old "
+        "one; remove its declaration once every instance has moved (or it expired). "
+        "Declared migrations (`migrate from`) are planned, not implemented: see docs/breaking.md",
+        _state_type,
+    ),
+    Rule(
+        "STATE_RENAME",
+        Category.STATE,
+        Severity.ERROR,
+        "state is stored under its name: the renamed state starts empty in every instance "
+        "and the old value is silently out of reach",
+        "keep the old name; or declare both, copy the old value over when a handler first "
+        "sees it, then remove the old one",
+        _state_rename,
+    ),
+    Rule(
+        "STATE_NO_DELETE",
+        Category.STATE,
+        Severity.ERROR,
+        "the value stays in StateFun but nothing reads it any more: its data is lost to "
+        "the application (and a state declared later under that name finds it)",
+        "make sure the data is no longer needed (or copied elsewhere), then suppress with "
+        "a reason",
+        _state_no_delete,
+    ),
+    Rule(
+        "STATE_DEFAULT",
+        Category.STATE,
+        Severity.WARNING,
+        "the default is not stored: instances that wrote the state keep their value, "
+        "instances that never did (or whose value expired or was deleted) now read the new default",
+        "make sure both defaults mean the same to the handlers",
+        _state_default,
+    ),
+    Rule(
+        "STATE_EXPIRY",
+        Category.STATE,
+        Severity.ERROR,
+        "a running StateFun job keeps the expiry each state was first registered with "
+        "(it compares only the typename), so the change is ignored until the job restarts; "
+        "Flink refuses to restore a state whose expiry was added or removed; the local "
+        "runtime applies it to a value from its next write (or invocation, after call)",
+        "restart the StateFun job for a changed duration; to add or remove an expiry, "
+        "declare a new state under a new name and move the data over",
+        _state_expiry,
+    ),
+)
