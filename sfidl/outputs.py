@@ -1,43 +1,200 @@
-"""Writing generated files so that a failed or interrupted compile leaves earlier outputs intact."""
+"""Writing generated files as one set: a compile killed at any moment leaves the old set or the new.
+
+Everything sfidl keeps in an output folder ``DIR`` lives in ``DIR/.sfidl-outputs/``:
+
+- ``manifest.json``: the name and SHA-256 of every file of the set now in ``DIR``, so that a
+  later set can remove the files it no longer produces (and only those, unchanged);
+- ``staging-*/``: a write in progress (``files/`` and its ``manifest.json``), never read;
+- ``switch/``: a staged set the writer committed to, whose files are being moved into ``DIR``;
+- ``.gitignore``: ``*``, as this is a record of one folder's history, not source.
+
+A write takes an exclusive lock on that folder, finishes or discards what an interrupted
+write left (:func:`recover`), writes every file and the manifest into a fresh staging folder
+and fsyncs them, then renames the staging folder to ``switch`` (the commit point: one atomic
+rename), moves each file into ``DIR``, deletes the dropped ones, and moves the manifest last.
+A kill before the commit leaves ``DIR`` untouched (the old set); a kill after it leaves
+``switch`` on disk, and the next write finishes the move before it does anything else. Only
+during that move, a handful of renames inside one folder, can a reader of ``DIR`` see files of
+both sets.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import glob
+import hashlib
+import json
 import os
+import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+
+STATE = ".sfidl-outputs"
+_MANIFEST = "manifest.json"
+_FILES = "files"
+_SWITCH = "switch"
+_STAGING = "staging-"
+_IGNORE_EVERYTHING = b"# sfidl's record of the files it wrote in this folder\n*\n"
 
 
 def write_outputs(directory: Path, files: Mapping[str, bytes]) -> list[Path]:
-    """Write every file under ``directory``, each replaced atomically.
+    """Replace the set of generated files in ``directory`` with ``files`` (name -> content).
 
     Everything is generated before this is called, so a compile error never gets here.
-    Each file is first written in full to a temporary file in the same folder and then
-    renamed over the old one: a reader sees the old or the new file, never half of one.
+    Files of the previous set that ``files`` does not hold are deleted if nobody changed
+    them; other files in ``directory`` are left alone. New files get the mode ``open()``
+    would give them (``0o666`` less the umask). Raises ``OSError`` when ``directory``
+    cannot be written; an interrupted write is finished or rolled back by the next one.
     """
-    mode = 0o666 & ~_umask()  # what open() would give; mkstemp alone makes files 0600
-    written = []
-    for name, content in sorted(files.items()):
-        target = directory / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
+    for name in files:
+        _check_name(name)
+    state = directory / STATE
+    state.mkdir(parents=True, exist_ok=True)
+    with _locked(state):
+        _recover(directory)
+        _remove_old_temporaries(directory, files)
+        staging = _stage(state, files)
+        os.rename(staging, state / _SWITCH)
+        _fsync_folder(state)
+        _finish_switch(directory)
+    return [directory / name for name in sorted(files)]
+
+
+def recover(directory: Path) -> None:
+    """Finish or discard what an interrupted write left in ``directory`` (every write does it first).
+
+    A committed switch is completed, so ``directory`` holds the whole new set; an
+    uncommitted staging folder is deleted, so it keeps the whole old set.
+    """
+    state = directory / STATE
+    if state.is_dir():
+        with _locked(state):
+            _recover(directory)
+
+
+def _recover(directory: Path) -> None:
+    state = directory / STATE
+    if (state / _SWITCH).exists():
+        _finish_switch(directory)
+    for entry in state.iterdir():
+        if entry.name.startswith(_STAGING):
+            shutil.rmtree(entry)
+    ignore = state / ".gitignore"
+    if not ignore.is_file() or ignore.read_bytes() != _IGNORE_EVERYTHING:
+        ignore.write_bytes(_IGNORE_EVERYTHING)
+
+
+def _remove_old_temporaries(directory: Path, names: Iterable[str]) -> None:
+    """What earlier sfidl versions, which wrote each file via ``.<name>.<random>.tmp``, left."""
+    for name in names:
+        for leftover in glob.glob(glob.escape(str(directory / f".{name}.")) + "*.tmp"):
+            os.unlink(leftover)
+
+
+def _stage(state: Path, files: Mapping[str, bytes]) -> Path:
+    """A new staging folder holding every file and the manifest, all on disk (fsynced)."""
+    staging = Path(tempfile.mkdtemp(prefix=_STAGING, dir=state))
+    try:
+        (staging / _FILES).mkdir()
+        for name, content in sorted(files.items()):
+            _write_new(staging / _FILES / name, content)
+        _fsync_folder(staging / _FILES)
+        digests = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
+        manifest = json.dumps({"files": digests}, indent=1, sort_keys=True) + "\n"
+        _write_new(staging / _MANIFEST, manifest.encode())
+        _fsync_folder(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
+
+
+def _finish_switch(directory: Path) -> None:
+    """Move a committed set into ``directory``; safe to repeat after a kill at any step."""
+    state = directory / STATE
+    switch = state / _SWITCH
+    new = _read_manifest(switch / _MANIFEST)
+    if new is None:  # the manifest moved last, so the switch was complete
+        shutil.rmtree(switch)
+        return
+    old = _read_manifest(state / _MANIFEST) or {}
+    for name in sorted(new):
         try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(content)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        written.append(target)
-    return written
+            os.replace(switch / _FILES / name, directory / name)
+        except FileNotFoundError:  # moved before the kill
+            pass
+    for name, digest in sorted(old.items()):
+        if name not in new and _digest(directory / name) == digest:
+            os.unlink(directory / name)
+    _fsync_folder(directory)
+    os.replace(switch / _MANIFEST, state / _MANIFEST)
+    _fsync_folder(state)
+    shutil.rmtree(switch)
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+def _read_manifest(path: Path) -> dict[str, str] | None:
+    """Name -> SHA-256 from a manifest; None when there is none or it is not one sfidl wrote."""
+    try:
+        files = json.loads(path.read_bytes())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(files, dict):
+        return None
+    return {
+        name: digest
+        for name, digest in files.items()
+        if isinstance(digest, str) and _is_plain_name(name)
+    }
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _write_new(path: Path, content: bytes) -> None:
+    # open() creates with 0o666 less the umask (and any default ACL), without reading the umask.
+    with open(path, "xb") as stream:
+        stream.write(content)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def _fsync_folder(path: Path) -> None:
+    """Make the entries created, renamed or removed in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _locked(state: Path) -> Iterator[None]:
+    """Hold the folder's lock: two writers never stage or switch in one folder at once.
+
+    A killed holder's lock is released by the kernel with its file descriptors.
+    """
+    fd = os.open(state, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _is_plain_name(name: object) -> bool:
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..", STATE)
+        and not any(c in name for c in "/\\\0")
+    )
+
+
+def _check_name(name: str) -> None:
+    if not _is_plain_name(name):
+        raise ValueError(f"not a plain file name for an output folder: {name!r}")
