@@ -168,6 +168,24 @@ def _parser() -> argparse.ArgumentParser:
         help="per batch, all retries included, before a function counts as failed (default 60)",
     )
     run.set_defaults(run=_run)
+
+    fmt = commands.add_parser(
+        "fmt",
+        help="rewrite .sfidl files in the canonical layout, comments kept",
+        description="Rewrite each FILE in place in the one canonical layout (comments and doc "
+        "comments kept where they were). A file that does not parse is reported and left "
+        "untouched.",
+    )
+    fmt.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    fmt.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if some FILE is not formatted (for CI)",
+    )
+    fmt.add_argument(
+        "--diff", action="store_true", help="write nothing; print what would change as a diff"
+    )
+    fmt.set_defaults(run=_fmt)
     return parser
 
 
@@ -262,6 +280,41 @@ def _count_warnings(count: int) -> str:
 def _print_warnings(warnings: Sequence[Diagnostic], sources: dict[str, str]) -> None:
     for warning in warnings:
         print(warning.render(sources), file=sys.stderr)
+
+
+def _fmt(args: argparse.Namespace) -> int:
+    from sfidl.tools.fmt import format_file, write_formatted
+
+    errors: list[CompileError] = []
+    changed = 0
+    for path in args.files:
+        try:
+            result = format_file(path)
+        except CompileError as error:
+            errors.append(error)
+            continue
+        if not result.changed:
+            continue
+        changed += 1
+        if args.diff:
+            sys.stdout.write(result.diff())
+        if args.check or args.diff:
+            print(f"would reformat {path}", file=sys.stderr)
+            continue
+        try:
+            write_formatted(result)
+        except OSError as error:
+            raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+        print(f"reformatted {path}", file=sys.stderr)
+    if errors:
+        raise CompileError(
+            [d for e in errors for d in e.diagnostics],
+            {k: v for e in errors for k, v in e.sources.items()},
+        )
+    if args.check and changed:
+        print(f"sfidl: {changed} of {len(args.files)} file(s) not formatted", file=sys.stderr)
+        return EXIT_ERRORS
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

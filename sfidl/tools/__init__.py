@@ -1,0 +1,1 @@
+"""Tools around the language, each behind one `sfidl` command: fmt, graph, init."""

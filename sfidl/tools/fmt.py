@@ -1,0 +1,223 @@
+"""`sfidl fmt`: the one canonical layout of a .sfidl file, comments kept where they were.
+
+``format_source(text, path)`` is the whole formatter (the command and editors call it).
+A file that does not parse raises :class:`CompileError` with the parser's diagnostics and
+is never rewritten. The result is checked before it is returned: its tokens, its comments
+(in order, each with its text) and its syntax tree (doc comments included, positions left
+out) must equal the input's; if they did not, the formatter refuses with a diagnostic
+rather than return a file that lost a comment or changed meaning.
+
+The layout is in :mod:`sfidl.tools.fmt_layout`, the placing of comments in
+:mod:`sfidl.tools.fmt_print`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedInput
+
+from sfidl import ast
+from sfidl.diagnostics import CompileError, Diagnostic, Severity, Span
+from sfidl.parse import parse
+from sfidl.resources import data_dir
+from sfidl.tools.fmt_layout import Layout
+from sfidl.tools.fmt_print import comment_text, render
+
+_COMMENTS = ("DOC_COMMENT", "LINE_COMMENT", "BLOCK_COMMENT")
+
+
+def format_source(text: str, path: str) -> str:
+    """``text`` (the .sfidl file shown as ``path`` in diagnostics) in the canonical layout.
+
+    Raises :class:`CompileError` when the text does not parse (the same diagnostics as
+    ``sfidl check``), and when the formatter could not keep every comment and the meaning.
+    """
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    parsed = parse(text, path)
+    errors = [d for d in parsed.diagnostics if d.severity is Severity.ERROR]
+    if parsed.file is None or errors:
+        raise CompileError(errors, {path: text})
+    before = _tokens(text)
+    layout = Layout([c.start_pos or 0 for c in before.comments])
+    formatted = render(text, layout.file(before.tree), before.comments)
+    _verify(formatted, path, text, parsed.file, before)
+    return formatted
+
+
+@dataclass(frozen=True)
+class _Tokens:
+    """A parse keeping everything: the tree with punctuation, and the comments apart."""
+
+    tree: Tree[Token]
+    comments: list[Token]
+
+    def words(self) -> list[tuple[str, str]]:
+        return [(t.type, str(t)) for t in self.tree.scan_values(lambda v: isinstance(v, Token))]
+
+
+def _verify(formatted: str, path: str, text: str, original: ast.File, before: _Tokens) -> None:
+    """Refuse, with a diagnostic, a result that is not the input with other whitespace."""
+    try:
+        after = _tokens(formatted)
+    except UnexpectedInput:
+        _refuse(text, path, None, "it would not parse any more")
+    lost = _first_lost_comment(before.comments, after.comments)
+    if lost is not None:
+        _refuse(text, path, lost, "it cannot keep this comment in its place")
+    if before.words() != after.words():
+        _refuse(text, path, None, "it would change the file's tokens")
+    reparsed = parse(formatted, path).file
+    if _without_spans(reparsed) != _without_spans(original):
+        _refuse(text, path, None, "it would change what a doc comment documents")
+
+
+def _first_lost_comment(before: list[Token], after: list[Token]) -> Token | None:
+    for i, comment in enumerate(before):
+        if i >= len(after) or comment_text(after[i]) != comment_text(comment):
+            return comment
+    return None
+
+
+def _refuse(text: str, path: str, where: Token | None, why: str) -> None:
+    span = (
+        Span(path, where.line or 1, where.column or 1, where.line or 1, (where.column or 1) + 2)
+        if where is not None
+        else Span.point(path, 1, 1)
+    )
+    problem = Diagnostic(
+        span,
+        f"sfidl fmt leaves this file as it is: {why}",
+        hint="this is a bug in sfidl fmt, not in your file; please report it at "
+        "https://github.com/sfidl/sfidl/issues",
+    )
+    raise CompileError([problem], {path: text})
+
+
+def _without_spans(value: Any) -> Any:
+    """A syntax tree as nested tuples, positions left out: equal when only layout differs."""
+    if isinstance(value, Span):
+        return None
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__name__,
+            tuple(_without_spans(getattr(value, f.name)) for f in dataclasses.fields(value)),
+        )
+    if isinstance(value, tuple):
+        return tuple(_without_spans(v) for v in value)
+    return value
+
+
+# ---------------------------------------------------------------- the parser
+
+
+class _CommentSink(threading.local):
+    """Where the lexer callbacks put comments: one list per thread, set by each parse."""
+
+    tokens: list[Token] | None = None
+
+
+@cache
+def _lark_and_sink() -> tuple[Lark, _CommentSink]:
+    # The parser of sfidl.parse, keeping punctuation in the tree and collecting every kind
+    # of comment (the grammar ignores them) through lexer callbacks.
+    sink = _CommentSink()
+
+    def collect(token: Token) -> Token:
+        if sink.tokens is not None:
+            sink.tokens.append(token)
+        return token
+
+    grammar = (data_dir("grammar") / "sfidl.lark").read_text(encoding="utf-8")
+    lark = Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        keep_all_tokens=True,
+        lexer_callbacks={name: collect for name in _COMMENTS},
+        cache=True,
+    )
+    return lark, sink
+
+
+def _tokens(text: str) -> _Tokens:
+    lark, sink = _lark_and_sink()
+    comments: list[Token] = []
+    sink.tokens = comments
+    try:
+        tree = lark.parse(text)
+    finally:
+        sink.tokens = None
+    return _Tokens(tree, sorted(comments, key=lambda c: c.start_pos or 0))
+
+
+# ---------------------------------------------------------------- files
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One file through the formatter: its text as read and as formatted."""
+
+    path: Path
+    before: str
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def diff(self) -> str:
+        """A unified diff from the file to its formatted text (empty when unchanged)."""
+        name = str(self.path)
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                f"{name} (original)",
+                f"{name} (formatted)",
+            )
+        )
+
+
+def format_file(path: Path) -> FileResult:
+    """Read and format one file; raises :class:`CompileError` for an unreadable or
+    unparsable one."""
+    display = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        problem = Diagnostic(
+            Span.point(display, 1, 1), f"cannot read `{display}`: {error.strerror or error}"
+        )
+        raise CompileError([problem], {}) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        problem = Diagnostic(
+            Span.point(display, 1, 1),
+            f"cannot read `{display}`: it is not UTF-8 text "
+            f"(invalid byte 0x{data[error.start]:02X} at offset {error.start})",
+        )
+        raise CompileError([problem], {}) from None
+    return FileResult(path, text, format_source(text, display))
+
+
+def write_formatted(result: FileResult) -> None:
+    """Replace the file by its formatted text, atomically, keeping its permissions."""
+    temporary = result.path.with_name(f".{result.path.name}.sfidl-fmt.tmp")
+    try:
+        temporary.write_text(result.after, encoding="utf-8")
+        shutil.copymode(result.path, temporary)
+        os.replace(temporary, result.path)
+    finally:
+        temporary.unlink(missing_ok=True)
