@@ -8,7 +8,10 @@ import statefun
 from google.protobuf.message import Message
 from statefun.request_reply_pb2 import TypedValue
 
-PROTOBUF_TYPENAME_PREFIX = "type.googleapis.com/"
+# Re-exported: they live in sfidl.typenames so that the compiler reads them without the SDK.
+from sfidl.typenames import PROTOBUF_TYPENAME_PREFIX as PROTOBUF_TYPENAME_PREFIX
+from sfidl.typenames import is_typename as is_typename
+
 # Appended to a message's typename, it names the same message in the proto3 JSON mapping.
 JSON_SUFFIX = "+json"
 
@@ -62,12 +65,3 @@ def typed_value(message: Message) -> TypedValue:
 def encode(message: Message) -> bytes:
     """Deterministic bytes (map order fixed), so equal values compare equal."""
     return message.SerializeToString(deterministic=True)
-
-
-def is_typename(text: str) -> bool:
-    """What StateFun's ``TypeName.parseFrom`` accepts: exactly one ``/``, both parts non-empty.
-
-    (The SDK splits at the last ``/`` and so accepts ``a/b/c``, which the runtime cannot bind.)
-    """
-    namespace, slash, name = text.partition("/")
-    return bool(slash and namespace and name and "/" not in name)
