@@ -92,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.set_defaults(run=_compile, write=False, endpoint=None, out=None)
 
+    lsp = commands.add_parser(
+        "lsp",
+        help="serve an editor: the sfidl language server over standard input and output",
+        description="Run the language server (LSP over stdio): diagnostics as you type, "
+        "hover, go to definition, completion and document symbols.",
+    )
+    # Editors' LSP clients (vscode-languageclient) name the transport on the command line.
+    lsp.add_argument("--stdio", action="store_true", help="the transport (the only one)")
+    lsp.set_defaults(run=_lsp)
+
     breaking = commands.add_parser(
         "breaking",
         help="report what a new version of a .sfidl file breaks in a deployed application",
@@ -220,6 +230,13 @@ def _check_endpoint(url: str | None) -> None:
     problem = None if url is None else endpoint_problem(url)
     if problem is not None:
         raise UsageError(f"--endpoint {url!r}: {problem}")
+
+
+def _lsp(args: argparse.Namespace) -> int:
+    from sfidl.lsp.server import serve
+
+    serve()
+    return 0
 
 
 def _compile(args: argparse.Namespace) -> int:

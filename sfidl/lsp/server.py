@@ -1,0 +1,109 @@
+"""The language server: LSP requests and notifications, answered from :mod:`programs`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path, to_fs_path
+
+from sfidl import __version__
+from sfidl.lsp import features
+from sfidl.lsp.programs import Programs
+
+
+class SfidlServer(LanguageServer):
+    """A pygls server holding the open documents' programs."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "sfidl", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
+        )
+        self.programs = Programs()
+
+    def path(self, uri: str) -> Path:
+        return Path(to_fs_path(uri) or uri).resolve()
+
+    def publish(self) -> None:
+        """Analyse every open document again and show the diagnostics of every file."""
+        codec = self.workspace.position_codec
+        for path, found in self.programs.refresh().items():
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(
+                    uri=from_fs_path(str(path)) or str(path),
+                    diagnostics=[
+                        features.diagnostic(d, found.text, codec) for d in found.diagnostics
+                    ],
+                )
+            )
+
+    def opened(self, uri: str) -> None:
+        document = self.workspace.get_text_document(uri)
+        self.programs.set_text(self.path(uri), document.source)
+        self.publish()
+
+
+def create_server() -> SfidlServer:
+    server = SfidlServer()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: SfidlServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.opened(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: SfidlServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.opened(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: SfidlServer, params: types.DidSaveTextDocumentParams) -> None:
+        # Files that are not open are read from the disk: a save may change what they see.
+        ls.publish()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: SfidlServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.programs.close(ls.path(params.text_document.uri))
+        ls.publish()
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    def hover(ls: SfidlServer, params: types.HoverParams) -> types.Hover | None:
+        path = ls.path(params.text_document.uri)
+        snapshot = ls.programs.snapshot(path)
+        if snapshot is None:
+            return None
+        return features.hover(snapshot, path, params.position, ls.workspace.position_codec)
+
+    @server.feature(types.TEXT_DOCUMENT_DEFINITION)
+    def definition(ls: SfidlServer, params: types.DefinitionParams) -> types.Location | None:
+        path = ls.path(params.text_document.uri)
+        snapshot = ls.programs.snapshot(path)
+        if snapshot is None:
+            return None
+        return features.definition(snapshot, path, params.position, ls.workspace.position_codec)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["."])
+    )
+    def completion(ls: SfidlServer, params: types.CompletionParams) -> types.CompletionList:
+        path = ls.path(params.text_document.uri)
+        text = ls.workspace.get_text_document(params.text_document.uri).source
+        return features.completion(
+            ls.programs.snapshot(path), path, text, params.position, ls.workspace.position_codec
+        )
+
+    @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    def document_symbol(
+        ls: SfidlServer, params: types.DocumentSymbolParams
+    ) -> list[types.DocumentSymbol] | None:
+        path = ls.path(params.text_document.uri)
+        snapshot = ls.programs.snapshot(path)
+        if snapshot is None or snapshot.index is None:
+            return None
+        return features.document_symbols(snapshot, path, ls.workspace.position_codec)
+
+    return server
+
+
+def serve() -> None:
+    """Serve one editor over standard input and output until it sends `exit`."""
+    create_server().start_io()
