@@ -15,6 +15,16 @@ from sfidl.runtime.spec import FunctionSpec, RequestReply, Rpc
 from sfidl.runtime.state import MessageState, ScalarState
 from sfidl.runtime.types import is_typename
 
+MAX_BODY_BYTES = 256 * 1024 * 1024
+"""The default limit on the size of a request to :meth:`Application.serve`: a StateFun batch.
+
+A batch holds up to ``maxNumBatchRequests`` messages (1,000 by default) and every state of
+the address. A function writes a state value or sends a message in a response, which the
+runtime's Netty transport caps at ``payload_max_bytes`` (32 MiB by default): 256 MiB takes
+1,000 messages of 200 KiB on average beside 32 MiB of state. aiohttp's own default, 1 MiB,
+refuses an instance with a backlog of a few thousand small messages, for ever.
+"""
+
 
 class Function:
     """Base of the generated abstract function classes; ``sfidl_spec`` says what the IDL declared.
@@ -75,6 +85,11 @@ class Application:
         return self._manifest
 
     @property
+    def deployment(self) -> Deployment:
+        """How the application is deployed: its manifest, egress record format and clock."""
+        return self._deployment
+
+    @property
     def typenames(self) -> tuple[str, ...]:
         """The function types this application serves."""
         return tuple(self._state_types)
@@ -117,13 +132,33 @@ class Application:
         """:meth:`handle` for code without an event loop."""
         return asyncio.run(self.handle(request))
 
-    def serve(self, *, host: str = "0.0.0.0", port: int = 8000, path: str = "/statefun") -> None:
-        """Serve the functions over HTTP (aiohttp) until interrupted: the deployment one-liner."""
+    def serve(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        path: str = "/statefun",
+        max_body_bytes: int | None = MAX_BODY_BYTES,
+    ) -> None:
+        """Serve the functions over HTTP (aiohttp) until interrupted: the deployment one-liner.
+
+        ``host`` is the address to bind. The default, loopback, is right on a laptop: no
+        other machine can invoke the functions (with whatever state it sends), and a
+        StateFun runtime on the same host or in the same pod reaches them at ``localhost``.
+        In a container, or for a runtime on other machines or in other containers, pass
+        ``host="0.0.0.0"`` (every interface): bound to loopback the server is unreachable
+        from there, and StateFun retries until its call timeout, then fails the job.
+
+        ``max_body_bytes`` limits a request's size (None: no limit); the default,
+        :data:`MAX_BODY_BYTES` (256 MiB), takes a batch of 1,000 messages with large state.
+        A request over it is refused (413) and logged: raise the limit for larger batches
+        (``maxNumBatchRequests`` in module.yaml), messages or state.
+        """
         from aiohttp import web
 
         from sfidl.runtime.http import web_app
 
-        web.run_app(web_app(self, path=path), host=host, port=port)
+        web.run_app(web_app(self, path=path, max_body_bytes=max_body_bytes), host=host, port=port)
 
 
 def check_typename(typename: str) -> None:

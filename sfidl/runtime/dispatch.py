@@ -24,9 +24,12 @@ from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
+from statefun.request_reply_pb2 import FromFunction, ToFunction
+from statefun.request_reply_v3 import collect_egress, sdk_address_from_pb
 
 from sfidl.runtime import calls, exclusive, replies
 from sfidl.runtime.address import Address
+from sfidl.runtime.context import Context
 from sfidl.runtime.errors import RpcError
 from sfidl.runtime.internal_pb2 import CallTimeout, ReplyExpired, TimerFired
 from sfidl.runtime.invocation import Deployment, Invocation
@@ -39,6 +42,7 @@ from sfidl.runtime.spec import (
     Rpc,
     Timer,
 )
+from sfidl.runtime.state import State
 from sfidl.runtime.types import JSON_SUFFIX, json_typename, typename_of
 
 
@@ -123,6 +127,40 @@ def invoker(
             )
 
     return invoke
+
+
+def set_aside(
+    deployment: Deployment, batch: ToFunction.InvocationBatchRequest, reason: str
+) -> bytes:
+    """The ``FromFunction`` bytes for a batch no function of the application can take.
+
+    For a function type the application does not serve, or state that no function wrote:
+    each message is dead-lettered for ``reason`` like poison (logged, and written to the
+    dead-letter egress if the program declares one) and no state changes, so StateFun
+    moves on instead of retrying what can never succeed until it fails the job.
+    """
+    target = sdk_address_from_pb(batch.target)
+    outbox = _Outbox(target)
+    # No function of the application is behind it: a spec with no handler to name it.
+    spec = FunctionSpec(typename=target.typename, context=Context, state=State, handlers=())
+    for entry in batch.invocations:
+        caller = Address.from_sdk(sdk_address_from_pb(entry.caller))
+        Invocation(outbox, entry.argument, caller, spec, deployment).dead_letter(reason)
+    response = FromFunction()
+    collect_egress(outbox.egress, response.invocation_result)
+    data: bytes = response.SerializeToString()
+    return data
+
+
+class _Outbox:
+    """What :meth:`Invocation.dead_letter` needs of the SDK's context: an address, egress."""
+
+    def __init__(self, address: Any) -> None:
+        self.address = address
+        self.egress: list[Any] = []
+
+    def send_egress(self, message: Any) -> None:
+        self.egress.append(message)
 
 
 class _Poison(Exception):

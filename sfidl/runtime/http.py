@@ -1,8 +1,13 @@
 """The HTTP endpoint StateFun calls: the SDK's handler behind checks it lacks.
 
-The SDK raises KeyError for an unknown function type and AttributeError for an empty
-request; here they are 4xx answers that say what is wrong. A failure inside a function
-is a 500, which StateFun retries.
+StateFun retries every answer but a 2xx until its ``call`` timeout and then fails the
+whole job (STATEFUN.md §1.11), so what no retry can cure is answered 200 with a normal
+``FromFunction``: a batch for a function type this application does not serve, or whose
+state holds what no function wrote, is dead-lettered (:func:`~sfidl.runtime.dispatch.set_aside`),
+as are messages no handler takes or that do not decode (dispatch). A failure of user code
+is a 500, which StateFun retries from consistent state. Only bodies StateFun never sends
+(empty, not a ``ToFunction``, no target) get a 4xx saying what is wrong, and a body over
+the size limit a 413 and an error in the log naming the setting to raise.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from aiohttp import web
 from google.protobuf.message import DecodeError
 from statefun.request_reply_pb2 import ToFunction
 
+from sfidl.runtime.app import MAX_BODY_BYTES
+from sfidl.runtime.dispatch import set_aside
+
 if TYPE_CHECKING:
     from sfidl.runtime.app import Application
 
@@ -23,14 +31,32 @@ log = logging.getLogger("sfidl.runtime")
 OCTET_STREAM = "application/octet-stream"
 
 
-def web_app(app: Application, *, path: str = "/statefun") -> web.Application:
-    """An aiohttp application answering StateFun's requests at ``path``."""
+def web_app(
+    app: Application, *, path: str = "/statefun", max_body_bytes: int | None = MAX_BODY_BYTES
+) -> web.Application:
+    """An aiohttp application answering StateFun's requests at ``path``.
+
+    Also at ``path/<anything>``, so an endpoint whose ``urlPathTemplate`` ends in
+    ``/{function.name}`` works too (the function type is read from the request, as the SDK
+    does). ``max_body_bytes`` limits a request's size (None: no limit).
+    """
 
     async def handle(request: web.Request) -> web.Response:
-        body = await request.read()
-        problem = check_request(app, body)
-        if problem is not None:
-            status, text = problem
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            log.error(
+                "refused a request of %s bytes, over the limit of %d: StateFun retries it and"
+                " then fails the job; raise max_body_bytes of serve() or web_app()",
+                request.content_length,
+                max_body_bytes,
+            )
+            raise
+        answer = answer_without_functions(app, body)
+        if isinstance(answer, bytes):
+            return web.Response(body=answer, headers={"Content-Type": OCTET_STREAM})
+        if answer is not None:
+            status, text = answer
             return web.Response(status=status, text=text + "\n")
         try:
             response = await app.handle(body)
@@ -40,13 +66,19 @@ def web_app(app: Application, *, path: str = "/statefun") -> web.Application:
         # Exactly this content type: StateFun rejects any parameter such as a charset.
         return web.Response(body=response, headers={"Content-Type": OCTET_STREAM})
 
-    web_application = web.Application()
+    # aiohttp reads 0 as "no limit".
+    web_application = web.Application(client_max_size=max_body_bytes or 0)
     web_application.router.add_post(path, handle)
+    web_application.router.add_post(path.rstrip("/") + "/{function}", handle)
     return web_application
 
 
-def check_request(app: Application, body: bytes) -> tuple[int, str] | None:
-    """The HTTP status and message for a request the SDK cannot handle, or None when it can."""
+def answer_without_functions(app: Application, body: bytes) -> tuple[int, str] | bytes | None:
+    """What to answer ``body`` without running a function, or None to run them.
+
+    ``FromFunction`` bytes for a batch no function can take; an HTTP status and message for
+    a body StateFun never sends.
+    """
     if not body:
         return 400, "empty request: expected a serialized StateFun ToFunction message"
     message = ToFunction()
@@ -56,20 +88,27 @@ def check_request(app: Application, body: bytes) -> tuple[int, str] | None:
         return 400, "malformed request: not a serialized StateFun ToFunction message"
     if not message.HasField("invocation"):
         return 400, "the request carries no invocation"
-    target = message.invocation.target
+    batch = message.invocation
+    target = batch.target
+    if not target.namespace or not target.type:
+        return 400, "the request names no target function"
+    if not batch.invocations:
+        return b""  # nothing to do: no effects
     typename = f"{target.namespace}/{target.type}"
     if typename not in app.typenames:
         served = ", ".join(app.typenames)
-        return 404, f"unknown function type {typename}; this endpoint serves {served}"
-    if not message.invocation.invocations:
-        return 400, "the request carries an empty batch"
-    return _state_problem(app, typename, message.invocation.state)
+        reason = f"this application serves no function {typename} (it serves {served})"
+        return set_aside(app.deployment, batch, reason)
+    problem = _state_problem(app, typename, batch.state)
+    if problem is not None:
+        return set_aside(app.deployment, batch, problem)
+    return None
 
 
 def _state_problem(
     app: Application, typename: str, states: Iterable[ToFunction.PersistedValue]
-) -> tuple[int, str] | None:
-    """A 400 for a declared state holding what the functions never wrote.
+) -> str | None:
+    """Why a declared state holds what the functions never wrote, or None.
 
     StateFun sends only the typenames it registered and the bytes the functions wrote; the
     SDK would raise on anything else, a 500 that no retry cures.
@@ -82,9 +121,9 @@ def _state_problem(
             continue
         where = f"state {state.state_name} of {typename} holds"
         if value.typename != statefun_type.typename:
-            return 400, f"{where} a {value.typename}, not the declared {statefun_type.typename}"
+            return f"{where} a {value.typename}, not the declared {statefun_type.typename}"
         try:
             statefun_type.serializer().deserialize(value.value)
         except (DecodeError, ValueError):
-            return 400, f"{where} bytes that are no {statefun_type.typename}"
+            return f"{where} bytes that are no {statefun_type.typename}"
     return None
