@@ -196,6 +196,24 @@ def _parser() -> argparse.ArgumentParser:
         "--diff", action="store_true", help="write nothing; print what would change as a diff"
     )
     fmt.set_defaults(run=_fmt)
+
+    graph = commands.add_parser(
+        "graph",
+        help="draw the application: functions, ingresses, egresses and who calls what",
+        description="Draw FILE's application from its checked model: functions with their "
+        "states (exclusive ones marked), ingresses, egresses, and an edge for each declared "
+        "call (continuation, timeout), send, emit, timer and deferred completion. Mermaid on "
+        "standard output by default.",
+    )
+    graph.add_argument("file", type=Path, metavar="FILE")
+    graph.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        metavar="OUT",
+        help="write OUT instead: .mmd (Mermaid), .dot (Graphviz) or .svg (needs Graphviz's dot)",
+    )
+    graph.set_defaults(run=_graph)
     return parser
 
 
@@ -331,6 +349,40 @@ def _fmt(args: argparse.Namespace) -> int:
     if args.check and changed:
         print(f"sfidl: {changed} of {len(args.files)} file(s) not formatted", file=sys.stderr)
         return EXIT_ERRORS
+    return 0
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from sfidl.frontend import load_program
+    from sfidl.tools.graph import build_graph
+    from sfidl.tools.graph_render import DotFailed, DotMissing, to_dot, to_mermaid, to_svg
+
+    out: Path | None = args.out
+    suffix = "" if out is None else out.suffix.lower()
+    if out is not None and suffix not in (".mmd", ".mermaid", ".dot", ".gv", ".svg"):
+        raise UsageError(f"-o {out}: the name must end in .mmd, .dot or .svg (the format)")
+    graph = build_graph(load_program(args.file).program)
+    if out is None:
+        sys.stdout.write(to_mermaid(graph))
+        return 0
+    if suffix == ".svg":
+        try:
+            content = to_svg(to_dot(graph))
+        except DotMissing:
+            raise UsageError(
+                "writing SVG needs the `dot` program of Graphviz (https://graphviz.org/download/),"
+                " which is not installed; write .mmd (Mermaid) or .dot instead"
+            ) from None
+        except DotFailed as error:
+            raise UsageError(f"Graphviz's dot failed: {error}") from None
+    else:
+        text = to_mermaid(graph) if suffix in (".mmd", ".mermaid") else to_dot(graph)
+        content = text.encode("utf-8")
+    try:
+        out.write_bytes(content)
+    except OSError as error:
+        raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
+    print(f"sfidl: wrote {out}", file=sys.stderr)
     return 0
 
 
