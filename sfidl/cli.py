@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
         "lsp",
         help="serve an editor: the sfidl language server over standard input and output",
         description="Run the language server (LSP over stdio): diagnostics as you type, "
-        "hover, go to definition, completion and document symbols.",
+        "hover, go to definition, completion, document symbols and formatting (sfidl fmt).",
     )
     # Editors' LSP clients (vscode-languageclient) name the transport on the command line.
     lsp.add_argument("--stdio", action="store_true", help="the transport (the only one)")

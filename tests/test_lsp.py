@@ -13,6 +13,8 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 from pygls.uris import from_fs_path
 
+from sfidl.tools.fmt import format_source
+
 DEADLINE = 30.0  # seconds for any one answer or notification
 
 T = TypeVar("T")
@@ -63,6 +65,12 @@ class _Session:
         self.client = LanguageClient("sfidl-test", "1")
         self.diagnostics: dict[str, list[types.Diagnostic]] = {}
         self.changed = asyncio.Condition()
+
+        self.messages: asyncio.Queue[str] = asyncio.Queue()
+
+        @self.client.feature(types.WINDOW_SHOW_MESSAGE)
+        async def shown(params: types.ShowMessageParams) -> None:
+            await self.messages.put(params.message)
 
         @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         async def published(params: types.PublishDiagnosticsParams) -> None:
@@ -215,6 +223,18 @@ async def _session(tmp_path: Path) -> None:
         assert isinstance(cart.text_edit, types.TextEdit)
         assert cart.text_edit.range == types.Range(_at(edited, "Carrt"), _at(edited, "Carrt", 2))
 
+        # Formatting leaves a text that does not parse as it is, and says why.
+        edits = await session.answer(
+            client.text_document_formatting_async(
+                types.DocumentFormattingParams(
+                    types.TextDocumentIdentifier(shop), types.FormattingOptions(2, True)
+                )
+            )
+        )
+        assert edits is None
+        shown = await session.answer(session.messages.get())
+        assert shown == "sfidl fmt: shop.sfidl was left as it is: expected a name, found `;`"
+
         # Document symbols: the outline of the shop.
         symbols = await session.answer(
             client.text_document_document_symbol_async(
@@ -241,6 +261,23 @@ async def _session(tmp_path: Path) -> None:
             )
         )
         await session.diagnostics_for(shop, lambda found: len(found) == 0)
+
+        # Formatting: `sfidl fmt` of the buffer, as one edit over the whole document.
+        edits = await session.answer(
+            client.text_document_formatting_async(
+                types.DocumentFormattingParams(
+                    types.TextDocumentIdentifier(shop), types.FormattingOptions(2, True)
+                )
+            )
+        )
+        fixed = SHOP.replace("Carrt", "Cart")
+        end = types.Position(line=fixed.count("\n"), character=0)
+        assert edits is not None and list(edits) == [
+            types.TextEdit(
+                types.Range(types.Position(0, 0), end), format_source(fixed, "shop.sfidl")
+            )
+        ]
+        assert format_source(fixed, "shop.sfidl") != fixed
 
         await session.answer(client.shutdown_async(None))
         client.exit(None)

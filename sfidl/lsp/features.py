@@ -14,6 +14,7 @@ from sfidl.index import HANDLERS, Declaration, Kind
 from sfidl.lsp.positions import from_position, lines_of, to_range
 from sfidl.lsp.programs import Snapshot
 from sfidl.model import SCALARS
+from sfidl.tools.fmt import format_source
 
 _SYMBOL_KINDS = {
     Kind.MESSAGE: types.SymbolKind.Struct,
@@ -146,6 +147,20 @@ def document_symbols(
         )
 
     return [symbol(d) for d in snapshot.index.declarations.get(str(path), ())]
+
+
+def formatting(text: str, path: Path, codec: PositionCodec) -> list[types.TextEdit]:
+    """`sfidl fmt` of the document: one edit replacing all of it, none when it is formatted.
+
+    Raises :class:`CompileError` when it cannot be formatted (it does not parse).
+    """
+    formatted = format_source(text, str(path))
+    if formatted == text:
+        return []
+    lines = lines_of(text)
+    end = types.Position(line=len(lines) - 1, character=codec.client_num_units(lines[-1]))
+    whole = types.Range(start=types.Position(line=0, character=0), end=end)
+    return [types.TextEdit(range=whole, new_text=formatted)]
 
 
 def _at(

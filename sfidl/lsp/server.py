@@ -9,6 +9,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from sfidl import __version__
+from sfidl.diagnostics import CompileError
 from sfidl.lsp import features
 from sfidl.lsp.programs import Programs
 
@@ -100,6 +101,25 @@ def create_server() -> SfidlServer:
         if snapshot is None or snapshot.index is None:
             return None
         return features.document_symbols(snapshot, path, ls.workspace.position_codec)
+
+    @server.feature(types.TEXT_DOCUMENT_FORMATTING)
+    def formatting(
+        ls: SfidlServer, params: types.DocumentFormattingParams
+    ) -> list[types.TextEdit] | None:
+        document = ls.workspace.get_text_document(params.text_document.uri)
+        path = ls.path(params.text_document.uri)
+        try:
+            return features.formatting(document.source, path, ls.workspace.position_codec)
+        except CompileError as error:
+            # The diagnostics show where; say why nothing changed.
+            first = error.diagnostics[0].message if error.diagnostics else str(error)
+            ls.window_show_message(
+                types.ShowMessageParams(
+                    type=types.MessageType.Warning,
+                    message=f"sfidl fmt: {path.name} was left as it is: {first}",
+                )
+            )
+            return None
 
     return server
 
