@@ -279,6 +279,24 @@ async def _session(tmp_path: Path) -> None:
         ]
         assert format_source(fixed, "shop.sfidl") != fixed
 
+        # Closing `common` clears its warning: the shop alone does not check it as a program.
+        client.text_document_did_close(
+            types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(common))
+        )
+        await session.diagnostics_for(common, lambda found: len(found) == 0)
+
+        # A document never saved is checked too, under the URI the editor gave it.
+        untitled = "untitled:Untitled-1"
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                types.TextDocumentItem(
+                    uri=untitled, language_id="sfidl", version=1, text="namespace x;\nmessage"
+                )
+            )
+        )
+        (problem,) = await session.diagnostics_for(untitled, lambda found: len(found) > 0)
+        assert problem.message.startswith("expected a name")
+
         await session.answer(client.shutdown_async(None))
         client.exit(None)
         await asyncio.wait_for(client.stop(), DEADLINE)

@@ -22,6 +22,9 @@ class SfidlServer(LanguageServer):
             "sfidl", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
         )
         self.programs = Programs()
+        # The open documents' URIs as the client wrote them (an unsaved `untitled:` one
+        # has no file path to make it from).
+        self.uris: dict[Path, str] = {}
 
     def path(self, uri: str) -> Path:
         return Path(to_fs_path(uri) or uri).resolve()
@@ -32,7 +35,7 @@ class SfidlServer(LanguageServer):
         for path, found in self.programs.refresh().items():
             self.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(
-                    uri=from_fs_path(str(path)) or str(path),
+                    uri=self.uris.get(path) or from_fs_path(str(path)) or str(path),
                     diagnostics=[
                         features.diagnostic(d, found.text, codec) for d in found.diagnostics
                     ],
@@ -41,8 +44,14 @@ class SfidlServer(LanguageServer):
 
     def opened(self, uri: str) -> None:
         document = self.workspace.get_text_document(uri)
+        self.uris[self.path(uri)] = uri
         self.programs.set_text(self.path(uri), document.source)
         self.publish()
+
+    def closed(self, uri: str) -> None:
+        self.programs.close(self.path(uri))
+        self.publish()  # clears what only this document reached, then forgets its URI
+        self.uris.pop(self.path(uri), None)
 
 
 def create_server() -> SfidlServer:
@@ -63,8 +72,7 @@ def create_server() -> SfidlServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: SfidlServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.programs.close(ls.path(params.text_document.uri))
-        ls.publish()
+        ls.closed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def hover(ls: SfidlServer, params: types.HoverParams) -> types.Hover | None:
