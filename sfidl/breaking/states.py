@@ -150,8 +150,8 @@ RULES = (
         Severity.ERROR,
         "the value stays in StateFun but nothing reads it any more: its data is lost to "
         "the application (and a state declared later under that name finds it)",
-        "make sure the data is no longer needed (or copied elsewhere), then suppress with "
-        "a reason",
+        "make sure the data is no longer needed (or copied elsewhere), then accept the "
+        "removal with `// sfidl:allow STATE_NO_DELETE why` above the function",
         _state_no_delete,
     ),
     Rule(
