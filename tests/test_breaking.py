@@ -251,3 +251,10 @@ def test_against_git_reads_the_file_and_its_imports_at_a_revision(
     monkeypatch.chdir(outside)
     code, _, err = _breaking(capsys, "x.sfidl", "--against-git", "HEAD")
     assert code == 2 and "is not in a git repository" in err
+
+
+def test_the_docs_give_every_rule_its_reason() -> None:
+    docs = (ROOT / "docs" / "breaking.md").read_text()
+    for rule in RULES:
+        assert f"**`{rule.id}`** ({rule.severity.value}): {rule.reason}." in docs, rule.id
+    assert "sfidl breaking" in (ROOT / "README.md").read_text()
