@@ -214,6 +214,16 @@ def _parser() -> argparse.ArgumentParser:
         help="write OUT instead: .mmd (Mermaid), .dot (Graphviz) or .svg (needs Graphviz's dot)",
     )
     graph.set_defaults(run=_graph)
+
+    init = commands.add_parser(
+        "init",
+        help="start a project: a .sfidl file, an app module, a test and a README",
+        description="Create the folder NAME with a starter application that compiles, "
+        "type-checks and passes its tests as created: NAME.sfidl, NAME_app.py, test_NAME.py "
+        "(on the Harness), a README and the pytest and mypy settings.",
+    )
+    init.add_argument("name", metavar="NAME", help="the project, its namespace and its modules")
+    init.set_defaults(run=_init)
     return parser
 
 
@@ -383,6 +393,22 @@ def _graph(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
     print(f"sfidl: wrote {out}", file=sys.stderr)
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from sfidl.tools.init import InitError, create_project
+
+    folder = Path(args.name)
+    try:
+        written = create_project(args.name, folder)
+    except InitError as error:
+        raise UsageError(str(error)) from None
+    print(f"sfidl: created {folder}/ with {len(written)} files; next:", file=sys.stderr)
+    print(
+        f"  cd {folder} && sfidl compile {args.name}.sfidl -o gen && mypy && pytest",
+        file=sys.stderr,
+    )
     return 0
 
 
