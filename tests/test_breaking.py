@@ -76,6 +76,11 @@ def test_an_allow_comment_with_a_reason_accepts_the_change(
         new = _new_state_type(tmp_path, comment)
         code, out, _ = _breaking(capsys, str(new), "--against", str(_OLD))
         assert (code, out) == (0, "sfidl breaking: no breaking changes, 1 allowed by sfidl:allow\n")
+    code, out, _ = _breaking(capsys, str(new), "--against", str(_OLD), "--format", "json")
+    assert (code, json.loads(out)["allowed"]) == (
+        0,
+        [{"rule": "STATE_TYPE", "file": str(new), "line": 9, "reason": "counts restart from zero"}],
+    )
     # At the end of the line it covers that line.
     text = new.read_text().replace(
         "  state count: int64 = 0;", "  state count: int64 = 0;  // sfidl:allow STATE_TYPE ok"

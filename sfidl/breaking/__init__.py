@@ -9,17 +9,8 @@ has a fixture pair under tests/breaking/<RULE_ID>/ and an entry in docs/breaking
 
 from __future__ import annotations
 
-from sfidl.breaking import calls, io, messages, states, typenames
 from sfidl.breaking.rule import Category, Change, Finding, Rule
+from sfidl.breaking.rules import RULES
 from sfidl.breaking.run import Result, compare
-
-RULES: tuple[Rule, ...] = (
-    *messages.RULES,
-    *typenames.RULES,
-    *states.RULES,
-    *calls.RULES,
-    *io.RULES,
-)
-"""Every rule, in the order findings of one declaration are reported."""
 
 __all__ = ["RULES", "Category", "Change", "Finding", "Result", "Rule", "compare"]

@@ -9,14 +9,12 @@ from sfidl.breaking.rule import Finding
 from sfidl.breaking.run import Result
 from sfidl.diagnostics import Diagnostic, Severity, Span
 
-FORMATS = ("text", "json", "github")
-
 Label = Callable[[str], str]
 """How an old file's path is shown (``main:shop.sfidl`` for a file read from git)."""
 
 
 def render(result: Result, fmt: str, sources: Mapping[str, str], old_label: Label) -> str:
-    """The report in ``fmt`` (one of :data:`FORMATS`), ending with a newline."""
+    """The report in ``fmt`` (``text``, ``json`` or ``github``), ending with a newline."""
     if fmt == "json":
         return _json(result, old_label)
     if fmt == "github":
@@ -28,7 +26,7 @@ def summary(result: Result) -> str:
     """One line: how many findings of each severity, and how many were allowed."""
     errors = sum(1 for f in result.findings if f.rule.severity is Severity.ERROR)
     warnings = len(result.findings) - errors
-    allowed = f", {len(result.suppressed)} allowed by sfidl:allow" if result.suppressed else ""
+    allowed = f", {len(result.allowed)} allowed by sfidl:allow" if result.allowed else ""
     if not result.findings:
         return f"sfidl breaking: no breaking changes{allowed}"
     return (
@@ -88,7 +86,8 @@ def _json(result: Result, old_label: Label) -> str:
         "breaking": result.breaks,
         "findings": [entry(f) for f in result.findings],
         "allowed": [
-            {"rule": f.rule.id, "file": f.span.file, "line": f.span.line} for f in result.suppressed
+            {"rule": f.rule.id, "file": f.span.file, "line": f.span.line, "reason": a.reason}
+            for f, a in result.allowed
         ],
     }
     return json.dumps(document, indent=2) + "\n"

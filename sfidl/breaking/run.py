@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from sfidl.breaking.pair import Pair
 from sfidl.breaking.rule import Category, Finding, Rule
-from sfidl.breaking.suppress import find_suppressions
+from sfidl.breaking.rules import RULES
+from sfidl.breaking.suppress import Allow, find_suppressions
 from sfidl.diagnostics import Diagnostic, Severity
 from sfidl.model import Program
 
@@ -15,7 +16,7 @@ from sfidl.model import Program
 @dataclass(frozen=True)
 class Result:
     findings: tuple[Finding, ...]  # sorted by place in the new program
-    suppressed: tuple[Finding, ...]  # allowed by a `sfidl:allow` comment
+    allowed: tuple[tuple[Finding, Allow], ...]  # accepted by a `sfidl:allow` comment
     errors: tuple[Diagnostic, ...]  # malformed `sfidl:allow` comments
 
     @property
@@ -30,24 +31,23 @@ def compare(
     new_sources: Mapping[str, str],
     *,
     categories: Collection[Category] = tuple(Category),
-    rules: Sequence[Rule] | None = None,
+    rules: Sequence[Rule] = RULES,
 ) -> Result:
-    """Run the rules of ``categories`` comparing ``old`` to ``new`` (all rules by default)."""
-    if rules is None:
-        from sfidl.breaking import RULES
-
-        rules = RULES
+    """Run the ``rules`` of ``categories`` (all by default) comparing ``old`` to ``new``."""
     pair = Pair(old, new, new_sources)
     suppressions = find_suppressions(new_sources, (r.id for r in rules))
     findings: list[Finding] = []
-    suppressed: list[Finding] = []
+    allowed: list[tuple[Finding, Allow]] = []
     order = {rule.id: index for index, rule in enumerate(rules)}
     for rule in rules:
         if rule.category not in categories:
             continue
         for change in rule.check(pair):
             finding = Finding(rule, change)
-            allowed = suppressions.allows(rule.id, change.span)
-            (suppressed if allowed else findings).append(finding)
+            allow = suppressions.allows(rule.id, change.span)
+            if allow is None:
+                findings.append(finding)
+            else:
+                allowed.append((finding, allow))
     findings.sort(key=lambda f: (f.span, order[f.rule.id], f.change.message))
-    return Result(tuple(findings), tuple(suppressed), suppressions.errors)
+    return Result(tuple(findings), tuple(allowed), suppressions.errors)

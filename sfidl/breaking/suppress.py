@@ -28,6 +28,8 @@ class Allow:
 
 @dataclass(frozen=True)
 class Suppressions:
+    """The allow comments of a program by the line they cover, and the malformed ones."""
+
     by_line: Mapping[tuple[str, int], tuple[Allow, ...]]
     errors: tuple[Diagnostic, ...]
 
