@@ -149,7 +149,16 @@ def _parser() -> argparse.ArgumentParser:
         "--db", type=Path, metavar="PATH", help="the SQLite file (default: .sfidl/local.sqlite)"
     )
     run.add_argument(
-        "--port", type=int, default=8090, help="HTTP ingress and egress port (default 8090)"
+        "--port",
+        type=int,
+        default=8090,
+        help="HTTP ingress port on 127.0.0.1, as the playground's (default 8090; 0: any free port)",
+    )
+    run.add_argument(
+        "--egress-port",
+        type=int,
+        default=8091,
+        help="HTTP egress port on 127.0.0.1, as the playground's (default 8091; 0: any free port)",
     )
     run.add_argument(
         "--ingress-file",

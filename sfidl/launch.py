@@ -40,6 +40,7 @@ def launch(args: argparse.Namespace) -> int:
         remote=args.remote,
         endpoint=args.endpoint,
         port=args.port,
+        egress_port=args.egress_port,
         ingress_files=tuple(args.ingress_file),
         egress_dir=args.egress_dir,
         egress_stdout=not args.no_stdout,

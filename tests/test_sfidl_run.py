@@ -1,8 +1,13 @@
-"""`sfidl run` on each example: a real process, ingress over HTTP, egress read back over HTTP."""
+"""`sfidl run` on each example: a real process, ingress over HTTP, egress read back over HTTP.
+
+Requests are the StateFun playground image's: proto3 JSON bodies under ``<typename>+json``,
+egress records popped from the egress port (here as ``?envelope=1`` JSON, to see the keys).
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import queue
 import re
@@ -16,20 +21,34 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE_S = 30.0
 
 
+@dataclass(frozen=True)
+class Urls:
+    """Where a running `sfidl run` listens: ``base`` takes messages, ``egress`` hands out records."""
+
+    base: str
+    egress: str
+
+    def __str__(self) -> str:
+        return self.base
+
+
 @contextmanager
-def sfidl_run(example: str, tmp_path: Path) -> Iterator[str]:
-    """Start `sfidl run` on an ephemeral port; yields its base URL; stops it with SIGTERM."""
+def sfidl_run(example: str, tmp_path: Path) -> Iterator[Urls]:
+    """Start `sfidl run` on ephemeral ports; yields its URLs; stops it with SIGTERM."""
     folder = ROOT / "examples" / example
     command = [
         sys.executable, "-m", "sfidl", "run", str(folder / f"{example}.sfidl"),
         "--app", f"{example}_app", "-o", str(tmp_path / "gen"), "--port", "0",
-        "--db", str(tmp_path / "local.sqlite"),
+        "--egress-port", "0", "--db", str(tmp_path / "local.sqlite"),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(folder)}
     process = subprocess.Popen(
@@ -47,16 +66,17 @@ def sfidl_run(example: str, tmp_path: Path) -> Iterator[str]:
     threading.Thread(target=drain, daemon=True).start()
     try:
         seen: list[str] = []
-        while True:
+        listening: dict[str, str] = {}
+        while len(listening) < 2:
             try:
                 line = lines.get(timeout=DEADLINE_S)
             except queue.Empty:
                 raise AssertionError(f"sfidl run did not start:\n{''.join(seen)}") from None
             seen.append(line)
-            found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+            found = re.search(r"(ingress|egress) listening on (http://127\.0\.0\.1:\d+)", line)
             if found:
-                yield found.group(1)
-                break
+                listening[found.group(1)] = found.group(2)
+        yield Urls(listening["ingress"], listening["egress"])
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -66,24 +86,26 @@ def sfidl_run(example: str, tmp_path: Path) -> Iterator[str]:
 
 
 def post(url: str, typename: str, body: dict[str, object]) -> None:
+    """A message in proto3 JSON, as a client of the playground image sends it."""
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
-        headers={"Content-Type": f"application/vnd.type.googleapis.com/{typename}"},
+        headers={"Content-Type": f"application/vnd.type.googleapis.com/{typename}+json"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=DEADLINE_S) as response:
         assert response.status == 200
 
 
-def read_egress(base: str, topic: str, count: int) -> list[dict[str, object]]:
-    """Pop ``count`` records of ``topic``, waiting for them to be written."""
+def read_egress(urls: Urls, topic: str, count: int) -> list[dict[str, object]]:
+    """Pop ``count`` records of ``topic`` as envelopes, waiting for them to be written."""
     records: list[dict[str, object]] = []
     deadline = time.monotonic() + DEADLINE_S
     while len(records) < count:
         assert time.monotonic() < deadline, f"only {records} arrived on {topic}"
         try:
-            with urllib.request.urlopen(f"{base}/{topic}", timeout=DEADLINE_S) as response:
+            url = f"{urls.egress}/{topic}?envelope=1"
+            with urllib.request.urlopen(url, timeout=DEADLINE_S) as response:
                 records.append(json.loads(response.read()))
         except urllib.error.HTTPError as error:
             assert error.code == 404  # nothing yet
@@ -177,7 +199,9 @@ def test_billing(tmp_path: Path) -> None:
         [cancelled] = read_egress(base, "notifications", 1)
         post(f"{base}/{billing}/payment/nobody", result, {"approved": True, "reference": "r9"})
         [stray] = read_egress(base, "inconsistencies", 1)
-        with urllib.request.urlopen(f"{base}/payment-requests?all=1", timeout=DEADLINE_S) as r:
+        with urllib.request.urlopen(
+            f"{base.egress}/payment-requests?all=1", timeout=DEADLINE_S
+        ) as r:
             every_request = json.loads(r.read())
     assert (first["key"], second["key"]) == ("ada.1.1", "ada.2.1")
     assert value(first)["user_id"] == "ada"
@@ -224,7 +248,7 @@ def test_a_batch_run_over_an_ingress_file(tmp_path: Path) -> None:
     command = [
         sys.executable, "-m", "sfidl", "run", str(folder / "greeter.sfidl"), "--app", "greeter_app",
         "-o", str(tmp_path / "gen"), "--db", str(tmp_path / "local.sqlite"), "--port", "0",
-        "--ingress-file", str(records), "--egress-dir", str(tmp_path / "out"),
+        "--egress-port", "0", "--ingress-file", str(records), "--egress-dir", str(tmp_path / "out"),
         "--stop-when-idle", "--no-stdout",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(folder)}
@@ -262,3 +286,49 @@ def test_a_broken_application_module_is_reported_not_a_traceback(tmp_path: Path)
         "importing broken_app failed: TypeError: Can't instantiate abstract class" in result.stderr
     )
     assert "broken_app.py:8" in result.stderr
+
+
+def readme_session() -> tuple[list[str], str]:
+    """The README's curl session against `sfidl run`: its shell lines and the output shown last."""
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("sfidl run examples/shop/shop.sfidl") :]
+    block = block[: block.index("```")]
+    lines = [line for line in block.splitlines()[1:] if line and not line.startswith("#")]
+    [expected] = [line[2:] for line in block.splitlines() if line.startswith("# {")]
+    return lines, expected
+
+
+def test_the_readme_curl_session_works_unchanged(tmp_path: Path) -> None:
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    lines, expected = readme_session()
+    *setup, read = lines
+    assert read == "curl localhost:8091/receipts"  # the egress, on the playground's own port
+    with sfidl_run("shop", tmp_path) as urls:
+        # The README's ports are the defaults; this run listens on free ones.
+        ports = {"localhost:8090": urls.base, "localhost:8091": urls.egress}
+        script = "\n".join(setup)
+        for port, url in ports.items():
+            script = script.replace(port, url)
+        sent = subprocess.run(
+            ["bash", "-e", "-c", script], capture_output=True, text=True, timeout=DEADLINE_S
+        )
+        # Accepted: an empty answer (a refusal would print its reason); stderr has curl's meter.
+        assert (sent.returncode, sent.stdout) == (0, ""), sent.stderr
+        deadline = time.monotonic() + DEADLINE_S
+        while True:  # the receipt is written once the reservation's reply came back
+            shown = subprocess.run(
+                [curl, "-s", "-i", read.split()[-1].replace("localhost:8091", urls.egress)],
+                capture_output=True,
+                text=True,
+                timeout=DEADLINE_S,
+            ).stdout
+            head, _, body = shown.partition("\n\n")  # text mode: \r\n read as \n
+            assert head.startswith("HTTP/1.1 200 OK")  # always 200, as on the image
+            if "\nStatus: 200\n" in head:
+                break
+            assert "\nStatus: 404\n" in head and body == "", shown  # no receipt yet
+            assert time.monotonic() < deadline, "no receipt in time"
+            time.sleep(0.05)
+    assert body == expected

@@ -1,4 +1,5 @@
-"""Egress output: records decoded with the egress's message class, written to JSON-lines files or stdout.
+"""Egress output: records decoded with the egress's message class, written to JSON-lines files or stdout,
+or read over HTTP (:mod:`sfidl.local.server`) as the StateFun playground image's egress answers them.
 
 The records themselves live in SQLite (committed with the batch that wrote them). A file
 sink writes each record's sequence number on its line and, on start, resumes after the
@@ -11,9 +12,11 @@ import json
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from sfidl.local import codec
@@ -28,6 +31,45 @@ def find_egress(manifest: Manifest, name: str) -> EgressManifest | None:
         if name in (egress.typename, egress.typename.rpartition("/")[2], egress.sink):
             return egress
     return None
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What ``GET /<name>`` on the egress port reads: a topic's records, or one egress's of it."""
+
+    topic: str
+    egress: str | None  # an egress typename: only its records; None: every record of the topic
+
+
+def reader(manifest: Manifest, name: str) -> Reader | None:
+    """The records ``name`` reads: a declared topic or stream first (as on the playground image,
+    where every egress writing it shares it), else an egress by name or typename."""
+    if any(egress.sink == name for egress in manifest.egresses):
+        return Reader(name, None)
+    for egress in manifest.egresses:
+        if name in (egress.typename, egress.typename.rpartition("/")[2]):
+            return Reader(egress.sink, egress.typename)
+    return None
+
+
+def shared_topics(manifest: Manifest) -> dict[str, list[str]]:
+    """Each topic or stream written by more than one egress, with their typenames."""
+    writers: dict[str, list[str]] = {}
+    for egress in manifest.egresses:
+        writers.setdefault(egress.sink, []).append(egress.typename)
+    return {topic: names for topic, names in writers.items() if len(names) > 1}
+
+
+def payload(manifest: Manifest, row: StoredEgress) -> bytes:
+    """A record's payload as the playground image's egress answers it for an sfidl application:
+    the message's proto3 JSON with the .proto field names, exactly as ``Application(playground=True)``
+    writes it (the stored bytes as they are if they do not decode)."""
+    try:
+        message = decode(manifest, row).value
+    except (DecodeError, LookupError):
+        return row.value
+    text: str = json_format.MessageToJson(message, indent=None, preserving_proto_field_name=True)
+    return text.encode("utf-8")
 
 
 def decode(manifest: Manifest, row: StoredEgress) -> EgressRecord:

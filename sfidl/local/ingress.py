@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from google.protobuf import json_format
 from google.protobuf.message import Message
 from statefun.request_reply_pb2 import TypedValue
 
@@ -20,10 +21,11 @@ from sfidl.local.errors import IngressError
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming
 from sfidl.runtime.manifest import IngressManifest, Manifest
-from sfidl.runtime.types import PROTOBUF_TYPENAME_PREFIX, is_typename, typename_of
+from sfidl.runtime.types import JSON_SUFFIX, PROTOBUF_TYPENAME_PREFIX, is_typename, typename_of
 
 VND = "application/vnd."
-JSON_SUFFIX = "+json"
+# What the playground image reads a body as when no Content-Type names a typename.
+PLAYGROUND_DEFAULT_TYPENAME = "io.statefun.types/string"
 
 
 def typed_value(typename: str, data: bytes) -> bytes:
@@ -54,30 +56,114 @@ def from_ingress(ingress: IngressManifest, key: str, data: bytes) -> Incoming:
     )
 
 
-def from_http(
-    namespace: str, type_: str, id: str, content_type: str | None, body: bytes
-) -> Incoming:
-    """A playground ingress request: ``POST /<namespace>/<type>/<id>``, ``Content-Type: application/vnd.<typename>``."""
-    mime = (content_type or "").split(";")[0].strip()
-    if not mime.lower().startswith(VND):
+@runtime_checkable
+class DeclaresIngress(Protocol):
+    """An application that says what each function takes from an ingress (sfidl's ``Application``).
+
+    Optional: with it, the ingress refuses a message no handler of its target takes, instead
+    of queueing it to be dead-lettered.
+    """
+
+    def ingress_typenames(self, typename: str) -> frozenset[str]:
+        """The message typenames function type ``typename`` takes from an ingress."""
+        ...
+
+
+Takes = Callable[[str], frozenset[str]]
+"""Function typename -> the message typenames it takes from an ingress."""
+
+
+def address_of_path(path: str) -> Address:
+    """The target of a playground ingress request, ``/<namespace>/<type>/<id>``, split as the
+    image splits it (Java's ``split("/")``: trailing empty parts are dropped, so a final ``/``
+    is ignored)."""
+    parts = path[1:].split("/")
+    while parts and not parts[-1]:
+        parts.pop()
+    if len(parts) != 3:
         raise IngressError(
-            f"Content-Type {mime or '(none)'!r} does not name the message type;"
-            " send Content-Type: application/vnd.<typename>, e.g. application/vnd.type.googleapis.com/pkg.Message",
-            status=415,
+            f"{path}: send messages to /<namespace>/<type>/<id> (three parts)", status=404
         )
-    typename = mime[len(VND) :]
-    as_json = typename.endswith(JSON_SUFFIX)
-    if as_json:
-        typename = typename[: -len(JSON_SUFFIX)]
-    _check_typename(typename, status=415)
-    target = Address(namespace, type_, id)
-    if as_json or (codec.is_known(typename) and _looks_like_json(body)):
-        return Incoming(target, None, typed_value(typename, _json_bytes(typename, body)))
+    return Address(*parts)
+
+
+def typename_of_request(content_types: Sequence[str]) -> str:
+    """The typename the playground image reads from a request: everything after
+    ``application/vnd.`` in the first Content-Type that starts with it (case and parameters
+    as sent), else its default, ``io.statefun.types/string``."""
+    for value in content_types:
+        if value.startswith(VND):
+            return value[len(VND) :]
+    return PLAYGROUND_DEFAULT_TYPENAME
+
+
+def from_http(
+    target: Address, content_types: Sequence[str], body: bytes, takes: Takes | None = None
+) -> Incoming:
+    """A playground ingress request: ``<any method> /<namespace>/<type>/<id>`` with
+    ``Content-Type: application/vnd.<typename>``; the body is the value, passed on as is.
+
+    Refused (:class:`IngressError`) when the target's handlers take no such typename (with
+    ``takes``) or the body is not a value of it: what the image would queue and the function
+    set aside.
+    """
+    typename = typename_of_request(content_types)
+    if takes is not None:
+        taken = takes(target.typename)
+        if typename not in taken:
+            raise IngressError(_not_taken(target, typename, taken), status=415)
+    else:
+        _check_typename(typename, status=415)
+    _check_body(typename, body)
+    return Incoming(target, None, typed_value(typename, body))
+
+
+def _not_taken(target: Address, typename: str, taken: frozenset[str]) -> str:
+    why = f"no handler of {target.typename} takes {typename!r} from an ingress"
+    if typename == PLAYGROUND_DEFAULT_TYPENAME:
+        why += (
+            " (no Content-Type application/vnd.<typename> was sent, and the playground then"
+            f" reads the body as {PLAYGROUND_DEFAULT_TYPENAME})"
+        )
+    elif ";" in typename:
+        why += (
+            " (everything after application/vnd. is the typename, parameters included:"
+            " drop the ;...)"
+        )
+    protobuf = sorted(name for name in taken if not name.endswith(JSON_SUFFIX))
+    if not protobuf:
+        return f"{why}; it takes nothing from an ingress (request/reply handlers are called by functions)"
+    return (
+        f"{why}; it takes {', '.join(protobuf)}"
+        f" (protobuf bytes; with {JSON_SUFFIX} after the typename, proto3 JSON)"
+    )
+
+
+def _check_body(typename: str, body: bytes) -> None:
+    """Refuse a body that the function could never decode as ``typename``."""
+    json_of = (
+        codec.message_class(typename[: -len(JSON_SUFFIX)])
+        if typename.endswith(JSON_SUFFIX)
+        else None
+    )
+    if json_of is not None:
+        try:
+            # What the function side does (sfidl.runtime.dispatch): the same parser, as strict.
+            json_format.Parse(body.decode("utf-8"), json_of())
+        except (json_format.ParseError, UnicodeDecodeError) as exc:
+            raise IngressError(
+                f"malformed JSON body for {json_of.DESCRIPTOR.full_name}: {exc}"
+            ) from None
+        return
     try:
         codec.check(typename, body)
     except codec.CodecError as exc:
-        raise IngressError(f"malformed body: {exc}") from None
-    return Incoming(target, None, typed_value(typename, body))
+        hint = ""
+        if body.lstrip().startswith(b"{"):
+            hint = (
+                f" (a JSON body? send it as Content-Type: application/vnd.{typename}{JSON_SUFFIX})"
+            )
+        raise IngressError(f"malformed body: {exc}{hint}") from None
 
 
 def _check_typename(typename: str, status: int) -> None:
@@ -86,49 +172,25 @@ def _check_typename(typename: str, status: int) -> None:
         raise IngressError(
             f"{typename!r} is not a typename of the form namespace/name", status=status
         )
-    if typename.startswith(PROTOBUF_TYPENAME_PREFIX) and not codec.is_known(typename):
+    base = typename.removesuffix(JSON_SUFFIX)
+    if base.startswith(PROTOBUF_TYPENAME_PREFIX) and not codec.is_known(base):
         raise IngressError(
             f"unknown message type {typename!r}: no such protobuf message is loaded", status=status
         )
 
 
-def _looks_like_json(body: bytes) -> bool:
-    """A JSON object: a message's JSON is one, and its protobuf bytes never start with ``{``.
-
-    (0x7B would open a group, field 15, and proto3 has no groups; a bare number or string
-    that happens to parse as JSON, like b"85", is protobuf and stays protobuf.)
-    """
-    if not body.startswith(b"{"):
-        return False
-    try:
-        return isinstance(json.loads(body), dict)
-    except ValueError:
-        return False
-
-
-def _json_bytes(typename: str, body: bytes) -> bytes:
-    try:
-        value = json.loads(body)
-    except ValueError as exc:
-        raise IngressError(f"malformed JSON body: {exc}") from None
-    if not codec.is_known(typename):
-        return body  # a make_json_type value: the JSON text is the value
-    try:
-        return codec.from_json(typename, value)
-    except codec.CodecError as exc:
-        raise IngressError(f"malformed body: {exc}") from None
-
-
-def from_json_line(manifest: Manifest, line: str) -> Incoming:
+def from_json_line(manifest: Manifest, line: str, takes: Takes | None = None) -> Incoming:
     """One JSON-lines record.
 
     ``{"ingress": "<ingress name or id>", "key": "...", "value": {...}}`` or
-    ``{"target": "ns/type/id", "typename": "...", "value": ...}``.
+    ``{"target": "ns/type/id", "typename": "...", "value": ...}`` (the value in proto3 JSON,
+    refused with ``takes`` when no handler of the target takes ``typename``).
     """
     try:
         record = json.loads(line)
-    except ValueError as exc:
-        raise IngressError(f"not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        problem = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise IngressError(f"not JSON: {problem}") from None
     if not isinstance(record, dict) or "value" not in record:
         raise IngressError(
             'expected an object with "value" and either "ingress" and "key" or "target" and "typename"'
@@ -147,12 +209,13 @@ def from_json_line(manifest: Manifest, line: str) -> Incoming:
             known = ", ".join(manifest.functions)
             raise IngressError(f"unknown function type '{namespace}/{type_}' (known: {known})")
         typename = _field(record, "typename")
+        target = Address(namespace, type_, id)
+        if takes is not None and typename not in takes(target.typename):
+            raise IngressError(_not_taken(target, typename, takes(target.typename)))
         _check_typename(typename, status=400)
-        return Incoming(
-            Address(namespace, type_, id),
-            None,
-            typed_value(typename, _encode(typename, record["value"])),
-        )
+        value = _encode(typename, record["value"])
+        _check_body(typename, value)
+        return Incoming(target, None, typed_value(typename, value))
     raise IngressError('a record needs "ingress" and "key", or "target" and "typename"')
 
 
@@ -177,6 +240,7 @@ async def follow_file(
     start: int,
     *,
     follow: bool,
+    takes: Takes | None = None,
     room: Callable[[], Awaitable[None]] | None = None,
     poll_s: float = 0.2,
     chunk: int = 256,
@@ -207,7 +271,7 @@ async def follow_file(
             text = raw.decode("utf-8", "replace").strip()
             if text:
                 try:
-                    messages.append(from_json_line(manifest, text))
+                    messages.append(from_json_line(manifest, text, takes))
                 except IngressError as exc:
                     enqueue(messages, source, offset)
                     raise IngressError(f"{path}:{line_no}: {exc}") from None

@@ -1,4 +1,4 @@
-"""``sfidl run``: the local runtime as a process (HTTP ingress/egress, JSON-lines files, status log)."""
+"""``sfidl run``: the local runtime as a process (HTTP ingress and egress, JSON-lines files, status log)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from aiohttp import web
 from sfidl.local import ingress
 from sfidl.local.app import LocalApp
 from sfidl.local.clock import Clock, SystemClock
-from sfidl.local.egress import FileSink, StdoutSink
+from sfidl.local.egress import FileSink, StdoutSink, shared_topics
 from sfidl.local.engine import Engine
 from sfidl.local.errors import LocalRuntimeError
-from sfidl.local.server import make_server
+from sfidl.local.ingress import DeclaresIngress
+from sfidl.local.server import HTTP_LOG, egress_app, ingress_app
 from sfidl.local.store import Store
 from sfidl.local.transport import Http, InProcess, Transport
 
@@ -33,9 +34,14 @@ class RunOptions:
     db: Path = Path(".sfidl/local.sqlite")
     remote: bool = False  # call the functions over HTTP at ``endpoint`` instead of in-process
     endpoint: str | None = None  # overrides the manifest's endpoint
-    port: int | None = (
-        8090  # the HTTP ingress/egress port on 127.0.0.1; 0: any free port; None: no HTTP
-    )
+    # The HTTP ingress and egress ports on 127.0.0.1 (the playground image's); 0: any free
+    # port; None: none.
+    port: int | None = 8090
+    egress_port: int | None = 8091
+    # An idle HTTP connection (or a request body that stops arriving) is closed after this.
+    idle_timeout_s: float = 30.0
+    # How long an Idempotency-Key is remembered: a re-send within it queues nothing.
+    idempotency_retention_s: float = 24 * 3600.0
     ingress_files: tuple[Path, ...] = ()
     follow: bool = True  # keep reading lines appended to the ingress files
     egress_dir: Path | None = None  # one <topic>.jsonl per topic or stream
@@ -58,13 +64,15 @@ class LocalRuntime:
         self.options = options
         self._error: BaseException | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
         self._transport: Transport | None = None
         self._engine: Engine | None = None
         self._store: Store | None = None
         self._stopped = False
         self.port: int | None = None
-        """The HTTP port actually bound, once started."""
+        """The HTTP ingress port actually bound, once started."""
+        self.egress_port: int | None = None
+        """The HTTP egress port actually bound, once started."""
 
     @property
     def engine(self) -> Engine:
@@ -104,8 +112,32 @@ class LocalRuntime:
             counts.delayed,
             counts.egress,
         )
+        self._store.forget_ingress_keys(self._forget_before())
+        takes = self.app.ingress_typenames if isinstance(self.app, DeclaresIngress) else None
+        for shared, names in shared_topics(manifest).items():
+            log.info(
+                "topic %r is written by %s: GET /%s reads them all (the records say which"
+                " egress wrote them), GET /<egress name> one egress's",
+                shared,
+                " and ".join(names),
+                shared,
+            )
         if options.port is not None:
-            await self._serve_http(engine, options.port)
+            app = ingress_app(engine, takes, body_timeout_s=options.idle_timeout_s)
+            self.port = await self._serve(app, options.port)
+            log.info(
+                "ingress listening on http://%s:%d (POST /<namespace>/<type>/<id>"
+                " with Content-Type application/vnd.<typename>)",
+                HOST,
+                self.port,
+            )
+        if options.egress_port is not None:
+            self.egress_port = await self._serve(egress_app(engine), options.egress_port)
+            log.info(
+                "egress listening on http://%s:%d (GET /<topic> pops a record)",
+                HOST,
+                self.egress_port,
+            )
         follow = options.follow and not options.stop_when_idle
         for path in options.ingress_files:
             start = self._store.offset(str(path.resolve()))
@@ -116,6 +148,7 @@ class LocalRuntime:
                     engine.enqueue,
                     start,
                     follow=follow,
+                    takes=takes,
                     room=engine.room,
                     chunk=min(256, options.max_batch),
                 )
@@ -134,22 +167,25 @@ class LocalRuntime:
             )
         return Http(endpoint, timeout_s=self.options.call_timeout_s)
 
-    async def _serve_http(self, engine: Engine, port: int) -> None:
-        self._runner = web.AppRunner(make_server(engine), access_log=None)
-        await self._runner.setup()
+    async def _serve(self, app: web.Application, port: int) -> int:
+        """Serve ``app`` on ``port``; returns the port bound."""
+        # An idle connection, and the rest of a body nobody reads, wait the idle timeout at most.
+        idle = self.options.idle_timeout_s
+        runner = web.AppRunner(
+            app, access_log=None, logger=HTTP_LOG, keepalive_timeout=idle, lingering_time=idle
+        )
+        await runner.setup()
+        self._runners.append(runner)
         try:
-            await web.TCPSite(self._runner, HOST, port).start()
+            await web.TCPSite(runner, HOST, port).start()
         except OSError as exc:
             raise LocalRuntimeError(
                 f"cannot listen on {HOST}:{port}: {exc.strerror or exc}"
             ) from None
-        self.port = int(self._runner.addresses[0][1])
-        log.info(
-            "listening on http://%s:%d (POST /<namespace>/<type>/<id> with Content-Type application/vnd.<typename>;"
-            " GET /<topic> pops an egress record)",
-            HOST,
-            self.port,
-        )
+        return int(runner.addresses[0][1])
+
+    def _forget_before(self) -> int:
+        return self.engine.clock.now_ms() - int(self.options.idempotency_retention_s * 1000)
 
     def _ingress_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -162,6 +198,7 @@ class LocalRuntime:
             await asyncio.sleep(self.options.status_interval_s)
             store = self.engine.store
             store.purge_expired(self.engine.clock.now_ms())
+            store.forget_ingress_keys(self._forget_before())
             c = store.counts()
             log.info(
                 "processed %d messages; %d queued, %d delayed, %d egress records",
@@ -197,8 +234,8 @@ class LocalRuntime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._engine is not None:
             await self._engine.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in self._runners:
+            await runner.cleanup()
         if self._transport is not None:
             await self._transport.close()
         if self._store is not None:

@@ -1,71 +1,192 @@
-"""The HTTP face of ``sfidl run``, as the StateFun playground image has it.
+"""The HTTP face of ``sfidl run``, as the StateFun playground image has it: ingress and egress,
+each on its own port (8090 and 8091 in the generated ``module.playground.yaml``).
 
-``POST /<namespace>/<type>/<id>`` with ``Content-Type: application/vnd.<typename>`` queues a
-message (answered once it is durably queued; while a backlog is full the answer waits);
-``GET /<topic>`` pops one egress record as JSON (404 when there is none) and
-``GET /<topic>?all=1`` lists them without popping. A pop is committed before it is answered,
-so a crash in between loses that record for the reader (it stays in the database and the
-``?all=1`` listing), like the playground's in-memory egress.
+Ingress: any method to ``/<namespace>/<type>/<id>`` with ``Content-Type:
+application/vnd.<typename>`` queues the body, as is, as a message of that typename; the
+answer comes once it is durably queued (while a backlog is full, it waits). What the
+function could never take (a typename no handler of the target takes, a body that does not
+decode) is refused with a 4xx and the reason, where the image would queue it. An
+``Idempotency-Key`` header makes a re-sent request a no-op, answered like the first.
+
+Egress: any method to ``/<topic>`` pops one record and answers its payload (the message's
+proto3 JSON); like the image, always with HTTP status 200 and the outcome in a ``Status:``
+header (404: no record, 405: no such topic). Beyond the image: ``/<egress name or
+typename>`` reads only that egress's records of its topic; ``?envelope=1`` answers the
+record as a JSON envelope (``seq``, ``egress``, ``topic``, ``key``, ``value``) with real
+HTTP statuses; ``?all=1`` lists every record as envelopes without popping. A pop is
+committed before it is answered, so a crash in between loses that record for the reader (it
+stays in the database and the ``?all=1`` listing), like the image's in-memory egress.
+
+Every answer carries ``Status:``; malformed requests get a 4xx and a reason, never a 500.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
+import logging
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from sfidl.local import egress, ingress
 from sfidl.local.engine import Engine
 from sfidl.local.errors import IngressError
+from sfidl.local.store import Incoming, IngressKey, StoredEgress
 
 
-def _json(value: object, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status,
-        text=json.dumps(value, ensure_ascii=False) + "\n",
-        content_type="application/json",
-    )
+class _OneLine(logging.Filter):
+    """A malformed request (bad HTTP, which aiohttp answers 400) is the client's mistake: one
+    log line, not a traceback per request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg = f"{record.getMessage()}: {' '.join(str(error).split())}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
-def make_server(engine: Engine) -> web.Application:
-    """The aiohttp application serving ingress and egress for ``engine``."""
-    manifest = engine.manifest
+HTTP_LOG = logging.getLogger("sfidl.local.http")
+"""The servers' own log (aiohttp's ``logger``): malformed requests in one line each."""
+HTTP_LOG.addFilter(_OneLine())
 
-    async def post(request: web.Request) -> web.Response:
-        info = request.match_info
+IDEMPOTENCY_KEY = "Idempotency-Key"
+# Marks the answer to a re-sent request that queued nothing (the first one did).
+REPLAYED = "Idempotent-Replayed"
+
+
+def _answer(status: int, text: str = "", *, line: int | None = None) -> web.Response:
+    """A response with the outcome in ``Status:`` (the playground's convention) and, unless
+    ``line`` says otherwise, in the status line too."""
+    response = web.Response(status=status if line is None else line, body=text.encode("utf-8"))
+    response.headers["Status"] = str(status)
+    if text:
+        response.content_type = "text/plain"
+        response.charset = "utf-8"
+    return response
+
+
+def ingress_app(
+    engine: Engine, takes: ingress.Takes | None, *, body_timeout_s: float
+) -> web.Application:
+    """The ingress server for ``engine``; ``takes`` says what each function takes (None: anything)."""
+    functions = frozenset(engine.manifest.functions)
+
+    async def receive(request: web.Request) -> web.Response:
         try:
+            target = ingress.address_of_path(request.path)
+            if target.typename not in functions:
+                known = ", ".join(sorted(functions))
+                raise IngressError(
+                    f"unknown function type {target.typename!r} (known: {known})", status=404
+                )
+            try:
+                async with asyncio.timeout(body_timeout_s):
+                    body = await request.read()
+            except TimeoutError:
+                raise IngressError(
+                    f"the body did not arrive within {body_timeout_s:g} s", status=408
+                ) from None
             incoming = ingress.from_http(
-                info["namespace"],
-                info["type"],
-                info["id"],
-                request.headers.get("Content-Type"),
-                await request.read(),
+                target, request.headers.getall("Content-Type", []), body, takes
             )
-            await engine.room()  # backpressure: the request waits while a backlog is full
-            engine.enqueue([incoming])
+            key = request.headers.get(IDEMPOTENCY_KEY)
+            if key is None:
+                await engine.room()  # backpressure: the request waits while a backlog is full
+                engine.enqueue([incoming])
+                return _answer(200)
+            return await _once(engine, key, incoming)
         except IngressError as exc:
-            return web.Response(status=exc.status, text=f"{exc}\n")
-        return web.Response(text=f"queued for {incoming.target}\n")
-
-    async def bad_path(request: web.Request) -> web.Response:
-        return web.Response(
-            status=404, text=f"{request.path}: send messages to /<namespace>/<type>/<id>\n"
-        )
-
-    async def get(request: web.Request) -> web.Response:
-        topic = request.match_info["topic"]
-        if request.query.get("all"):
-            return _json([egress.to_json(manifest, row) for row in engine.store.egress_of(topic)])
-        row = engine.store.pop_egress(topic)
-        if row is not None:
-            return _json(egress.to_json(manifest, row))
-        if egress.find_egress(manifest, topic) is None and not engine.store.egress_of(topic):
-            topics = ", ".join(e.sink for e in manifest.egresses) or "none"
-            return web.Response(status=404, text=f"unknown topic {topic!r} (declared: {topics})\n")
-        return web.Response(status=404, text=f"no record in {topic!r}\n")
+            return _answer(exc.status, f"{exc}\n")
+        except web.HTTPException as exc:  # the body is over the size limit
+            return _answer(exc.status, f"{exc.reason}\n")
 
     app = web.Application()
-    app.router.add_post("/{namespace}/{type}/{id}", post)
-    app.router.add_post("/{tail:.*}", bad_path)
-    app.router.add_get("/{topic}", get)
+    app.router.add_route("*", "/{path:.*}", receive)
     return app
+
+
+async def _once(engine: Engine, key: str, incoming: Incoming) -> web.Response:
+    """Queue ``incoming`` unless a request was queued under ``key`` (then answer like it did)."""
+    fingerprint = hashlib.sha256(f"{incoming.target}\n".encode() + incoming.argument).digest()
+    first = engine.store.ingress_key(key)
+    if first is None:
+        await engine.room()
+        now = engine.clock.now_ms()
+        if engine.enqueue([incoming], key=IngressKey(key, fingerprint, now)):
+            return _answer(200)
+        first = engine.store.ingress_key(key)  # a request with the same key came in meanwhile
+    if first is not None and first.fingerprint != fingerprint:
+        raise IngressError(
+            f"the {IDEMPOTENCY_KEY} {key!r} was used for another request (another target or"
+            " body); use a new key for a new message",
+            status=422,
+        )
+    response = _answer(200)
+    response.headers[REPLAYED] = "true"
+    return response
+
+
+def egress_app(engine: Engine) -> web.Application:
+    """The egress server for ``engine``."""
+    manifest = engine.manifest
+    shared = egress.shared_topics(manifest)
+
+    def envelope(row: StoredEgress) -> web.Response:
+        response = _answer(200)
+        response.text = json.dumps(egress.to_json(manifest, row), ensure_ascii=False) + "\n"
+        response.content_type = "application/json"
+        return response
+
+    async def read(request: web.Request) -> web.Response:
+        name = request.path[1:]
+        found = egress.reader(manifest, name)
+        as_envelope = bool(request.query.get("envelope")) or bool(request.query.get("all"))
+        if found is None:
+            topics = ", ".join(sorted({e.sink for e in manifest.egresses})) or "none"
+            names = ", ".join(e.typename for e in manifest.egresses) or "none"
+            why = f"no topic or egress {name!r} (topics: {topics}; egresses: {names})"
+            return _answer(405, f"{why}\n") if as_envelope else _silent(405, why)
+        if request.query.get("all"):
+            rows = [
+                row
+                for row in engine.store.egress_of(found.topic)
+                if found.egress in (None, row.egress)
+            ]
+            response = _answer(200)
+            response.text = (
+                json.dumps([egress.to_json(manifest, row) for row in rows], ensure_ascii=False)
+                + "\n"
+            )
+            response.content_type = "application/json"
+            return response
+        row = engine.store.pop_egress(found.topic, found.egress)
+        if row is None:
+            why = f"no record in {name!r}"
+            return _answer(404, f"{why}\n") if as_envelope else _silent(404, why)
+        if as_envelope:
+            return envelope(row)
+        response = _answer(200, line=200)
+        response.body = egress.payload(manifest, row)
+        # The image sends no Content-Type (aiohttp would say octet-stream): the payload is JSON.
+        response.content_type = "application/json"
+        response.headers["Sfidl-Egress"] = row.egress
+        if found.egress is None and found.topic in shared:
+            response.headers["Sfidl-Shared-By"] = ", ".join(shared[found.topic])
+        return response
+
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", read)
+    return app
+
+
+def _silent(status: int, why: str) -> web.Response:
+    """The playground's answer: status line 200, an empty body, the outcome in ``Status:``
+    (and, beyond the image, the reason in ``Sfidl-Reason:``)."""
+    response = _answer(status, line=200)
+    response.headers["Sfidl-Reason"] = why.encode("ascii", "backslashreplace").decode("ascii")
+    return response

@@ -30,3 +30,17 @@ def calls_local_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def calls(calls_local_out: Path) -> ModuleType:
     """tests.local.calls_impls: implementations of the generated classes (imports calls_local_sfidl)."""
     return importlib.import_module("tests.local.calls_impls")
+
+
+HTTP_LOCAL_SFIDL = Path(__file__).with_name("http_local.sfidl")
+
+
+@pytest.fixture(scope="session")
+def http_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    """tests.local.http_impls over ``http_local.sfidl``, compiled once and put on sys.path."""
+    out = tmp_path_factory.mktemp("http_local")
+    for name, data in compile_file(HTTP_LOCAL_SFIDL).files.items():
+        (out / name).write_bytes(data)
+    sys.path.insert(0, str(out))
+    yield importlib.import_module("tests.local.http_impls")
+    sys.path.remove(str(out))

@@ -13,6 +13,7 @@ if __name__ == "__main__":
     options = RunOptions(
         db=db,
         port=None,
+        egress_port=None,
         ingress_files=(ingress_file,),
         egress_dir=egress_dir,
         egress_stdout=False,

@@ -232,7 +232,9 @@ def test_under_the_real_clock_an_async_callee_sleeping_past_the_timeout_times_ou
         gate = asyncio.Event()
         caller = calls.Caller(timeout=timedelta(milliseconds=50))
         app = calls.app(calls.Callee(gate), caller)
-        options = RunOptions(db=tmp_path / "local.sqlite", port=None, egress_stdout=False)
+        options = RunOptions(
+            db=tmp_path / "local.sqlite", port=None, egress_port=None, egress_stdout=False
+        )
         runtime = LocalRuntime(app, options)
         await runtime.start()
         replied = asyncio.Event()

@@ -66,7 +66,9 @@ def test_an_app_without_use_clock_runs_as_before():
 def test_sfidl_run_gives_an_in_process_app_the_wall_clock_and_a_remote_one_nothing(tmp_path: Path):
     async def start(remote: bool) -> ClockedDemo:
         app = ClockedDemo()
-        options = RunOptions(db=tmp_path / f"{remote}.sqlite", port=None, remote=remote)
+        options = RunOptions(
+            db=tmp_path / f"{remote}.sqlite", port=None, egress_port=None, remote=remote
+        )
         runtime = LocalRuntime(app, options)
         await runtime.start()
         await runtime.close()

@@ -50,7 +50,8 @@ def test_a_second_runtime_on_the_same_database_is_refused(tmp_path):
 def test_a_second_sfidl_run_process_on_the_same_database_stops_with_a_clear_error(tmp_path):
     async def scenario() -> None:
         runtime = LocalRuntime(
-            demo_app(), RunOptions(db=tmp_path / "db.sqlite", port=None, egress_stdout=False)
+            demo_app(),
+            RunOptions(db=tmp_path / "db.sqlite", port=None, egress_port=None, egress_stdout=False),
         )
         await runtime.start()
         try:
@@ -74,7 +75,7 @@ def run_demo_command(folder: Path) -> list[str]:
         "import sys; from pathlib import Path; from sfidl.local.errors import LocalRuntimeError;"
         " from sfidl.local.run import RunOptions, run; from tests.local.apps import demo_app\n"
         "try:\n"
-        f"    run(demo_app(), RunOptions(db=Path({str(folder / 'db.sqlite')!r}), port=None, stop_when_idle=True))\n"
+        f"    run(demo_app(), RunOptions(db=Path({str(folder / 'db.sqlite')!r}), port=None, egress_port=None, stop_when_idle=True))\n"
         "except LocalRuntimeError as e:\n"
         "    print(e, file=sys.stderr); sys.exit(1)\n"
     )
@@ -175,7 +176,9 @@ def test_a_stop_with_a_batch_in_flight_leaves_it_queued_for_the_next_run(tmp_pat
 
     async def scenario(gate: asyncio.Event, stop_in_flight: bool) -> tuple[int, int]:
         app = gated_app(gate)
-        runtime = LocalRuntime(app, RunOptions(db=db, port=None, egress_stdout=False))
+        runtime = LocalRuntime(
+            app, RunOptions(db=db, port=None, egress_port=None, egress_stdout=False)
+        )
         await runtime.start()
         task = asyncio.create_task(runtime.run())
         if stop_in_flight:

@@ -157,7 +157,7 @@ def test_run_stops_cleanly_on_sigterm_and_logs_its_status(tmp_path):
     path.write_text('{"ingress": "increments", "key": "k", "value": {"by": 1}}\n')
     script = (
         "import sys; from pathlib import Path; from sfidl.local.run import RunOptions, run; from tests.local.apps import demo_app;"
-        f"run(demo_app(), RunOptions(db=Path({str(tmp_path / 'db.sqlite')!r}), port=0, ingress_files=(Path({str(path)!r}),),"
+        f"run(demo_app(), RunOptions(db=Path({str(tmp_path / 'db.sqlite')!r}), port=0, egress_port=0, ingress_files=(Path({str(path)!r}),),"
         " status_interval_s=0.05))"
     )
     process = subprocess.Popen(

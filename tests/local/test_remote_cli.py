@@ -20,7 +20,7 @@ def test_remote_run_with_the_function_server_down_fails_clearly(tmp_path: Path) 
     )
     command = [
         sys.executable, "-m", "sfidl", "run", str(folder / "greeter.sfidl"),
-        "--app", "greeter_app", "-o", str(tmp_path / "gen"), "--port", "0",
+        "--app", "greeter_app", "-o", str(tmp_path / "gen"), "--port", "0", "--egress-port", "0",
         "--db", str(tmp_path / "local.sqlite"), "--ingress-file", str(records), "--stop-when-idle",
         "--remote", "--endpoint", "http://127.0.0.1:9/statefun", "--call-timeout", "5",
     ]  # fmt: skip

@@ -1,210 +1,488 @@
-"""The HTTP ingress and egress of ``sfidl run`` (the playground's requests), on 127.0.0.1 with an ephemeral port."""
+"""The HTTP ingress and egress of ``sfidl run``, as the StateFun playground image serves them.
+
+Each runtime binds 127.0.0.1 on ephemeral ports; every wait has a deadline.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import aiohttp
 import pytest
-from statefun.types_pb2 import IntWrapper, StringWrapper
+from google.protobuf import json_format
 
 from sfidl.local import ingress
 from sfidl.local.engine import unpack
 from sfidl.local.errors import IngressError
+from sfidl.local.records import Address
 from sfidl.local.run import LocalRuntime, RunOptions
 from tests.local.apps import Increment, demo_app
 
-VND = "application/vnd.type.googleapis.com/sfidl.demo.Increment"
+DEADLINE_S = 5.0
+ADD = "application/vnd.type.googleapis.com/test.http_local.Add"
 
 
 @asynccontextmanager
-async def running(db: Path) -> AsyncIterator[tuple[LocalRuntime, str]]:
-    runtime = LocalRuntime(demo_app(), RunOptions(db=db, port=0, egress_stdout=False))
+async def running(app: Any, db: Path, **options: Any) -> AsyncIterator[LocalRuntime]:
+    runtime = LocalRuntime(
+        app, RunOptions(db=db, port=0, egress_port=0, egress_stdout=False, **options)
+    )
     await runtime.start()
     task = asyncio.create_task(runtime.run())
     try:
-        yield runtime, f"http://127.0.0.1:{runtime.port}"
+        yield runtime
     finally:
         runtime.stop()
         await task
         await runtime.close()
 
 
+def urls(runtime: LocalRuntime) -> tuple[str, str]:
+    return f"http://127.0.0.1:{runtime.port}", f"http://127.0.0.1:{runtime.egress_port}"
+
+
 async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
-    for _ in range(500):
-        if await check():
-            return
+    deadline = asyncio.get_running_loop().time() + DEADLINE_S
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "not reached in time"
         await asyncio.sleep(0.01)
-    raise AssertionError("not reached within 5 s")
 
 
-def test_http_ingress_queues_messages_and_egress_is_read_back(tmp_path):
+async def processed(runtime: LocalRuntime, count: int) -> None:
+    async def done() -> bool:
+        return runtime.engine.store.counts().processed >= count and runtime.engine.quiet
+
+    await eventually(done)
+
+
+def payload(pb: ModuleType, id: str, total: int) -> bytes:
+    """What the image's egress answers for a Count an sfidl app wrote with playground=True."""
+    count = pb.Count(id=id, total=total)
+    text: str = json_format.MessageToJson(count, indent=None, preserving_proto_field_name=True)
+    return text.encode()
+
+
+def test_ingress_and_egress_answer_as_the_playground_image(tmp_path, http_local):
+    import http_local_pb2 as pb
+
     async def scenario() -> None:
         async with (
-            running(tmp_path / "db.sqlite") as (runtime, url),
+            running(http_local.app(), tmp_path / "db.sqlite") as runtime,
             aiohttp.ClientSession() as http,
         ):
-            body = Increment(by=2).SerializeToString()
-            async with http.post(
-                f"{url}/demo/counter/a", data=body, headers={"Content-Type": VND}
-            ) as r:
-                assert r.status == 200, await r.text()
-            async with http.post(
-                f"{url}/demo/counter/a", data=b'{"by": 3}', headers={"Content-Type": VND + "+json"}
-            ) as r:
-                assert r.status == 200, await r.text()
-            # JSON is accepted for a protobuf typename without +json too.
-            async with http.post(
-                f"{url}/demo/counter/b", data=b'{"by": 7}', headers={"Content-Type": VND}
-            ) as r:
-                assert r.status == 200, await r.text()
-
-            async def three_records() -> bool:
-                async with http.get(f"{url}/counts?all=1") as r:
-                    return len(await r.json()) == 3
-
-            await eventually(three_records)
+            ingress_url, egress_url = urls(runtime)
+            requests = [
+                # Protobuf bytes; proto3 JSON under <typename>+json (JSON names or .proto names);
+                # any method, a final / ignored, as the image splits the path.
+                ("POST", "/test.http_local/counter/a", ADD, pb.Add(by=2).SerializeToString()),
+                ("POST", "/test.http_local/counter/a", ADD + "+json", b'{"by": "3"}'),
+                ("PUT", "/test.http_local/counter/b/", ADD + "+json", b'{"by": 7}'),
+            ]
+            for method, path, content_type, body in requests:
+                async with http.request(
+                    method, ingress_url + path, data=body, headers={"Content-Type": content_type}
+                ) as r:
+                    assert (r.status, r.headers["Status"], await r.read()) == (200, "200", b"")
+            await processed(runtime, 3)
             popped = []
             for _ in range(3):
-                async with http.get(f"{url}/counts") as r:
-                    assert r.status == 200 and r.content_type == "application/json"
-                    popped.append(await r.json())
-            async with http.get(f"{url}/counts") as r:
-                assert r.status == 404 and "no record in 'counts'" in await r.text()
-            async with http.get(f"{url}/nowhere") as r:
-                assert (
-                    r.status == 404
-                    and "unknown topic 'nowhere' (declared: counts)" in await r.text()
+                async with http.get(f"{egress_url}/counts") as r:
+                    assert (r.status, r.headers["Status"]) == (200, "200")
+                    assert r.headers["Sfidl-Egress"] == "test.http_local/counts"
+                    popped.append(await r.read())
+            assert sorted(popped) == sorted(
+                [payload(pb, "a", 2), payload(pb, "a", 5), payload(pb, "b", 7)]
+            )
+            # Nothing left: status line 200, an empty body, 404 in Status:; an unknown topic 405.
+            async with http.get(f"{egress_url}/counts") as r:
+                assert (r.status, r.headers["Status"], await r.read()) == (200, "404", b"")
+            async with http.post(f"{egress_url}/nowhere") as r:
+                assert (r.status, r.headers["Status"], await r.read()) == (200, "405", b"")
+                assert r.headers["Sfidl-Reason"] == (
+                    "no topic or egress 'nowhere' (topics: counts, dead-letters;"
+                    " egresses: test.http_local/counts, test.http_local/audit,"
+                    " test.http_local/dead)"
                 )
-            values = sorted((p["key"], p["value"]["total"]) for p in popped)
-            assert values == [
-                ("a", "2"),
-                ("a", "5"),
-                ("b", "7"),
-            ]  # int64 is a string in proto3 JSON
-            assert {p["topic"] for p in popped} == {"counts"} and {p["egress"] for p in popped} == {
-                "demo/counts"
-            }
-            # Popped records stay listed by ?all=1 (the listing does not pop).
-            async with http.get(f"{url}/counts?all=1") as r:
-                assert len(await r.json()) == 3
 
     asyncio.run(scenario())
 
 
-def test_http_ingress_rejects_bad_requests_with_a_clear_4xx_and_applies_nothing(tmp_path):
-    bad = [
-        (
-            "/demo/nobody/a",
-            VND,
-            Increment(by=1).SerializeToString(),
-            404,
-            "unknown function type 'demo/nobody' (known: demo/audit, demo/bad, demo/counter, demo/relay, demo/timers)",
-        ),
-        (
-            "/demo/counter/a",
-            VND,
-            b"\xff\xff\xff",
-            400,
-            "malformed body: not a valid sfidl.demo.Increment",
-        ),
-        (
-            "/demo/counter/a",
-            VND + "+json",
-            b'{"by": "many"}',
-            400,
-            "malformed body: not a valid sfidl.demo.Increment",
-        ),
-        ("/demo/counter/a", VND + "+json", b"{not json", 400, "malformed JSON body"),
-        (
-            "/demo/counter/a",
-            "application/vnd.type.googleapis.com/sfidl.demo.Nope",
-            b"",
-            415,
-            "unknown message type 'type.googleapis.com/sfidl.demo.Nope'",
-        ),
-        (
-            "/demo/counter/a",
-            "application/octet-stream",
-            b"",
-            415,
-            "does not name the message type; send Content-Type: application/vnd.<typename>",
-        ),
-        (
-            "/demo/counter",
-            VND,
-            b"",
-            404,
-            "/demo/counter: send messages to /<namespace>/<type>/<id>",
-        ),
-    ]
+def test_the_egress_payload_is_what_the_app_writes_for_the_playground_image(http_local):
+    """The same bytes as the ``payload`` of the EgressRecord ``Application(playground=True)`` emits."""
+    import http_local_pb2 as pb
+    import http_local_sfidl as gen
+    from statefun.request_reply_pb2 import FromFunction
 
+    from sfidl.local.egress import payload as local_payload
+    from sfidl.local.store import StoredEgress
+    from tests.protocol import Driver
+
+    app = gen.HttpLocalApp(counter=http_local.Counter(), playground=True)
+    result: FromFunction.InvocationResponse = Driver(app).invoke(
+        http_local.COUNTER, "a", pb.Add(by=2, audit=True)
+    )
+    records = [json_format_loads(e.argument.value) for e in result.outgoing_egresses]
+    assert [r["topic"] for r in records] == ["counts", "counts"]
+    stored = StoredEgress(
+        1, "test.http_local/counts", "counts", "a", pb.Count(id="a", total=2).SerializeToString()
+    )
+    assert local_payload(gen.MANIFEST, stored) == records[0]["payload"].encode()
+
+
+def json_format_loads(data: bytes) -> dict[str, str]:
+    import json
+
+    loaded: dict[str, str] = json.loads(data)
+    return loaded
+
+
+def test_egress_conveniences_envelopes_listing_and_reading_one_egress_of_a_shared_topic(
+    tmp_path, http_local
+):
     async def scenario() -> None:
         async with (
-            running(tmp_path / "db.sqlite") as (runtime, url),
+            running(http_local.app(), tmp_path / "db.sqlite") as runtime,
             aiohttp.ClientSession() as http,
         ):
-            for path, content_type, body, status, message in bad:
+            ingress_url, egress_url = urls(runtime)
+            for by, audit in ((1, True), (2, False), (3, True)):
+                body = f'{{"by": {by}, "audit": {str(audit).lower()}}}'.encode()
                 async with http.post(
-                    url + path, data=body, headers={"Content-Type": content_type}
+                    f"{ingress_url}/test.http_local/counter/a",
+                    data=body,
+                    headers={"Content-Type": ADD + "+json"},
                 ) as r:
-                    assert (r.status, message in await r.text()) == (status, True), (
-                        path,
-                        await r.text(),
-                    )
+                    assert r.status == 200, await r.text()
+            await processed(runtime, 3)
+            # Two egresses write the topic "counts": /counts reads both and says so ...
+            async with http.get(f"{egress_url}/counts") as r:
+                assert (
+                    r.headers["Sfidl-Shared-By"] == "test.http_local/counts, test.http_local/audit"
+                )
+                assert (r.headers["Sfidl-Egress"], await r.json()) == (
+                    "test.http_local/counts",
+                    {"id": "a", "total": "1"},
+                )
+            # ... an egress's name or typename reads only its own records.
+            totals = []
+            for name in ("audit", "test.http_local/audit", "audit"):
+                async with http.get(f"{egress_url}/{name}") as r:
+                    totals.append((r.headers["Status"], await r.read()))
+            assert totals == [
+                ("200", b'{"id": "a", "total": "1"}'),
+                ("200", b'{"id": "a", "total": "6"}'),
+                ("404", b""),
+            ]
+            # ?envelope=1: the record with its sequence number, key and egress; real statuses.
+            async with http.get(f"{egress_url}/counts?envelope=1") as r:
+                assert (r.status, r.content_type) == (200, "application/json")
+                assert await r.json() == {
+                    "seq": 3,
+                    "egress": "test.http_local/counts",
+                    "topic": "counts",
+                    "key": "a",
+                    "value": {"id": "a", "total": "3"},
+                }
+            async with http.get(f"{egress_url}/counts?envelope=1") as r:
+                assert (r.status, r.headers["Status"], r.content_type) == (
+                    200,
+                    "200",
+                    "application/json",
+                )
+            async with http.get(f"{egress_url}/counts?envelope=1") as r:
+                assert (r.status, await r.text()) == (404, "no record in 'counts'\n")
+            async with http.get(f"{egress_url}/nowhere?envelope=1") as r:
+                assert r.status == 405 and "no topic or egress 'nowhere'" in await r.text()
+            # ?all=1 lists without popping, per topic or per egress.
+            async with http.get(f"{egress_url}/counts?all=1") as r:
+                assert [e["seq"] for e in await r.json()] == [1, 2, 3, 4, 5]
+            async with http.get(f"{egress_url}/audit?all=1") as r:
+                assert [e["egress"] for e in await r.json()] == ["test.http_local/audit"] * 2
+
+    asyncio.run(scenario())
+
+
+NO_HANDLER = "no handler of test.http_local/counter takes "
+TAKES = (
+    "; it takes type.googleapis.com/test.http_local.Add"
+    " (protobuf bytes; with +json after the typename, proto3 JSON)"
+)
+REFUSED = [
+    # (path, Content-Type, body, status, the reason)
+    (
+        "/test.http_local/nobody/a",
+        ADD,
+        b"",
+        404,
+        "unknown function type 'test.http_local/nobody' (known: test.http_local/counter)",
+    ),
+    ("/test.http_local/counter", ADD, b"", 404, "send messages to /<namespace>/<type>/<id>"),
+    ("/a/b/c/d", ADD, b"", 404, "/a/b/c/d: send messages to /<namespace>/<type>/<id>"),
+    # No handler takes it: an rpc's call envelope (from an ingress nobody gets the reply) ...
+    (
+        "/test.http_local/counter/a",
+        "application/vnd.type.googleapis.com/test.http_local.CounterGetCall",
+        b"",
+        415,
+        NO_HANDLER + "'type.googleapis.com/test.http_local.CounterGetCall' from an ingress" + TAKES,
+    ),
+    # ... no vnd Content-Type (the image then takes the body as a string) ...
+    (
+        "/test.http_local/counter/a",
+        "application/json",
+        b"{}",
+        415,
+        NO_HANDLER + "'io.statefun.types/string' from an ingress (no Content-Type"
+        " application/vnd.<typename> was sent, and the playground then reads the body as"
+        " io.statefun.types/string)" + TAKES,
+    ),
+    # ... parameters, which the image keeps in the typename.
+    (
+        "/test.http_local/counter/a",
+        ADD + "+json; charset=utf-8",
+        b"{}",
+        415,
+        "(everything after application/vnd. is the typename, parameters included: drop the ;...)",
+    ),
+    (
+        "/test.http_local/counter/a",
+        ADD,
+        b'{"by": 1}',
+        400,
+        "malformed body: not a valid test.http_local.Add: Error parsing message with type"
+        " 'test.http_local.Add': Wire format was corrupt (a JSON body? send it as Content-Type:"
+        " application/vnd.type.googleapis.com/test.http_local.Add+json)",
+    ),
+    (
+        "/test.http_local/counter/a",
+        ADD + "+json",
+        b'{"by": 1',
+        400,
+        "malformed JSON body for test.http_local.Add: Failed to load JSON: Expecting ','"
+        " delimiter: line 1 column 9 (char 8).",
+    ),
+    (
+        "/test.http_local/counter/a",
+        ADD + "+json",
+        b'{"by": "many"}',
+        400,
+        "malformed JSON body for test.http_local.Add: Failed to parse by field",
+    ),
+    (
+        "/test.http_local/counter/a",
+        ADD + "+json",
+        b'{"bye": 1}',
+        400,
+        'Message type "test.http_local.Add" has no field named "bye"',
+    ),
+    (
+        "/test.http_local/counter/a",
+        ADD + "+json",
+        b'{"by": ' * 100_000,
+        400,
+        "malformed JSON body for test.http_local.Add: Failed to load JSON: maximum recursion depth",
+    ),
+    (
+        "/test.http_local/counter/a",
+        ADD + "+json",
+        b"\xff",
+        400,
+        "malformed JSON body for test.http_local.Add: 'utf-8' codec can't decode byte 0xff",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "content_type", "body", "status", "why"), REFUSED)
+def test_the_ingress_refuses_what_the_function_could_never_take_with_a_4xx_and_the_reason(
+    tmp_path, http_local, path, content_type, body, status, why
+):
+    async def scenario() -> None:
+        async with (
+            running(http_local.app(), tmp_path / "db.sqlite") as runtime,
+            aiohttp.ClientSession() as http,
+        ):
+            ingress_url, _ = urls(runtime)
+            async with http.post(
+                ingress_url + path, data=body, headers={"Content-Type": content_type}
+            ) as r:
+                text = await r.text()
+                assert (r.status, r.headers["Status"]) == (status, str(status)), text
+                assert why in text
             counts = runtime.engine.store.counts()
             assert (counts.queued, counts.processed) == (0, 0)
 
     asyncio.run(scenario())
 
 
-def unpacked(content_type: str, body: bytes) -> tuple[str, bytes]:
-    return unpack(ingress.from_http("demo", "bad", "z", content_type, body).argument)
+async def raw_request(port: int, request: bytes) -> bytes:
+    """Send ``request`` as bytes (no client library would send them) and read the whole answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            return await reader.read()
+    finally:
+        writer.close()
 
 
-def test_http_bodies_for_scalar_and_json_typenames():
-    assert unpacked("application/vnd.io.statefun.types/int+json", b"5") == (
-        "io.statefun.types/int",
-        IntWrapper(value=5).SerializeToString(),
+def test_malformed_http_gets_a_4xx_with_a_reason_and_one_log_line(tmp_path, http_local, caplog):
+    async def scenario() -> list[bytes]:
+        async with running(http_local.app(), tmp_path / "db.sqlite") as runtime:
+            assert runtime.port is not None and runtime.egress_port is not None
+            return [
+                await raw_request(
+                    runtime.port,
+                    b"POST /test.http_local/counter/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    b"Content-Type: application/vnd.\xff\xfe/Add\r\nContent-Length: 0\r\n\r\n",
+                ),
+                await raw_request(
+                    runtime.port,
+                    b"POST /test.http_local/co\xffunter/a HTTP/1.1\r\nHost: x\r\n\r\n",
+                ),
+                await raw_request(
+                    runtime.egress_port, b"GET /cou\xffnts HTTP/1.1\r\nHost: x\r\n\r\n"
+                ),
+            ]
+
+    with caplog.at_level("INFO"):
+        bad_type, bad_path, bad_topic = asyncio.run(scenario())
+    assert bad_type.startswith(b"HTTP/1.1 415 ") and b"\r\nStatus: 415\r\n" in bad_type
+    assert b"takes '\\udcff\\udcfe/Add' from an ingress" in bad_type
+    for answer in (bad_path, bad_topic):
+        assert (
+            answer.startswith(b"HTTP/1.0 400 Bad Request") and b"Invalid char in url path" in answer
+        )
+    assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+    assert "Invalid char in url path" in caplog.text
+
+
+def test_idle_connections_and_stalled_bodies_are_closed_after_the_idle_timeout(
+    tmp_path, http_local
+):
+    async def scenario() -> tuple[bytes, bytes, bytes]:
+        async with running(http_local.app(), tmp_path / "db.sqlite", idle_timeout_s=0.2) as runtime:
+            assert runtime.port is not None and runtime.egress_port is not None
+            silent = await raw_request(runtime.port, b"")  # connects, never sends
+            half = await raw_request(runtime.egress_port, b"GET /counts HTTP/1.1\r\nHo")
+            stalled = await raw_request(
+                runtime.port,
+                b"POST /test.http_local/counter/a HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: " + ADD.encode() + b"\r\nContent-Length: 10\r\n\r\n\x08",
+            )
+            return silent, half, stalled
+
+    silent, half, stalled = asyncio.run(scenario())
+    assert (silent, half) == (b"", b"")  # closed by the server, within the deadline
+    assert (
+        stalled.startswith(b"HTTP/1.1 408 ") and b"the body did not arrive within 0.2 s" in stalled
     )
-    assert unpacked(
-        "application/vnd.io.statefun.types/string", StringWrapper(value="s").SerializeToString()
-    ) == (
-        "io.statefun.types/string",
-        StringWrapper(value="s").SerializeToString(),
-    )
-    # A make_json_type typename: the JSON text is the value; any other typename passes through as is.
-    assert unpacked("application/vnd.example/Greet+json", b'{"name": "x"}') == (
-        "example/Greet",
-        b'{"name": "x"}',
-    )
-    assert unpacked("application/vnd.example/raw; charset=utf-8", b"anything") == (
-        "example/raw",
-        b"anything",
-    )
-    assert unpacked(VND, b'{"by": 4, "note": "n"}') == (
-        "type.googleapis.com/sfidl.demo.Increment",
-        Increment(by=4, note="n").SerializeToString(),
-    )
-    # Protobuf bytes that happen to be valid JSON (an unknown fixed32 field 5: b"-" + 4 bytes)
-    # stay protobuf: only a JSON object is taken for a message's JSON.
-    assert unpacked(VND, b"-1234") == ("type.googleapis.com/sfidl.demo.Increment", b"-1234")
-    with pytest.raises(IngressError, match="not a valid io.statefun.sdk.types.IntWrapper"):
-        unpacked("application/vnd.io.statefun.types/int+json", b'"five"')
+
+
+def test_an_idempotency_key_makes_a_resent_request_a_no_op_across_restarts(tmp_path, http_local):
+    db = tmp_path / "db.sqlite"
+    body = b'{"by": 1}'
+
+    async def post(
+        http: aiohttp.ClientSession, url: str, key: str, data: bytes
+    ) -> tuple[int, str, str]:
+        async with http.post(
+            f"{url}/test.http_local/counter/a",
+            data=data,
+            headers={"Content-Type": ADD + "+json", "Idempotency-Key": key},
+        ) as r:
+            return r.status, r.headers.get("Idempotent-Replayed", ""), await r.text()
+
+    async def scenario() -> None:
+        async with running(http_local.app(), db) as runtime, aiohttp.ClientSession() as http:
+            url, _ = urls(runtime)
+            assert await post(http, url, "k1", body) == (200, "", "")
+            assert await post(http, url, "k1", body) == (200, "true", "")  # answered like the first
+            assert await post(http, url, "k2", body) == (200, "", "")
+            status, _, why = await post(http, url, "k1", b'{"by": 2}')
+            assert status == 422 and "the Idempotency-Key 'k1' was used for another request" in why
+            await processed(runtime, 2)
+        async with running(http_local.app(), db) as runtime, aiohttp.ClientSession() as http:
+            url, _ = urls(runtime)
+            assert await post(http, url, "k1", body) == (200, "true", "")  # durable
+            assert runtime.engine.store.state(Address("test.http_local", "counter", "a"), 0)
+            assert runtime.engine.store.counts().processed == 2
+        async with (
+            running(http_local.app(), db, idempotency_retention_s=0) as runtime,
+            aiohttp.ClientSession() as http,
+        ):
+            url, _ = urls(runtime)
+            assert await post(http, url, "k1", body) == (200, "", "")  # forgotten: queued again
+            await processed(runtime, 3)
+
+    asyncio.run(scenario())
+
+
+def test_an_application_that_does_not_say_what_it_takes_gets_any_well_formed_message(tmp_path):
+    """A plain SDK application (no ``ingress_typenames``): only the body is checked."""
+    vnd = "application/vnd.type.googleapis.com/sfidl.demo.Increment"
+
+    async def scenario() -> None:
+        async with (
+            running(demo_app(), tmp_path / "db.sqlite") as runtime,
+            aiohttp.ClientSession() as http,
+        ):
+            url, egress_url = urls(runtime)
+            async with http.post(
+                f"{url}/demo/counter/a",
+                data=Increment(by=2).SerializeToString(),
+                headers={"Content-Type": vnd},
+            ) as r:
+                assert r.status == 200
+            async with http.post(
+                f"{url}/demo/counter/a", data=b"\xff\xff\xff", headers={"Content-Type": vnd}
+            ) as r:
+                assert r.status == 400 and "not a valid sfidl.demo.Increment" in await r.text()
+            await processed(runtime, 1)
+            async with http.get(f"{egress_url}/counts") as r:
+                assert await r.json() == {"id": "a", "total": "2"}
+
+    asyncio.run(scenario())
+
+
+def test_the_typename_is_read_from_the_content_type_as_the_image_reads_it():
+    read = ingress.typename_of_request
+    assert read(["application/vnd.example/Greet"]) == "example/Greet"
+    assert read(["text/plain", "application/vnd.a/b; charset=utf-8"]) == "a/b; charset=utf-8"
+    assert read(["Application/Vnd.a/b"]) == "io.statefun.types/string"  # case-sensitive
+    assert read([]) == "io.statefun.types/string"
+    target = Address("demo", "bad", "z")
+    incoming = ingress.from_http(target, ["application/vnd.example/raw"], b"anything")
+    assert unpack(incoming.argument) == ("example/raw", b"anything")  # passed on as is
 
 
 @pytest.mark.parametrize(
     ("content_type", "why"),
     [
         ("application/vnd.plain", "'plain' is not a typename of the form namespace/name"),
-        ("application/vnd.a/b/c+json", "'a/b/c' is not a typename of the form namespace/name"),
+        ("application/vnd.a/b/c+json", "'a/b/c+json' is not a typename of the form namespace/name"),
         ("application/vnd./x", "'/x' is not a typename of the form namespace/name"),
+        (
+            "application/vnd.type.googleapis.com/sfidl.demo.Nope+json",
+            "unknown message type 'type.googleapis.com/sfidl.demo.Nope+json'",
+        ),
     ],
 )
-def test_http_ingress_rejects_a_malformed_typename(content_type, why):
-    with pytest.raises(IngressError, match=why) as error:
-        ingress.from_http("demo", "counter", "a", content_type, b"{}")
+def test_without_what_the_app_takes_a_malformed_typename_is_refused(content_type, why):
+    with pytest.raises(IngressError, match=re.escape(why)) as error:
+        ingress.from_http(Address("demo", "counter", "a"), [content_type], b"{}")
     assert error.value.status == 415
+
+
+def test_paths_are_split_as_the_image_splits_them():
+    assert ingress.address_of_path("/a/b/c") == Address("a", "b", "c")
+    assert ingress.address_of_path("/a/b/c//") == Address("a", "b", "c")
+    for bad in ("/a/b", "/a/b/", "/a/b/c/d", "/"):
+        with pytest.raises(IngressError) as error:
+            ingress.address_of_path(bad)
+        assert error.value.status == 404
