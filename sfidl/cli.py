@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -174,7 +175,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--stop-when-idle",
         action="store_true",
-        help="exit once the ingress files are read and nothing is queued, in flight or delayed",
+        help="exit once the ingress files are read, nothing is queued or in flight and no delayed"
+        " message is due within the idle horizon; say what is left",
+    )
+    run.add_argument(
+        "--idle-horizon",
+        type=_duration,
+        default=60.0,
+        metavar="DURATION",
+        help="with --stop-when-idle: delayed messages due later than this do not keep the run"
+        " going; they stay in the database (e.g. 0s, 30s, 5min, 2h; default 1min)",
     )
     run.add_argument(
         "--no-stdout", action="store_true", help="do not print egress records on standard output"
@@ -259,6 +269,20 @@ def _breaking(args: argparse.Namespace) -> int:
     from sfidl.breaking.command import run_breaking
 
     return run_breaking(args)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)")
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _duration(text: str) -> float:
+    """A duration as the IDL writes one (``500ms``, ``30s``, ``5min``, ``2h``, ``1d``), in seconds."""
+    found = _DURATION.fullmatch(text.strip())
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: a number and a unit, ms, s, min, h or d (e.g. 30s)"
+        )
+    return float(found.group(1)) * _SECONDS[found.group(2)]
 
 
 def _check_endpoint(url: str | None) -> None:

@@ -45,6 +45,7 @@ def launch(args: argparse.Namespace) -> int:
         egress_dir=args.egress_dir,
         egress_stdout=not args.no_stdout,
         stop_when_idle=args.stop_when_idle,
+        idle_horizon_s=args.idle_horizon,
         call_timeout_s=args.call_timeout,
     )
     try:

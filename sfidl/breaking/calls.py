@@ -150,6 +150,35 @@ def _continuation_targets(pair: Pair) -> Iterator[Change]:
             )
 
 
+def _same_outcome(pair: Pair, old: RpcRef, new: RpcRef) -> bool:
+    """Whether what a pending call recorded and will receive still decodes as declared."""
+    return (
+        pair.same_type(old.request, new.request)
+        and pair.same_type(old.reply, new.reply)
+        and len(old.errors) <= len(new.errors)
+        and all(pair.same_type(o, n) for o, n in zip(old.errors, new.errors))
+    )
+
+
+def _outcome(rpc: RpcRef) -> str:
+    raises = f" raises {', '.join(e.local_name for e in rpc.errors)}" if rpc.errors else ""
+    return f"{rpc.function}.{rpc.handler}({rpc.request.local_name}) returns {rpc.reply.local_name}{raises}"
+
+
+def _continuation_outcome(pair: Pair) -> Iterator[Change]:
+    for function, old, new in _kept_calls(pair):
+        if _targets(old) != _targets(new):
+            continue  # CONTINUATION_TARGETS
+        for before, after in zip(old.targets, new.targets):
+            if not _same_outcome(pair, before, after):
+                yield Change(
+                    new.span,
+                    f"the continuation `{function.name}.{new.continuation}` receives the "
+                    f"outcome of `{_outcome(before)}`, now `{_outcome(after)}`",
+                    old.span,
+                )
+
+
 def _call_carried_type(pair: Pair) -> Iterator[Change]:
     for function, old, new in _kept_calls(pair):
         if new.carries is not None and not pair.same_type(old.carries, new.carries):
@@ -276,6 +305,17 @@ RULES = (
         "when their replies come, and the work they were part of never finishes",
         "give the new calls a new continuation; keep the old one until none can be pending",
         _continuation_targets,
+    ),
+    Rule(
+        "CONTINUATION_OUTCOME",
+        Category.CALLS,
+        Severity.ERROR,
+        "calls pending for it recorded the old request, and the old version of the "
+        "callee may still answer them: the continuation decodes the old request, reply "
+        "or error as the new type, or the call is dropped",
+        "give the calls to the changed rpc a new continuation; keep the old one until "
+        "none can be pending",
+        _continuation_outcome,
     ),
     Rule(
         "CALL_CARRIED_TYPE",

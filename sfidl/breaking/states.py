@@ -169,8 +169,9 @@ RULES = (
         Severity.ERROR,
         "a running StateFun job keeps the expiry each state was first registered with "
         "(it compares only the typename), so the change is ignored until the job restarts; "
-        "Flink refuses to restore a state whose expiry was added or removed; the local "
-        "runtime applies it to a value from its next write (or invocation, after call)",
+        "Flink rejects a restored state whose expiry was added or removed as incompatible "
+        "(the job fails); the local runtime applies it to each value from its next write "
+        "(or invocation, after call)",
         "restart the StateFun job for a changed duration; to add or remove an expiry, "
         "declare a new state under a new name and move the data over",
         _state_expiry,

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from aiohttp import web
@@ -47,9 +48,10 @@ class RunOptions:
     egress_dir: Path | None = None  # one <topic>.jsonl per topic or stream
     egress_stdout: bool = True
     status_interval_s: float = 10.0
-    stop_when_idle: bool = (
-        False  # exit once the files are read and nothing is queued, in flight or delayed
-    )
+    # Exit once the files are read, nothing is queued or in flight, and no delayed message is
+    # due within ``idle_horizon_s`` (those further out stay in the database for the next run).
+    stop_when_idle: bool = False
+    idle_horizon_s: float = 60.0
     max_batch: int = 1000  # per batch; also the backlog per address at which ingress pauses
     max_in_flight: int = 64
     attempts: int = 5  # per batch, before the function counts as failed
@@ -212,11 +214,41 @@ class LocalRuntime:
         readers = self._tasks[: len(self.options.ingress_files)]
         return all(task.done() for task in readers)
 
+    def _idle(self) -> bool:
+        """Files read, nothing queued or in flight, no delayed message due within the horizon."""
+        if not (self._files_read() and self.engine.quiet):
+            return False
+        next_fire = self.engine.store.next_fire_at()
+        horizon_ms = self.engine.clock.now_ms() + int(self.options.idle_horizon_s * 1000)
+        return next_fire is None or next_fire > horizon_ms
+
+    async def _stop_when_idle(self, poll_s: float = 0.05) -> None:
+        while not self._idle():
+            await asyncio.sleep(poll_s)
+        counts = self.engine.store.counts()
+        next_fire = self.engine.store.next_fire_at()
+        if next_fire is None:
+            log.info("idle: nothing queued, in flight or delayed")
+        else:
+            due = datetime.fromtimestamp(next_fire / 1000, timezone.utc)
+            log.info(
+                "idle: %d delayed message(s) remain, none due within %gs (the next at %s);"
+                " they stay in %s for the next run",
+                counts.delayed,
+                self.options.idle_horizon_s,
+                due.isoformat(timespec="seconds"),
+                self.options.db,
+            )
+        self.engine.stop()
+
     async def run(self) -> None:
         """Deliver until :meth:`stop` (or idle, with ``stop_when_idle``); raise what stopped the runtime."""
         if self._stopped:
             return
-        await self.engine.run(idle=self._files_read if self.options.stop_when_idle else None)
+        if self.options.stop_when_idle:
+            watcher = asyncio.get_running_loop().create_task(self._stop_when_idle())
+            self._tasks.append(watcher)
+        await self.engine.run()
         if self._error is not None:
             raise self._error
 
