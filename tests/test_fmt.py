@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sfidl.cli import main
 from sfidl.diagnostics import CompileError, Span
 from sfidl.frontend import load_program
+from sfidl.tools import fmt_print
 from sfidl.tools.fmt import _tokens, format_file, format_source
 from tests.golden import assert_golden
 from tests.test_compile_fuzz import _folder, _program, _seed_and_mutation, _settings
@@ -325,3 +326,32 @@ def test_fmt_reports_a_file_that_is_not_utf8(
     assert code == 1
     assert "it is not UTF-8 text (invalid byte 0xE9 at offset 19)" in err
     assert path.read_bytes() == b"namespace a; // caf\xe9\n"
+
+
+def test_a_formatter_that_would_lose_a_comment_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check before returning: a layout that dropped a comment is never written."""
+    from sfidl.tools import fmt
+
+    def lossy(text: str, items: Any, comments: Any) -> str:
+        return fmt_print.render(text, items, comments[1:])
+
+    monkeypatch.setattr(fmt, "render", lossy)
+    with pytest.raises(CompileError) as raised:
+        format_source("namespace a; // one\n// two\nmessage M {}\n", "a.sfidl")
+    assert raised.value.render().startswith(
+        "a.sfidl:1:14: error: sfidl fmt leaves this file as it is: "
+        "it cannot keep this comment in its place\n"
+    )
+
+
+def test_a_formatter_that_would_move_a_doc_comment_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A doc comment moved off its declaration changes the generated code: refused."""
+    from sfidl.tools import fmt
+
+    def detaching(text: str, items: Any, comments: Any) -> str:
+        return fmt_print.render(text, items, comments).replace("/// M\n", "/// M\n// x\n")
+
+    monkeypatch.setattr(fmt, "render", detaching)
+    monkeypatch.setattr(fmt, "_first_lost_comment", lambda before, after: None)
+    with pytest.raises(CompileError, match="it would change what a doc comment documents"):
+        format_source("namespace a;\n/// M\nmessage M {}\n", "a.sfidl")
