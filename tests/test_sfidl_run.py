@@ -249,7 +249,7 @@ def test_a_batch_run_over_an_ingress_file(tmp_path: Path) -> None:
         sys.executable, "-m", "sfidl", "run", str(folder / "greeter.sfidl"), "--app", "greeter_app",
         "-o", str(tmp_path / "gen"), "--db", str(tmp_path / "local.sqlite"), "--port", "0",
         "--egress-port", "0", "--ingress-file", str(records), "--egress-dir", str(tmp_path / "out"),
-        "--stop-when-idle", "--no-stdout",
+        "--stop-when-idle", "--idle-horizon", "1min", "--no-stdout",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(folder)}
     result = subprocess.run(
