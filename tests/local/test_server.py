@@ -290,6 +290,13 @@ REFUSED = [
     ),
     (
         "/test.http_local/counter/a",
+        ADD,
+        bytes(1024 * 1024 + 1),
+        413,
+        "Request Entity Too Large",
+    ),
+    (
+        "/test.http_local/counter/a",
         ADD + "+json",
         b"\xff",
         400,
