@@ -1,4 +1,5 @@
-"""Writing generated files as one set: a compile killed at any moment leaves the old set or the new.
+"""Writing generated files as one set: killed at any moment, a write leaves the old set, or a
+move into the new set that the next write completes before anything else.
 
 Everything sfidl keeps in an output folder ``DIR`` lives in ``DIR/.sfidl-outputs/``:
 
