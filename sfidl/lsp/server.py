@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from lsprotocol import types
@@ -11,7 +12,10 @@ from pygls.uris import from_fs_path, to_fs_path
 from sfidl import __version__
 from sfidl.diagnostics import CompileError
 from sfidl.lsp import features
-from sfidl.lsp.programs import Programs
+from sfidl.lsp.programs import Programs, Snapshot
+
+# How long after an edit the documents are analysed again, unless a request comes first.
+SETTLE_SECONDS = 0.1
 
 
 class SfidlServer(LanguageServer):
@@ -25,12 +29,16 @@ class SfidlServer(LanguageServer):
         # The open documents' URIs as the client wrote them (an unsaved `untitled:` one
         # has no file path to make it from).
         self.uris: dict[Path, str] = {}
+        self.pending: asyncio.TimerHandle | None = None  # the analysis after an edit
 
     def path(self, uri: str) -> Path:
         return Path(to_fs_path(uri) or uri).resolve()
 
     def publish(self) -> None:
         """Analyse every open document again and show the diagnostics of every file."""
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
         codec = self.workspace.position_codec
         for path, found in self.programs.refresh().items():
             self.text_document_publish_diagnostics(
@@ -42,11 +50,22 @@ class SfidlServer(LanguageServer):
                 )
             )
 
-    def opened(self, uri: str) -> None:
-        document = self.workspace.get_text_document(uri)
+    def snapshot(self, path: Path) -> Snapshot | None:
+        """What is known of the document's program, its latest edits included."""
+        if self.pending is not None:
+            self.publish()
+        return self.programs.snapshot(path)
+
+    def read(self, uri: str) -> None:
+        """Take the document's text as it is now."""
         self.uris[self.path(uri)] = uri
-        self.programs.set_text(self.path(uri), document.source)
-        self.publish()
+        self.programs.set_text(self.path(uri), self.workspace.get_text_document(uri).source)
+
+    def edited(self, uri: str) -> None:
+        """Analyse a little later: one analysis for a burst of keystrokes, not one each."""
+        self.read(uri)
+        if self.pending is None:
+            self.pending = asyncio.get_running_loop().call_later(SETTLE_SECONDS, self.publish)
 
     def closed(self, uri: str) -> None:
         self.programs.close(self.path(uri))
@@ -59,11 +78,12 @@ def create_server() -> SfidlServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: SfidlServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.opened(params.text_document.uri)
+        ls.read(params.text_document.uri)
+        ls.publish()
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: SfidlServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.opened(params.text_document.uri)
+        ls.edited(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: SfidlServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -77,7 +97,7 @@ def create_server() -> SfidlServer:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def hover(ls: SfidlServer, params: types.HoverParams) -> types.Hover | None:
         path = ls.path(params.text_document.uri)
-        snapshot = ls.programs.snapshot(path)
+        snapshot = ls.snapshot(path)
         if snapshot is None:
             return None
         return features.hover(snapshot, path, params.position, ls.workspace.position_codec)
@@ -85,7 +105,7 @@ def create_server() -> SfidlServer:
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     def definition(ls: SfidlServer, params: types.DefinitionParams) -> types.Location | None:
         path = ls.path(params.text_document.uri)
-        snapshot = ls.programs.snapshot(path)
+        snapshot = ls.snapshot(path)
         if snapshot is None:
             return None
         return features.definition(snapshot, path, params.position, ls.workspace.position_codec)
@@ -97,7 +117,7 @@ def create_server() -> SfidlServer:
         path = ls.path(params.text_document.uri)
         text = ls.workspace.get_text_document(params.text_document.uri).source
         return features.completion(
-            ls.programs.snapshot(path), path, text, params.position, ls.workspace.position_codec
+            ls.snapshot(path), path, text, params.position, ls.workspace.position_codec
         )
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
@@ -105,7 +125,7 @@ def create_server() -> SfidlServer:
         ls: SfidlServer, params: types.DocumentSymbolParams
     ) -> list[types.DocumentSymbol] | None:
         path = ls.path(params.text_document.uri)
-        snapshot = ls.programs.snapshot(path)
+        snapshot = ls.snapshot(path)
         if snapshot is None or snapshot.index is None:
             return None
         return features.document_symbols(snapshot, path, ls.workspace.position_codec)
