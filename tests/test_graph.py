@@ -98,8 +98,8 @@ def test_nodes_are_functions_with_states_imported_targets_ingresses_and_egresses
         "fn_checker": (NodeKind.FUNCTION, "Checker", ()),
         "fn_common_audit": (NodeKind.IMPORTED, "Audit", ("common/audit",)),
         "in_jobs": (NodeKind.INGRESS, "jobs", ("kinesis stream jobs",)),
-        "out_out": (NodeKind.EGRESS, "out", ("kafka topic out",)),
-        "out_dead": (NodeKind.EGRESS, "dead", ("kinesis stream dead", "dead letters")),
+        "eg_out": (NodeKind.EGRESS, "out", ("kafka topic out",)),
+        "eg_dead": (NodeKind.EGRESS, "dead", ("kinesis stream dead", "dead letters")),
     }
 
 
@@ -121,7 +121,7 @@ def test_edges_for_every_effect_once_per_label_naming_the_members(program_graph:
         Edge("fn_worker", "fn_worker", EdgeKind.COMPLETES, "work, tick completes work"),
         Edge("fn_worker", "fn_worker", EdgeKind.SETS, "poke sets tick"),
         Edge("fn_worker", "fn_common_audit", EdgeKind.SENDS, "tick sends record"),
-        Edge("fn_worker", "out_out", EdgeKind.EMITS, "tick emits"),
+        Edge("fn_worker", "eg_out", EdgeKind.EMITS, "tick emits"),
     }
     ids = {n.id for n in program_graph.nodes}
     assert all(e.source in ids and e.target in ids for e in program_graph.edges)

@@ -79,7 +79,7 @@ def build_graph(program: Program) -> Graph:
         node = _ingress_node(ids.io("in", ingress.name), ingress)
         nodes[node.id] = node
     for egress in program.egresses:
-        node = _egress_node(ids.io("out", egress.name), egress)
+        node = _egress_node(ids.io("eg", egress.name), egress)
         nodes[node.id] = node
 
     def called(name: str, typename: str) -> str:
@@ -106,7 +106,7 @@ def build_graph(program: Program) -> Graph:
                 label = f"sends {send.handler}"
                 edges.append((source, target_id, EdgeKind.SENDS, label, member.name))
             for egress_name in member.emits:
-                emitted = ids.io("out", egress_name)
+                emitted = ids.io("eg", egress_name)
                 edges.append((source, emitted, EdgeKind.EMITS, "emits", member.name))
             for timer in member.sets:
                 edges.append((source, source, EdgeKind.SETS, f"sets {timer}", member.name))
@@ -118,8 +118,9 @@ def build_graph(program: Program) -> Graph:
 
 class _Ids:
     """Node ids: ``fn_user_cart`` for a function of the root's namespace, ``fn_`` and the
-    whole typename for another's, ``in_``/``out_`` and the name for ingresses and egresses;
-    a counter makes an id unique if two of them would meet."""
+    whole typename for another's, ``in_``/``eg_`` and the name for ingresses and egresses;
+    a counter makes an id unique if two of them would meet. No id starts with `o` or `x`,
+    which Mermaid would read as an edge's circle or cross end."""
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
