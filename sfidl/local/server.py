@@ -106,7 +106,7 @@ def ingress_app(
             return _answer(exc.status, f"{exc.reason}\n")
 
     app = web.Application()
-    app.router.add_route("*", "/{path:.*}", receive)
+    app.router.add_route("*", r"/{path:[\s\S]*}", receive)  # any path, control characters too
     return app
 
 
@@ -180,7 +180,7 @@ def egress_app(engine: Engine) -> web.Application:
         return response
 
     app = web.Application()
-    app.router.add_route("*", "/{path:.*}", read)
+    app.router.add_route("*", r"/{path:[\s\S]*}", read)
     return app
 
 

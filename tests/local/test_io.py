@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,6 +74,28 @@ def test_json_lines_records_of_both_forms():
 def test_bad_json_lines_are_clear_errors(line, why):
     with pytest.raises(IngressError, match=why.replace("(", r"\(").replace(")", r"\)")):
         ingress.from_json_line(MANIFEST, line)
+
+
+def test_json_lines_to_a_target_are_refused_when_no_handler_takes_the_typename(http_local):
+    app = http_local.app()
+    add = "type.googleapis.com/test.http_local.Add"
+    line = '{"target": "test.http_local/counter/a", "typename": "%s", "value": {"by": 2}}'
+    taken = ingress.from_json_line(app.manifest, line % add, app.ingress_typenames)
+    assert unpack(taken.argument) == (add, http_local_pb2().Add(by=2).SerializeToString())
+    as_json = ingress.from_json_line(app.manifest, line % (add + "+json"), app.ingress_typenames)
+    assert unpack(as_json.argument) == (add + "+json", b'{"by": 2}')
+    call = "type.googleapis.com/test.http_local.CounterGetCall"
+    with pytest.raises(IngressError, match="no handler of test.http_local/counter takes"):
+        ingress.from_json_line(app.manifest, line % call, app.ingress_typenames)
+    with pytest.raises(IngressError, match="Failed to parse by field"):
+        bad = '{"target": "test.http_local/counter/a", "typename": "%s", "value": {"by": "x"}}'
+        ingress.from_json_line(app.manifest, bad % (add + "+json"), app.ingress_typenames)
+
+
+def http_local_pb2() -> Any:
+    import http_local_pb2 as pb
+
+    return pb
 
 
 def test_an_ingress_file_resumes_at_its_offset_and_stops_at_a_bad_line(tmp_path):

@@ -493,3 +493,22 @@ def test_paths_are_split_as_the_image_splits_them():
         with pytest.raises(IngressError) as error:
             ingress.address_of_path(bad)
         assert error.value.status == 404
+
+
+def test_every_path_gets_an_answer_with_a_status_header(tmp_path, http_local):
+    """Control characters (percent-encoded) in a path, too: no route is left to answer a bare 404."""
+
+    async def scenario() -> None:
+        async with (
+            running(http_local.app(), tmp_path / "db.sqlite") as runtime,
+            aiohttp.ClientSession() as http,
+        ):
+            ingress_url, egress_url = urls(runtime)
+            async with http.get(f"{egress_url}/a%0D%0Ab") as r:
+                assert (r.status, r.headers["Status"]) == (200, "405")
+                assert r.headers["Sfidl-Reason"].startswith("no topic or egress 'a\\r\\nb'")
+            async with http.post(f"{ingress_url}/a%0D%0A/b/c") as r:
+                assert (r.status, r.headers["Status"]) == (404, "404")
+                assert "unknown function type 'a\\r\\n/b'" in await r.text()
+
+    asyncio.run(scenario())
