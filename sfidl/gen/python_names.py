@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from sfidl.gen.black_layout import docstring as black_docstring
+from sfidl.gen.black_layout import plain_docstring
 from sfidl.model import TypeKind, TypeRef
 
 # Python types of the scalars a state can hold, and the runtime's SDK type constant.
@@ -57,8 +61,45 @@ def timedelta_expr(millis: int) -> str:
 
 
 def literal(value: int | float | bool | str) -> str:
-    """A Python literal; black normalises the quotes."""
+    """A Python literal, with the quotes black would choose."""
+    if isinstance(value, str):
+        return string_literal(value)
     return repr(value)
+
+
+def string_literal(text: str) -> str:
+    """A string literal in double quotes, black's choice, unless that would need escapes."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return repr(text)  # black's own quote normalisation formats the block holding it
+
+
+def tuple_literal(items: Iterable[str]) -> str:
+    """``(a, b)``, ``(a,)`` or ``()``: a tuple display black leaves as it is on one line."""
+    items = list(items)
+    if len(items) == 1:
+        return f"({items[0]},)"
+    return f"({', '.join(items)})"
+
+
+def docstring(text: str, indent: int) -> str:
+    """A docstring literal at ``indent`` columns, as black writes it.
+
+    Text black would escape or re-expand (backslashes, tabs, triple quotes) is written
+    escaped instead and black formats its block (:mod:`sfidl.gen.python_format`).
+    """
+    if plain_docstring(text):
+        return black_docstring(text, " " * indent)
+    return docstring_literal(text)
+
+
+def attribute_docstring(text: str, indent: int) -> str:
+    """The string literal after an attribute: black leaves its lines where they are."""
+    pad = " " * indent
+    return "\n".join(
+        pad + line if i and line else line
+        for i, line in enumerate(docstring_literal(text).split("\n"))
+    )
 
 
 def docstring_literal(text: str) -> str:

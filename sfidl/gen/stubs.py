@@ -1,17 +1,21 @@
 """The typed Python stubs ``<name>_sfidl.py``: declarations over :mod:`sfidl.runtime`.
 
 This module decides every name and annotation (a small view model of frozen
-dataclasses); ``templates/stubs.py.j2`` only lays them out; black formats the result.
+dataclasses); ``templates/stubs.py.j2`` only lays them out, in black's style (:mod:`sfidl.gen.python_format`).
 """
 
 from __future__ import annotations
 
-import black
+from collections.abc import Callable
 
 from sfidl.diagnostics import Span
+from sfidl.gen.python_format import format_python
 from sfidl.gen.python_names import (
     STATE_SCALAR_PYTHON,
-    docstring_literal,
+    attribute_docstring,
+    docstring,
+    string_literal,
+    tuple_literal,
     import_line,
     pb2_alias,
     literal,
@@ -65,10 +69,18 @@ def stubs_module(program: Program) -> str:
 
 
 def render_stubs(program: Program) -> str:
-    """The black-formatted text of ``<name>_sfidl.py``; byte-identical for the same program."""
+    """The text of ``<name>_sfidl.py``, exactly as black formats it; byte-identical for the same program."""
     view = _Builder(program).build()
-    text = render_template("stubs.py.j2", {"docstring": docstring_literal}, view=view)
-    return black.format_str(text, mode=black.Mode(line_length=100))
+    return format_python(render_template("stubs.py.j2", _FILTERS, view=view))
+
+
+# The template's formatting functions, each writing black's style.
+_FILTERS: dict[str, Callable[..., str]] = {
+    "docstring": docstring,
+    "attribute_docstring": attribute_docstring,
+    "tuple": tuple_literal,
+    "string_literal": string_literal,
+}
 
 
 # Top-level names of every stubs module (imports and constants the template writes).
@@ -595,8 +607,8 @@ class _Builder:
         return Method(name=call.continuation, params=params, returns=_maybe_async("None"), doc=doc)
 
     def _spec_continuation(self, call: Call, effects: Effects, context: str | None) -> str:
-        targets = "".join(f"{_rpc_constant_name(r)}, " for r in call.targets)
-        args = [f'"{call.continuation}"', f"({targets})"]
+        targets = tuple_literal(_rpc_constant_name(r) for r in call.targets)
+        args = [f'"{call.continuation}"', targets]
         if call.carries is not None:
             args.append(f"carries={self.py(call.carries)}")
         if call.timeout_millis is not None:

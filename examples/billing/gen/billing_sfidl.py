@@ -342,19 +342,25 @@ class Subscription(sf.Function, abc.ABC):
 
     @abc.abstractmethod
     def subscribe(
-        self, ctx: SubscriptionSubscribeContext, message: billing_pb2.Subscribe
+        self,
+        ctx: SubscriptionSubscribeContext,
+        message: billing_pb2.Subscribe,
     ) -> sf.MaybeAwaitable[None]:
         """Starts billing: charges the first period at once."""
 
     @abc.abstractmethod
     def cancel(
-        self, ctx: SubscriptionCancelContext, message: billing_pb2.Cancel
+        self,
+        ctx: SubscriptionCancelContext,
+        message: billing_pb2.Cancel,
     ) -> sf.MaybeAwaitable[None]:
         """Stops billing: the next period is not charged."""
 
     @abc.abstractmethod
     def bill(
-        self, ctx: SubscriptionBillContext, message: billing_pb2.Bill
+        self,
+        ctx: SubscriptionBillContext,
+        message: billing_pb2.Bill,
     ) -> sf.MaybeAwaitable[None]:
         """A period is due (or a failed charge is to be retried): charges it."""
 
@@ -376,7 +382,8 @@ class PaymentState(sf.State):
     """The state of one Payment instance."""
 
     progress: sf.MessageState[billing_pb2.Progress] = sf.MessageState(
-        billing_pb2.Progress, expire_after_write=timedelta(days=30)
+        billing_pb2.Progress,
+        expire_after_write=timedelta(days=30),
     )
     """Kept a month: a repeated charge is answered from it, a late result recognized."""
 
@@ -469,7 +476,9 @@ class Payment(sf.Function, abc.ABC):
 
     @abc.abstractmethod
     def charge(
-        self, ctx: PaymentChargeContext, request: billing_pb2.Charge
+        self,
+        ctx: PaymentChargeContext,
+        request: billing_pb2.Charge,
     ) -> sf.MaybeAwaitable[billing_pb2.Charged | DeclinedError | sf.Deferred]:
         """Asks the provider for the money and answers when its result arrives (a deferred
         reply); answers at once when the result is already in. Idempotent: a repeated
@@ -481,17 +490,16 @@ class Payment(sf.Function, abc.ABC):
 
     @abc.abstractmethod
     def result(
-        self, ctx: PaymentResultContext, message: billing_pb2.PaymentResult
+        self,
+        ctx: PaymentResultContext,
+        message: billing_pb2.PaymentResult,
     ) -> sf.MaybeAwaitable[None]:
         """The provider's result: completes the waiting charge, or reports an inconsistency."""
 
 
 MANIFEST = sf.Manifest(
     namespace="com.example.billing",
-    functions=(
-        "com.example.billing/subscription",
-        "com.example.billing/payment",
-    ),
+    functions=("com.example.billing/subscription", "com.example.billing/payment"),
     ingresses=(
         sf.IngressManifest(
             typename="com.example.billing/subscriptions",
@@ -539,11 +547,4 @@ class BillingApp(sf.Application):
         payment: Payment,
         playground: bool = False,
     ) -> None:
-        super().__init__(
-            MANIFEST,
-            (
-                subscription,
-                payment,
-            ),
-            playground=playground,
-        )
+        super().__init__(MANIFEST, (subscription, payment), playground=playground)

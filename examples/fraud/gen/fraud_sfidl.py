@@ -133,17 +133,23 @@ class FraudCounter(sf.Function, abc.ABC):
 
     @abc.abstractmethod
     def recent(
-        self, ctx: FraudCounterContext, request: fraud_pb2.RecentFraudQuery
+        self,
+        ctx: FraudCounterContext,
+        request: fraud_pb2.RecentFraudQuery,
     ) -> sf.MaybeAwaitable[fraud_pb2.RecentFraud]: ...
 
     @abc.abstractmethod
     def confirm(
-        self, ctx: FraudCounterConfirmContext, message: fraud_pb2.ConfirmFraud
+        self,
+        ctx: FraudCounterConfirmContext,
+        message: fraud_pb2.ConfirmFraud,
     ) -> sf.MaybeAwaitable[None]: ...
 
     @abc.abstractmethod
     def forget(
-        self, ctx: FraudCounterContext, message: fraud_pb2.ForgetFraud
+        self,
+        ctx: FraudCounterContext,
+        message: fraud_pb2.ForgetFraud,
     ) -> sf.MaybeAwaitable[None]:
         """The timer `forget` fired."""
 
@@ -183,13 +189,17 @@ class MerchantScorer(sf.Function, abc.ABC):
 
     @abc.abstractmethod
     def score(
-        self, ctx: MerchantScorerContext, request: fraud_pb2.MerchantQuery
+        self,
+        ctx: MerchantScorerContext,
+        request: fraud_pb2.MerchantQuery,
     ) -> sf.MaybeAwaitable[fraud_pb2.MerchantScore | UnknownMerchantError]:
         """Return (or raise) `UnknownMerchantError` to answer with that error."""
 
     @abc.abstractmethod
     def report(
-        self, ctx: MerchantScorerContext, message: fraud_pb2.MerchantReport
+        self,
+        ctx: MerchantScorerContext,
+        message: fraud_pb2.MerchantReport,
     ) -> sf.MaybeAwaitable[None]: ...
 
 
@@ -214,7 +224,9 @@ class Model(sf.Function, abc.ABC):
 
     @abc.abstractmethod
     def score(
-        self, ctx: ModelContext, request: fraud_pb2.Features
+        self,
+        ctx: ModelContext,
+        request: fraud_pb2.Features,
     ) -> sf.MaybeAwaitable[fraud_pb2.FraudScore]: ...
 
 
@@ -316,10 +328,7 @@ class TransactionManager(sf.Function, abc.ABC):
         continuations=(
             sf.Continuation(
                 "features",
-                (
-                    RPC_FRAUD_COUNTER_RECENT,
-                    RPC_MERCHANT_SCORER_SCORE,
-                ),
+                (RPC_FRAUD_COUNTER_RECENT, RPC_MERCHANT_SCORER_SCORE),
                 carries=fraud_pb2.Transaction,
                 timeout=timedelta(seconds=2),
                 effects=sf.Effects(
@@ -344,7 +353,9 @@ class TransactionManager(sf.Function, abc.ABC):
 
     @abc.abstractmethod
     def check(
-        self, ctx: TransactionManagerCheckContext, message: fraud_pb2.Transaction
+        self,
+        ctx: TransactionManagerCheckContext,
+        message: fraud_pb2.Transaction,
     ) -> sf.MaybeAwaitable[None]:
         """Asks the counter and the scorer at once, then the model."""
 
@@ -400,10 +411,7 @@ MANIFEST = sf.Manifest(
             message=fraud_pb2.MerchantReport,
         ),
     ),
-    egresses=(
-        EGRESS_ALERTS,
-        EGRESS_DEAD_LETTERS,
-    ),
+    egresses=(EGRESS_ALERTS, EGRESS_DEAD_LETTERS),
     endpoint="http://localhost:8000/statefun",
 )
 
@@ -426,11 +434,6 @@ class FraudApp(sf.Application):
     ) -> None:
         super().__init__(
             MANIFEST,
-            (
-                fraud_counter,
-                merchant_scorer,
-                model,
-                transaction_manager,
-            ),
+            (fraud_counter, merchant_scorer, model, transaction_manager),
             playground=playground,
         )

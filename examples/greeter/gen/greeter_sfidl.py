@@ -79,7 +79,9 @@ class Greeter(sf.Function, abc.ABC):
 
     @abc.abstractmethod
     def greet(
-        self, ctx: GreeterGreetContext, message: greeter_pb2.Greet
+        self,
+        ctx: GreeterGreetContext,
+        message: greeter_pb2.Greet,
     ) -> sf.MaybeAwaitable[None]: ...
 
 

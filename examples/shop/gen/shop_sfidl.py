@@ -86,7 +86,9 @@ class Inventory(sf.Function, abc.ABC):
 
     @abc.abstractmethod
     def reserve(
-        self, ctx: InventoryContext, request: shop_pb2.Reserve
+        self,
+        ctx: InventoryContext,
+        request: shop_pb2.Reserve,
     ) -> sf.MaybeAwaitable[shop_pb2.Reserved | OutOfStockError]:
         """Sets `quantity` units aside, or raises OutOfStock.
 
@@ -104,7 +106,8 @@ class UserCartState(sf.State):
     """The state of one UserCart instance."""
 
     cart: sf.MessageState[shop_pb2.Cart] = sf.MessageState(
-        shop_pb2.Cart, expire_after_write=timedelta(hours=1)
+        shop_pb2.Cart,
+        expire_after_write=timedelta(hours=1),
     )
     expiry: sf.ScalarState[str] = sf.ScalarState(sf.STRING, "")
     """The timer that clears an idle cart; empty when none is pending."""
@@ -233,7 +236,8 @@ class UserCart(sf.Function, abc.ABC):
                 "checkout",
                 shop_pb2.Checkout,
                 effects=sf.Effects(
-                    emits=frozenset({"com.example.shop/receipts"}), timers=frozenset({"expire"})
+                    emits=frozenset({"com.example.shop/receipts"}),
+                    timers=frozenset({"expire"}),
                 ),
                 context=UserCartCheckoutContext,
             ),
@@ -265,13 +269,17 @@ class UserCart(sf.Function, abc.ABC):
 
     @abc.abstractmethod
     def checkout(
-        self, ctx: UserCartCheckoutContext, message: shop_pb2.Checkout
+        self,
+        ctx: UserCartCheckoutContext,
+        message: shop_pb2.Checkout,
     ) -> sf.MaybeAwaitable[None]:
         """Writes the receipt and empties the cart."""
 
     @abc.abstractmethod
     def expire(
-        self, ctx: UserCartExpireContext, message: shop_pb2.ExpireCart
+        self,
+        ctx: UserCartExpireContext,
+        message: shop_pb2.ExpireCart,
     ) -> sf.MaybeAwaitable[None]:
         """Empties an idle cart and gives its items back to the inventories."""
 
@@ -288,10 +296,7 @@ class UserCart(sf.Function, abc.ABC):
 
 MANIFEST = sf.Manifest(
     namespace="com.example.shop",
-    functions=(
-        "com.example.shop/inventory",
-        "com.example.shop/user_cart",
-    ),
+    functions=("com.example.shop/inventory", "com.example.shop/user_cart"),
     ingresses=(
         sf.IngressManifest(
             typename="com.example.shop/add_to_cart",
@@ -315,10 +320,7 @@ MANIFEST = sf.Manifest(
             message=shop_pb2.Restock,
         ),
     ),
-    egresses=(
-        EGRESS_RECEIPTS,
-        EGRESS_DEAD_LETTERS,
-    ),
+    egresses=(EGRESS_RECEIPTS, EGRESS_DEAD_LETTERS),
     endpoint="http://localhost:8000/statefun",
 )
 
@@ -337,11 +339,4 @@ class ShopApp(sf.Application):
         user_cart: UserCart,
         playground: bool = False,
     ) -> None:
-        super().__init__(
-            MANIFEST,
-            (
-                inventory,
-                user_cart,
-            ),
-            playground=playground,
-        )
+        super().__init__(MANIFEST, (inventory, user_cart), playground=playground)
