@@ -3,24 +3,25 @@
 protoc is the one bundled in grpcio-tools (no system protoc) and the stubs come from
 mypy-protobuf: grpcio-tools' own ``--pyi_out`` stubs fail ``mypy --strict``.
 
-``grpc_tools.protoc.main`` runs in a child interpreter rather than in-process. In-process
-it is safe to call repeatedly, but protoc writes its errors straight to file descriptor 2
-(capturing them would mean swapping the process-wide stderr under every other thread)
-and a protoc abort would take the whole compiler down with it.
+Both run in this process, with no extra interpreter (two interpreter start-ups were most
+of a small compile): protoc writes the ``_pb2.py`` modules and a descriptor set, and
+mypy-protobuf's generator is handed the ``CodeGeneratorRequest`` protoc would have sent
+its plugin, built from that descriptor set. protoc writes its errors straight to file
+descriptor 2, so while it runs that descriptor points at a temporary file (one protoc at a
+time); whatever else was written there meanwhile is passed on afterwards.
 """
 
 from __future__ import annotations
 
 import importlib.resources
-import shlex
-import subprocess
+import inspect
+import os
 import sys
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-
-# The child interpreter's program: protoc's argv[0] is ignored, the rest are its arguments.
-_RUN_PROTOC = "import sys; from grpc_tools.protoc import main; sys.exit(main(sys.argv))"
 
 
 class ProtocError(Exception):
@@ -28,6 +29,10 @@ class ProtocError(Exception):
 
     The message carries protoc's stderr, which names the offending .proto lines.
     """
+
+
+_STDERR = 2
+_protoc_lock = threading.Lock()  # file descriptor 2 is process-wide: one protoc at a time
 
 
 def compile_protos(protos: Mapping[str, str]) -> dict[str, bytes]:
@@ -48,33 +53,83 @@ def compile_protos(protos: Mapping[str, str]) -> dict[str, bytes]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(protos[name], encoding="utf-8")
         out.mkdir()
-        plugin = _mypy_plugin(Path(scratch))
-        arguments = [
-            "--proto_path=.",  # relative, so protoc's messages name the files as we do
-            f"--proto_path={_well_known_types()}",
-            f"--python_out={out}",
-            f"--plugin=protoc-gen-mypy={plugin}",
-            f"--mypy_out=quiet:{out}",
-            *names,
-        ]
-        # -P: the scratch folder (cwd) must not shadow any module of the child.
-        result = subprocess.run(
-            [sys.executable, "-P", "-c", _RUN_PROTOC, *arguments],
-            cwd=source,
-            capture_output=True,
-            text=True,
-            check=False,
+        descriptors = Path(scratch, "descriptors.pb")
+        _run_protoc(
+            source,
+            [
+                f"--proto_path={source}",
+                f"--proto_path={_well_known_types()}",
+                f"--python_out={out}",
+                f"--descriptor_set_out={descriptors}",
+                "--include_imports",
+                "--include_source_info",
+                *(str(source / name) for name in names),
+            ],
         )
-        if result.returncode != 0:
-            raise ProtocError(
-                "protoc rejected the .proto files sfidl generated (a bug in sfidl, please report it):\n"
-                + (result.stderr.strip() or f"protoc exited with status {result.returncode}")
-            )
-        return {
+        files = {
             p.relative_to(out).as_posix(): p.read_bytes()
             for p in sorted(out.rglob("*"))
             if p.is_file()
         }
+        files.update(_mypy_stubs(descriptors.read_bytes(), names))
+        return dict(sorted(files.items()))
+
+
+def _run_protoc(cwd: Path, arguments: list[str]) -> None:
+    from grpc_tools import _protoc_compiler  # type: ignore[import-untyped]  # protoc.main's
+
+    with _protoc_lock, _stderr_into() as captured:
+        status = _protoc_compiler.run_main([b"protoc", *(a.encode() for a in arguments)])
+    if status != 0:
+        # protoc names the files by the path it was given: show them as sfidl names them.
+        message = captured.decode(errors="replace").replace(f"{cwd}{os.sep}", "").strip()
+        raise ProtocError(
+            "protoc rejected the .proto files sfidl generated (a bug in sfidl, please report it):\n"
+            + (message or f"protoc exited with status {status}")
+        )
+    if captured:  # protoc's warnings, or what another thread wrote meanwhile
+        sys.stderr.write(captured.decode(errors="replace"))
+
+
+@contextmanager
+def _stderr_into() -> Iterator[bytearray]:
+    """Point file descriptor 2 at a temporary file; yields what was written there."""
+    captured = bytearray()
+    sys.stderr.flush()
+    saved = os.dup(_STDERR)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), _STDERR)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, _STDERR)
+            os.close(saved)
+            sink.seek(0)
+            captured += sink.read()
+
+
+def _mypy_stubs(descriptor_set: bytes, names: list[str]) -> dict[str, bytes]:
+    """Run mypy-protobuf's generator on the request protoc would send its ``--mypy_out``
+    plugin (with the ``quiet`` parameter), returning its files."""
+    from google.protobuf.compiler import plugin_pb2
+    from google.protobuf.descriptor_pb2 import FileDescriptorSet
+    from mypy_protobuf.main import (  # type: ignore[import-untyped]
+        Descriptors,
+        generate_mypy_stubs,
+    )
+
+    files = FileDescriptorSet.FromString(descriptor_set).file
+    request = plugin_pb2.CodeGeneratorRequest(
+        file_to_generate=names, parameter="quiet", proto_file=files
+    )
+    response = plugin_pb2.CodeGeneratorResponse()
+    # The flags after (descriptors, response), in the order main() passes them: quiet on,
+    # every other option off, however many this version of mypy-protobuf has.
+    flags = [name == "quiet" for name in list(inspect.signature(generate_mypy_stubs).parameters)]
+    generate_mypy_stubs(Descriptors(request), response, *flags[2:])
+    if response.error:
+        raise ProtocError(f"mypy-protobuf failed on the .proto files sfidl made: {response.error}")
+    return {f.name: f.content.encode() for f in response.file}
 
 
 def _check_name(name: str) -> None:
@@ -86,17 +141,3 @@ def _check_name(name: str) -> None:
 def _well_known_types() -> Path:
     """The folder holding ``google/protobuf/*.proto`` inside grpcio-tools."""
     return Path(str(importlib.resources.files("grpc_tools") / "_proto"))
-
-
-def _mypy_plugin(scratch: Path) -> Path:
-    """A protoc plugin running mypy-protobuf with this very interpreter.
-
-    A wrapper rather than the ``protoc-gen-mypy`` console script, which need not sit on
-    PATH or next to ``sys.executable`` (a ``--user`` install, an embedded interpreter).
-    """
-    plugin = scratch / "protoc-gen-mypy"
-    plugin.write_text(
-        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -P -m mypy_protobuf.main "$@"\n'
-    )
-    plugin.chmod(0o700)
-    return plugin
