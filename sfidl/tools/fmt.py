@@ -71,8 +71,9 @@ def _verify(formatted: str, path: str, text: str, original: ast.File, before: _T
         after = _tokens(formatted)
     except UnexpectedInput:
         _refuse(text, path, None, "it would not parse any more")
-    lost = _first_lost_comment(before.comments, after.comments)
-    if lost is not None:
+    kept = [comment_text(c) for c in after.comments]
+    if [comment_text(c) for c in before.comments] != kept:
+        lost = _first_lost_comment(before.comments, kept)
         _refuse(text, path, lost, "it cannot keep this comment in its place")
     if before.words() != after.words():
         _refuse(text, path, None, "it would change the file's tokens")
@@ -81,9 +82,10 @@ def _verify(formatted: str, path: str, text: str, original: ast.File, before: _T
         _refuse(text, path, None, "it would change what a doc comment documents")
 
 
-def _first_lost_comment(before: list[Token], after: list[Token]) -> Token | None:
+def _first_lost_comment(before: list[Token], kept: list[str]) -> Token | None:
+    """The first comment of the input missing from ``kept`` (None: one was added)."""
     for i, comment in enumerate(before):
-        if i >= len(after) or comment_text(after[i]) != comment_text(comment):
+        if i >= len(kept) or kept[i] != comment_text(comment):
             return comment
     return None
 
