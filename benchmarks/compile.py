@@ -1,88 +1,179 @@
 """How long `sfidl compile` takes, next to protoc alone on the .proto it generates.
 
-Both are whole processes, timed the same way in the same run (median of several):
+For the shop example and the synthetic schema of ``benchmarks/large_schema.py`` at 100,
+500 and 2,000 messages, in the same run (median of ``--repeat``, interleaved so load on
+the machine hits all alike):
 
-- ``sfidl compile examples/shop/shop.sfidl`` (parse, check, .proto, protoc + mypy-protobuf,
-  stubs + black, module.yaml, atomic writes);
-- ``python -m grpc_tools.protoc --python_out`` on the generated shop.proto;
-- the same protoc with mypy-protobuf's ``--mypy_out`` as sfidl runs it.
+- whole process: ``sfidl compile FILE -o DIR`` against ``python -m grpc_tools.protoc
+  --python_out --mypy_out`` (mypy-protobuf as a plugin, as one would run it by hand) on
+  the .proto sfidl generated from FILE;
+- stage by stage, in-process: parse, check, each output (.proto, protoc + mypy-protobuf,
+  stubs: template and layout, then black's share, module.yaml).
 
-    python benchmarks/compile.py [--repeat 7]
+Each sfidl process gets a fresh cache folder (``SFIDL_CACHE_DIR``) unless ``--warm``:
+the figures are those of a first compile on the machine, black and templates included.
+
+    python benchmarks/compile.py [--repeat 5] [--sizes 100,500,2000] [--warm]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.large_schema import function_count, large_schema  # noqa: E402
+
 EXAMPLE = ROOT / "examples" / "shop" / "shop.sfidl"
+T = TypeVar("T")
 
 
-def timed(command: list[str], cwd: Path) -> float:
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
     return time.perf_counter() - start
+
+
+def whole_process(
+    source: Path, work: Path, repeat: int, warm: bool
+) -> tuple[list[float], list[float]]:
+    """Seconds of `sfidl compile` and of protoc with mypy-protobuf, ``repeat`` each."""
+    python = sys.executable
+    ref = work / "ref"
+    subprocess.run(
+        [python, "-m", "sfidl", "compile", str(source), "-o", str(ref)],
+        check=True,
+        capture_output=True,
+    )
+    (work / "p").mkdir()
+    proto = source.name.removesuffix(".sfidl") + ".proto"
+    plugin = Path(python).parent / "protoc-gen-mypy"
+    protoc = [python, "-m", "grpc_tools.protoc", "-I", "ref"]
+    protoc += [f"--plugin=protoc-gen-mypy={plugin}", "--python_out=p", "--mypy_out=p", proto]
+    sfidl_times, protoc_times = [], []
+    for i in range(repeat):
+        env = dict(os.environ)
+        env["SFIDL_CACHE_DIR"] = str(work / ("cache" if warm else f"cache{i}"))
+        out = work / f"out{i}"
+        sfidl = [python, "-m", "sfidl", "compile", str(source), "-o", str(out)]
+        sfidl_times.append(timed(sfidl, work, env))
+        protoc_times.append(timed(protoc, work, env))
+    return sfidl_times, protoc_times
+
+
+def stages(source: Path, repeat: int) -> dict[str, float]:
+    """Median seconds of each stage of one compile, in this process (imports excluded)."""
+    from sfidl.frontend import load_program
+    from sfidl.gen import python_format
+    from sfidl.gen.module_yaml import render_module_yaml, render_playground_module_yaml
+    from sfidl.gen.proto import render_proto
+    from sfidl.gen.protoc import compile_protos
+    from sfidl.gen.stubs import render_stubs
+    from sfidl.parse import parse
+
+    text = source.read_text(encoding="utf-8")
+    samples: dict[str, list[float]] = {}
+
+    def stage(name: str, run: Callable[[], T]) -> T:
+        start = time.perf_counter()
+        result = run()
+        samples.setdefault(name, []).append(time.perf_counter() - start)
+        return result
+
+    for i in range(repeat):
+        # Black's share counts as a first compile's: no block remembered, in memory or on disk.
+        python_format._formatted.clear()
+        os.environ["SFIDL_CACHE_DIR"] = tempfile.mkdtemp(prefix="sfidl-bench-cache-")
+        stage("parse", lambda: parse(text, str(source)))
+        program = stage("parse + check", lambda: load_program(source)).program
+        protos = stage("proto", lambda: {f.proto_file: render_proto(f) for f in program.files})
+        stage("protoc + mypy-protobuf", lambda: compile_protos(protos))
+        black_before = _black_total[0]
+        stage("stubs (template, layout, black)", lambda: render_stubs(program))
+        samples.setdefault("of which black", []).append(_black_total[0] - black_before)
+        stage(
+            "module.yaml",
+            lambda: (render_module_yaml(program), render_playground_module_yaml(program)),
+        )
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    medians["check"] = medians.pop("parse + check") - medians["parse"]
+    return medians
+
+
+_black_total = [0.0]  # seconds spent in black so far, in this process
+
+
+def _count_black() -> None:
+    """Time every call to black (the blocks layout could not vouch for)."""
+    from sfidl.gen import python_format
+
+    original = python_format._black
+
+    def counted(block: str) -> str:
+        start = time.perf_counter()
+        try:
+            return original(block)
+        finally:
+            _black_total[0] += time.perf_counter() - start
+
+    python_format._black = counted
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--sizes", default="100,500,2000")
+    parser.add_argument("--warm", action="store_true", help="keep the cache between runs")
     args = parser.parse_args()
-    python = sys.executable
-    plugin = Path(python).parent / "protoc-gen-mypy"
+    _count_black()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    rows: list[tuple[str, float, float, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        subprocess.run(
-            [python, "-m", "sfidl", "compile", str(EXAMPLE), "-o", str(work / "ref")], check=True
-        )
-        commands = {
-            "sfidl compile shop.sfidl": [
-                python,
-                "-m",
-                "sfidl",
-                "compile",
-                str(EXAMPLE),
-                "-o",
-                str(work / "out"),
-            ],
-            "protoc --python_out": [
-                python,
-                "-m",
-                "grpc_tools.protoc",
-                "-I",
-                "ref",
-                "--python_out=p",
-                "shop.proto",
-            ],
-            "protoc --python_out --mypy_out": [
-                python,
-                "-m",
-                "grpc_tools.protoc",
-                "-I",
-                "ref",
-                f"--plugin=protoc-gen-mypy={plugin}",
-                "--python_out=p",
-                "--mypy_out=p",
-                "shop.proto",
-            ],
-        }
-        (work / "p").mkdir()
-        samples: dict[str, list[float]] = {name: [] for name in commands}
-        for _ in range(args.repeat):  # interleaved, so load on the machine hits all alike
-            for name, command in commands.items():
-                samples[name].append(timed(command, work))
-    reference = statistics.median(samples["protoc --python_out"])
-    print(f"| command (whole process, median of {args.repeat}) | seconds | × protoc |")
-    print("|---|---:|---:|")
-    for name, values in samples.items():
-        median = statistics.median(values)
-        print(f"| {name} | {median:.3f} | {median / reference:.1f} |")
+        inputs = [EXAMPLE]
+        for size in sizes:
+            path = Path(tmp, f"large{size}.sfidl")
+            path.write_text(large_schema(size), encoding="utf-8")
+            inputs.append(path)
+        for source in inputs:
+            work = Path(tmp, source.stem)
+            work.mkdir()
+            sfidl_times, protoc_times = whole_process(source, work, args.repeat, args.warm)
+            name = (
+                "shop.sfidl"
+                if source == EXAMPLE
+                else f"{source.stem.removeprefix('large')} messages / "
+                f"{function_count(int(source.stem.removeprefix('large')))} functions"
+            )
+            rows.append(
+                (
+                    name,
+                    statistics.median(sfidl_times),
+                    statistics.median(protoc_times),
+                    stages(source, args.repeat),
+                )
+            )
+    cache = "warm cache" if args.warm else "a fresh cache each run"
+    print(f"Whole process, median of {args.repeat}, {cache}:\n")
+    print("| input | `sfidl compile` | `protoc --python_out --mypy_out` | ratio |")
+    print("|---|---:|---:|---:|")
+    for name, sfidl, protoc, _ in rows:
+        print(f"| {name} | {sfidl:.2f} s | {protoc:.2f} s | {sfidl / protoc:.2f}× |")
+    names = list(rows[0][3])
+    print("\nStages in one process (seconds, median):\n")
+    print("| input | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for name, _, _, measured in rows:
+        print(f"| {name} | " + " | ".join(f"{measured[n]:.3f}" for n in names) + " |")
 
 
 if __name__ == "__main__":
