@@ -250,6 +250,8 @@ def test_against_git_reads_the_file_and_its_imports_at_a_revision(
     assert (code, err) == (2, "sfidl: error: app/new.sfidl does not exist at HEAD~1\n")
     code, _, err = _breaking(capsys, "shop.sfidl", "--against-git", "v9")
     assert code == 2 and "--against-git 'v9': no such commit" in err
+    code, _, err = _breaking(capsys, "shop.sfidl", "--against-git=--output=x")
+    assert code == 2 and "a revision cannot start with `-`" in err
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "x.sfidl").write_text("namespace x;\n")

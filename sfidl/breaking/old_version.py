@@ -47,10 +47,12 @@ def from_git(new_file: Path, ref: str) -> Iterator[tuple[Path, str]]:
     paths the compiler shows (for :class:`OldVersion`); raises :class:`BadInput` when
     git cannot give the file.
     """
+    if ref.startswith("-"):
+        raise BadInput(f"--against-git {ref!r}: a revision cannot start with `-`")
     root = _git(new_file.resolve().parent, "rev-parse", "--show-toplevel")
     if root is None:
         raise BadInput(f"{new_file} is not in a git repository (needed by --against-git)")
-    top = Path(root.decode().strip())
+    top = Path(root.decode().strip()).resolve()
     if _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") is None:
         raise BadInput(f"--against-git {ref!r}: no such commit in {top}")
     relative = PurePosixPath(new_file.resolve().relative_to(top).as_posix())

@@ -15,6 +15,8 @@ from sfidl.model import Program
 
 @dataclass(frozen=True)
 class Result:
+    """What a comparison found, what comments accepted, and which comments are malformed."""
+
     findings: tuple[Finding, ...]  # sorted by place in the new program
     allowed: tuple[tuple[Finding, Allow], ...]  # accepted by a `sfidl:allow` comment
     errors: tuple[Diagnostic, ...]  # malformed `sfidl:allow` comments
