@@ -25,7 +25,7 @@ from statefun.request_reply_pb2 import FromFunction, ToFunction, TypedValue
 from sfidl.local import codec
 from sfidl.local.clock import Clock
 from sfidl.local.effects import Effects, Expiry, Failure, StateSpec, plan, register
-from sfidl.local.errors import IngressError
+from sfidl.local.errors import IngressError, StoreError
 from sfidl.local.faults import Faults, Interference
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming, IngressKey, Queued, Store, StoredEgress
@@ -114,6 +114,8 @@ class Engine:
         self._call_timeout_s = call_timeout_s
         self._registry: dict[str, dict[str, StateSpec]] = {}
         self._backlog: Counter[Address] = Counter(store.backlog())
+        self._last_sent = store.last_due()
+        store.failure_observers.append(self._store_failed)
         self._full = {a for a, n in self._backlog.items() if n >= max_batch}
         self._drained = asyncio.Event()
         self._ready: dict[Address, None] = dict.fromkeys(self._backlog)
@@ -149,10 +151,26 @@ class Engine:
                 )
             if not m.target.id:
                 raise IngressError(f"a message to {m.target.typename} needs a non-empty id")
-        if not self.store.enqueue(messages, source, offset, key):
+        try:
+            queued = self.store.enqueue(messages, source, offset, key, due_at=self._sent_at())
+        except StoreError as exc:  # not queued, so not acknowledged; the engine stops on it
+            raise IngressError(str(exc), status=503) from exc
+        if not queued:
             return False
         self._arrived(m.target for m in messages)
         return True
+
+    def _sent_at(self) -> int:
+        """Now, as the due time of a message sent now: never before one sent earlier, so
+        messages from one sender keep their order should the wall clock step back."""
+        self._last_sent = max(self._last_sent, self.clock.now_ms())
+        return self._last_sent
+
+    def _store_failed(self, failure: StoreError) -> None:
+        if self._failure is None:
+            self._failure = failure
+        self._drained.set()
+        self._wake.set()
 
     async def room(self) -> None:
         """Wait while an address has ``max_batch`` messages queued (the ingresses' backpressure)."""
@@ -277,6 +295,9 @@ class Engine:
             address, [f"{unpack(q.argument)[0]} from {q.caller or 'ingress'}" for q in batch]
         )
         specs = self._registry.setdefault(address.typename, {})
+        # What the batch sends is due when it went out: a reply to a call the callee got
+        # before its caller's deadline stays ahead of the timeout, however late it commits.
+        sent_at = self._sent_at()
         for _ in range(MAX_HANDSHAKES):
             values = self.store.state(address, self.clock.now_ms())
             sent = set(specs)
@@ -310,7 +331,7 @@ class Engine:
                 for name, spec in specs.items()
                 if spec.expiry is Expiry.AFTER_INVOKE and name in values
             ]
-            written = self.store.commit_batch(address, batch, effects, touched, now)
+            written = self.store.commit_batch(address, batch, effects, touched, now, sent_at)
             self._consumed(address, len(batch))
             self._arrived(message.target for message in effects.messages)
             for observe in self.delivery_observers:

@@ -21,3 +21,11 @@ class IngressError(LocalRuntimeError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class StoreError(LocalRuntimeError):
+    """The local runtime's database cannot be used: the message names the file and what to do.
+
+    Raised where it happens; nothing the failing operation wrote was committed, so nothing
+    it would have acknowledged was, and a restart (with the cause fixed) carries on.
+    """

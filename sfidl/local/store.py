@@ -1,21 +1,30 @@
 """Durable state of the local runtime in SQLite: queues, state, delayed messages, egress, offsets.
 
 Every method that changes data runs one transaction, so a process killed at any moment
-leaves either all of an operation's writes or none of them.
+leaves either all of an operation's writes or none of them. Any failure of the database (a
+full disk, a read-only file, a file that is no sfidl database) is a :class:`StoreError`
+naming the file and what to do; the failed transaction wrote nothing.
+
+Messages to an address are delivered in the order they became due (``inbox.due_at``): a
+delayed message at its fire time, any other at the time it was sent. So a reply queued
+before its call's timeout was due is delivered first, however long the runtime was down.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import fcntl
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sfidl.local.effects import DelayedCancel, DelayedSend, Effects, StateSpec
-from sfidl.local.errors import LocalRuntimeError
+from sfidl.local.errors import StoreError
 from sfidl.local.records import Address
 
 SCHEMA = """
@@ -23,8 +32,9 @@ CREATE TABLE IF NOT EXISTS inbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     fn TEXT NOT NULL, id TEXT NOT NULL,
     caller_fn TEXT, caller_id TEXT,
-    argument BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS inbox_by_address ON inbox (fn, id, seq);
+    argument BLOB NOT NULL,
+    due_at INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS inbox_by_due ON inbox (fn, id, due_at, seq);
 CREATE TABLE IF NOT EXISTS state (
     fn TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
     typename TEXT NOT NULL, value BLOB NOT NULL, expires_at INTEGER,
@@ -108,68 +118,253 @@ def _address(fn: str | None, id: str | None) -> Address | None:
     return Address(*_split(fn), id)
 
 
-def _lock(path: Path) -> int:
-    """An exclusive lock on ``<path>.lock`` for this process's life (the kernel drops it when we die)."""
-    lock = path.with_name(path.name + ".lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+APPLICATION_ID = 0x5346444C
+"""``PRAGMA application_id`` of a local runtime database ("SFDL"): a file holding it is ours."""
+
+# The files this process has a store open on, by identity (device, inode): see _lock.
+_OPEN: set[tuple[int, int]] = set()
+
+
+def _lock(path: Path) -> tuple[int, tuple[int, int]]:
+    """An exclusive lock on the database file itself, held until :meth:`Store.close`.
+
+    Keyed on the file, not its name, so a hard link, a symlink or another spelling of the
+    path finds it taken; the kernel drops it when the process dies. (A ``flock`` lock is
+    apart from the POSIX locks SQLite takes on the same file.) Returns the descriptor
+    holding it and the file's identity.
+    """
+    try:
+        known = os.stat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        # Closing a descriptor of the file would drop the POSIX locks SQLite holds on it
+        # for the store already open in this process: refuse before opening one.
+        if (known.st_dev, known.st_ino) in _OPEN:
+            raise StoreError(
+                f"the database {path} is in use by another sfidl run (pid {os.getpid()},"
+                " this process); stop that one or give another --db"
+            )
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except PermissionError:
+        try:  # a read-only file still takes the lock; the first write says it is read-only
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as error:
+            raise _failure(path, error) from None
+    except OSError as error:
+        raise _failure(path, error) from None
+    stat = os.fstat(fd)
+    identity = (stat.st_dev, stat.st_ino)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
         os.close(fd)
-        raise LocalRuntimeError(
-            f"the database {path} is in use by another sfidl run (pid {holder});"
+        raise StoreError(
+            f"the database {path} is in use by another sfidl run{_holder(identity)};"
             " stop that one or give another --db"
         ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-    return fd
+    return fd, identity
+
+
+def _holder(identity: tuple[int, int]) -> str:
+    """`` (pid N)`` for the process holding the flock lock on the file, when Linux says."""
+    device, inode = identity
+    wanted = f"{os.major(device):02x}:{os.minor(device):02x}:{inode}"
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as locks:
+            for line in locks:
+                fields = line.split()
+                if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == wanted:
+                    return f" (pid {fields[4]})"
+    except OSError:
+        pass
+    return ""
+
+
+def _failure(path: Path | str, error: sqlite3.Error | OSError) -> StoreError:
+    """What failed with the database ``path``, and what to do about it."""
+    code = getattr(error, "sqlite_errorname", "") or errno.errorcode.get(
+        getattr(error, "errno", None) or 0, ""
+    )
+    detail = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    if code in ("SQLITE_FULL", "ENOSPC", "EFBIG", "EDQUOT"):
+        return StoreError(
+            f"the disk holding the database {path} is full ({detail}): nothing unanswered was"
+            " kept, nothing answered is lost; free some space and start sfidl run again"
+        )
+    if code.startswith("SQLITE_READONLY") or code in ("EROFS", "EACCES", "EPERM"):
+        return StoreError(
+            f"the database {path} cannot be written ({detail}): make the file and its folder"
+            " writable (SQLite keeps a -wal and a -shm file beside it), or give another --db"
+        )
+    if code.startswith("SQLITE_CANTOPEN") or code in ("ENOENT", "ENOTDIR", "EISDIR"):
+        return StoreError(
+            f"cannot open the database {path} ({detail}): its folder must exist and the file"
+            " and folder be readable and writable (SQLite keeps a -wal and a -shm file beside"
+            " it); or give another --db"
+        )
+    if code in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+        return StoreError(
+            f"{path} is not a database sfidl run can use ({detail}): give another --db,"
+            " or move the file away to start afresh"
+        )
+    return StoreError(
+        f"the database {path} failed ({detail}): check the disk and the file, then start"
+        " sfidl run again (nothing unanswered was kept)"
+    )
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose every failure is a :class:`StoreError` naming the file."""
+
+    path = ""
+    failure_observers: list[Callable[[StoreError], None]]
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as error:
+            raise self._failed(error) from error
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.Error as error:
+            raise self._failed(error) from error
+
+    def _failed(self, error: sqlite3.Error) -> StoreError:
+        failure = _failure(self.path, error)
+        for observe in self.failure_observers:
+            observe(failure)
+        return failure
+
+
+def _columns(db: sqlite3.Connection, table: str) -> list[tuple[object, ...]]:
+    """Name, type, not-null, default and primary-key position of each column of ``table``."""
+    return [tuple(row[1:]) for row in db.execute(f"PRAGMA table_info({table})")]
+
+
+@functools.cache
+def _expected_columns() -> dict[str, list[tuple[object, ...]]]:
+    """The columns of every table of :data:`SCHEMA`, as SQLite reports them."""
+    db = sqlite3.connect(":memory:")
+    db.executescript(SCHEMA)
+    tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    expected = {name: _columns(db, name) for name in tables if not name.startswith("sqlite_")}
+    db.close()
+    return expected
 
 
 class Store:
     """The local runtime's SQLite database (a file, or ``":memory:"`` for the test harness).
 
-    A file is used by one store at a time: a second one, in this process or another, is
-    refused with a :class:`LocalRuntimeError`, since two engines would deliver the same
-    queued messages twice.
+    A file is used by one store at a time, whatever path leads to it: a second one, in this
+    process or another, is refused with a :class:`StoreError`, since two engines would
+    deliver the same queued messages twice. So is a file that is no database of sfidl's
+    (another schema, or tables of its own beside ours).
+
+    ``failure_observers`` are told of every :class:`StoreError` after opening (the engine
+    stops on it, wherever it happened).
     """
 
     def __init__(self, path: Path | str) -> None:
+        self._path = str(path)
         self._lock: int | None = None
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._lock = _lock(Path(path))
+        self._identity: tuple[int, int] | None = None
+        self.failure_observers: list[Callable[[StoreError], None]] = []
+        if self._path != ":memory:":
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise _failure(path, error) from None
+            self._lock, self._identity = _lock(Path(path))
+            _OPEN.add(self._identity)
         try:
-            self._db = sqlite3.connect(str(path), isolation_level=None)
-            if str(path) != ":memory:":
-                # WAL with synchronous=NORMAL survives a killed process (not a power cut).
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            with self._transaction():
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
+            db = sqlite3.connect(self._path, isolation_level=None, factory=_Connection)
+            db.path = self._path
+            db.failure_observers = []
+            self._db = db
+            try:
+                if self._path != ":memory:":
+                    # WAL with synchronous=NORMAL survives a killed process (not a power cut).
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute("PRAGMA synchronous=NORMAL")
+                self._prepare()
+            except BaseException:
+                db.close()
+                raise
+            db.failure_observers = self.failure_observers
         except BaseException:
-            if self._lock is not None:  # not a database after all: let another run have it
-                os.close(self._lock)
-                self._lock = None
+            self._unlock()  # not usable after all: let another run have it
             raise
 
-    def close(self) -> None:
-        self._db.close()
+    def _prepare(self) -> None:
+        """Create the tables, or check that the file holds ours (upgrading an older layout)."""
+        db = self._db
+        found = {
+            name
+            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if not name.startswith("sqlite_")
+        }
+        (application,) = db.execute("PRAGMA application_id").fetchone()
+        expected = _expected_columns()
+        if application not in (0, APPLICATION_ID) or (
+            application == 0 and found and not found <= set(expected)
+        ):
+            # Another program's database: adding our tables to it would be no help to either.
+            what = (
+                f"application id {application:#x}"
+                if application
+                else "tables " + ", ".join(sorted(found - set(expected)))
+            )
+            raise StoreError(
+                f"{self._path} is not a database of sfidl run (it has {what}): give another"
+                " --db, or move the file away"
+            )
+        with self._transaction():
+            if "inbox" in found and "due_at" not in {c[0] for c in _columns(db, "inbox")}:
+                # Written before messages had a due time: theirs is 0, before anything new.
+                db.execute("ALTER TABLE inbox ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0")
+                db.execute("DROP INDEX IF EXISTS inbox_by_address")
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            for table, columns in expected.items():
+                if _columns(db, table) != columns:
+                    raise StoreError(
+                        f"{self._path} is not a database of sfidl run: its table {table} has"
+                        f" other columns ({', '.join(str(c[0]) for c in _columns(db, table))});"
+                        " give another --db, or move the file away"
+                    )
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+    def _unlock(self) -> None:
         if self._lock is not None:
             os.close(self._lock)  # releases the lock
             self._lock = None
+        if self._identity is not None:
+            _OPEN.discard(self._identity)
+            self._identity = None
+
+    def close(self) -> None:
+        self._db.close()
+        self._unlock()  # after SQLite closed the file: see _lock
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk, an I/O error).
+            if self._db.in_transaction:
+                try:
+                    self._db.execute("ROLLBACK")
+                except StoreError:
+                    pass  # the error that made us roll back says more
             raise
-        self._db.execute("COMMIT")
 
     # -- ingress ---------------------------------------------------------------------------
 
@@ -179,8 +374,10 @@ class Store:
         source: str | None = None,
         offset: int = 0,
         key: IngressKey | None = None,
+        due_at: int = 0,
     ) -> bool:
-        """Queue ``messages``; with ``source``, record ``offset`` as read in the same transaction.
+        """Queue ``messages``, due at ``due_at`` (epoch ms); with ``source``, record ``offset``
+        as read in the same transaction.
 
         With ``key``, only if no request was queued under ``key.key`` yet (the key is recorded
         in the same transaction); returns whether the messages were queued.
@@ -193,7 +390,7 @@ class Store:
                 )
                 if cursor.rowcount == 0:
                     return False
-            _insert_messages(db, messages)
+            _insert_messages(db, messages, due_at)
             if source is not None:
                 db.execute(
                     "INSERT INTO counters (name, value) VALUES (?, ?)"
@@ -230,8 +427,10 @@ class Store:
         return {Address(*_split(fn), id): count for fn, id, count, _ in rows}
 
     def batch(self, address: Address, limit: int) -> list[Queued]:
+        """The first ``limit`` messages queued for ``address``, in the order they became due."""
         rows = self._db.execute(
-            "SELECT seq, caller_fn, caller_id, argument FROM inbox WHERE fn = ? AND id = ? ORDER BY seq LIMIT ?",
+            "SELECT seq, caller_fn, caller_id, argument FROM inbox WHERE fn = ? AND id = ?"
+            " ORDER BY due_at, seq LIMIT ?",
             (address.typename, address.id, limit),
         )
         return [Queued(seq, address, _address(cfn, cid), bytes(arg)) for seq, cfn, cid, arg in rows]
@@ -272,16 +471,20 @@ class Store:
         effects: Effects,
         touched: Sequence[tuple[str, int]],
         now_ms: int,
+        sent_at: int | None = None,
     ) -> list[StoredEgress]:
         """Apply one batch's effects and consume its input, in one transaction.
 
         ``touched`` lists the states whose expiry an invocation renews (after-invoke TTL).
+        The messages the batch sends are due at ``sent_at`` (default ``now_ms``).
         Returns the egress records written.
         """
         fn, id = address.typename, address.id
         with self._transaction() as db:
             _insert_messages(
-                db, [(Incoming(m.target, address, m.argument)) for m in effects.messages]
+                db,
+                [(Incoming(m.target, address, m.argument)) for m in effects.messages],
+                now_ms if sent_at is None else sent_at,
             )
             for d in effects.delayed:
                 if isinstance(d, DelayedCancel):
@@ -328,6 +531,11 @@ class Store:
             )
         return written
 
+    def last_due(self) -> int:
+        """The latest due time of a queued message (0 when none is queued)."""
+        row = self._db.execute("SELECT MAX(due_at) FROM inbox").fetchone()
+        return 0 if row[0] is None else int(row[0])
+
     def next_fire_at(self) -> int | None:
         row = self._db.execute("SELECT MIN(fire_at) FROM delayed").fetchone()
         return None if row[0] is None else int(row[0])
@@ -336,14 +544,15 @@ class Store:
         """Move the delayed messages due at ``now_ms`` into their targets' queues, in time order."""
         with self._transaction() as db:
             rows = db.execute(
-                "SELECT seq, sender_fn, sender_id, fn, id, argument FROM delayed WHERE fire_at <= ? ORDER BY fire_at, seq",
+                "SELECT fire_at, sender_fn, sender_id, fn, id, argument FROM delayed WHERE fire_at <= ? ORDER BY fire_at, seq",
                 (now_ms,),
             ).fetchall()
             messages = [
                 Incoming(Address(*_split(fn), id), _address(sfn, sid), bytes(arg))
                 for _, sfn, sid, fn, id, arg in rows
             ]
-            _insert_messages(db, messages)
+            for (fire_at, *_), message in zip(rows, messages):
+                _insert_messages(db, [message], fire_at)  # due when it was to fire, not now
             db.execute("DELETE FROM delayed WHERE fire_at <= ?", (now_ms,))
         return [m.target for m in messages]
 
@@ -398,9 +607,9 @@ class Store:
         )
 
 
-def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming]) -> None:
+def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming], due_at: int) -> None:
     db.executemany(
-        "INSERT INTO inbox (fn, id, caller_fn, caller_id, argument) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO inbox (fn, id, caller_fn, caller_id, argument, due_at) VALUES (?, ?, ?, ?, ?, ?)",
         [
             (
                 m.target.typename,
@@ -408,6 +617,7 @@ def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming]) -> No
                 m.caller.typename if m.caller else None,
                 m.caller.id if m.caller else None,
                 m.argument,
+                due_at,
             )
             for m in messages
         ],

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from statefun import IntType, StatefulFunctions, StringType, ValueSpec
 from sfidl.local.clock import VirtualClock
 from sfidl.local.egress import FileSink
 from sfidl.local.engine import Engine
-from sfidl.local.errors import LocalRuntimeError
+from sfidl.local.errors import LocalRuntimeError, StoreError
 from sfidl.local.records import Address
 from sfidl.local.run import LocalRuntime, RunOptions
 from sfidl.local.store import Store, StoredEgress
@@ -206,5 +205,5 @@ def test_a_file_that_is_no_database_releases_its_lock(tmp_path):
     path = tmp_path / "not.sqlite"
     path.write_bytes(b"this is not an SQLite database" * 100)
     for _ in range(2):  # the second attempt would say "in use" if the first kept the lock
-        with pytest.raises(sqlite3.DatabaseError):
+        with pytest.raises(StoreError, match=f"{path} is not a database sfidl run can use"):
             Store(path)
