@@ -1,13 +1,25 @@
-"""`sfidl run --remote` whose function server is down: retries, then a clear failure and exit 1 (no hang)."""
+"""`sfidl run --remote`: a function server that is down is retried, then a clear failure and exit 1
+(no hang); one that is up (``app.serve()``) takes batches of any size the runtime sends."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from google.protobuf.wrappers_pb2 import StringValue
+from statefun.types_pb2 import IntWrapper
+
+from sfidl.local.ingress import typed_value
+from sfidl.local.records import Address
+from sfidl.local.store import Incoming, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,3 +52,74 @@ def test_remote_run_with_the_function_server_down_fails_clearly(tmp_path: Path) 
     db = sqlite3.connect(tmp_path / "local.sqlite")
     assert db.execute("SELECT COUNT(*) FROM inbox").fetchone() == (1,)
     db.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def function_server(folder: Path, port: int) -> Iterator[None]:
+    """The example's ``app.serve(port=...)`` (its defaults otherwise) in a process of its own."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), str(folder / "gen")])}
+    script = f"from greeter_app import app; app.serve(port={port})"
+    server = subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, server.communicate()[1]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the function server did not start"
+                time.sleep(0.05)
+        yield
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+def test_remote_run_delivers_a_backlog_of_thousands_of_messages_over_1_mib_per_batch(
+    tmp_path: Path,
+) -> None:
+    """Batches of 1,000 queued messages with their state, each batch over aiohttp's 1 MiB."""
+    folder = ROOT / "examples" / "greeter"
+    db, backlog, name = tmp_path / "local.sqlite", 2500, "ada" + "x" * 1500
+    greet = typed_value(
+        "type.googleapis.com/com.example.greeter.Greet",
+        StringValue(value=name).SerializeToString(),  # Greet's wire format: string field 1
+    )
+    store = Store(db)
+    ada = Address.of("com.example.greeter/greeter", "ada")
+    store.enqueue([Incoming(ada, None, greet)] * backlog)
+    store.close()
+    port = free_port()
+    with function_server(folder, port):
+        command = [
+            sys.executable, "-m", "sfidl", "run", str(folder / "greeter.sfidl"),
+            "--app", "greeter_app", "-o", str(tmp_path / "gen"), "--port", "0",
+            "--egress-port", "0", "--db", str(db), "--stop-when-idle", "--no-stdout",
+            "--remote", "--endpoint", f"http://127.0.0.1:{port}/statefun",
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(folder)}
+        done = subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode == 0, done.stderr
+    connection = sqlite3.connect(db)
+    try:
+        assert connection.execute("SELECT COUNT(*) FROM inbox").fetchone() == (0,)
+        [(seen,)] = connection.execute(
+            "SELECT value FROM state WHERE fn = ? AND id = 'ada' AND name = 'seen'",
+            ("com.example.greeter/greeter",),
+        )
+        [(records,)] = connection.execute("SELECT COUNT(*) FROM egress")
+    finally:
+        connection.close()
+    assert IntWrapper.FromString(seen).value == backlog
+    assert records == backlog
