@@ -40,12 +40,12 @@ def message(value: ast.Message) -> str:
         inner = " ".join(f"{field(f)};" for f in oneof.fields)
         members.append((oneof.span, f"  oneof {oneof.name.text} {{ {inner} }}"))
     lines.extend(text for _, text in sorted(members, key=lambda m: m[0]))
-    return "\n".join(lines + ["}"])
+    return _block(lines)
 
 
 def enum(value: ast.Enum) -> str:
     values = [f"  {v.name.text} = {v.number};" for v in value.values]
-    return "\n".join([f"enum {value.name.text} {{", *values, "}"])
+    return _block([f"enum {value.name.text} {{", *values])
 
 
 def enum_value(value: ast.EnumValue) -> str:
@@ -110,7 +110,7 @@ def function(value: ast.Function) -> str:
     head = f"{'exclusive ' if value.exclusive else ''}function {value.name.text} {{"
     members = [(s.span, f"  {state(s)};") for s in value.states]
     members += [(m.span, f"  {member(m, effects=False)};") for m in value.handlers + value.timers]
-    return "\n".join([head, *(text for _, text in sorted(members, key=lambda m: m[0])), "}"])
+    return _block([head, *(text for _, text in sorted(members, key=lambda m: m[0]))])
 
 
 def continuation(name: str, value: ast.CallDecl) -> str:
@@ -131,3 +131,8 @@ def egress(value: ast.Egress) -> str:
 def channel(value: ast.Channel) -> str:
     word = "topic" if value.kind == "kafka" else "stream"
     return f"{value.kind} {word} {string(value.name)}"
+
+
+def _block(lines: list[str]) -> str:
+    """A header ending in `{` and its member lines, closed; ``{}`` when it has none."""
+    return lines[0] + "}" if len(lines) == 1 else "\n".join([*lines, "}"])

@@ -170,6 +170,7 @@ def test_declarations_carry_their_text_and_doc(tmp_path: Path) -> None:
     assert (egress.signature, egress.doc) == ('egress out: kafka topic "out" of Rep', "Results.")
     refused = _named(index, app, APP, "Refused {")
     assert (refused.signature, refused.doc) == ("error Refused {\n  string why = 1;\n}", "Refused.")
+    assert _named(index, app, APP, "Tick {").signature == "message Tick {}"
     request = _named(index, app, APP, "Req {")
     assert request.signature == "message Req {\n  Inner inner = 1;\n}"
     assert [(c.kind, c.name) for c in request.children] == [
