@@ -7,6 +7,7 @@ in a string) are reported alongside a complete tree.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -140,6 +141,9 @@ def _previous_end(error: UnexpectedToken) -> tuple[int, int] | None:
 # ---------------------------------------------------------------- doc comments
 
 
+_SPACE = re.compile(r"\s*")
+
+
 def _doc_blocks(text: str, docs: list[Token]) -> dict[int, str]:
     """Doc blocks keyed by the offset of the first token after them.
 
@@ -155,7 +159,11 @@ def _doc_blocks(text: str, docs: list[Token]) -> dict[int, str]:
         following = docs[i + 1] if i + 1 < len(docs) else None
         if following is not None and text[end : following.start_pos].isspace():
             continue
-        after = end + len(text[end:]) - len(text[end:].lstrip())
+        # Where the next token starts (matched in place: slicing the rest of the text for
+        # every block made parsing quadratic in the file's size).
+        space = _SPACE.match(text, end)
+        assert space is not None, "an empty match at least"
+        after = space.end()
         blocks[after] = "\n".join(line.rstrip() for line in lines)
         lines = []
     return blocks
