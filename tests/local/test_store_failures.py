@@ -28,11 +28,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from statefun.types_pb2 import LongWrapper
 
+from sfidl.local.clock import VirtualClock
+from sfidl.local.engine import Engine
 from sfidl.local.errors import StoreError
+from sfidl.local.ingress import message_value
 from sfidl.local.records import Address
 from sfidl.local.run import LocalRuntime, RunOptions
-from sfidl.local.store import Store
+from sfidl.local.store import Incoming, Store
+from sfidl.local.transport import InProcess
 from tests.local.apps import COUNTER, Increment, demo_app, run_on
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -243,8 +248,6 @@ CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 def test_a_database_of_an_earlier_sfidl_is_upgraded_and_its_queue_delivered_first(
     tmp_path: Path,
 ) -> None:
-    from sfidl.local.ingress import message_value
-
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:
         db.executescript(OLDER)
@@ -368,8 +371,6 @@ def test_a_full_disk_stops_the_runtime_clearly_and_a_restart_with_more_space_car
 
 
 def decode_long(value: bytes) -> int:
-    from statefun.types_pb2 import LongWrapper
-
     return int(LongWrapper.FromString(value).value)
 
 
@@ -381,7 +382,7 @@ def test_a_full_disk_answers_the_ingress_request_it_could_not_queue_with_a_503_a
         if not real_mount:
             pytest.skip("needs a small filesystem: root with mount rights")
         db = folder / "local.sqlite"
-        acknowledged: list[str] = []
+        acknowledged: list[int] = []
 
         async def scenario() -> tuple[int, str]:
             options = RunOptions(db=db, port=0, egress_port=None, egress_stdout=False)
@@ -394,7 +395,7 @@ def test_a_full_disk_answers_the_ingress_request_it_could_not_queue_with_a_503_a
                     status, text = await asyncio.to_thread(post, runtime.port, note)
                     if status != 200:
                         break
-                    acknowledged.append(note[:3])
+                    acknowledged.append(i)
                 else:
                     raise AssertionError("4 MB went onto a 1 MB disk")
                 with pytest.raises(StoreError, match="is full"):
@@ -408,15 +409,10 @@ def test_a_full_disk_answers_the_ingress_request_it_could_not_queue_with_a_503_a
         assert status == 503
         assert text.startswith(f"the disk holding the database {db} is full")
         remount(folder, "size=64m")
-        store = Store(db)
-        try:
-            queued = store.batch(Address.of(COUNTER, "k"), 1000)
-        finally:
-            store.close()
-        # Each acknowledged request is in the database (queued or already counted).
-        processed = run_on(db, demo_app(), Address.of(COUNTER, "k"))
-        assert acknowledged
-        assert processed.get("total") == len(acknowledged), (len(queued), processed)
+        # Every acknowledged request was in the database (queued or already counted), the
+        # refused one was not: the counter counts each acknowledged one once.
+        state = run_on(db, demo_app(), Address.of(COUNTER, "k"))
+        assert acknowledged and state["total"] == len(acknowledged)
 
 
 def post(port: int | None, note: str) -> tuple[int, str]:
@@ -431,3 +427,34 @@ def post(port: int | None, note: str) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+def test_a_batch_whose_commit_finds_the_database_full_stays_queued_and_runs_once_later(
+    tmp_path: Path,
+) -> None:
+    db, counter = tmp_path / "local.sqlite", Address.of(COUNTER, "k")
+    assert run_on(db, demo_app(), counter, Increment(by=1))["total"] == 1  # states registered
+
+    async def full_at_the_commit() -> None:
+        app, clock, store = demo_app(), VirtualClock(), Store(db)
+        engine = Engine(app.manifest, InProcess(app, clock), store, clock)
+        try:
+            engine.enqueue(
+                [Incoming(counter, None, message_value(Increment(by=1, note="n" * 100_000)))]
+            )
+            # SQLite's own page limit: its "database or disk is full" at the batch's write.
+            (pages,) = store._db.execute("PRAGMA page_count").fetchone()
+            store._db.execute(f"PRAGMA max_page_count = {pages}")
+            await engine.run_until_quiet()
+        finally:
+            await engine.close()
+            store.close()
+
+    with pytest.raises(
+        StoreError, match=f"the disk holding the database {re.escape(str(db))} is full"
+    ):
+        asyncio.run(full_at_the_commit())
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM inbox").fetchone() == (1,)
+    state = run_on(db, demo_app(), counter)
+    assert (state["total"], len(str(state["note"]))) == (2, 100_000)
