@@ -13,7 +13,6 @@ black on every compiled stubs file to prove it).
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
 import tempfile
 from functools import cache
@@ -55,6 +54,8 @@ def _black(block: str) -> str:
 
 @cache
 def _black_version() -> str:
+    import importlib.metadata  # only here: it costs more to import than a small compile
+
     return importlib.metadata.version("black")
 
 
