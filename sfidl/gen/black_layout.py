@@ -15,6 +15,8 @@ The stubs are emitted already black-stable, so compiling never needs black for t
 
 from __future__ import annotations
 
+import re
+
 LINE_LENGTH = 100
 _QUOTE = '"""'
 _OPENING = "([{"
@@ -119,21 +121,20 @@ def _split_assignment(indent: str, code: str) -> list[str] | None:
     return [indent + target + " = (", *body, indent + ")"]
 
 
+# What matters for splitting: string literals (skipped whole), brackets and commas.
+_SIGNIFICANT = re.compile(r""""[^"]*"|'[^']*'|[()\[\]{},]""")
+
+
 def _brackets(code: str) -> list[tuple[int, int]]:
     """Every matched bracket pair of ``code`` (outside string literals), as index pairs."""
     pairs: list[tuple[int, int]] = []
     stack: list[int] = []
-    quote = ""
-    for i, char in enumerate(code):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char in _OPENING:
-            stack.append(i)
+    for match in _SIGNIFICANT.finditer(code):
+        char = match.group()
+        if char in _OPENING:
+            stack.append(match.start())
         elif char in _CLOSING and stack:
-            pairs.append((stack.pop(), i))
+            pairs.append((stack.pop(), match.start()))
     return pairs
 
 
@@ -141,21 +142,16 @@ def _elements(body: str) -> list[str]:
     """The comma-separated elements at the top level of a bracket's contents."""
     elements: list[str] = []
     depth = 0
-    quote = ""
     start = 0
-    for i, char in enumerate(body):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char in _OPENING:
+    for match in _SIGNIFICANT.finditer(body):
+        char = match.group()
+        if char in _OPENING:
             depth += 1
         elif char in _CLOSING:
             depth -= 1
         elif char == "," and depth == 0:
-            elements.append(body[start:i].strip())
-            start = i + 1
+            elements.append(body[start : match.start()].strip())
+            start = match.end()
     last = body[start:].strip()
     if last:
         elements.append(last)
