@@ -14,6 +14,7 @@ from sfidl.lsp.programs import Programs
 from sfidl.model import Program
 
 LIB = "namespace lib;\nmessage Money { Cents cents = 1; }\n"
+INGRESS = 'ingress i: kafka topic "t" -> F.a;\n'
 APP = """\
 namespace app;
 import "lib.sfidl";
@@ -35,7 +36,7 @@ def test_an_import_s_errors_show_in_it_and_go_when_nothing_reaches_it(tmp_path: 
     assert [(d.severity, d.span.line) for d in shown[app].diagnostics] == [(Severity.WARNING, 4)]
     assert shown[lib].text == LIB
 
-    programs.set_text(app, "namespace app;\n")
+    programs.set_text(app, "namespace app;\nmessage M {}\nfunction F { on a(M); }\n" + INGRESS)
     shown = programs.refresh()
     assert shown[lib].diagnostics == () and shown[app].diagnostics == ()
     assert programs.refresh() == {}  # nothing left to clear
