@@ -495,3 +495,28 @@ def test_names_other_than_plain_file_names_are_refused(tmp_path: Path, name: str
     with pytest.raises(ValueError, match="not a plain file name"):
         write_outputs(tmp_path, {name: b"x"})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sfidl_run_finishes_an_interrupted_switch_before_importing(
+    program: Program, tmp_path: Path
+) -> None:
+    greeter = REPO / "examples" / "greeter"
+    gen = tmp_path / "gen"
+    write_outputs(gen, program.sets["v2"])
+    committed = {p.name: p.read_bytes() for p in (greeter / "gen").iterdir() if p.is_file()}
+    step = step_after_commit(tmp_path, program.sets["v2"], committed) + 1 + 3
+    assert killed_at_step("write", gen, step, committed)
+    assert "switch" in bookkeeping(gen) and "prog_sfidl.py" in visible(gen)
+    result = subprocess.run(
+        [sys.executable, "-m", "sfidl", "run", str(greeter / "greeter.sfidl"), "--app",
+         "greeter_app", "-o", str(gen), "--db", str(tmp_path / "db.sqlite"), "--port", "0",
+         "--stop-when-idle", "--no-stdout"],
+        cwd=tmp_path,
+        env={**ENV, "PYTHONPATH": f"{greeter}{os.pathsep}{REPO}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sorted(visible(gen)) == sorted(committed)  # v2's prog_* files are gone
+    assert_clean(gen, visible(gen))
