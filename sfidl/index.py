@@ -168,7 +168,7 @@ def _relative(resolver: Resolver, name: str) -> str:
 
 def _through(start: Span, parts: Iterable[Span]) -> Span:
     """From ``start`` to the end of the last of ``parts``."""
-    end = max((p for p in parts), key=lambda p: (p.end_line, p.end_column), default=start)
+    end = max(parts, key=lambda p: (p.end_line, p.end_column), default=start)
     return Span(start.file, start.line, start.column, end.end_line, end.end_column)
 
 
