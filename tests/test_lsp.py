@@ -253,11 +253,19 @@ async def _session(tmp_path: Path) -> None:
             ("adds", []),
         ]
 
-        # Fixing the error clears the shop's diagnostics.
+        # Fixing both errors, in small edits as editors send them, clears the diagnostics.
+        completed = _at(edited, "common.Audit.;", 13)
         client.text_document_did_change(
             types.DidChangeTextDocumentParams(
                 types.VersionedTextDocumentIdentifier(uri=shop, version=3),
-                [types.TextDocumentContentChangeWholeDocument(text=SHOP.replace("Carrt", "Cart"))],
+                [
+                    types.TextDocumentContentChangePartial(
+                        types.Range(_at(edited, "Carrt"), _at(edited, "Carrt", 5)), "Cart"
+                    ),
+                    types.TextDocumentContentChangePartial(
+                        types.Range(completed, completed), "record"
+                    ),
+                ],
             )
         )
         await session.diagnostics_for(shop, lambda found: len(found) == 0)
