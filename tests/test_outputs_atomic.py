@@ -194,15 +194,17 @@ def kill_lane(program: Program, out: Path, rng: random.Random, window: float) ->
         before, target = current, OTHER[current]
         listing = bookkeeping(out)
         process = compile_cli(program.sources[target], out)
-        # The write phase starts with the first change under .sfidl-outputs (the previous
-        # kill's leftovers removed, or a staging folder created); kill somewhere in it.
-        deadline = time.monotonic() + 120
-        while bookkeeping(out) == listing and process.poll() is None:
-            assert time.monotonic() < deadline, "the compile never started writing"
-            time.sleep(0.001)
-        time.sleep(rng.uniform(0, window))
-        process.send_signal(signal.SIGKILL)
-        _, err = process.communicate(timeout=60)
+        try:
+            # The write phase starts with the first change under .sfidl-outputs (the previous
+            # kill's leftovers removed, or a staging folder created); kill somewhere in it.
+            deadline = time.monotonic() + 120
+            while bookkeeping(out) == listing and process.poll() is None:
+                assert time.monotonic() < deadline, "the compile never started writing"
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0, window))
+        finally:
+            process.send_signal(signal.SIGKILL)
+            _, err = process.communicate(timeout=60)
         assert process.returncode in (0, -signal.SIGKILL), err.decode()
 
         now, leftovers = visible(out), [n for n in bookkeeping(out) if n not in CLEAN_STATE]
