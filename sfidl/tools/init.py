@@ -1,6 +1,6 @@
 """`sfidl init NAME`: a new project folder that compiles, type-checks and passes its tests.
 
-The starter (``templates/init/``) is a greeter that calls a visit counter: a .sfidl file,
+The starter (``templates/init_*.j2``) is a greeter that calls a visit counter: a .sfidl file,
 the application module, Harness tests, a README, and the pytest and mypy settings that
 find the generated code in ``gen/``. Before anything is written the starter is compiled
 with NAME, so a name the compiler would reject is refused with the compiler's reason.
@@ -45,7 +45,7 @@ def starter_files(name: str) -> dict[str, str]:
     app_class = pascal_case(name) + "App"
 
     def render(template: str) -> str:
-        return render_template(f"init/{template}", project=name, app_class=app_class)
+        return render_template(f"init_{template}", project=name, app_class=app_class)
 
     return {
         f"{name}.sfidl": render("project.sfidl.j2"),
