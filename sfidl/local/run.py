@@ -19,7 +19,7 @@ from sfidl.local.egress import FileSink, StdoutSink, shared_topics
 from sfidl.local.engine import Engine
 from sfidl.local.errors import LocalRuntimeError
 from sfidl.local.ingress import DeclaresIngress
-from sfidl.local.server import HTTP_LOG, egress_app, ingress_app
+from sfidl.local.server import HTTP_LOG, OutOfFiles, egress_app, ingress_app
 from sfidl.local.store import Store
 from sfidl.local.transport import Http, InProcess, Transport
 
@@ -306,4 +306,5 @@ def run(app: LocalApp, options: RunOptions) -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s sfidl run: %(message)s", stream=sys.stderr
         )
+    logging.getLogger("asyncio").addFilter(OutOfFiles())
     asyncio.run(serve(app, options))

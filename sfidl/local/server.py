@@ -23,6 +23,7 @@ Every answer carries ``Status:``; malformed requests get a 4xx and a reason, nev
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import logging
@@ -43,11 +44,48 @@ class _OneLine(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
-            record.msg = f"{record.getMessage()}: {' '.join(str(error).split())}"
-            record.args = None
-            record.exc_info = None
-            record.exc_text = None
+            _one_line(record, error)
         return True
+
+
+class OutOfFiles(logging.Filter):
+    """For asyncio's log: out of file descriptors, a listener's failed accepts in one line a
+    minute, with a count, instead of tracebacks by the thousand.
+
+    CPython's accept loop goes on after an ``EMFILE`` and schedules a retry per failed
+    accept, each of which fails again: a traceback per attempt, thousands a second, until
+    idle connections time out. (Retries still pending when the listener closes fail once
+    more, on the closed socket.)
+    """
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        super().__init__()
+        self._every_s = every_s
+        self._last = -every_s
+        self._dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        accept = isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE)
+        retry = isinstance(error, ValueError) and "_start_serving" in record.getMessage()
+        if not (accept or retry) or error is None:
+            return True
+        if record.created - self._last < self._every_s:
+            self._dropped += 1
+            return False
+        _one_line(record, error)
+        if self._dropped:
+            record.msg = f"{record.msg} ({self._dropped} more since the last such line)"
+        self._last, self._dropped = record.created, 0
+        return True
+
+
+def _one_line(record: logging.LogRecord, error: BaseException) -> None:
+    message = " ".join(record.getMessage().split())
+    record.msg = f"{message}: {' '.join(str(error).split())}"
+    record.args = None
+    record.exc_info = None
+    record.exc_text = None
 
 
 HTTP_LOG = logging.getLogger("sfidl.local.http")
