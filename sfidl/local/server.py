@@ -129,6 +129,14 @@ def ingress_app(
                 raise IngressError(
                     f"the body did not arrive within {body_timeout_s:g} s", status=408
                 ) from None
+            except web.RequestPayloadError as exc:  # e.g. a gzip Content-Encoding that is not
+                # Nothing more of this body can be read: answer, then close the connection,
+                # rather than have aiohttp try to drain it after the answer.
+                request.content.feed_eof()
+                cause = exc.__cause__ or exc
+                refused = _answer(400, f"unreadable body: {' '.join(str(cause).split())}\n")
+                refused.force_close()
+                return refused
             incoming = ingress.from_http(
                 target, request.headers.getall("Content-Type", []), body, takes
             )

@@ -6,6 +6,7 @@ Each runtime binds 127.0.0.1 on ephemeral ports; every wait has a deadline.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -512,3 +513,26 @@ def test_every_path_gets_an_answer_with_a_status_header(tmp_path, http_local):
                 assert "unknown function type 'a\\r\\n/b'" in await r.text()
 
     asyncio.run(scenario())
+
+
+def test_a_compressed_body_is_read_and_a_corrupt_one_refused(tmp_path, http_local, caplog):
+    async def scenario() -> None:
+        async with (
+            running(http_local.app(), tmp_path / "db.sqlite") as runtime,
+            aiohttp.ClientSession() as http,
+        ):
+            url = f"{urls(runtime)[0]}/test.http_local/counter/a"
+            for encoding, body, status in [
+                ("gzip", gzip.compress(b'{"by": 2}'), 200),
+                ("gzip", b"not gzip", 400),
+                ("deflate", b"not deflate", 400),
+            ]:
+                headers = {"Content-Type": ADD + "+json", "Content-Encoding": encoding}
+                async with http.post(url, data=body, headers=headers) as r:
+                    text = await r.text()
+                    assert (r.status, r.headers["Status"]) == (status, str(status)), text
+                    assert status == 200 or text.startswith("unreadable body: ")
+            await processed(runtime, 1)
+
+    asyncio.run(scenario())
+    assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
