@@ -16,8 +16,8 @@ from statefun.kafka_egress_pb2 import KafkaProducerRecord
 from statefun.request_reply_pb2 import TypedValue
 
 from sfidl.runtime.internal_pb2 import DeadLetter
-from tests.protocol import Driver, Envelope, decode
-from tests.runtime.wire import CLIENT, OTHER, STORE, sent, typename
+from tests.protocol import Driver, Envelope, decode, forward
+from tests.runtime.wire import CLIENT, DESK, OTHER, STORE, sent, typename
 
 
 @pytest.fixture
@@ -109,3 +109,16 @@ def test_the_application_lists_what_each_function_takes_from_an_ingress(
     assert app.ingress_typenames(CLIENT) == {
         name for cls in one_way for name in (typename(cls), typename(cls) + "+json")
     }
+
+
+def test_an_exclusive_instance_holds_a_json_message_and_decodes_it_when_released(
+    impls: ModuleType, pb: ModuleType
+) -> None:
+    desk = impls.Desk()
+    driver = Driver(impls.app(desk=desk))
+    call = driver.invoke(DESK, "d", pb.Start(key="a"))  # its call to Store.get is pending
+    driver.invoke(DESK, "d", as_json(pb.Note, b'{"text": "held"}'))
+    assert desk.handled == ["work a"]
+    answered = driver.invoke(STORE, "a", forward(call, sender=(DESK, "d")))
+    driver.invoke(DESK, "d", forward(answered, sender=(STORE, "a")))
+    assert desk.handled == ["work a", "worked a", "note held from None"]
