@@ -47,6 +47,7 @@ def test_json_lines_records_of_both_forms():
     [
         ("[1]", 'expected an object with "value"'),
         ("{oops", "not JSON"),
+        ('{"a": ' * 100_000, "not JSON: nested too deeply"),
         (
             '{"ingress": "nope", "key": "k", "value": {}}',
             "unknown ingress 'nope' (declared: demo/increments)",

@@ -144,7 +144,7 @@ def json_format_loads(data: bytes) -> dict[str, str]:
 
 
 def test_egress_conveniences_envelopes_listing_and_reading_one_egress_of_a_shared_topic(
-    tmp_path, http_local
+    tmp_path, http_local, caplog
 ):
     async def scenario() -> None:
         async with (
@@ -206,7 +206,12 @@ def test_egress_conveniences_envelopes_listing_and_reading_one_egress_of_a_share
             async with http.get(f"{egress_url}/audit?all=1") as r:
                 assert [e["egress"] for e in await r.json()] == ["test.http_local/audit"] * 2
 
-    asyncio.run(scenario())
+    with caplog.at_level("INFO", logger="sfidl.local"):
+        asyncio.run(scenario())
+    assert (
+        "topic 'counts' is written by test.http_local/counts and test.http_local/audit:"
+        " GET /counts reads them all" in caplog.text
+    )
 
 
 NO_HANDLER = "no handler of test.http_local/counter takes "
