@@ -471,7 +471,7 @@ class _Builder:
         params = [
             f"{name}: tuple[str, {self.py(rpc.request)}]" for name, rpc in zip(names, call.targets)
         ]
-        requests = ", ".join(
+        requests = tuple_literal(
             f"({_rpc_constant_name(rpc)}, *{name})" for name, rpc in zip(names, call.targets)
         )
         params.extend(self._call_options(call))
@@ -485,7 +485,7 @@ class _Builder:
                 + ", ".join(f"{r.function}.{r.handler}" for r in call.targets)
                 + f" (each an `(id, request)` pair) and hand every outcome to `{call.continuation}`."
             ),
-            body=f'return self._join("{call.continuation}", ({requests},), {carried}, timeout)',
+            body=f'return self._join("{call.continuation}", {requests}, {carried}, timeout)',
         )
 
     def _abstract_methods(
