@@ -353,5 +353,9 @@ def test_a_formatter_that_would_move_a_doc_comment_refuses(monkeypatch: pytest.M
         return fmt_print.render(text, items, comments).replace("/// M\nmessage", "message /// M\n")
 
     monkeypatch.setattr(fmt, "render", detaching)
-    with pytest.raises(CompileError, match="it would change what a doc comment documents"):
+    with pytest.raises(CompileError) as raised:
         format_source("namespace a;\n/// M\nmessage M {}\n", "a.sfidl")
+    assert raised.value.render().startswith(
+        "a.sfidl:2:1: error: sfidl fmt leaves this file as it is: "
+        "it cannot keep this comment in its place\n"
+    )

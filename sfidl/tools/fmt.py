@@ -2,10 +2,10 @@
 
 ``format_source(text, path)`` is the whole formatter (the command and editors call it).
 A file that does not parse raises :class:`CompileError` with the parser's diagnostics and
-is never rewritten. The result is checked before it is returned: its tokens, its comments
-(in order, each with its text) and its syntax tree (doc comments included, positions left
-out) must equal the input's; if they did not, the formatter refuses with a diagnostic
-rather than return a file that lost a comment or changed meaning.
+is never rewritten. The result is parsed again before it is returned: its tokens must be
+the input's, with every comment (its text kept) between the same two tokens; if they were
+not, the formatter would refuse with a diagnostic rather than return a file that lost or
+moved a comment or changed meaning.
 
 The layout is in :mod:`sfidl.tools.fmt_layout`, the placing of comments in
 :mod:`sfidl.tools.fmt_print`.
@@ -13,7 +13,6 @@ The layout is in :mod:`sfidl.tools.fmt_layout`, the placing of comments in
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import os
 import shutil
@@ -21,12 +20,10 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from sfidl import ast
 from sfidl.diagnostics import CompileError, Diagnostic, Severity, Span
 from sfidl.parse import parse
 from sfidl.resources import data_dir
@@ -50,7 +47,7 @@ def format_source(text: str, path: str) -> str:
     before = _tokens(text)
     layout = Layout([c.start_pos or 0 for c in before.comments])
     formatted = render(text, layout.file(before.tree), before.comments)
-    _verify(formatted, path, text, parsed.file, before)
+    _verify(formatted, path, text, before)
     return formatted
 
 
@@ -61,33 +58,35 @@ class _Tokens:
     tree: Tree[Token]
     comments: list[Token]
 
-    def words(self) -> list[tuple[str, str]]:
-        return [(t.type, str(t)) for t in self.tree.scan_values(lambda v: isinstance(v, Token))]
+    def words(self) -> list[Token]:
+        return list(self.tree.scan_values(lambda v: isinstance(v, Token)))
+
+    def stream(self) -> list[tuple[Token, str]]:
+        """Tokens and comments in source order, each with its text as fmt writes it."""
+        items = [(t, str(t)) for t in self.words()] + [(c, comment_text(c)) for c in self.comments]
+        return sorted(items, key=lambda item: item[0].start_pos or 0)
 
 
-def _verify(formatted: str, path: str, text: str, original: ast.File, before: _Tokens) -> None:
-    """Refuse, with a diagnostic, a result that is not the input with other whitespace."""
+def _verify(formatted: str, path: str, text: str, before: _Tokens) -> None:
+    """Refuse, with a diagnostic, a result that is not the input with other whitespace.
+
+    The same tokens with the same comments between the same two tokens: then every doc
+    comment documents what it did (a `///` block documents what directly follows it), so
+    the syntax tree, docs included, is the input's.
+    """
     try:
         after = _tokens(formatted)
     except UnexpectedInput:
         _refuse(text, path, None, "it would not parse any more")
-    kept = [comment_text(c) for c in after.comments]
-    if [comment_text(c) for c in before.comments] != kept:
-        lost = _first_lost_comment(before.comments, kept)
-        _refuse(text, path, lost, "it cannot keep this comment in its place")
-    if before.words() != after.words():
+    if [(t.type, str(t)) for t in before.words()] != [(t.type, str(t)) for t in after.words()]:
         _refuse(text, path, None, "it would change the file's tokens")
-    reparsed = parse(formatted, path).file
-    if _without_spans(reparsed) != _without_spans(original):
-        _refuse(text, path, None, "it would change what a doc comment documents")
-
-
-def _first_lost_comment(before: list[Token], kept: list[str]) -> Token | None:
-    """The first comment of the input missing from ``kept`` (None: one was added)."""
-    for i, comment in enumerate(before):
-        if i >= len(kept) or kept[i] != comment_text(comment):
-            return comment
-    return None
+    expected, written = before.stream(), after.stream()
+    for i, (token, written_text) in enumerate(expected):
+        if i >= len(written) or (written[i][0].type, written[i][1]) != (token.type, written_text):
+            moved = next((t for t, _ in expected[i:] if t.type in _COMMENTS), token)
+            _refuse(text, path, moved, "it cannot keep this comment in its place")
+    if len(written) != len(expected):
+        _refuse(text, path, None, "it would add a comment")
 
 
 def _refuse(text: str, path: str, where: Token | None, why: str) -> None:
@@ -103,20 +102,6 @@ def _refuse(text: str, path: str, where: Token | None, why: str) -> None:
         "https://github.com/sfidl/sfidl/issues",
     )
     raise CompileError([problem], {path: text})
-
-
-def _without_spans(value: Any) -> Any:
-    """A syntax tree as nested tuples, positions left out: equal when only layout differs."""
-    if isinstance(value, Span):
-        return None
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return (
-            type(value).__name__,
-            tuple(_without_spans(getattr(value, f.name)) for f in dataclasses.fields(value)),
-        )
-    if isinstance(value, tuple):
-        return tuple(_without_spans(v) for v in value)
-    return value
 
 
 # ---------------------------------------------------------------- the parser

@@ -19,6 +19,7 @@ into the gaps. The rules, taken from the examples' style:
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -106,9 +107,9 @@ def one_line(node: Tree[Token] | Token) -> str:
 
 
 class Layout:
-    """Builds the (gap, token) sequence of one file; ``has_comment(start, end)`` tells
-    whether a comment lies between two source offsets (a body with one is never ``{}``,
-    a member with one is never squeezed onto one line)."""
+    """Builds the (gap, token) sequence of one file, given the sorted offsets of its
+    comments: a body holding a comment is never ``{}``, a member holding one is never
+    squeezed onto one line."""
 
     def __init__(self, comment_starts: list[int]) -> None:
         self.items: list[tuple[Gap, Token]] = []
@@ -144,7 +145,8 @@ class Layout:
             self._token(token)
 
     def _has_comment(self, start: int, end: int) -> bool:
-        return any(start <= c < end for c in self._comments)
+        first = bisect.bisect_left(self._comments, start)
+        return first < len(self._comments) and self._comments[first] < end
 
     # -- declarations
 
