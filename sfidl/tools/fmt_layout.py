@@ -58,6 +58,7 @@ class Gap:
 
     @property
     def indent_of_comments(self) -> int:
+        """How deep the comments on lines of their own in this gap go."""
         return self.indent if self.comment_indent is None else self.comment_indent
 
 
@@ -117,6 +118,7 @@ class Layout:
         self._pending: Gap | None = None
 
     def file(self, tree: Tree[Token]) -> list[tuple[Gap, Token]]:
+        """Every token of the file (lark's tree kept with all tokens), each with its gap."""
         namespace, *items = tree.children
         self._gap(_line(0, "never", True))
         self._inline(namespace)
