@@ -108,6 +108,10 @@ def from_http(
     set aside.
     """
     typename = typename_of_request(content_types)
+    if not is_utf8(typename):
+        raise IngressError(
+            f"the typename in the Content-Type, {typename!r}, is not UTF-8", status=415
+        )
     if takes is not None:
         taken = takes(target.typename)
         if typename not in taken:
@@ -116,6 +120,15 @@ def from_http(
         _check_typename(typename, status=415)
     _check_body(typename, body)
     return Incoming(target, None, typed_value(typename, body))
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` came from valid UTF-8 (aiohttp decodes header bytes that are not to surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _not_taken(target: Address, typename: str, taken: frozenset[str]) -> str:

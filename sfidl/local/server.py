@@ -93,6 +93,7 @@ HTTP_LOG = logging.getLogger("sfidl.local.http")
 HTTP_LOG.addFilter(_OneLine())
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
+MAX_KEY = 255
 # Marks the answer to a re-sent request that queued nothing (the first one did).
 REPLAYED = "Idempotent-Replayed"
 
@@ -141,6 +142,10 @@ def ingress_app(
                 target, request.headers.getall("Content-Type", []), body, takes
             )
             key = request.headers.get(IDEMPOTENCY_KEY)
+            if key is not None and not (0 < len(key) <= MAX_KEY and ingress.is_utf8(key)):
+                raise IngressError(
+                    f"an {IDEMPOTENCY_KEY} is 1 to {MAX_KEY} characters of UTF-8, not {key!r:.80}"
+                )
             if key is None:
                 await engine.room()  # backpressure: the request waits while a backlog is full
                 engine.enqueue([incoming])

@@ -361,12 +361,19 @@ def test_malformed_http_gets_a_4xx_with_a_reason_and_one_log_line(tmp_path, http
                 await raw_request(
                     runtime.egress_port, b"GET /cou\xffnts HTTP/1.1\r\nHost: x\r\n\r\n"
                 ),
+                await raw_request(
+                    runtime.port,
+                    b"POST /test.http_local/counter/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    b"Content-Type: " + ADD.encode() + b"\r\nIdempotency-Key: \xff\r\n"
+                    b"Content-Length: 0\r\n\r\n",
+                ),
             ]
 
     with caplog.at_level("INFO"):
-        bad_type, bad_path, bad_topic = asyncio.run(scenario())
+        bad_type, bad_path, bad_topic, bad_key = asyncio.run(scenario())
+    assert bad_key.startswith(b"HTTP/1.1 400 ") and b"an Idempotency-Key is 1 to 255" in bad_key
     assert bad_type.startswith(b"HTTP/1.1 415 ") and b"\r\nStatus: 415\r\n" in bad_type
-    assert b"takes '\\udcff\\udcfe/Add' from an ingress" in bad_type
+    assert b"the typename in the Content-Type, '\\udcff\\udcfe/Add', is not UTF-8" in bad_type
     for answer in (bad_path, bad_topic):
         assert (
             answer.startswith(b"HTTP/1.0 400 Bad Request") and b"Invalid char in url path" in answer
@@ -419,6 +426,8 @@ def test_an_idempotency_key_makes_a_resent_request_a_no_op_across_restarts(tmp_p
             assert await post(http, url, "k2", body) == (200, "", "")
             status, _, why = await post(http, url, "k1", b'{"by": 2}')
             assert status == 422 and "the Idempotency-Key 'k1' was used for another request" in why
+            status, _, why = await post(http, url, "k" * 256, body)
+            assert status == 400 and "an Idempotency-Key is 1 to 255 characters of UTF-8" in why
             await processed(runtime, 2)
         async with running(http_local.app(), db) as runtime, aiohttp.ClientSession() as http:
             url, _ = urls(runtime)
