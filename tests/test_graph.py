@@ -6,16 +6,20 @@ using every construct checks each kind of node and edge; the command's outputs a
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given
 
 from sfidl.cli import main
 from sfidl.frontend import load_program
 from sfidl.tools.graph import Edge, EdgeKind, Graph, NodeKind, build_graph
 from sfidl.tools.graph_render import to_dot, to_mermaid
 from tests.golden import assert_golden
+from tests.test_compile_fuzz import _folder, _program, _settings
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "graph"
@@ -207,3 +211,30 @@ def test_graph_of_a_file_with_errors_reports_them(
     assert (code, out) == (1, "")
     assert f"{bad}:2:19: error: unknown type `Missing`" in err
     assert not (tmp_path / "bad.mmd").exists()
+
+
+@_settings(15)
+@given(_program())
+def test_every_valid_program_draws(text: str) -> None:
+    """The property tests' programs (odd names, joins, every effect): every edge joins two
+    nodes, ids are unique, and Graphviz (when installed) reads the DOT."""
+    with _folder() as folder:
+        path = folder / "main.sfidl"
+        path.write_text(text, encoding="utf-8")
+        graph = build_graph(load_program(path).program)
+    ids = [n.id for n in graph.nodes]
+    assert len(ids) == len(set(ids))
+    assert all(e.source in ids and e.target in ids for e in graph.edges)
+    assert all(re.fullmatch(r"(fn|in|eg)_\w+", i, re.ASCII) for i in ids)
+    mermaid = to_mermaid(graph)
+    assert mermaid.count("\n") == 1 + len(graph.nodes) + len(graph.edges) + 2 * sum(
+        1
+        for kind in (NodeKind.EXCLUSIVE, NodeKind.IMPORTED)
+        if any(n.kind is kind for n in graph.nodes)
+    )
+    dot = shutil.which("dot")
+    if dot is not None:
+        laid_out = subprocess.run(
+            [dot, "-Tsvg"], input=to_dot(graph), capture_output=True, text=True, timeout=60
+        )
+        assert laid_out.returncode == 0, laid_out.stderr
