@@ -39,12 +39,13 @@ from sfidl.local.store import Incoming, IngressKey, StoredEgress
 
 class _OneLine(logging.Filter):
     """A malformed request (bad HTTP, which aiohttp answers 400) is the client's mistake: one
-    log line, not a traceback per request."""
+    line at INFO, not an ERROR with a traceback per request."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
             _one_line(record, error)
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
         return True
 
 

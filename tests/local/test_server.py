@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -550,3 +551,56 @@ def test_a_compressed_body_is_read_and_a_corrupt_one_refused(tmp_path, http_loca
 
     asyncio.run(scenario())
     assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
+
+
+def test_no_request_of_random_bytes_gets_a_5xx(tmp_path, http_local):
+    """Seeded random requests — paths, Content-Types, keys and bodies from bytes that are
+    plausible, malformed or hostile — are each answered below 500, ingress and egress."""
+    rng = random.Random(8)
+    pieces = [
+        b"test.http_local",
+        b"counter",
+        b"a",
+        b"",
+        b"%FF",
+        b"%0D%0A",
+        b"\xc3\xa9",
+        b"..",
+        b"x" * 300,
+    ]
+    content_types = [
+        ADD.encode(), ADD.encode() + b"+json", b"application/vnd.", b"application/vnd.\xff",
+        b"text/plain", ADD.encode() + b"+json; charset=utf-8", b"application/vnd.a/b/c",
+    ]  # fmt: skip
+    bodies = [
+        b"", b"{}", b'{"by": 1}', b"[" * 5000, b'{"by": ' * 5000, b"\xff\xfe", b"\x08\x01",
+        b"\x0a\xff\xff\xff", b'{"by": 1e400}', b'{"by": "9223372036854775808"}', b"null",
+    ]  # fmt: skip
+
+    def request() -> bytes:
+        path = b"/" + b"/".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
+        if rng.random() < 0.5:
+            path = b"/test.http_local/counter/" + rng.choice(pieces)
+        body = rng.choice(bodies)
+        headers = [b"Host: x", b"Connection: close", b"Content-Length: %d" % len(body)]
+        if rng.random() < 0.8:
+            headers.append(b"Content-Type: " + rng.choice(content_types))
+        if rng.random() < 0.3:
+            headers.append(b"Idempotency-Key: " + rng.choice(pieces))
+        if rng.random() < 0.1:
+            headers.append(b"Content-Encoding: " + rng.choice([b"gzip", b"deflate", b"zz"]))
+        method = rng.choice([b"POST", b"GET", b"PUT", b"DELETE"])
+        return method + b" " + path + b" HTTP/1.1\r\n" + b"\r\n".join(headers) + b"\r\n\r\n" + body
+
+    async def scenario() -> list[bytes]:
+        async with running(http_local.app(), tmp_path / "db.sqlite") as runtime:
+            assert runtime.port is not None and runtime.egress_port is not None
+            ports = (runtime.port, runtime.egress_port)
+            return [await raw_request(rng.choice(ports), request()) for _ in range(300)]
+
+    statuses = set()
+    for answer in asyncio.run(scenario()):
+        status = int(answer.split(b" ", 2)[1])
+        assert 200 <= status < 500, answer
+        statuses.add(status)
+    assert {200, 400, 404, 415} <= statuses  # accepted, refused and unrouted requests alike
