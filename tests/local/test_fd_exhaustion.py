@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import resource
 import socket
 import subprocess
 import sys
@@ -18,20 +17,16 @@ LIMIT = 96  # open files for the whole runtime process: far fewer than the idle 
 
 def test_idle_connections_beyond_the_file_limit_time_out_and_service_resumes(tmp_path: Path):
     script = (
+        f"import resource; resource.setrlimit(resource.RLIMIT_NOFILE, ({LIMIT}, {LIMIT}));"
         "from pathlib import Path; from sfidl.local.run import RunOptions, run;"
         " from tests.local.apps import demo_app;"
         f"run(demo_app(), RunOptions(db=Path({str(tmp_path / 'db.sqlite')!r}), port=0,"
         " egress_port=0, egress_stdout=False, idle_timeout_s=1.0))"
     )
 
-    def low_limit() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, LIMIT))
-
     err = tmp_path / "stderr.txt"
     with err.open("w") as stderr:  # a file, not a pipe: no unread pipe can block the process
-        process = subprocess.Popen(
-            [sys.executable, "-c", script], cwd=ROOT, stderr=stderr, preexec_fn=low_limit
-        )
+        process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stderr=stderr)
     idle: list[socket.socket] = []
     try:
         deadline = time.monotonic() + DEADLINE_S
