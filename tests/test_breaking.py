@@ -71,11 +71,12 @@ def test_an_allow_comment_with_a_reason_accepts_the_change(
 ) -> None:
     for comment in (
         "  // sfidl:allow STATE_TYPE nothing was deployed yet\n",
-        "  /// The count.\n  // sfidl:allow STATE_EXPIRY, STATE_TYPE: counts restart from zero\n",
+        "  /// The count.\n  // sfidl:allow STATE_TYPE, FIELD_JSON_NAME: counts restart from zero\n",
     ):
         new = _new_state_type(tmp_path, comment)
         code, out, _ = _breaking(capsys, str(new), "--against", str(_OLD))
-        assert (code, out) == (0, "sfidl breaking: no breaking changes, 1 allowed by sfidl:allow\n")
+        assert code == 0
+        assert out.endswith("sfidl breaking: no breaking changes, 1 allowed by sfidl:allow\n")
     code, out, _ = _breaking(capsys, str(new), "--against", str(_OLD), "--format", "json")
     assert (code, json.loads(out)["allowed"]) == (
         0,
@@ -86,15 +87,47 @@ def test_an_allow_comment_with_a_reason_accepts_the_change(
         "  state count: int64 = 0;", "  state count: int64 = 0;  // sfidl:allow STATE_TYPE ok"
     )
     new.write_text(
-        text.replace("// sfidl:allow STATE_EXPIRY, STATE_TYPE: counts restart from zero\n", "")
+        text.replace("  // sfidl:allow STATE_TYPE, FIELD_JSON_NAME: counts", "  // counts")
     )
-    assert _breaking(capsys, str(new), "--against", str(_OLD))[0] == 0
+    assert _breaking(capsys, str(new), "--against", str(_OLD)) == (
+        0,
+        "sfidl breaking: no breaking changes, 1 allowed by sfidl:allow\n",
+        "",
+    )
     # An allow for another rule, or on another line, accepts nothing.
     new = _new_state_type(
         tmp_path, "  // sfidl:allow STATE_DEFAULT not this one\n\n  state other: int32;\n"
     )
     code, out, _ = _breaking(capsys, str(new), "--against", str(_OLD))
     assert code == 1 and "[STATE_TYPE]" in out
+
+
+def test_an_allow_that_accepts_nothing_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = _new_state_type(
+        tmp_path, "  // sfidl:allow STATE_TYPE, FIELD_JSON_NAME: counts restart\n"
+    )
+    code, out, _ = _breaking(capsys, str(new), "--against", str(_OLD))
+    assert code == 0
+    assert out == (
+        f"{new}:7:3: warning: `sfidl:allow FIELD_JSON_NAME` accepts nothing here\n"
+        " 7 |   // sfidl:allow STATE_TYPE, FIELD_JSON_NAME: counts restart\n"
+        "   |   " + "^" * 58 + "\n"
+        "  = hint: remove it once the change it accepted is deployed (or move it to the line it means)\n"
+        "sfidl breaking: no breaking changes, 1 allowed by sfidl:allow\n"
+    )
+    code, out, _ = _breaking(capsys, str(new), "--against", str(_OLD), "--format", "json")
+    assert json.loads(out)["unused_allows"] == [
+        {"rule": "FIELD_JSON_NAME", "file": str(new), "line": 7}
+    ]
+    code, out, _ = _breaking(capsys, str(new), "--against", str(_OLD), "--format", "github")
+    assert out.splitlines()[0] == (
+        f"::warning file={new},line=7,col=3::`sfidl:allow FIELD_JSON_NAME` accepts nothing here"
+    )
+    # Not when its category is not checked.
+    code, out, _ = _breaking(capsys, str(new), "--against", str(_OLD), "--except", "JSON")
+    assert out == "sfidl breaking: no breaking changes, 1 allowed by sfidl:allow\n"
 
 
 @pytest.mark.parametrize(
@@ -158,6 +191,7 @@ def test_json_format(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
             }
         ],
         "allowed": [],
+        "unused_allows": [],
     }
 
 

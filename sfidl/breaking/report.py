@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 from sfidl.breaking.rule import Finding
 from sfidl.breaking.run import Result
+from sfidl.breaking.suppress import Allow
 from sfidl.diagnostics import Diagnostic, Severity, Span
 
 Label = Callable[[str], str]
@@ -56,8 +57,19 @@ def _text(result: Result, sources: Mapping[str, str], old_label: Label) -> str:
         lines.append(f"  = breaks: {finding.rule.reason}")
         lines.append(f"  = fix: {finding.fix}")
         parts.append("\n".join(lines))
+    for allow in result.unused:
+        parts.append(_unused(allow).render(sources))
     parts.append(summary(result))
     return "\n".join(parts) + "\n"
+
+
+def _unused(allow: Allow) -> Diagnostic:
+    return Diagnostic(
+        allow.span,
+        f"`sfidl:allow {allow.rule}` accepts nothing here",
+        hint="remove it once the change it accepted is deployed (or move it to the line it means)",
+        severity=Severity.WARNING,
+    )
 
 
 def _json(result: Result, old_label: Label) -> str:
@@ -89,6 +101,9 @@ def _json(result: Result, old_label: Label) -> str:
             {"rule": f.rule.id, "file": f.span.file, "line": f.span.line, "reason": a.reason}
             for f, a in result.allowed
         ],
+        "unused_allows": [
+            {"rule": a.rule, "file": a.span.file, "line": a.span.line} for a in result.unused
+        ],
     }
     return json.dumps(document, indent=2) + "\n"
 
@@ -111,6 +126,10 @@ def _github(result: Result) -> str:
         )
         text = f"{finding.change.message}\n{finding.rule.reason}\nfix: {finding.fix}"
         lines.append(f"::{level} {properties}::{_data(text)}")
+    for allow in result.unused:
+        s = allow.span
+        where = f"file={_property(s.file)},line={s.line},col={s.column}"
+        lines.append(f"::warning {where}::{_data(_unused(allow).message)}")
     lines.append(summary(result))
     return "\n".join(lines) + "\n"
 

@@ -20,6 +20,8 @@ class Result:
     findings: tuple[Finding, ...]  # sorted by place in the new program
     allowed: tuple[tuple[Finding, Allow], ...]  # accepted by a `sfidl:allow` comment
     errors: tuple[Diagnostic, ...]  # malformed `sfidl:allow` comments
+    # Allows of an enabled category that accepted nothing: stale once the change is deployed.
+    unused: tuple[Allow, ...] = ()
 
     @property
     def breaks(self) -> bool:
@@ -52,4 +54,7 @@ def compare(
             else:
                 allowed.append((finding, allow))
     findings.sort(key=lambda f: (f.span, order[f.rule.id], f.change.message))
-    return Result(tuple(findings), tuple(allowed), suppressions.errors)
+    used = {allow for _, allow in allowed}
+    enabled = {rule.id for rule in rules if rule.category in categories}
+    unused = tuple(a for a in suppressions.allows_all if a not in used and a.rule in enabled)
+    return Result(tuple(findings), tuple(allowed), suppressions.errors, unused)

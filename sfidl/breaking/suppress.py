@@ -33,6 +33,11 @@ class Suppressions:
     by_line: Mapping[tuple[str, int], tuple[Allow, ...]]
     errors: tuple[Diagnostic, ...]
 
+    @property
+    def allows_all(self) -> tuple[Allow, ...]:
+        """Every well-formed allow, in file and line order."""
+        return tuple(sorted((a for v in self.by_line.values() for a in v), key=lambda a: a.span))
+
     def allows(self, rule: str, span: Span) -> Allow | None:
         return next(
             (a for a in self.by_line.get((span.file, span.line), ()) if a.rule == rule), None
