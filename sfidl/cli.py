@@ -118,7 +118,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="REF",
         help="the previous version is FILE (and its imports) at this git revision",
     )
-    breaking.add_argument("--format", choices=("text", "json", "github"), default="text")
+    breaking.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="diagnostics (default), one JSON document, or GitHub Actions annotations",
+    )
     _add_category_options(breaking)
     breaking.set_defaults(run=_breaking)
 
