@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from statefun.types_pb2 import IntWrapper
 
@@ -123,3 +124,24 @@ def test_remote_run_delivers_a_backlog_of_thousands_of_messages_over_1_mib_per_b
         connection.close()
     assert IntWrapper.FromString(seen).value == backlog
     assert records == backlog
+
+
+def outside_address() -> str | None:
+    """This machine's address on its default route, if it has one besides loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.1", 9))  # no packet is sent: this only picks a route
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+def test_serve_binds_loopback_by_default(tmp_path: Path) -> None:
+    outside = outside_address()
+    if outside is None:
+        pytest.skip("this machine has no address besides loopback")
+    port = free_port()
+    with function_server(ROOT / "examples" / "greeter", port):  # reached on 127.0.0.1
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((outside, port), timeout=10).close()
