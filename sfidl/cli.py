@@ -131,7 +131,8 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run an application on the embedded local runtime (no cluster)",
         description="Compile FILE into DIR, import the application object and run it on the "
-        "local runtime: HTTP ingress like the StateFun playground, state in SQLite.",
+        "local runtime: HTTP ingress and egress as the StateFun playground image serves them"
+        " (ports 8090 and 8091), state in SQLite. See docs/local-runtime.md.",
     )
     run.add_argument("file", type=Path, metavar="FILE")
     run.add_argument(
@@ -158,12 +159,14 @@ def _parser() -> argparse.ArgumentParser:
         "--port",
         type=int,
         default=8090,
+        metavar="N",
         help="HTTP ingress port on 127.0.0.1, as the playground's (default 8090; 0: any free port)",
     )
     run.add_argument(
         "--egress-port",
         type=int,
         default=8091,
+        metavar="N",
         help="HTTP egress port on 127.0.0.1, as the playground's (default 8091; 0: any free port)",
     )
     run.add_argument(
