@@ -157,14 +157,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=8090,
         metavar="N",
         help="HTTP ingress port on 127.0.0.1, as the playground's (default 8090; 0: any free port)",
     )
     run.add_argument(
         "--egress-port",
-        type=int,
+        type=_port,
         default=8091,
         metavar="N",
         help="HTTP egress port on 127.0.0.1, as the playground's (default 8091; 0: any free port)",
@@ -277,6 +277,13 @@ def _breaking(args: argparse.Namespace) -> int:
     from sfidl.breaking.command import run_breaking
 
     return run_breaking(args)
+
+
+def _port(text: str) -> int:
+    """A TCP port number, 0 (any free port) to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 0 to 65535")
+    return int(text)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)")

@@ -180,10 +180,9 @@ class LocalRuntime:
         self._runners.append(runner)
         try:
             await web.TCPSite(runner, HOST, port).start()
-        except OSError as exc:
-            raise LocalRuntimeError(
-                f"cannot listen on {HOST}:{port}: {exc.strerror or exc}"
-            ) from None
+        except (OSError, OverflowError) as exc:  # in use, not allowed; not a port number
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise LocalRuntimeError(f"cannot listen on {HOST}:{port}: {reason}") from None
         return int(runner.addresses[0][1])
 
     def _forget_before(self) -> int:

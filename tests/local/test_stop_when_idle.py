@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from sfidl.cli import main
 from sfidl.local.ingress import message_value
 from sfidl.local.records import Address
 from sfidl.local.run import LocalRuntime, RunOptions
@@ -77,13 +76,3 @@ def test_a_zero_horizon_stops_before_a_timer_that_is_not_due_yet(tmp_path):
     db = tmp_path / "db.sqlite"
     run_until_idle(db, 0.0, arm("in a minute", 60_000))
     assert fired(db) == 1  # the arm only; the timer is left for the next run
-
-
-def test_the_horizon_on_the_command_line_is_a_duration(capsys):
-    with pytest.raises(SystemExit) as exit:
-        main(["run", "shop.sfidl", "--app", "shop_app", "--idle-horizon", "soon"])
-    assert exit.value.code == 2
-    assert (
-        "argument --idle-horizon: 'soon' is not a duration: a number and a unit, ms, s, min, h"
-        " or d (e.g. 30s)" in capsys.readouterr().err
-    )
