@@ -25,7 +25,7 @@ from statefun.request_reply_pb2 import FromFunction, ToFunction, TypedValue
 from sfidl.local import codec
 from sfidl.local.clock import Clock
 from sfidl.local.effects import Effects, Expiry, Failure, StateSpec, plan, register
-from sfidl.local.errors import IngressError, StoreError
+from sfidl.local.errors import IngressError, LocalRuntimeError, StoreError
 from sfidl.local.faults import Faults, Interference
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming, IngressKey, Queued, Store, StoredEgress
@@ -341,7 +341,15 @@ class Engine:
                     observe_fault(interference)
             if written:
                 for observe_egress in self.egress_observers:
-                    observe_egress(written)
+                    try:
+                        observe_egress(written)
+                    except OSError as exc:  # a full disk, a closed pipe: not a bug of ours
+                        where = exc.filename or "the egress output"
+                        raise LocalRuntimeError(
+                            f"cannot write egress records to {where}: {exc.strerror or exc};"
+                            " they are in the database (an --egress-dir file catches up when"
+                            " sfidl run starts again)"
+                        ) from exc
             return
         raise fail(f"the function still reports missing states after {MAX_HANDSHAKES} handshakes")
 

@@ -13,6 +13,7 @@ full disk, a file size limit (RLIMIT_FSIZE) on the runtime's process.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import re
@@ -32,7 +33,7 @@ from statefun.types_pb2 import LongWrapper
 
 from sfidl.local.clock import VirtualClock
 from sfidl.local.engine import Engine
-from sfidl.local.errors import StoreError
+from sfidl.local.errors import LocalRuntimeError, StoreError
 from sfidl.local.ingress import message_value
 from sfidl.local.records import Address
 from sfidl.local.run import LocalRuntime, RunOptions
@@ -458,3 +459,32 @@ def test_a_batch_whose_commit_finds_the_database_full_stays_queued_and_runs_once
         assert connection.execute("SELECT COUNT(*) FROM inbox").fetchone() == (1,)
     state = run_on(db, demo_app(), counter)
     assert (state["total"], len(str(state["note"]))) == (2, 100_000)
+
+
+def test_an_egress_file_on_a_full_disk_is_a_clear_error_and_the_records_stay_in_the_database(
+    tmp_path: Path,
+) -> None:
+    db, counter = tmp_path / "local.sqlite", Address.of(COUNTER, "k")
+
+    def full_disk(rows: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "counts.jsonl"))
+
+    async def scenario() -> None:
+        app, clock, store = demo_app(), VirtualClock(), Store(db)
+        engine = Engine(app.manifest, InProcess(app, clock), store, clock)
+        engine.egress_observers.append(full_disk)
+        try:
+            engine.enqueue([Incoming(counter, None, message_value(Increment(by=1)))])
+            await engine.run_until_quiet()
+        finally:
+            await engine.close()
+            store.close()
+
+    with pytest.raises(LocalRuntimeError) as error:
+        asyncio.run(scenario())
+    assert str(error.value) == (
+        f"cannot write egress records to {tmp_path / 'counts.jsonl'}: No space left on device;"
+        " they are in the database (an --egress-dir file catches up when sfidl run starts again)"
+    )
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM egress").fetchone() == (1,)
