@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.black_identity import install
+from sfidl.gen.python_format import CHECK_VARIABLE
 
 
 @pytest.fixture(scope="session", autouse=True)
 def generated_python_is_black_identical() -> Iterator[None]:
-    """Every stubs file compiled in this process is compared with black's formatting of it."""
+    """Every stubs module compiled during the tests, in this process or a child process
+    (which inherits the environment), is compared with black's formatting of it."""
     with pytest.MonkeyPatch.context() as monkeypatch:
-        install(monkeypatch)
+        monkeypatch.setenv(CHECK_VARIABLE, "1")
         yield

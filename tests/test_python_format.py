@@ -91,3 +91,14 @@ def test_compile_loads_neither_the_sdk_nor_aiohttp_nor_black(tmp_path: Path) -> 
         cwd=ROOT,
     )
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_the_session_check_fails_a_module_black_would_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    not_black = "x = ( 1 )\n"  # short and plain: layout passes it through as it is
+    monkeypatch.delenv(python_format.CHECK_VARIABLE)
+    assert python_format.format_python(not_black) == not_black
+    monkeypatch.setenv(python_format.CHECK_VARIABLE, "1")
+    with pytest.raises(AssertionError, match=r"differs from black's formatting"):
+        python_format.format_python(not_black)

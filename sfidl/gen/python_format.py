@@ -21,7 +21,13 @@ from pathlib import Path
 from sfidl.gen.black_layout import LINE_LENGTH, black_stable, top_level_blocks
 from sfidl.user_cache import user_cache_dir
 
+# Set (to anything) to have every formatted module compared with black's formatting of the
+# whole of it, an internal error when they differ: the test suite sets it for every compile
+# it runs, in-process or not. Off, black is never imported for a module layout vouches for.
+CHECK_VARIABLE = "SFIDL_CHECK_BLACK"
+
 _formatted: dict[str, str] = {}  # block -> black's text, for this process
+_checked: set[str] = set()  # modules already compared with black, for this process
 
 
 def format_python(text: str) -> str:
@@ -30,7 +36,26 @@ def format_python(text: str) -> str:
     for lines in top_level_blocks(text):
         block = "\n".join(lines) + "\n"
         blocks.append(block if black_stable(lines) else _black(block))
-    return "\n\n".join(blocks)
+    result = "\n\n".join(blocks)
+    if os.environ.get(CHECK_VARIABLE) and result not in _checked:
+        difference = black_difference(result)
+        if difference:
+            raise AssertionError(f"generated Python differs from black's formatting:\n{difference}")
+        _checked.add(result)
+    return result
+
+
+def black_difference(text: str) -> str:
+    """The start of a diff from ``text`` to black's formatting of it; empty when identical."""
+    import difflib
+
+    import black
+
+    formatted = black.format_str(text, mode=black.Mode(line_length=LINE_LENGTH))
+    diff = difflib.unified_diff(
+        text.splitlines(True), formatted.splitlines(True), "generated", "black"
+    )
+    return "".join(list(diff)[:60])
 
 
 def _black(block: str) -> str:
