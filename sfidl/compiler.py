@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,13 +42,25 @@ def compile_file(path: Path, *, endpoint: str | None = None) -> Compiled:
 def _few_collections() -> Iterator[None]:
     """Collect garbage rarely while compiling: a compile builds a large tree of objects that
     all stay alive until it ends, and the collector's passes over them were a third of
-    the time of a large schema's parse. The usual thresholds come back afterwards."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 1000)
+    the time of a large schema's parse. The usual thresholds come back once the last of
+    the compiles running at the same time ends."""
+    with _collections_lock:
+        if not _compiling:
+            _saved_thresholds[:] = gc.get_threshold()
+            gc.set_threshold(100_000, 50, 1000)
+        _compiling.append(None)
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
+        with _collections_lock:
+            _compiling.pop()
+            if not _compiling:
+                gc.set_threshold(*_saved_thresholds)
+
+
+_collections_lock = threading.Lock()
+_compiling: list[None] = []  # one entry per compile running now
+_saved_thresholds: list[int] = []
 
 
 def _compile(path: Path, endpoint: str | None) -> Compiled:
