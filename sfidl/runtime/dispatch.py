@@ -10,7 +10,8 @@ raised by user code are not caught: they fail the invocation so StateFun retries
 consistent state. Implementations may be plain or ``async`` methods: a returned
 awaitable is awaited.
 
-Before user code runs, the invocation records the member running and what it declared
+A call that arrives after its caller's deadline is not run: the caller has timed out and
+would drop the reply. Before user code runs, the invocation records the member running and what it declared
 (its :class:`~sfidl.runtime.spec.Effects`), which every effect is checked against. An
 exclusive function holds messages while it waits (:mod:`sfidl.runtime.exclusive`).
 """
@@ -18,6 +19,7 @@ exclusive function holds messages while it waits (:mod:`sfidl.runtime.exclusive`
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,8 @@ from sfidl.runtime.spec import (
 )
 from sfidl.runtime.state import State
 from sfidl.runtime.types import JSON_SUFFIX, json_typename, typename_of
+
+log = logging.getLogger("sfidl.runtime")
 
 
 @dataclass(frozen=True)
@@ -249,6 +253,19 @@ async def _answer(
         raise _Poison(
             f"{handler.rpc.handler} returns a reply but the call has no caller to send it to"
         )
+    deadline = envelope.deadline_millis
+    if deadline and invocation.now_ms() >= deadline:
+        # The caller has timed out: it would drop the reply, so running the call now would
+        # only leave effects nobody accounts for (stock reserved for a cart that gave up).
+        log.warning(
+            "%s: did not run a call to %s from %s: its caller's deadline passed before it "
+            "arrived (correlation id %r)",
+            invocation.address,
+            handler.name,
+            invocation.caller,
+            envelope.correlation_id,
+        )
+        return
     ctx = _enter(invocation, handler)
     invocation.answering = handler
     invocation.envelope = envelope

@@ -109,6 +109,24 @@ def test_call_sends_the_envelope_the_timeout_and_records_the_call(
     assert pb.Ask.FromString(call.request) == pb.Ask(key="a")
 
 
+def test_a_call_arriving_after_its_callers_deadline_is_not_run(
+    impls: ModuleType, pb: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = impls.Clock()
+    driver = Driver(impls.app(clock=clock))
+    first, second = ask(driver, pb, "a"), ask(driver, pb, "a", id="u2")  # deadlines T0 + 5 s
+
+    clock.now = impls.T0 + 4999  # in time: answered
+    answered = driver.invoke(STORE, "a", forward(first, sender=USER))
+    assert sent(answered, pb.StoreGetReply)[2].reply == pb.Answer(key="a", value=1)
+
+    clock.now = impls.T0 + 5000  # the caller has timed out: nothing runs, nothing is sent
+    with caplog.at_level("WARNING", logger="sfidl.runtime"):
+        late = driver.invoke(STORE, "a", forward(second, sender=(CLIENT, "u2")))
+    assert quiet(late)
+    assert "deadline passed before it arrived" in caplog.text
+
+
 def test_reply_reaches_the_continuation_with_request_and_carried_value(
     impls: ModuleType, pb: ModuleType
 ) -> None:
