@@ -23,6 +23,7 @@ from tests.protocol import Driver
 
 COUNTER = "com.example.fraud/fraud_counter"
 SCORER = "com.example.fraud/merchant_scorer"
+MANAGER = "com.example.fraud/transaction_manager"
 
 
 @pytest.fixture
@@ -86,7 +87,8 @@ def test_a_slow_merchant_scorer_times_out_and_its_late_answer_is_dropped(
     for fraud in ("t0", "t1", "t2"):
         harness.ingest("confirmed_fraud", "acct-1", pb.ConfirmFraud(transaction_id=fraud))
     harness.run_until_quiet()
-    harness.slow(SCORER, timedelta(seconds=10))
+    # The scorer answers at once, but its answer takes 10 s to come back.
+    harness.slow(MANAGER, timedelta(seconds=10), message=pb.MerchantScorerScoreReply)
 
     harness.ingest("transactions", "t3", transaction("t3"))
     harness.run_until_quiet()
@@ -100,7 +102,7 @@ def test_a_slow_merchant_scorer_times_out_and_its_late_answer_is_dropped(
         harness.advance(timedelta(seconds=10))  # the score arrives late and is dropped
     assert len(alerts(harness)) == 1
     late = [d for d in harness.sent if d.typename.endswith("MerchantScorerScoreReply")]
-    assert len(late) == 1 and late[0].target.typename == "com.example.fraud/transaction_manager"
+    assert len(late) == 1 and late[0].target.typename == MANAGER
     assert "dropped a reply" in caplog.text
 
 
