@@ -429,9 +429,12 @@ def _program(draw: st.DrawFn) -> str:
             draw(st.randoms()).shuffle(effects)
             if kind == "rpc":
                 reply = draw(st.sampled_from(messages))
+                # An error becomes a field of the reply envelope named after it, beside
+                # `correlation_id` and `reply` (two such fields are a diagnostic).
+                raisable = [e for e in errors if snake_case(e) not in ("reply", "correlation_id")]
                 raised = (
-                    draw(st.lists(st.sampled_from(errors), unique=True, max_size=2))
-                    if errors
+                    draw(st.lists(st.sampled_from(raisable), unique_by=snake_case, max_size=2))
+                    if raisable
                     else []
                 )
                 raises = " raises " + ", ".join(raised) if raised else ""
