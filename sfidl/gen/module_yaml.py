@@ -88,7 +88,8 @@ def render_playground_module_yaml(program: Program, *, endpoint: str | None = No
     return _render(program, documents)
 
 
-@dataclass(frozen=True)
+# The documents are only read by the template: no equality or hashing (import time).
+@dataclass(frozen=True, eq=False)
 class _Document:
     """One YAML document: ``layout`` names the template macro that writes it."""
 
@@ -96,7 +97,7 @@ class _Document:
     layout: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _EndpointDocument(_Document):
     functions: str
     url: str
@@ -104,7 +105,7 @@ class _EndpointDocument(_Document):
     call: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Route:
     """One entry of an ingress's ``topics`` or ``streams``."""
 
@@ -113,7 +114,7 @@ class _Route:
     targets: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _KafkaIngressDocument(_Document):
     id: str
     address: str
@@ -122,7 +123,7 @@ class _KafkaIngressDocument(_Document):
     topics: tuple[_Route, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _KafkaEgressDocument(_Document):
     id: str
     address: str
@@ -130,14 +131,14 @@ class _KafkaEgressDocument(_Document):
     transaction_timeout: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Aws:
     region_type: str
     region_id: str | None  # only for a ``specific`` region
     credentials_type: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _KinesisIngressDocument(_Document):
     id: str
     aws: _Aws
@@ -145,14 +146,14 @@ class _KinesisIngressDocument(_Document):
     streams: tuple[_Route, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _KinesisEgressDocument(_Document):
     id: str
     aws: _Aws
     max_outstanding_records: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _PlaygroundDocument(_Document):
     port: int
     topics: tuple[str, ...]

@@ -20,14 +20,15 @@ MAX_ENUM_VALUE = 2147483647
 
 
 # The view templates/proto.j2 lays out; ``kind`` tells the template which block it holds.
-@dataclass(frozen=True)
+# Only the template reads it: no equality or hashing (each costs import time).
+@dataclass(frozen=True, eq=False)
 class _EnumValueView:
     doc: tuple[str, ...]
     name: str
     number: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _EnumView:
     doc: tuple[str, ...]
     name: str
@@ -36,7 +37,7 @@ class _EnumView:
     kind: str = "enum"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _FieldView:
     doc: tuple[str, ...]
     label: str  # "", "optional" or "repeated"
@@ -46,26 +47,26 @@ class _FieldView:
     kind: str = "field"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _OneofView:
     name: str
     fields: tuple[_FieldView, ...]
     kind: str = "oneof"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _ReservedView:
     statements: tuple[str, ...]  # what follows `reserved`, one statement each
     kind: str = "reserved"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _FieldsView:
     members: tuple[_FieldView | _OneofView, ...]
     kind: str = "fields"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _MessageView:
     doc: tuple[str, ...]
     name: str
@@ -74,7 +75,7 @@ class _MessageView:
     kind: str = "message"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _FileView:
     header: tuple[str, ...]
     doc: tuple[str, ...]

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Views are only read by the template: no equality or hashing (each costs import time).
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class ErrorClass:
     name: str
     message: str  # the detail message class
     doc: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RpcConstant:
     name: str
     function: str
@@ -30,7 +32,7 @@ class RpcConstant:
     outcome: str  # ``shop_pb2.Reserved | OutOfStockError | sf.Timeout``
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EgressConstant:
     name: str
     typename: str
@@ -40,7 +42,7 @@ class EgressConstant:
     dead_letters: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StateAttr:
     name: str
     annotation: str
@@ -48,7 +50,7 @@ class StateAttr:
     doc: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Method:
     """A method of a generated class: signature pieces and the one-line body (if any)."""
 
@@ -59,7 +61,7 @@ class Method:
     body: str = ""  # the one statement of the body; none for an abstract method
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ClientClass:
     name: str
     target: str  # the target function's name
@@ -68,7 +70,7 @@ class ClientClass:
     methods: tuple[Method, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Part:
     """A property of the context: ``ctx.<name>`` of the generated class ``cls``."""
 
@@ -76,7 +78,7 @@ class Part:
     cls: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MemberContext:
     """The context class of one handler, timer or continuation: exactly what it declared.
 
@@ -101,7 +103,7 @@ class MemberContext:
     defers: bool  # an rpc handler that may answer later: ``ctx.defer()``
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FunctionView:
     name: str
     typename: str
@@ -117,7 +119,7 @@ class FunctionView:
     exclusive: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IngressEntry:
     typename: str
     kind: str
@@ -126,7 +128,7 @@ class IngressEntry:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StubsView:
     source: str
     namespace: str
