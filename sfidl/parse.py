@@ -53,17 +53,20 @@ def parse(text: str, path: str) -> ParseResult:
 # ---------------------------------------------------------------- the parser
 
 
-class _DocSink(threading.local):
-    """Where the lexer callback puts `///` tokens: one list per thread, set by each parse."""
+class TokenSink(threading.local):
+    """Where lexer callbacks put the tokens they collect: one list per thread, set by each parse."""
 
     tokens: list[Token] | None = None
 
 
 @cache
-def _lark_and_sink() -> tuple[Lark, _DocSink]:
-    # The lexer callback cannot be swapped after construction, so it appends to the list
-    # the current thread's parse installed.
-    sink = _DocSink()
+def collecting_parser(
+    kinds: tuple[str, ...], *, keep_all_tokens: bool = False
+) -> tuple[Lark, TokenSink]:
+    """The language's LALR parser, handing tokens of ``kinds`` (comments, which the grammar
+    ignores) to the sink the current thread's parse installed: a lexer callback cannot be
+    swapped after construction. One per set of arguments; ``sfidl fmt`` keeps all tokens."""
+    sink = TokenSink()
 
     def collect(token: Token) -> Token:
         if sink.tokens is not None:
@@ -76,7 +79,8 @@ def _lark_and_sink() -> tuple[Lark, _DocSink]:
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
-        lexer_callbacks={"DOC_COMMENT": collect},
+        keep_all_tokens=keep_all_tokens,
+        lexer_callbacks={kind: collect for kind in kinds},
         # The LALR tables, cached in the temp folder keyed by the grammar's hash: building
         # them is most of a small compile's time.
         cache=True,
@@ -85,7 +89,7 @@ def _lark_and_sink() -> tuple[Lark, _DocSink]:
 
 
 def _parser(docs: list[Token]) -> Lark:
-    lark, sink = _lark_and_sink()
+    lark, sink = collecting_parser(("DOC_COMMENT",))
     sink.tokens = docs
     return lark
 

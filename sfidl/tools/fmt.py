@@ -16,17 +16,14 @@ from __future__ import annotations
 import difflib
 import os
 import shutil
-import threading
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-from lark import Lark, Token, Tree
+from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from sfidl.diagnostics import CompileError, Diagnostic, Severity, Span
-from sfidl.parse import parse
-from sfidl.resources import data_dir
+from sfidl.parse import collecting_parser, parse
 from sfidl.tools.fmt_layout import Layout
 from sfidl.tools.fmt_print import comment_text, render
 
@@ -107,38 +104,9 @@ def _refuse(text: str, path: str, where: Token | None, why: str) -> None:
 # ---------------------------------------------------------------- the parser
 
 
-class _CommentSink(threading.local):
-    """Where the lexer callbacks put comments: one list per thread, set by each parse."""
-
-    tokens: list[Token] | None = None
-
-
-@cache
-def _lark_and_sink() -> tuple[Lark, _CommentSink]:
-    # The parser of sfidl.parse, keeping punctuation in the tree and collecting every kind
-    # of comment (the grammar ignores them) through lexer callbacks.
-    sink = _CommentSink()
-
-    def collect(token: Token) -> Token:
-        if sink.tokens is not None:
-            sink.tokens.append(token)
-        return token
-
-    grammar = (data_dir("grammar") / "sfidl.lark").read_text(encoding="utf-8")
-    lark = Lark(
-        grammar,
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        keep_all_tokens=True,
-        lexer_callbacks={name: collect for name in _COMMENTS},
-        cache=True,
-    )
-    return lark, sink
-
-
 def _tokens(text: str) -> _Tokens:
-    lark, sink = _lark_and_sink()
+    # Punctuation kept in the tree, and every kind of comment collected.
+    lark, sink = collecting_parser(_COMMENTS, keep_all_tokens=True)
     comments: list[Token] = []
     sink.tokens = comments
     try:
