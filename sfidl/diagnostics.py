@@ -44,11 +44,13 @@ class Diagnostic:
     message: str
     hint: str | None = None
     severity: Severity = Severity.ERROR
+    code: str | None = None  # a lint rule's id, shown as ``warning[unused-message]``
 
     def render(self, sources: Mapping[str, str]) -> str:
         """The message with the source line and a caret under the span."""
         s = self.span
-        head = f"{s.file}:{s.line}:{s.column}: {self.severity.value}: {self.message}"
+        kind = self.severity.value if self.code is None else f"{self.severity.value}[{self.code}]"
+        head = f"{s.file}:{s.line}:{s.column}: {kind}: {self.message}"
         lines = [head]
         text = sources.get(s.file)
         if text is not None:

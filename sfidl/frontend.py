@@ -4,17 +4,18 @@ loaded = load_program(Path("shop.sfidl"))   # raises CompileError with every err
 loaded.program                               # the checked model
 
 analysis = analyze(Path("shop.sfidl"), {path: text})   # never raises: for editors
-analysis.diagnostics                                   # errors and warnings of every file
+analysis.diagnostics                                   # errors and warnings of every file, lint too
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sfidl import ast
 from sfidl.check import Unit, check
+from sfidl.check.lint import RULE_IDS, lint
 from sfidl.diagnostics import CompileError, Diagnostic, Severity, Span
 from sfidl.model import Program
 from sfidl.parse import parse
@@ -42,11 +43,14 @@ class Analysis:
         return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
 
 
-def analyze(path: Path, texts: Mapping[Path, str] | None = None) -> Analysis:
+def analyze(
+    path: Path, texts: Mapping[Path, str] | None = None, lints: Collection[str] = RULE_IDS
+) -> Analysis:
     """Read, parse and check the program rooted at ``path``, reporting instead of raising.
 
     ``texts`` holds the text of files to take instead of what is on disk (an editor's
-    unsaved buffers), by resolved path.
+    unsaved buffers), by resolved path. The ``lints`` rules (all by default) run over a
+    program without errors.
     """
     loader = _Loader(Path.cwd().resolve(), dict(texts or {}))
     loader.load_root(path)
@@ -56,6 +60,8 @@ def analyze(path: Path, texts: Mapping[Path, str] | None = None) -> Analysis:
         result = check(loader.units)
         diagnostics.extend(result.diagnostics)
         program = result.program
+        if program is not None:
+            diagnostics.extend(lint(program, loader.sources, lints))
     return Analysis(
         units=tuple(loader.units),
         diagnostics=tuple(sorted(diagnostics, key=lambda d: d.span)),
@@ -65,13 +71,14 @@ def analyze(path: Path, texts: Mapping[Path, str] | None = None) -> Analysis:
     )
 
 
-def load_program(path: Path) -> LoadedProgram:
+def load_program(path: Path, lints: Collection[str] = ()) -> LoadedProgram:
     """Load, parse and check the program rooted at ``path``.
 
     Raises :class:`CompileError` with every error of every file (reading, parsing and
-    checking); warnings of a successful load come back in ``warnings``.
+    checking); warnings of a successful load, and of the ``lints`` rules (none by
+    default), come back in ``warnings``.
     """
-    analysis = analyze(path)
+    analysis = analyze(path, lints=lints)
     # Every file that failed to load reported an error, so no error means a full program.
     if analysis.errors:
         raise CompileError(analysis.errors, analysis.sources)

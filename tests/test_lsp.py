@@ -136,14 +136,21 @@ async def _session(tmp_path: Path) -> None:
             )
 
         # Diagnostics: the error with its range and hint; `common.Coupon` (only in the
-        # buffer) resolves; the warning of `common` as a program of its own.
+        # buffer) resolves; the warnings of `common` as a program of its own, lint with ids.
         (error,) = await session.diagnostics_for(shop, lambda found: len(found) > 0)
         assert error.severity == types.DiagnosticSeverity.Error
         assert error.message == "unknown type `Carrt`\nhint: did you mean `Cart`?"
         assert error.range == types.Range(_at(SHOP, "Carrt"), _at(SHOP, "Carrt", 5))
-        assert error.source == "sfidl"
-        (warning,) = await session.diagnostics_for(common, lambda found: len(found) > 0)
-        assert warning.severity == types.DiagnosticSeverity.Warning
+        assert error.source == "sfidl" and error.code is None
+        found = await session.diagnostics_for(common, lambda found: len(found) > 0)
+        assert [(d.code, d.range.start) for d in found] == [
+            ("unused-message", _at(COMMON, "Coupon")),
+            (None, _at(COMMON, "Audit")),
+            ("unreachable-handler", _at(COMMON, "record")),
+            ("unreachable-handler", _at(COMMON, "check")),
+        ]
+        assert all(d.severity == types.DiagnosticSeverity.Warning for d in found)
+        warning = found[1]
         assert warning.message.startswith("the program has functions but no ingress\nhint: ")
         assert warning.range.start == _at(COMMON, "Audit")
 
@@ -253,7 +260,8 @@ async def _session(tmp_path: Path) -> None:
             ("adds", []),
         ]
 
-        # Fixing both errors, in small edits as editors send them, clears the diagnostics.
+        # Fixing both errors, in small edits as editors send them, clears the errors; the
+        # program now checks, so its lint warnings come.
         completed = _at(edited, "common.Audit.;", 13)
         client.text_document_did_change(
             types.DidChangeTextDocumentParams(
@@ -268,7 +276,10 @@ async def _session(tmp_path: Path) -> None:
                 ],
             )
         )
-        await session.diagnostics_for(shop, lambda found: len(found) == 0)
+        linted = await session.diagnostics_for(
+            shop, lambda found: all(d.severity == types.DiagnosticSeverity.Warning for d in found)
+        )
+        assert [d.code for d in linted] == ["unbounded-state", "unreachable-handler"]
 
         # Formatting: `sfidl fmt` of the buffer, as one edit over the whole document.
         edits = await session.answer(
@@ -287,7 +298,7 @@ async def _session(tmp_path: Path) -> None:
         ]
         assert format_source(fixed, "shop.sfidl") != fixed
 
-        # Closing `common` clears its warning: the shop alone does not check it as a program.
+        # Closing `common` clears its warnings: the shop alone does not check it as a program.
         client.text_document_did_close(
             types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(common))
         )

@@ -58,6 +58,7 @@ def diagnostic(value: Diagnostic, text: str, codec: PositionCodec) -> types.Diag
             else types.DiagnosticSeverity.Warning
         ),
         source="sfidl",
+        code=value.code,
     )
 
 
