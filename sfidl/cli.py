@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 import traceback
@@ -82,15 +83,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="the URL StateFun reaches the functions at (overrides the file's)",
     )
+    _lint_option(compile_, "none")
     compile_.set_defaults(run=_compile, write=True)
 
     check = commands.add_parser(
         "check",
         help="check .sfidl files as compile would, writing nothing (for editors and CI)",
         description="Check each FILE (and the files it imports) exactly as `compile` would, "
-        "and report every error and warning; write nothing.",
+        "and report every error and warning, lint warnings included; write nothing.",
     )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    _lint_option(check, "all")
     check.set_defaults(run=_compile, write=False, endpoint=None, out=None)
 
     lsp = commands.add_parser(
@@ -300,6 +303,36 @@ def _duration(text: str) -> float:
     return float(found.group(1)) * _SECONDS[found.group(2)]
 
 
+def _lint_option(command: argparse.ArgumentParser, default: str) -> None:
+    from sfidl.check.lint import RULE_IDS
+
+    command.add_argument(
+        "--lint",
+        type=_lint_rules,
+        default=default,
+        metavar="RULES",
+        help=f"the lint rules to warn about: all, none or a comma-separated list of "
+        f"{', '.join(RULE_IDS)} (default: {default}); warnings never change the exit code",
+    )
+
+
+def _lint_rules(chosen: str) -> frozenset[str]:
+    from sfidl.check.lint import RULE_IDS
+
+    if chosen == "all":
+        return frozenset(RULE_IDS)
+    if chosen == "none":
+        return frozenset()
+    rules = frozenset(r.strip() for r in chosen.split(",") if r.strip())
+    unknown = sorted(rules - set(RULE_IDS))
+    if unknown or not rules:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(unknown) or 'no rule'} is not a lint rule; "
+            f"use all, none or some of {', '.join(RULE_IDS)}"
+        )
+    return rules
+
+
 def _check_endpoint(url: str | None) -> None:
     from sfidl.endpoint import endpoint_problem
 
@@ -317,6 +350,7 @@ def _lsp(args: argparse.Namespace) -> int:
 
 def _compile(args: argparse.Namespace) -> int:
     """`compile`, and `check` (the same with ``args.write`` false)."""
+    from sfidl.check.lint import lint
     from sfidl.compiler import compile_file
     from sfidl.outputs import write_outputs
 
@@ -325,9 +359,13 @@ def _compile(args: argparse.Namespace) -> int:
     errors: list[CompileError] = []
     for path in args.files:
         try:
-            compiled.append((path, compile_file(path, endpoint=args.endpoint)))
+            result = compile_file(path, endpoint=args.endpoint)
         except CompileError as error:
             errors.append(error)
+            continue
+        found = lint(result.program, result.sources, args.lint)
+        warnings = tuple(sorted((*result.warnings, *found), key=lambda d: d.span))
+        compiled.append((path, dataclasses.replace(result, warnings=warnings)))
     for _, result in compiled:
         _print_warnings(result.warnings, result.sources)
     if errors:

@@ -1,6 +1,6 @@
 """Every folder under tests/diagnostics/ is one case (sqlc style): ``main.sfidl`` and the
 files it imports, and ``expected.txt``, the rendered errors (or warnings) of loading it
-with the case folder as the working directory.
+with the case folder as the working directory. Cases named ``lint_*`` run every lint rule.
 
     SFIDL_UPDATE_GOLDENS=1 pytest tests/test_diagnostics.py   # rewrite expected.txt
 """
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sfidl.check.lint import RULE_IDS
 from sfidl.diagnostics import CompileError
 from sfidl.frontend import load_program
 from tests.golden import assert_golden
@@ -21,7 +22,7 @@ CASES = sorted(p for p in (Path(__file__).parent / "diagnostics").iterdir() if p
 def render(case: Path) -> str:
     """What a user sees for the case: the errors, or the warnings and `ok`."""
     try:
-        loaded = load_program(Path("main.sfidl"))
+        loaded = load_program(Path("main.sfidl"), RULE_IDS if case.name.startswith("lint_") else ())
     except CompileError as error:
         return error.render() + "\n"
     warnings = [w.render(loaded.sources) + "\n" for w in loaded.warnings]

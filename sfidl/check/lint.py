@@ -151,7 +151,7 @@ def _calls_without_timeout(program: model.Program) -> Iterator[Finding]:
     for function, member in _members(program):
         for call in member.calls:
             if call.timeout_millis is None:
-                targets = ", ".join(f"{t.function}.{t.handler}" for t in call.targets)
+                targets = ", ".join(f"`{t.function}.{t.handler}`" for t in call.targets)
                 yield Finding(
                     call.span,
                     f"the call to {targets} from `{function.name}.{member.name}` has no timeout",
