@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="the URL StateFun reaches the functions at (overrides the file's)",
     )
+    compile_.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running: compile again whenever FILE or a file it imports changes; errors "
+        "are reported and the last good outputs kept (Ctrl-C stops)",
+    )
     _lint_option(compile_, "none")
     compile_.set_defaults(run=_compile, write=True)
 
@@ -94,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _lint_option(check, "all")
-    check.set_defaults(run=_compile, write=False, endpoint=None, out=None)
+    check.set_defaults(run=_compile, write=False, endpoint=None, out=None, watch=False)
 
     lsp = commands.add_parser(
         "lsp",
@@ -350,11 +356,46 @@ def _lsp(args: argparse.Namespace) -> int:
 
 def _compile(args: argparse.Namespace) -> int:
     """`compile`, and `check` (the same with ``args.write`` false)."""
+    _check_endpoint(args.endpoint)
+    if args.watch:
+        return _compile_watching(args)
+    return _compile_once(args, set())
+
+
+def _compile_watching(args: argparse.Namespace) -> int:
+    """`compile --watch`: compile, then again on every change, until SIGINT or SIGTERM."""
+    import signal
+
+    from sfidl.watch import Watcher
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # a clean stop, as for Ctrl-C
+    watcher = Watcher()
+    try:
+        while True:
+            read: set[Path] = set(args.files)
+            try:
+                _compile_once(args, read)
+            except CompileError as error:  # reported; the outputs of the last good compile stay
+                print(error.render(), file=sys.stderr)
+            except UsageError as error:
+                print(f"sfidl: error: {error}", file=sys.stderr)
+            watcher.watch(read)
+            print(f"sfidl: watching {len(watcher.files)} file(s) for changes", file=sys.stderr)
+            watcher.wait()
+    except KeyboardInterrupt:
+        print("sfidl: stopped watching", file=sys.stderr)
+        return 0
+
+
+def _compile_once(args: argparse.Namespace, read: set[Path]) -> int:
+    """Compile ``args.files`` (writing unless ``args.write`` is false); adds the files read to ``read``."""
     from sfidl.check.lint import lint
     from sfidl.compiler import compile_file
     from sfidl.outputs import write_outputs
 
-    _check_endpoint(args.endpoint)
     compiled: list[tuple[Path, Compiled]] = []
     errors: list[CompileError] = []
     for path in args.files:
@@ -366,6 +407,8 @@ def _compile(args: argparse.Namespace) -> int:
         found = lint(result.program, result.sources, args.lint)
         warnings = tuple(sorted((*result.warnings, *found), key=lambda d: d.span))
         compiled.append((path, dataclasses.replace(result, warnings=warnings)))
+    read.update(Path(name) for result in compiled for name in result[1].sources)
+    read.update(Path(name) for error in errors for name in error.sources)
     for _, result in compiled:
         _print_warnings(result.warnings, result.sources)
     if errors:
