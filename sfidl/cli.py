@@ -32,6 +32,7 @@ class UsageError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `run --reload` starts itself again
     try:
         result: int = args.run(args)
         return result
@@ -212,6 +213,12 @@ def _parser() -> argparse.ArgumentParser:
         default=60.0,
         metavar="SECONDS",
         help="per batch, all retries included, before a function counts as failed (default 60)",
+    )
+    run.add_argument(
+        "--reload",
+        action="store_true",
+        help="recompile when FILE, its imports or the app's modules change, and restart the "
+        "functions on a good compile (state kept; errors reported, the running app kept)",
     )
     run.set_defaults(run=_run)
 

@@ -26,15 +26,9 @@ def launch(args: argparse.Namespace) -> int:
 
     if not 0 < args.call_timeout < float("inf"):
         raise LaunchError(f"--call-timeout {args.call_timeout}: give a positive number of seconds")
-    compiled = compile_file(args.file, endpoint=args.endpoint)
+    if args.reload and args.stop_when_idle:
+        raise LaunchError("--reload keeps running until stopped: leave out --stop-when-idle")
     out: Path = args.out or args.file.parent / "gen"
-    try:
-        write_outputs(out, compiled.files)
-    except OSError as error:
-        raise LaunchError(f"cannot write to {out}: {error.strerror or error}") from None
-    app = check_app(
-        load_app(args.app, search=(out, Path.cwd(), args.file.parent)), compiled.program
-    )
     options = RunOptions(
         db=args.db or Path(".sfidl/local.sqlite"),
         remote=args.remote,
@@ -47,6 +41,23 @@ def launch(args: argparse.Namespace) -> int:
         stop_when_idle=args.stop_when_idle,
         idle_horizon_s=args.idle_horizon,
         call_timeout_s=args.call_timeout,
+    )
+    if args.reload:
+        from sfidl.reload import run_reloading
+
+        try:
+            run_reloading(args, out, options)
+        except LocalRuntimeError as error:
+            print(f"sfidl run: {error}", file=sys.stderr)
+            return 1
+        return 0
+    compiled = compile_file(args.file, endpoint=args.endpoint)
+    try:
+        write_outputs(out, compiled.files)
+    except OSError as error:
+        raise LaunchError(f"cannot write to {out}: {error.strerror or error}") from None
+    app = check_app(
+        load_app(args.app, search=(out, Path.cwd(), args.file.parent)), compiled.program
     )
     try:
         run(app, options)

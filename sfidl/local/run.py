@@ -299,11 +299,16 @@ async def serve(app: LocalApp, options: RunOptions) -> None:
         await runtime.close()
 
 
-def run(app: LocalApp, options: RunOptions) -> None:
-    """The synchronous entry point of ``sfidl run`` (logs to stderr unless logging is configured)."""
+def configure_logging() -> None:
+    """Log to stderr, as ``sfidl run`` does, unless logging is configured already."""
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s sfidl run: %(message)s", stream=sys.stderr
         )
     logging.getLogger("asyncio").addFilter(OutOfFiles())
+
+
+def run(app: LocalApp, options: RunOptions) -> None:
+    """The synchronous entry point of ``sfidl run`` (logs to stderr unless logging is configured)."""
+    configure_logging()
     asyncio.run(serve(app, options))
