@@ -104,3 +104,13 @@ def test_a_doc_comment_is_not_a_suppression(tmp_path: Path) -> None:
         )
     )
     assert [d.code for d in analyze(path).diagnostics] == ["unused-message"]
+
+
+def test_sfidl_breaking_leaves_lint_suppressions_alone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`// sfidl:allow-lint` is not `sfidl breaking`'s `// sfidl:allow RULE`."""
+    shop = next(e for e in EXAMPLES if e.stem == "shop")
+    assert "// sfidl:allow-lint " in shop.read_text()
+    code, err = run(capsys, "breaking", str(shop), "--against", str(shop))
+    assert code == 0, err

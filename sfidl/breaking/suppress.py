@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sfidl.diagnostics import Diagnostic, Span
 
+_ALLOW = re.compile(r"sfidl:allow(?![-\w])")
 _IDS = re.compile(r"\s*([A-Z][A-Z0-9_]*(?:\s*,\s*[A-Z][A-Z0-9_]*)*)")
 
 
@@ -52,7 +53,9 @@ def find_suppressions(sources: Mapping[str, str], rules: Iterable[str]) -> Suppr
     for path, text in sources.items():
         lines = text.splitlines()
         for index, line in enumerate(lines):
-            start = line.find("sfidl:allow")
+            # `sfidl:allow-lint` is lint's suppression (sfidl.check.lint), not ours.
+            found = _ALLOW.search(line)
+            start = found.start() if found else -1
             if start < 0 or "//" not in line[:start]:
                 continue
             slash = line.rfind("//", 0, start)
