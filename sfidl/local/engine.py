@@ -206,8 +206,8 @@ class Engine:
                 return
             await self._wake.wait()
 
-    async def run(self, idle: Callable[[], bool] | None = None, max_sleep_s: float = 1.0) -> None:
-        """Deliver until :meth:`stop`, or, with ``idle``, until quiet, no delayed message pending and ``idle()``."""
+    async def run(self, max_sleep_s: float = 1.0) -> None:
+        """Deliver until :meth:`stop`."""
         while True:
             self._wake.clear()
             self._raise_failure()
@@ -216,8 +216,6 @@ class Engine:
             self.fire_due()
             self._dispatch()
             next_fire = self.store.next_fire_at()
-            if idle is not None and self.quiet and next_fire is None and idle():
-                return
             sleep = max_sleep_s
             if next_fire is not None:
                 sleep = min(sleep, max(0.0, (next_fire - self.clock.now_ms()) / 1000))
