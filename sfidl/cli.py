@@ -15,6 +15,7 @@ from sfidl import __version__
 from sfidl.diagnostics import CompileError, Diagnostic
 
 if TYPE_CHECKING:
+    from sfidl.breaking.rule import Category
     from sfidl.compiler import Compiled
 
 # Exit codes: 0 success, 1 the input has errors, 2 bad command line, 70 a bug in sfidl.
@@ -271,22 +272,28 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_category_options(parser: argparse.ArgumentParser) -> None:
-    from sfidl.breaking.rule import parse_categories
-
     chosen = parser.add_mutually_exclusive_group()
     chosen.add_argument(
         "--categories",
-        type=parse_categories,
+        type=_categories,
         metavar="C,...",
         help="check only these categories (WIRE, JSON, TYPENAME, STATE, CALLS, IO)",
     )
     chosen.add_argument(
         "--except",
         dest="excluded",
-        type=parse_categories,
+        type=_categories,
         metavar="C,...",
         help="skip these categories",
     )
+
+
+def _categories(text: str) -> frozenset[Category]:
+    """``--categories``/``--except``: imported when used, not on every run of the command line
+    (sfidl.breaking loads every rule)."""
+    from sfidl.breaking.rule import parse_categories
+
+    return parse_categories(text)
 
 
 def _breaking(args: argparse.Namespace) -> int:
