@@ -66,8 +66,9 @@ def _meaning(path: Path) -> Any:
 
 
 def _unplaced(message: str) -> str:
-    """A message without the positions it cites (``main.sfidl:17:43``, ``line 3``)."""
-    return re.sub(r"\d+:\d+|line \d+", "<place>", message)
+    """A message without the positions it cites (``main.sfidl:17:43``, ``line 3``, the byte
+    ``offset 22`` of a text that is not UTF-8)."""
+    return re.sub(r"\d+:\d+|line \d+|offset \d+", "<place>", message)
 
 
 def _assert_formatting_keeps_meaning(path: Path, text: str) -> str:
