@@ -200,6 +200,32 @@ def _collect(effects: list[_Effects], kind: str) -> tuple[Any, ...]:
     return tuple(item for e in effects if e.kind == kind for item in e.items)
 
 
+# Python neither converts nor prints an int of more than 4,300 digits. sfidl's largest
+# number, a uint64, has 20, and its largest range, a double's, ends near 1.8e308: a longer
+# number is out of every range, and stands as a _LongNumber.
+_MAX_DIGITS = 400
+
+
+class _LongNumber(int):
+    """A number of more than _MAX_DIGITS digits: 10**_MAX_DIGITS (with its sign), which every
+    range check rejects, printed in diagnostics as written, abbreviated."""
+
+    written: str
+
+    def __new__(cls, written: str) -> _LongNumber:
+        sign = -1 if written.startswith("-") else 1
+        number = super().__new__(cls, sign * 10**_MAX_DIGITS)
+        number.written = written
+        return number
+
+    def __str__(self) -> str:
+        digits = self.written.lstrip("-")
+        sign = "-" if self < 0 else ""
+        return f"{sign}{digits[:6]}…{digits[-4:]} ({len(digits)} digits)"
+
+    __repr__ = __str__
+
+
 @dataclass(frozen=True)
 class _Label:
     text: str
@@ -244,6 +270,8 @@ class _Builder:
         text = str(token)
         negative = text.startswith("-")
         digits = text.lstrip("-")
+        if len(digits.lstrip("0")) > _MAX_DIGITS:
+            return _LongNumber(text)
         value = int(digits, 16) if digits.lower().startswith("0x") else int(digits)
         return -value if negative else value
 
@@ -275,9 +303,9 @@ class _Builder:
     def _duration(self, token: Token) -> ast.Duration:
         text = str(token)
         digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
-        return ast.Duration(
-            int(digits) * _UNITS[text[len(digits) :]], _token_span(self.path, token)
-        )
+        unit = text[len(digits) :]
+        number = _LongNumber(digits) if len(digits.lstrip("0")) > _MAX_DIGITS else int(digits)
+        return ast.Duration(number * _UNITS[unit], _token_span(self.path, token))
 
     # -- file
 

@@ -56,6 +56,62 @@ def test_limits_are_diagnostics(
     assert code == 1 and "error:" in err
 
 
+HUGE = "9" * 5000  # Python refuses to convert or print an int of more than 4,300 digits
+M_AND_F = 'message M {}\ningress i: kafka topic "t" of M -> F.x;\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"namespace a;\nmessage M {{ int32 x = {HUGE}; }}\n", "field number 999999…9999 (5000"),
+        (f"namespace a;\nenum E {{ E_A = 0; E_B = -{HUGE}; }}\n", "enum value -999999…9999"),
+        (f"namespace a;\nmessage M {{ reserved 2 to {HUGE}; }}\n", "reserved"),
+        (
+            f"namespace a;\n{M_AND_F}function F {{ state s: int64 = {HUGE}; on x(M); }}\n",
+            "999999…9999 (5000 digits) is out of the range of `int64`",
+        ),
+        (
+            f"namespace a;\n{M_AND_F}function F {{ state s: double = {'9' * 400}; on x(M); }}\n",
+            "the default is out of the range of a `double`",
+        ),
+        (
+            f"namespace a;\n{M_AND_F}function F {{ state s: double = {HUGE}.5; on x(M); }}\n",
+            "the default is out of the range of a `double`",
+        ),
+        (
+            f"namespace a;\n{M_AND_F}function F {{ state s: string expire after write {HUGE}s;"
+            " on x(M); }\n",
+            "too long",
+        ),
+        (
+            f"namespace a;\n{M_AND_F}function F {{ on x(M) calls F.r -> k timeout {HUGE}ms;"
+            " rpc r(M) returns M; }\n",
+            "the timeout is too long",
+        ),
+        ("namespace " + ".".join(["p"] * 102) + ";\nmessage M {}\n", "has 102 parts"),
+    ],
+    ids=[
+        "field",
+        "enum",
+        "reserved",
+        "int64",
+        "double-400",
+        "double-float",
+        "expiry",
+        "timeout",
+        "depth",
+    ],
+)
+def test_numbers_and_depths_beyond_every_limit_are_diagnostics(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, expected: str
+) -> None:
+    (tmp_path / "a.sfidl").write_text(text)
+    code, err = run(capsys, "compile", tmp_path / "a.sfidl", "-o", tmp_path / "o")
+    assert "Traceback" not in err and "internal error" not in err
+    assert code == 1 and expected in err, err[:2000]
+    assert len(err) < 20_000  # the numbers are abbreviated, not printed whole
+
+
 def test_output_folder_is_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("")
     code, err = run(capsys, "compile", GREETER, "-o", tmp_path / "afile")

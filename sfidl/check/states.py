@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sfidl import ast, model
 from sfidl.check.names import with_article, check_member_name
 from sfidl.check.report import Reporter, where
@@ -102,9 +104,20 @@ def _default(report: Reporter, state: ast.State, ref: model.TypeRef) -> model.Li
         )
         return None
     expected = {"bool": bool, "string": str, "float": float, "double": float}.get(ref.name, int)
-    if expected is float and type(value) is int:
-        return float(value)
-    if type(value) is not expected:
+    if expected is float and isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if math.isinf(number):  # a literal beyond a double's range, not written `inf`
+            report.error(
+                literal.span,
+                f"the default is out of the range of {with_article(f'`{ref.name}`')}",
+            )
+            return None
+        value = number
+    # bool is an int to Python, not to sfidl; a number too long to convert is an int subclass.
+    if (int if type(value) is not bool and isinstance(value, int) else type(value)) is not expected:
         report.error(
             literal.span,
             f"the default of {with_article(f'`{ref.name}`')} state must be {_describe(ref.name)}",

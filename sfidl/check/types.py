@@ -37,6 +37,7 @@ def full_name(scope: str, name: str) -> str:
 # protoc's limits: deeper nesting or a longer package is rejected by protoc itself.
 MAX_NESTING = 31
 MAX_PACKAGE_LENGTH = 511
+MAX_PACKAGE_PARTS = 101  # protoc: "Exceeds Maximum Package Depth" from 102 parts on
 
 
 def declare_types(table: SymbolTable, report: Reporter, file: ast.File, proto_file: str) -> None:
@@ -46,6 +47,12 @@ def declare_types(table: SymbolTable, report: Reporter, file: ast.File, proto_fi
             file.namespace.span,
             f"the namespace is {len(file.package)} characters long; protobuf allows "
             f"{MAX_PACKAGE_LENGTH}",
+        )
+    parts = len(file.namespace.parts)
+    if parts > MAX_PACKAGE_PARTS:
+        report.error(
+            file.namespace.span,
+            f"the namespace has {parts} parts; protobuf allows {MAX_PACKAGE_PARTS}",
         )
     _declare(table, report, file, proto_file, file.package, file.messages, file.enums)
 
