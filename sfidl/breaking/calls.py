@@ -8,12 +8,12 @@ take, with a log line, rather than failing the job: the work they were part of i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from sfidl.breaking.pair import Pair
 from sfidl.breaking.rule import Category, Change, Rule
 from sfidl.diagnostics import Severity
-from sfidl.model import Call, Function, Handler, HandlerKind, RpcRef, TypeRef
+from sfidl.model import Call, Function, Handler, HandlerKind, RpcRef, Timer, TypeRef
 
 
 def _kept_handlers(pair: Pair) -> Iterator[tuple[Function, Handler, Handler]]:
@@ -29,16 +29,23 @@ def _name(ref: TypeRef | None) -> str:
     return "nothing" if ref is None else f"`{ref.local_name}`"
 
 
-def _handler_no_delete(pair: Pair) -> Iterator[Change]:
+def _removed_members(
+    pair: Pair, members: Callable[[Function], Sequence[Handler | Timer]], what: str
+) -> Iterator[Change]:
+    """A handler or timer of a function both versions have, gone from the new one."""
     for old_function, new_function in pair.kept_functions():
-        names = {h.name for h in new_function.handlers}
-        for old in old_function.handlers:
+        names = {m.name for m in members(new_function)}
+        for old in members(old_function):
             if old.name not in names:
                 yield Change(
                     new_function.span,
-                    f"the handler `{new_function.name}.{old.name}` was removed",
+                    f"the {what} `{new_function.name}.{old.name}` was removed",
                     old.span,
                 )
+
+
+def _handler_no_delete(pair: Pair) -> Iterator[Change]:
+    return _removed_members(pair, lambda f: f.handlers, "handler")
 
 
 def _handler_kind(pair: Pair) -> Iterator[Change]:
@@ -201,15 +208,7 @@ def _call_timeout_removed(pair: Pair) -> Iterator[Change]:
 
 
 def _timer_no_delete(pair: Pair) -> Iterator[Change]:
-    for old_function, new_function in pair.kept_functions():
-        names = {t.name for t in new_function.timers}
-        for old in old_function.timers:
-            if old.name not in names:
-                yield Change(
-                    new_function.span,
-                    f"the timer `{new_function.name}.{old.name}` was removed",
-                    old.span,
-                )
+    return _removed_members(pair, lambda f: f.timers, "timer")
 
 
 def _timer_message_type(pair: Pair) -> Iterator[Change]:
