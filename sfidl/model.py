@@ -364,18 +364,6 @@ class Function:
                 seen.setdefault(call.continuation, call)
         return tuple(seen.values())
 
-    @property
-    def sends(self) -> tuple[SendRef, ...]:
-        seen: dict[tuple[str, str], SendRef] = {}
-        for member in self.members:
-            for send in member.sends:
-                seen.setdefault((send.function_typename, send.handler), send)
-        return tuple(seen.values())
-
-    @property
-    def emits(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(e for m in self.members for e in m.emits))
-
 
 class IoKind(Enum):
     KAFKA = "kafka"
