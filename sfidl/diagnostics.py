@@ -2,9 +2,11 @@
 
 Every user mistake becomes a :class:`Diagnostic` with a :class:`Span`; the front end
 collects all of them for a run and raises :class:`CompileError` once, so the user sees
-every error of the input at once. Rendering follows the rustc/clang shape::
+every error of the input at once. Each diagnostic names the rule it reports with a
+stable id from the registry in :mod:`sfidl.check.rules` (``code``). Rendering follows the
+rustc/clang shape::
 
-    shop.sfidl:12:9: error: unknown type `Reservd`
+    shop.sfidl:12:9: error[unknown-type]: unknown type `Reservd`
        12 |   rpc reserve(Reservd) returns Reserved;
           |               ^^^^^^^
        = hint: did you mean `Reserved`?
@@ -44,7 +46,8 @@ class Diagnostic:
     message: str
     hint: str | None = None
     severity: Severity = Severity.ERROR
-    code: str | None = None  # a lint rule's id, shown as ``warning[unused-message]``
+    # The id of the rule broken (sfidl.check.rules), shown as ``error[unknown-type]``.
+    code: str | None = None
 
     def render(self, sources: Mapping[str, str]) -> str:
         """The message with the source line and a caret under the span."""

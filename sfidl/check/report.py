@@ -11,11 +11,17 @@ class Reporter:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
 
-    def error(self, span: Span, message: str, hint: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(span, message, hint))
+    def error(
+        self, span: Span, message: str, hint: str | None = None, *, code: str | None = None
+    ) -> None:
+        """Report an error of the rule ``code`` (an id from :mod:`sfidl.check.rules`)."""
+        self.diagnostics.append(Diagnostic(span, message, hint, code=code))
 
-    def warning(self, span: Span, message: str, hint: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(span, message, hint, Severity.WARNING))
+    def warning(
+        self, span: Span, message: str, hint: str | None = None, *, code: str | None = None
+    ) -> None:
+        """Report a warning of the rule ``code`` (an id from :mod:`sfidl.check.rules`)."""
+        self.diagnostics.append(Diagnostic(span, message, hint, Severity.WARNING, code=code))
 
     @property
     def has_errors(self) -> bool:
