@@ -13,11 +13,24 @@ the state the cluster would attach:
 - **exclusive call**: the call exchange with an ``exclusive`` caller, which checks for
   held messages on every invocation and on the way out.
 
-Each hand-written reference does the same work with plain ``context.send``s of the same
-protobuf messages and the same user states (the deferring vault keeps its caller's
-address in a state, as one would by hand). Each step's request bytes are captured once
-from a real exchange, then replayed: the functions keep no state between requests, so
-every iteration does the same work.
+Two hand-written references on the plain SDK, timed in the same run:
+
+- **hand-written, same semantics** (the reference the ratio is taken against): what one
+  would write by hand for the same guarantees. The caller numbers its calls (a counter in
+  state), sends the same call envelope (correlation id, request, deadline), keeps the
+  pending call (callee, request, timeout token) in a protobuf state, sets the timeout as
+  a delayed self-message and cancels it when the reply comes; the callee does not run a
+  call past its deadline and answers with the same reply envelope; the continuation
+  checks the reply comes from the callee asked and gets the request back. The deferring
+  vault keeps the pending reply (caller, correlation id, deadline) in state with a
+  cleanup timer at the deadline, and the exclusive caller holds other messages while a
+  call is pending.
+- **plain SDK sends**: the same protobuf messages and user states with bare
+  ``context.send``s: no correlation, no timeout, nothing pending (the deferring vault
+  keeps its caller's address in a state).
+
+Each step's request bytes are captured once from a real exchange, then replayed: the
+functions keep no state between requests, so every iteration does the same work.
 
     python benchmarks/call_roundtrip.py [--iterations 2000] [--repeat 7]
 """
@@ -31,8 +44,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -50,7 +64,9 @@ from statefun import (  # noqa: E402
     make_protobuf_type,
     message_builder,
 )
-from statefun.request_reply_pb2 import FromFunction  # noqa: E402
+from statefun import Message as SdkMessage  # noqa: E402
+from statefun import SdkAddress  # noqa: E402
+from statefun.request_reply_pb2 import FromFunction, TypedValue  # noqa: E402
 
 from sfidl.compiler import compile_file  # noqa: E402
 from tests.protocol import Driver, Envelope, Response, forward, typed  # noqa: E402
@@ -87,6 +103,39 @@ exclusive function Solo {
 }
 
 ingress starts: kafka topic "starts" of Start -> Client.ask;
+
+// The hand-written reference's bookkeeping (sfidl keeps the same in its hidden state).
+message PendingCall {
+  string target_typename = 1;
+  string target_id = 2;
+  bytes request = 3;
+  string timeout_token = 4;
+  int64 timeout_millis = 5;
+}
+message HeldMessage {
+  string typename = 1;
+  bytes value = 2;
+  string caller_typename = 3;
+  string caller_id = 4;
+}
+message Calls {
+  int64 next_id = 1;
+  map<string, PendingCall> pending = 2;
+  repeated HeldMessage held = 3;
+}
+message CallTimedOut { string correlation_id = 1; }
+message OwedReply {
+  string caller_typename = 1;
+  string caller_id = 2;
+  string correlation_id = 3;
+  int64 deadline_millis = 4;
+  string cleanup_token = 5;
+}
+message OwedReplies {
+  int64 next_id = 1;
+  map<string, OwedReply> replies = 2;
+}
+message ReplyDue { string reply = 1; }
 """
 
 STORE = "bench.roundtrip/store"
@@ -139,14 +188,236 @@ def sfidl_app(pb: ModuleType, gen: ModuleType) -> Any:
         got = Client.got
 
     app = gen.RoundtripApp(store=Store(), vault=Vault(), client=Client(), solo=Solo())
-    # A clock that stands still: the replayed calls' deadlines never pass, so every
-    # iteration runs the calls (a call past its caller's deadline would not run at all).
-    app.use_clock(lambda: 1_700_000_000_000)
+    app.use_clock(now_ms)
     return app
 
 
+def now_ms() -> int:
+    """A clock that stands still: the replayed calls' deadlines never pass, so every
+    iteration runs the calls (a call past its caller's deadline would not run at all)."""
+    return 1_700_000_000_000
+
+
+TIMEOUT = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """The hand-written continuation's outcome of a call that timed out."""
+
+    after: timedelta
+
+
 class HandApp:
-    """The same exchanges with the plain SDK: request messages one way, answers the other."""
+    """The same exchanges hand-written on the SDK with the same semantics as sfidl's.
+
+    Correlation ids from a counter in state, the pending call (callee, request, timeout
+    token) kept in a protobuf state until its reply or its timeout, the timeout a delayed
+    self-message cancelled by the reply, the deadline carried in the call envelope and
+    honoured by the callee; a deferred reply kept with its caller, correlation id and
+    deadline, forgotten at the deadline; an exclusive caller holding other messages while
+    a call is pending. Each state is read (decoded) once and written (encoded) once, and
+    only when it changed, as a careful hand-writer would.
+    """
+
+    def __init__(self, pb: ModuleType) -> None:
+        types = {cls: make_protobuf_type(cls) for cls in _messages(pb)}
+        store_call, store_reply = types[pb.StoreGetCall], types[pb.StoreGetReply]
+        vault_call, vault_reply = types[pb.VaultOpenCall], types[pb.VaultOpenReply]
+        start_type, wait_type, unlock_type = types[pb.Start], types[pb.Wait], types[pb.Unlock]
+        timed_out_type, due_type = types[pb.CallTimedOut], types[pb.ReplyDue]
+        calls_type, owed_type = types[pb.Calls], types[pb.OwedReplies]
+        functions = StatefulFunctions()
+
+        def send(context: Any, typename: str, id: str, value: Message) -> None:
+            context.send(
+                message_builder(
+                    target_typename=typename,
+                    target_id=id,
+                    value=value,
+                    value_type=types[type(value)],
+                )
+            )
+
+        def call(context: Any, calls: Any, typename: str, id: str, request: Message) -> None:
+            correlation_id = str(calls.next_id)
+            calls.next_id += 1
+            envelope_type = pb.StoreGetCall if typename == STORE else pb.VaultOpenCall
+            deadline = now_ms() + TIMEOUT // timedelta(milliseconds=1)
+            envelope = envelope_type(
+                correlation_id=correlation_id, request=request, deadline_millis=deadline
+            )
+            send(context, typename, id, envelope)
+            token = f"timeout.{correlation_id}"
+            address = context.address
+            context.send_after(
+                TIMEOUT,
+                message_builder(
+                    target_typename=address.typename,
+                    target_id=address.id,
+                    value=pb.CallTimedOut(correlation_id=correlation_id),
+                    value_type=timed_out_type,
+                ),
+                token,
+            )
+            pending = calls.pending[correlation_id]
+            pending.target_typename = typename
+            pending.target_id = id
+            pending.request = request.SerializeToString()
+            pending.timeout_token = token
+            pending.timeout_millis = TIMEOUT // timedelta(milliseconds=1)
+
+        def continuation(context: Any, outcome: Any, request: Message) -> None:
+            if isinstance(outcome, pb.Answer):
+                context.storage.last = outcome.value
+
+        def caller(exclusive: bool) -> Callable[[Any, Any], Coroutine[Any, Any, None]]:
+            async def function(context: Any, message: Any) -> None:
+                calls = context.storage.calls or pb.Calls()
+                if message.is_type(store_reply) or message.is_type(vault_reply):
+                    reply_type = store_reply if message.is_type(store_reply) else vault_reply
+                    envelope = message.as_type(reply_type)
+                    pending = calls.pending.get(envelope.correlation_id)
+                    sender = context.caller
+                    if (
+                        pending is None
+                        or sender is None
+                        or (
+                            (sender.typename, sender.id)
+                            != (pending.target_typename, pending.target_id)
+                        )
+                    ):
+                        return  # late after its timeout, duplicate or unknown: dropped
+                    request = pb.Ask.FromString(pending.request)
+                    context.cancel_delayed_message(pending.timeout_token)
+                    del calls.pending[envelope.correlation_id]
+                    which = envelope.WhichOneof("outcome")
+                    continuation(context, getattr(envelope, which), request)
+                elif message.is_type(timed_out_type):
+                    correlation_id = message.as_type(timed_out_type).correlation_id
+                    pending = calls.pending.pop(correlation_id, None)
+                    if pending is None:
+                        return  # the reply won the race
+                    after = timedelta(milliseconds=pending.timeout_millis)
+                    continuation(context, TimedOut(after), pb.Ask.FromString(pending.request))
+                elif exclusive and (calls.pending or calls.held):
+                    sender = context.caller
+                    calls.held.add(
+                        typename=message.typed_value.typename,
+                        value=message.typed_value.value,
+                        caller_typename=sender.typename if sender else "",
+                        caller_id=sender.id if sender else "",
+                    )
+                elif message.is_type(start_type):
+                    key = message.as_type(start_type).key
+                    call(context, calls, STORE, key, pb.Ask(key=key))
+                else:
+                    key = message.as_type(wait_type).key
+                    call(context, calls, VAULT, key, pb.Ask(key=key))
+                context.storage.calls = calls
+                if exclusive and calls.held and not calls.pending:
+                    await release(context, calls, function)
+
+            return function
+
+        specs = [ValueSpec(name="last", type=IntType), ValueSpec(name="calls", type=calls_type)]
+        functions.register(CLIENT, caller(exclusive=False), specs)
+        functions.register(SOLO, caller(exclusive=True), specs)
+
+        @functions.bind(STORE, [ValueSpec(name="hits", type=IntType)])
+        async def store(context: Any, message: Any) -> None:
+            envelope = message.as_type(store_call)
+            if envelope.deadline_millis and now_ms() >= envelope.deadline_millis:
+                return  # the caller stopped waiting
+            hits = (context.storage.hits or 0) + 1
+            context.storage.hits = hits
+            answer = pb.Answer(key=envelope.request.key, value=hits)
+            reply = pb.StoreGetReply(correlation_id=envelope.correlation_id, reply=answer)
+            send(context, context.caller.typename, context.caller.id, reply)
+
+        @functions.bind(
+            VAULT,
+            [ValueSpec(name="waiting", type=StringType), ValueSpec(name="owed", type=owed_type)],
+        )
+        async def vault(context: Any, message: Any) -> None:
+            owed = context.storage.owed or pb.OwedReplies()
+            if message.is_type(vault_call):
+                envelope = message.as_type(vault_call)
+                deadline = envelope.deadline_millis
+                if deadline and now_ms() >= deadline:
+                    return  # the caller stopped waiting
+                reply_id = str(owed.next_id)
+                owed.next_id += 1
+                pending = owed.replies[reply_id]
+                pending.caller_typename = context.caller.typename
+                pending.caller_id = context.caller.id
+                pending.correlation_id = envelope.correlation_id
+                pending.deadline_millis = deadline
+                if deadline:
+                    pending.cleanup_token = f"reply.{reply_id}"
+                    address = context.address
+                    context.send_after(
+                        timedelta(milliseconds=max(0, deadline - now_ms())),
+                        message_builder(
+                            target_typename=address.typename,
+                            target_id=address.id,
+                            value=pb.ReplyDue(reply=reply_id),
+                            value_type=due_type,
+                        ),
+                        pending.cleanup_token,
+                    )
+                context.storage.waiting = reply_id
+            elif message.is_type(unlock_type):
+                key = message.as_type(unlock_type).key
+                reply_id = context.storage.waiting
+                pending = owed.replies.get(reply_id)
+                if pending is None:
+                    return  # completed already, expired or unknown
+                del context.storage.waiting
+                if not pending.deadline_millis or now_ms() < pending.deadline_millis:
+                    reply = pb.VaultOpenReply(
+                        correlation_id=pending.correlation_id, reply=pb.Answer(key=key, value=1)
+                    )
+                    send(context, pending.caller_typename, pending.caller_id, reply)
+                if pending.cleanup_token:
+                    context.cancel_delayed_message(pending.cleanup_token)
+                del owed.replies[reply_id]
+            else:
+                if owed.replies.pop(message.as_type(due_type).reply, None) is None:
+                    return  # completed before its deadline
+            context.storage.owed = owed
+
+        self.request_reply_handler = RequestReplyHandler(functions)
+
+    def handle_sync(self, request: bytes) -> bytes:
+        return self.request_reply_handler.handle_sync(request)  # type: ignore[no-any-return]
+
+
+async def release(
+    context: Any, calls: Any, function: Callable[[Any, Any], Coroutine[Any, Any, None]]
+) -> None:
+    """Run the first held message, as if it had just arrived (it runs the next one in turn)."""
+    held = calls.held[0]
+    del calls.held[0]
+    context.storage.calls = calls
+    caller = context.caller
+    sender = None
+    if held.caller_typename:
+        namespace, name = held.caller_typename.split("/")
+        sender = SdkAddress(namespace, name, held.caller_id, held.caller_typename)
+    context._caller = sender
+    typed_value = TypedValue(typename=held.typename, has_value=True, value=held.value)
+    address = context.address
+    await function(context, SdkMessage(address.typename, address.id, typed_value))
+    context._caller = caller
+
+
+def _messages(pb: ModuleType) -> list[type[Message]]:
+    return [getattr(pb, name) for name in pb.DESCRIPTOR.message_types_by_name]
+
+
+class PlainApp:
+    """The same exchanges with plain SDK sends: request messages one way, answers the other."""
 
     def __init__(self, pb: ModuleType) -> None:
         ask_type, answer_type = make_protobuf_type(pb.Ask), make_protobuf_type(pb.Answer)
@@ -213,7 +484,7 @@ class Exchange:
     name: str
     steps: tuple[Step, ...]
     columns: tuple[str, ...]
-    check: Callable[[Sequence[Response], bool], None]
+    check: Callable[[Sequence[Response], str], None]
 
 
 def exchanges(pb: ModuleType) -> tuple[Exchange, ...]:
@@ -271,28 +542,35 @@ def captured(app: Any, exchange: Exchange) -> list[bytes]:
     return requests
 
 
-def check_call(results: Sequence[Response], sfidl: bool) -> None:
+def check_call(results: Sequence[Response], variant: str) -> None:
     """The replayed responses are the full call exchange (not, say, a handshake)."""
     first, second, third = results
     assert len(first.outgoing_messages) == 1 and len(second.outgoing_messages) == 1
-    assert [m.state_name for m in third.state_mutations] == (
-        ["last", "sfidl_runtime"] if sfidl else ["last"]
-    )
-    if sfidl:
+    assert [m.state_name for m in third.state_mutations] == ["last", *BOOKKEEPING[variant]]
+    if variant != PLAIN:  # the timeout, set then cancelled
         assert len(first.delayed_invocations) == 1
         assert third.delayed_invocations[0].is_cancellation_request
 
 
-def check_deferred(results: Sequence[Response], sfidl: bool) -> None:
+def check_deferred(results: Sequence[Response], variant: str) -> None:
     first, deferred, completed, received = results
     assert len(first.outgoing_messages) == 1 and not deferred.outgoing_messages
     assert len(completed.outgoing_messages) == 1
-    assert [m.state_name for m in received.state_mutations] == (
-        ["last", "sfidl_runtime"] if sfidl else ["last"]
-    )
-    if sfidl:  # the cleanup at the deadline, set then cancelled
-        assert len(deferred.delayed_invocations) == 1
+    assert [m.state_name for m in received.state_mutations] == ["last", *BOOKKEEPING[variant]]
+    if variant != PLAIN:  # the call's timeout and the cleanup at the deadline, set then cancelled
+        assert len(first.delayed_invocations) == 1 and len(deferred.delayed_invocations) == 1
         assert completed.delayed_invocations[0].is_cancellation_request
+        assert received.delayed_invocations[0].is_cancellation_request
+
+
+SFIDL, HAND, PLAIN = "sfidl", "hand-written, same semantics", "plain SDK sends"
+# The state each variant keeps its pending calls in, beside the user's own.
+BOOKKEEPING = {SFIDL: ["sfidl_runtime"], HAND: ["calls"], PLAIN: []}
+
+
+def variants(pb: ModuleType, gen: ModuleType) -> dict[str, Any]:
+    """The three implementations of the exchanges, by name: sfidl's first, then the references."""
+    return {SFIDL: sfidl_app(pb, gen), HAND: HandApp(pb), PLAIN: PlainApp(pb)}
 
 
 async def timed(handler: Any, requests: Sequence[bytes], iterations: int) -> list[float]:
@@ -316,7 +594,7 @@ def measure(
         requests = captured(app, exchange)
         handler = app.request_reply_handler
         responses = [FromFunction.FromString(handler.handle_sync(r)) for r in requests]
-        exchange.check([r.invocation_result for r in responses], name.startswith("sfidl"))
+        exchange.check([r.invocation_result for r in responses], name)
         replays[name] = (handler, requests)
     samples: dict[str, list[list[float]]] = {name: [] for name in variants}
     for _ in range(repeat):  # interleaved, so drift affects both alike
@@ -337,20 +615,25 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         pb, gen = compiled(Path(tmp))
-        variants = {"sfidl": sfidl_app(pb, gen), "plain SDK sends": HandApp(pb)}
+        apps = variants(pb, gen)
         print(
             f"Median of {args.repeat} runs x {args.iterations} iterations"
             " (µs in handle_async, perf_counter)"
         )
         for exchange in exchanges(pb):
-            medians = measure(exchange, variants, args.iterations, args.repeat)
-            reference = medians["plain SDK sends"][-1]
+            medians = measure(exchange, apps, args.iterations, args.repeat)
+            hand, plain = medians[HAND][-1], medians[PLAIN][-1]
             print(f"\n{exchange.name}\n")
-            print(f"| variant | {' | '.join(exchange.columns)} | whole | ratio |")
-            print("|---|" + "---:|" * (len(exchange.columns) + 2))
+            print(
+                f"| variant | {' | '.join(exchange.columns)} | whole"
+                " | ratio to hand-written | ratio to plain sends |"
+            )
+            print("|---|" + "---:|" * (len(exchange.columns) + 3))
             for name, values in medians.items():
                 cells = " | ".join(f"{v * 1e6:.1f}" for v in values)
-                print(f"| {name} | {cells} | {values[-1] / reference:.2f}x |")
+                print(
+                    f"| {name} | {cells} | {values[-1] / hand:.2f}x | {values[-1] / plain:.2f}x |"
+                )
 
 
 if __name__ == "__main__":
