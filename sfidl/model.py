@@ -14,6 +14,10 @@ from enum import Enum
 from pathlib import PurePath
 
 from sfidl.diagnostics import Span
+from sfidl.wire import STATE_SCALARS, message_typename
+
+# The model's states expire by the wire's modes (a state without expiry has ``expiry=None``).
+from sfidl.wire import ExpireMode as ExpireMode
 
 # proto3 scalars, in the order protobuf's documentation lists them.
 SCALARS: tuple[str, ...] = (
@@ -33,19 +37,6 @@ SCALARS: tuple[str, ...] = (
     "string",
     "bytes",
 )
-
-# Scalars a state can hold: exactly those with a StateFun built-in type in the Python SDK.
-STATE_SCALARS: dict[str, str] = {
-    "int32": "io.statefun.types/int",
-    "int64": "io.statefun.types/long",
-    "bool": "io.statefun.types/bool",
-    "float": "io.statefun.types/float",
-    "double": "io.statefun.types/double",
-    "string": "io.statefun.types/string",
-}
-
-# StateFun's typename prefix for protobuf messages (statefun.make_protobuf_type's default).
-PROTOBUF_TYPENAME_PREFIX = "type.googleapis.com/"
 
 
 class TypeKind(Enum):
@@ -81,7 +72,7 @@ class TypeRef:
         """The StateFun typename the SDK puts on the wire for a message of this type."""
         if self.kind is not TypeKind.MESSAGE:
             raise ValueError(f"{self.name} is not a message type")
-        return PROTOBUF_TYPENAME_PREFIX + self.name
+        return message_typename(self.name)
 
 
 class Label(Enum):
@@ -170,11 +161,6 @@ class SourceFile:
         return PurePath(self.path).name
 
 
-class ExpireMode(Enum):
-    AFTER_WRITE = "after_write"
-    AFTER_CALL = "after_call"
-
-
 @dataclass(frozen=True)
 class Expiry:
     mode: ExpireMode
@@ -198,7 +184,7 @@ class State:
     def typename(self) -> str:
         """The state's StateFun typename: fixed for its lifetime (changing it fails the job)."""
         if self.type.kind is TypeKind.SCALAR:
-            return STATE_SCALARS[self.type.name]
+            return STATE_SCALARS[self.type.name].typename
         return self.type.typename
 
 

@@ -43,7 +43,8 @@ from sfidl.local.records import Address, Delivery, EgressRecord, Faulted
 from sfidl.local.store import Incoming, Queued, Store
 from sfidl.local.transport import InProcess
 from sfidl.runtime.manifest import Manifest
-from sfidl.runtime.types import PROTOBUF_TYPENAME_PREFIX, typename_of
+from sfidl.runtime.types import typename_of
+from sfidl.wire import message_typename
 
 __all__ = ["Delivery", "EgressRecord", "Fault", "Faulted", "Harness"]
 
@@ -231,7 +232,7 @@ class Harness:
         if message is None or isinstance(message, str) and "/" in message:
             return message
         if isinstance(message, str):
-            return PROTOBUF_TYPENAME_PREFIX + message
+            return message_typename(message)
         return typename_of(message)
 
     def _check_function(self, typename: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from google.protobuf.message import Message
 from statefun.request_reply_pb2 import FromFunction, ToFunction, TypedValue
 
-PROTOBUF_PREFIX = "type.googleapis.com/"
+from sfidl.wire import PROTOBUF_TYPENAME_PREFIX as PROTOBUF_PREFIX
 
 Response = FromFunction.InvocationResponse
 

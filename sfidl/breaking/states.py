@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from sfidl.breaking.pair import Pair
 from sfidl.breaking.rule import Category, Change, Rule
 from sfidl.diagnostics import Severity
-from sfidl.model import Expiry, Function, State
+from sfidl.model import ExpireMode, Expiry, Function, State
+from sfidl.wire import PROTOBUF_TYPENAME_PREFIX
 
 
 def _kept_states(pair: Pair) -> Iterator[tuple[Function, State, State]]:
@@ -24,7 +25,7 @@ def _kept_states(pair: Pair) -> Iterator[tuple[Function, State, State]]:
 
 
 def _typename(state: State) -> str:
-    return state.typename.removeprefix("type.googleapis.com/")
+    return state.typename.removeprefix(PROTOBUF_TYPENAME_PREFIX)
 
 
 def _state_type(pair: Pair) -> Iterator[Change]:
@@ -98,7 +99,7 @@ def _state_default(pair: Pair) -> Iterator[Change]:
 def _expiry(expiry: Expiry | None) -> str:
     if expiry is None:
         return "no expiry"
-    mode = "write" if expiry.mode.value == "after_write" else "call"
+    mode = "write" if expiry.mode is ExpireMode.AFTER_WRITE else "call"
     return f"`expire after {mode} {_duration(expiry.millis)}`"
 
 

@@ -8,7 +8,8 @@ from sfidl import ast, model
 from sfidl.check.names import with_article, check_member_name
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import Resolver
-from sfidl.model import STATE_SCALARS, TypeKind
+from sfidl.model import TypeKind
+from sfidl.wire import STATE_SCALARS
 
 _RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _STATE_TYPES = ", ".join(f"`{s}`" for s in STATE_SCALARS)

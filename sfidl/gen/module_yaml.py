@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from sfidl.gen.templating import render_template
 from sfidl.model import Egress, Ingress, IoKind, Program
-from sfidl.typenames import is_typename
+from sfidl.wire import is_typename
 
 DEFAULT_ENDPOINT = "http://localhost:8000/statefun"
 DEFAULT_KAFKA_BROKERS = "kafka:9092"

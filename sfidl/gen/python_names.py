@@ -7,15 +7,11 @@ from collections.abc import Iterable
 from sfidl.gen.black_layout import docstring as black_docstring
 from sfidl.gen.black_layout import plain_docstring
 from sfidl.model import TypeKind, TypeRef
+from sfidl.wire import STATE_SCALARS
 
 # Python types of the scalars a state can hold, and the runtime's SDK type constant.
 STATE_SCALAR_PYTHON = {
-    "int32": ("int", "sf.INT32"),
-    "int64": ("int", "sf.INT64"),
-    "bool": ("bool", "sf.BOOL"),
-    "float": ("float", "sf.FLOAT"),
-    "double": ("float", "sf.DOUBLE"),
-    "string": ("str", "sf.STRING"),
+    name: (scalar.python, f"sf.{scalar.constant}") for name, scalar in STATE_SCALARS.items()
 }
 
 _UNITS = (

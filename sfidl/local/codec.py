@@ -8,18 +8,13 @@ from typing import Any
 
 from google.protobuf import descriptor_pool, json_format, message_factory
 from google.protobuf.message import DecodeError, Message
-from statefun import types_pb2
 
-from sfidl.runtime.types import PROTOBUF_TYPENAME_PREFIX
+from sfidl.runtime.types import SCALAR_TYPES
+from sfidl.wire import PROTOBUF_TYPENAME_PREFIX
 
 # The SDK's built-in scalar types: each value is its wrapper message (value in field 1).
 SCALAR_WRAPPERS: dict[str, type[Message]] = {
-    "io.statefun.types/bool": types_pb2.BooleanWrapper,
-    "io.statefun.types/int": types_pb2.IntWrapper,
-    "io.statefun.types/long": types_pb2.LongWrapper,
-    "io.statefun.types/float": types_pb2.FloatWrapper,
-    "io.statefun.types/double": types_pb2.DoubleWrapper,
-    "io.statefun.types/string": types_pb2.StringWrapper,
+    typename: sdk_type.wrapper for typename, sdk_type in SCALAR_TYPES.items()
 }
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -19,17 +18,11 @@ from statefun.request_reply_pb2 import FromFunction
 from sfidl.local.errors import JobFailure
 from sfidl.local.records import Address
 from sfidl.runtime.manifest import IoKind, Manifest
-from sfidl.runtime.types import is_typename
+from sfidl.wire import ExpireMode, is_typename
 
 KAFKA_RECORD = "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
 KINESIS_RECORD = "type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"
 UNSET_TYPENAME = "io.statefun.types/unset"
-
-
-class Expiry(Enum):
-    NONE = 0
-    AFTER_WRITE = 1
-    AFTER_INVOKE = 2
 
 
 @dataclass(frozen=True)
@@ -38,11 +31,11 @@ class StateSpec:
 
     name: str
     typename: str
-    expiry: Expiry
+    expiry: ExpireMode
     ttl_ms: int
 
     def expires_at(self, now_ms: int) -> int | None:
-        return None if self.expiry is Expiry.NONE else now_ms + self.ttl_ms
+        return None if self.expiry is ExpireMode.NONE else now_ms + self.ttl_ms
 
 
 @dataclass(frozen=True)
@@ -126,9 +119,9 @@ def register(
             )
         if name in registered:
             continue
-        expiry = Expiry(pb.expiration_spec.mode)
+        expiry = ExpireMode(pb.expiration_spec.mode)
         ttl: int = pb.expiration_spec.expire_after_millis
-        new.append(StateSpec(name, typename, expiry, ttl if expiry is not Expiry.NONE else 0))
+        new.append(StateSpec(name, typename, expiry, ttl if expiry is not ExpireMode.NONE else 0))
     return new
 
 

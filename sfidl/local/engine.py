@@ -24,13 +24,14 @@ from statefun.request_reply_pb2 import FromFunction, ToFunction, TypedValue
 
 from sfidl.local import codec
 from sfidl.local.clock import Clock
-from sfidl.local.effects import Effects, Expiry, Failure, StateSpec, plan, register
+from sfidl.local.effects import Effects, Failure, StateSpec, plan, register
 from sfidl.local.errors import IngressError, LocalRuntimeError, StoreError
 from sfidl.local.faults import Faults, Interference
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming, IngressKey, Queued, Store, StoredEgress
 from sfidl.local.transport import Transport, TransportError
 from sfidl.runtime.manifest import Manifest
+from sfidl.wire import ExpireMode
 
 log = logging.getLogger("sfidl.local")
 
@@ -327,7 +328,7 @@ class Engine:
             touched = [
                 (name, now + spec.ttl_ms)
                 for name, spec in specs.items()
-                if spec.expiry is Expiry.AFTER_INVOKE and name in values
+                if spec.expiry is ExpireMode.AFTER_CALL and name in values
             ]
             written = self.store.commit_batch(address, batch, effects, touched, now, sent_at)
             self._consumed(address, len(batch))

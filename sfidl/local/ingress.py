@@ -14,30 +14,24 @@ from typing import Any, Protocol, runtime_checkable
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from statefun.request_reply_pb2 import TypedValue
 
 from sfidl.local import codec
 from sfidl.local.errors import IngressError
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming
 from sfidl.runtime.manifest import IngressManifest, Manifest
-from sfidl.runtime.types import JSON_SUFFIX, PROTOBUF_TYPENAME_PREFIX, is_typename, typename_of
+from sfidl.runtime.types import typed_message, typed_value
+from sfidl.wire import JSON_SUFFIX, PROTOBUF_TYPENAME_PREFIX, is_typename
 
 VND = "application/vnd."
 # What the playground image reads a body as when no Content-Type names a typename.
 PLAYGROUND_DEFAULT_TYPENAME = "io.statefun.types/string"
 
 
-def typed_value(typename: str, data: bytes) -> bytes:
-    """A serialized ``TypedValue`` holding ``data``."""
-    value = TypedValue(typename=typename, has_value=True, value=data)
-    out: bytes = value.SerializeToString()
-    return out
-
-
 def message_value(message: Message) -> bytes:
     """A protobuf message as a serialized ``TypedValue`` (``make_protobuf_type``'s typename)."""
-    return typed_value(typename_of(type(message)), message.SerializeToString())
+    out: bytes = typed_message(message).SerializeToString()
+    return out
 
 
 def find_ingress(manifest: Manifest, name: str) -> IngressManifest:
@@ -52,7 +46,9 @@ def find_ingress(manifest: Manifest, name: str) -> IngressManifest:
 def from_ingress(ingress: IngressManifest, key: str, data: bytes) -> Incoming:
     """A record of ``ingress``: the key is the target's id, the value is of the ingress's message type."""
     return Incoming(
-        Address.of(ingress.target, key), None, typed_value(ingress.value_typename, data)
+        Address.of(ingress.target, key),
+        None,
+        typed_value(ingress.value_typename, data).SerializeToString(),
     )
 
 
@@ -119,7 +115,7 @@ def from_http(
     else:
         _check_typename(typename, status=415)
     _check_body(typename, body)
-    return Incoming(target, None, typed_value(typename, body))
+    return Incoming(target, None, typed_value(typename, body).SerializeToString())
 
 
 def is_utf8(text: str) -> bool:
@@ -228,7 +224,7 @@ def from_json_line(manifest: Manifest, line: str, takes: Takes | None = None) ->
         _check_typename(typename, status=400)
         value = _encode(typename, record["value"])
         _check_body(typename, value)
-        return Incoming(target, None, typed_value(typename, value))
+        return Incoming(target, None, typed_value(typename, value).SerializeToString())
     raise IngressError('a record needs "ingress" and "key", or "target" and "typename"')
 
 

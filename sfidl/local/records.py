@@ -8,27 +8,9 @@ from typing import Literal
 
 from google.protobuf.message import Message
 
-
-@dataclass(frozen=True, order=True)
-class Address:
-    """A function instance: its type (``namespace/type``) and id."""
-
-    namespace: str
-    type: str
-    id: str
-
-    @property
-    def typename(self) -> str:
-        return f"{self.namespace}/{self.type}"
-
-    @classmethod
-    def of(cls, typename: str, id: str) -> Address:
-        """The address of ``id`` of the function type ``typename`` (``namespace/type``)."""
-        namespace, _, type_ = typename.rpartition("/")
-        return cls(namespace, type_, id)
-
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.type}/{self.id}"
+# One address for the runtime library and the local runtime; users of the local runtime find
+# it here, with the records that carry it.
+from sfidl.wire import Address as Address
 
 
 @dataclass(frozen=True)

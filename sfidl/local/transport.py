@@ -9,7 +9,7 @@ import aiohttp
 from sfidl.local.app import ClockedApp, LocalApp
 from sfidl.local.clock import Clock, SystemClock
 from sfidl.local.records import Address
-from sfidl.runtime.http import OCTET_STREAM
+from sfidl.wire import OCTET_STREAM
 
 
 class TransportError(Exception):

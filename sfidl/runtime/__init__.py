@@ -6,7 +6,6 @@ handler needs (``Timeout``, the error classes, ``TimerId``).
 
 from typing import Never  # the error type of PendingReplies for an rpc that raises none
 
-from sfidl.runtime.address import Address
 from sfidl.runtime.app import Application, Function
 from sfidl.runtime.calls import CallId
 from sfidl.runtime.context import (
@@ -37,6 +36,7 @@ from sfidl.runtime.spec import (
 from sfidl.runtime.spec import Timer as TimerSpec
 from sfidl.runtime.state import MessageState, ScalarState, State
 from sfidl.runtime.types import BOOL, DOUBLE, FLOAT, INT32, INT64, STRING
+from sfidl.wire import Address
 
 __all__ = [
     "BOOL",

@@ -13,7 +13,7 @@ from sfidl.runtime.invocation import Deployment, runtime_state_spec
 from sfidl.runtime.manifest import Manifest
 from sfidl.runtime.spec import FunctionSpec, RequestReply, Rpc
 from sfidl.runtime.state import MessageState, ScalarState
-from sfidl.runtime.types import is_typename
+from sfidl.wire import is_typename
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
 """The default limit on the size of a request to :meth:`Application.serve`: a StateFun batch.

@@ -17,12 +17,12 @@ from typing import Any, NewType
 
 from google.protobuf.message import DecodeError, Message
 
-from sfidl.runtime.address import Address
 from sfidl.runtime.errors import RpcError, Timeout
 from sfidl.runtime.internal_pb2 import CallTimeout, PendingCall, PendingGroup
 from sfidl.runtime.invocation import Invocation
 from sfidl.runtime.spec import Continuation, Rpc
 from sfidl.runtime.types import encode
+from sfidl.wire import Address
 
 log = logging.getLogger("sfidl.runtime")
 
@@ -66,7 +66,7 @@ def start(
         envelope = rpc.call_envelope(
             correlation_id=f"{group}.{index}", request=request, deadline_millis=deadline
         )
-        invocation.send(Address(rpc.function, target_id), envelope)
+        invocation.send(Address.of(rpc.function, target_id), envelope)
         pending.calls.add(
             target_typename=rpc.function,
             target_id=target_id,
@@ -174,7 +174,7 @@ def _awaits(
     call = calls[index]
     return (
         not call.done
-        and invocation.caller == Address(call.target_typename, call.target_id)
+        and invocation.caller == Address.of(call.target_typename, call.target_id)
         and continuation.targets[index] == rpc
     )
 

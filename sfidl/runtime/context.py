@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, Generic, NewType, TypeVar
 from google.protobuf.message import Message
 
 from sfidl.runtime import calls, replies
-from sfidl.runtime.address import Address
 from sfidl.runtime.internal_pb2 import TimerFired
 from sfidl.runtime.invocation import Invocation
 from sfidl.runtime.part import Part
 from sfidl.runtime.replies import Deferred, PendingReplies
 from sfidl.runtime.spec import Rpc
 from sfidl.runtime.types import encode
+from sfidl.wire import Address
 
 P = TypeVar("P", bound="Part")
 M = TypeVar("M", bound=Message)
@@ -136,7 +136,7 @@ class FunctionClient(Part):
         super().__init__(invocation)
         if not id:
             raise ValueError(f"the id of a {typename} instance cannot be empty")
-        self._target = Address(typename, id)
+        self._target = Address.of(typename, id)
 
     def _send(self, handler: str, message: Message) -> None:
         invocation = self._invocation

@@ -30,7 +30,6 @@ from statefun.request_reply_pb2 import FromFunction, ToFunction
 from statefun.request_reply_v3 import collect_egress, sdk_address_from_pb
 
 from sfidl.runtime import calls, exclusive, replies
-from sfidl.runtime.address import Address
 from sfidl.runtime.context import Context
 from sfidl.runtime.errors import RpcError
 from sfidl.runtime.internal_pb2 import CallTimeout, ReplyExpired, TimerFired
@@ -45,7 +44,8 @@ from sfidl.runtime.spec import (
     Timer,
 )
 from sfidl.runtime.state import State
-from sfidl.runtime.types import JSON_SUFFIX, json_typename, typename_of
+from sfidl.runtime.types import json_typename, typename_of
+from sfidl.wire import JSON_SUFFIX, Address
 
 log = logging.getLogger("sfidl.runtime")
 

@@ -18,9 +18,9 @@ from typing import Any
 from statefun.request_reply_pb2 import TypedValue
 
 from sfidl.runtime import replies
-from sfidl.runtime.address import Address
 from sfidl.runtime.invocation import Invocation
 from sfidl.runtime.spec import OneWay, RequestReply
+from sfidl.wire import Address
 
 
 def may_hold(route: Any) -> bool:
@@ -58,6 +58,6 @@ def take_next(invocation: Invocation) -> tuple[TypedValue, Address | None] | Non
         return None
     first = runtime.held[0]
     typed = TypedValue(typename=first.typename, has_value=True, value=first.value)
-    caller = Address(first.caller_typename, first.caller_id) if first.caller_typename else None
+    caller = Address.of(first.caller_typename, first.caller_id) if first.caller_typename else None
     del invocation.changing().held[0]
     return typed, caller

@@ -22,13 +22,12 @@ from statefun.request_reply_pb2 import ToFunction
 
 from sfidl.runtime.app import MAX_BODY_BYTES
 from sfidl.runtime.dispatch import set_aside
+from sfidl.wire import OCTET_STREAM
 
 if TYPE_CHECKING:
     from sfidl.runtime.app import Application
 
 log = logging.getLogger("sfidl.runtime")
-
-OCTET_STREAM = "application/octet-stream"
 
 
 def web_app(

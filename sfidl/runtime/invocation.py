@@ -13,12 +13,12 @@ import statefun
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from sfidl.runtime.address import Address
 from sfidl.runtime.errors import UndeclaredEffect
 from sfidl.runtime.internal_pb2 import DeadLetter, RuntimeState
 from sfidl.runtime.manifest import EgressManifest, IoKind, Manifest
 from sfidl.runtime.spec import NO_EFFECTS, Effects, FunctionSpec, RequestReply
-from sfidl.runtime.types import encode, protobuf_type, typed_value
+from sfidl.runtime.types import encode, protobuf_type, typed_message
+from sfidl.wire import Address
 
 log = logging.getLogger("sfidl.runtime")
 
@@ -84,7 +84,7 @@ class Invocation:
         self.message = message
         self.spec = spec
         self.deployment = deployment
-        self.address = Address(typename=sdk.address.typename, id=sdk.address.id)
+        self.address = Address(sdk.address.namespace, sdk.address.name, sdk.address.id)
         self.caller = caller
         self.loaded: dict[str, tuple[Message, bytes]] = {}
         self._runtime: RuntimeState | None = None
@@ -186,7 +186,7 @@ class Invocation:
     def _message(target: Address, message: Message) -> Any:
         # What statefun.message_builder(value=, value_type=protobuf_type(...)) builds, minus
         # its argument juggling: this runs for every message sent.
-        return statefun.Message(target.typename, target.id, typed_value(message))
+        return statefun.Message(target.typename, target.id, typed_message(message))
 
     # -- egress ----------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from enum import Enum
 
 from google.protobuf.message import Message
 
+from sfidl.wire import message_typename
+
 
 class IoKind(Enum):
     KAFKA = "kafka"
@@ -30,7 +32,7 @@ class IngressManifest:
 
     @property
     def value_typename(self) -> str:
-        return "type.googleapis.com/" + self.message.DESCRIPTOR.full_name
+        return message_typename(self.message.DESCRIPTOR.full_name)
 
 
 @dataclass(frozen=True)

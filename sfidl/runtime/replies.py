@@ -23,12 +23,12 @@ from typing import Any, Generic, NewType, TypeVar
 
 from google.protobuf.message import Message
 
-from sfidl.runtime.address import Address
 from sfidl.runtime.calls import reply_envelope
 from sfidl.runtime.errors import RpcError
 from sfidl.runtime.internal_pb2 import PendingReply, ReplyExpired
 from sfidl.runtime.invocation import Invocation
 from sfidl.runtime.spec import RequestReply, Rpc
+from sfidl.wire import Address
 
 log = logging.getLogger("sfidl.runtime")
 
@@ -153,7 +153,7 @@ def complete(
             rpc.handler,
         )
         return False
-    caller = Address(pending.caller_typename, pending.caller_id)
+    caller = Address.of(pending.caller_typename, pending.caller_id)
     invocation.send(caller, reply_envelope(rpc, pending.correlation_id, outcome))
     _forget(invocation, reply_id, pending)
     return True
@@ -181,7 +181,7 @@ def on_expired(invocation: Invocation, expired: ReplyExpired) -> None:
         invocation.address,
         expired.reply,
         pending.handler,
-        Address(pending.caller_typename, pending.caller_id),
+        Address.of(pending.caller_typename, pending.caller_id),
     )
 
 
@@ -203,7 +203,7 @@ def forget_orphans(invocation: Invocation) -> None:
             invocation.address,
             reply_id,
             pending.handler,
-            Address(pending.caller_typename, pending.caller_id),
+            Address.of(pending.caller_typename, pending.caller_id),
         )
         _forget(invocation, reply_id, pending)
 

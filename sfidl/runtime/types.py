@@ -1,4 +1,8 @@
-"""StateFun types for what sfidl puts on the wire: protobuf messages and the SDK's scalars."""
+"""StateFun types for what sfidl puts on the wire: protobuf messages and the SDK's scalars.
+
+The names and forms themselves live in :mod:`sfidl.wire` (no SDK import); this module binds
+them to the SDK's objects.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,18 @@ import statefun
 from google.protobuf.message import Message
 from statefun.request_reply_pb2 import TypedValue
 
-# Re-exported: they live in sfidl.typenames so that the compiler reads them without the SDK.
-from sfidl.typenames import PROTOBUF_TYPENAME_PREFIX as PROTOBUF_TYPENAME_PREFIX
-from sfidl.typenames import is_typename as is_typename
+from sfidl.wire import JSON_SUFFIX, message_typename
 
-# Appended to a message's typename, it names the same message in the proto3 JSON mapping.
-JSON_SUFFIX = "+json"
-
-# The SDK's built-in scalar types, by the proto scalar a state of that type is declared with.
+# The SDK's built-in scalar types, named as sfidl.wire.STATE_SCALARS' ``constant`` says.
 INT32: Any = statefun.IntType
 INT64: Any = statefun.LongType
 BOOL: Any = statefun.BoolType
 FLOAT: Any = statefun.FloatType
 DOUBLE: Any = statefun.DoubleType
 STRING: Any = statefun.StringType
+
+# The same types by their typename; each carries its wrapper message class (``wrapper``).
+SCALAR_TYPES: dict[str, Any] = {t.typename: t for t in (INT32, INT64, BOOL, FLOAT, DOUBLE, STRING)}
 
 
 # Per message class, made once: both are asked for every message sent.
@@ -33,7 +35,7 @@ def typename_of(cls: type[Message]) -> str:
     """The typename the SDK gives messages of ``cls`` (``statefun.make_protobuf_type``)."""
     typename = _typenames.get(cls)
     if typename is None:
-        typename = _typenames[cls] = PROTOBUF_TYPENAME_PREFIX + cls.DESCRIPTOR.full_name
+        typename = _typenames[cls] = message_typename(cls.DESCRIPTOR.full_name)
     return typename
 
 
@@ -55,11 +57,14 @@ def protobuf_type(cls: type[Message]) -> Any:
     return made
 
 
-def typed_value(message: Message) -> TypedValue:
+def typed_value(typename: str, data: bytes) -> TypedValue:
+    """``data``, a serialized value of ``typename``, as the protocol carries it."""
+    return TypedValue(typename=typename, has_value=True, value=data)
+
+
+def typed_message(message: Message) -> TypedValue:
     """``message`` on the wire, exactly as ``protobuf_type(type(message))`` would serialize it."""
-    return TypedValue(
-        typename=typename_of(type(message)), has_value=True, value=message.SerializeToString()
-    )
+    return typed_value(typename_of(type(message)), message.SerializeToString())
 
 
 def encode(message: Message) -> bytes:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sfidl.local.ingress import typed_value
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming, IngressKey, Store
+from sfidl.runtime.types import typed_value
 
-MESSAGE = Incoming(Address("demo", "counter", "a"), None, typed_value("demo/raw", b"x"))
+MESSAGE = Incoming(Address("demo", "counter", "a"), None, typed_value("demo/raw", b"x").SerializeToString())
 
 
 def test_a_key_queues_once_across_a_reopen_until_it_is_forgotten(tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from statefun.types_pb2 import IntWrapper
 
-from sfidl.local.ingress import typed_value
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming, Store
+from sfidl.runtime.types import typed_value
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,7 +94,7 @@ def test_remote_run_delivers_a_backlog_of_thousands_of_messages_over_1_mib_per_b
     greet = typed_value(
         "type.googleapis.com/com.example.greeter.Greet",
         StringValue(value=name).SerializeToString(),  # Greet's wire format: string field 1
-    )
+    ).SerializeToString()
     store = Store(db)
     ada = Address.of("com.example.greeter/greeter", "ada")
     store.enqueue([Incoming(ada, None, greet)] * backlog)

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from statefun.kafka_egress_pb2 import KafkaProducerRecord
 from statefun.request_reply_pb2 import FromFunction, TypedValue
 
-from sfidl.runtime.http import OCTET_STREAM, web_app
+from sfidl.runtime.http import web_app
+from sfidl.wire import OCTET_STREAM
 from sfidl.runtime.internal_pb2 import (
     CallTimeout,
     DeadLetter,

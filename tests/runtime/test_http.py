@@ -16,7 +16,8 @@ from statefun.kafka_egress_pb2 import KafkaProducerRecord
 from statefun.request_reply_pb2 import FromFunction, ToFunction, TypedValue
 
 from sfidl.runtime import Application
-from sfidl.runtime.http import OCTET_STREAM, web_app
+from sfidl.runtime.http import web_app
+from sfidl.wire import OCTET_STREAM
 from sfidl.runtime.internal_pb2 import DeadLetter
 from tests.protocol import Driver, Envelope, typed
 from tests.runtime.wire import CLIENT, STORE, decode, typename
