@@ -130,14 +130,6 @@ class Expiry:
 
 
 @dataclass(frozen=True)
-class Migration:
-    """``migrate from Cart``: the type a state had in the previous version."""
-
-    type: TypeName
-    span: Span
-
-
-@dataclass(frozen=True)
 class State:
     name: Name
     type: TypeName
@@ -145,7 +137,6 @@ class State:
     default: Literal | None = None
     expiry: Expiry | None = None
     doc: str = ""
-    migration: Migration | None = None
 
 
 @dataclass(frozen=True)

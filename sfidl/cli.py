@@ -18,10 +18,16 @@ if TYPE_CHECKING:
     from sfidl.breaking.rule import Category
     from sfidl.compiler import Compiled
 
-# Exit codes: 0 success, 1 the input has errors, 2 bad command line, 70 a bug in sfidl.
+# Exit codes: 0 success, 1 the input has errors, 2 bad command line, 69 the compiler extra is
+# not installed, 70 a bug in sfidl.
 EXIT_ERRORS = 1
 EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 69
 EXIT_INTERNAL = 70
+
+# What the `compiler` extra installs (pyproject.toml), by top-level module: a base install (the
+# runtime library only, for a function server) lacks them.
+COMPILER_MODULES = frozenset({"lark", "jinja2", "black", "grpc_tools", "mypy_protobuf", "pygls"})
 
 ISSUES_URL = "https://github.com/sfidl/sfidl/issues"
 
@@ -45,14 +51,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except Exception:
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in COMPILER_MODULES:
+            return _internal_error()
         print(
-            "sfidl: internal error: this is a bug in sfidl, not in your files.\n"
-            f"Please report it at {ISSUES_URL} with the input and this trace:\n",
+            f"sfidl: error: this command needs sfidl's compiler, which is not installed (no "
+            f"module {error.name!r}); install it with: pip install 'sfidl[compiler]'",
             file=sys.stderr,
         )
-        traceback.print_exc()
-        return EXIT_INTERNAL
+        return EXIT_UNAVAILABLE
+    except Exception:
+        return _internal_error()
+
+
+def _internal_error() -> int:
+    print(
+        "sfidl: internal error: this is a bug in sfidl, not in your files.\n"
+        f"Please report it at {ISSUES_URL} with the input and this trace:\n",
+        file=sys.stderr,
+    )
+    traceback.print_exc()
+    return EXIT_INTERNAL
 
 
 def _parser() -> argparse.ArgumentParser:

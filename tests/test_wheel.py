@@ -1,4 +1,5 @@
-"""The built wheel is complete: installed on its own, it compiles an example.
+"""The built wheel is complete: installed on its own, it compiles an example; its metadata
+splits what a function server needs from what the compiler needs.
 
 grammar/ and templates/ live at the top of the repository and travel in the wheel as
 ``sfidl/_data/`` (pyproject.toml force-includes them). The wheel is built offline
@@ -15,9 +16,13 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+
+from sfidl.cli import COMPILER_MODULES
 
 REPO = Path(__file__).resolve().parent.parent
 GREETER = REPO / "examples" / "greeter" / "greeter.sfidl"
@@ -126,3 +131,29 @@ def test_installed_console_script_reports_the_version(installed: Installed) -> N
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"sfidl {sfidl.__version__}"
+
+
+def requirements(wheel: Path) -> dict[str, set[str]]:
+    """The distributions the wheel requires, by extra ("" for the base install)."""
+    archive = zipfile.ZipFile(wheel)
+    (metadata,) = (n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+    by_extra: dict[str, set[str]] = {}
+    for line in archive.read(metadata).decode().splitlines():
+        if line.startswith("Requires-Dist: "):
+            requirement = Requirement(line.removeprefix("Requires-Dist: "))
+            marker = str(requirement.marker or "")
+            extra = marker.removeprefix("extra == ").strip("'\"")
+            by_extra.setdefault(extra, set()).add(requirement.name.lower())
+    return by_extra
+
+
+def test_a_function_server_installs_only_what_serving_needs(installed: Installed) -> None:
+    """The base install is the runtime library's; the compiler comes with `sfidl[compiler]`."""
+    required = requirements(installed.wheel)
+    assert required[""] == {"flink-statefun", "protobuf", "aiohttp"}
+    compiler = {"grpcio-tools", "mypy-protobuf", "jinja2", "lark", "black", "pygls"}
+    assert required["compiler"] == compiler
+    assert compiler <= required["test"], "the test extra installs the compiler too"
+    # The command line recognises a missing compiler by these modules' names (sfidl.cli).
+    distributions = packages_distributions()
+    assert {d.lower() for m in COMPILER_MODULES for d in distributions[m]} == compiler
