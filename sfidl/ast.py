@@ -130,6 +130,14 @@ class Expiry:
 
 
 @dataclass(frozen=True)
+class Migration:
+    """``migrate from Cart``: the type a state had in the previous version."""
+
+    type: TypeName
+    span: Span
+
+
+@dataclass(frozen=True)
 class State:
     name: Name
     type: TypeName
@@ -137,6 +145,7 @@ class State:
     default: Literal | None = None
     expiry: Expiry | None = None
     doc: str = ""
+    migration: Migration | None = None
 
 
 @dataclass(frozen=True)

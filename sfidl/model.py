@@ -179,13 +179,25 @@ class State:
     default: Literal | None = None  # None: the type's zero value (an empty message)
     expiry: Expiry | None = None
     doc: str = ""
+    # `migrate from Cart`: the type of the previous version, upgraded on first read.
+    migrate_from: TypeRef | None = None
 
     @property
     def typename(self) -> str:
         """The state's StateFun typename: fixed for its lifetime (changing it fails the job)."""
-        if self.type.kind is TypeKind.SCALAR:
-            return STATE_SCALARS[self.type.name].typename
-        return self.type.typename
+        return state_typename(self.type)
+
+    @property
+    def previous_typename(self) -> str | None:
+        """The StateFun typename of the ``migrate from`` type, if the state declares one."""
+        return None if self.migrate_from is None else state_typename(self.migrate_from)
+
+
+def state_typename(ref: TypeRef) -> str:
+    """The StateFun typename a state of type ``ref`` (a state scalar or a message) is stored as."""
+    if ref.kind is TypeKind.SCALAR:
+        return STATE_SCALARS[ref.name].typename
+    return ref.typename
 
 
 class HandlerKind(Enum):

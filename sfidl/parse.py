@@ -461,9 +461,19 @@ class _Builder:
         name, type_name, *rest = children
         default = next((r for r in rest if isinstance(r, ast.Literal)), None)
         expiry = next((r for r in rest if isinstance(r, ast.Expiry)), None)
+        migration = next((r for r in rest if isinstance(r, ast.Migration)), None)
         return ast.State(
-            self._name(name), type_name, self._span(meta), default, expiry, self._doc(meta)
+            self._name(name),
+            type_name,
+            self._span(meta),
+            default,
+            expiry,
+            self._doc(meta),
+            migration,
         )
+
+    def migration(self, meta: Meta, children: list[ast.TypeName]) -> ast.Migration:
+        return ast.Migration(children[0], self._span(meta))
 
     def default(self, meta: Meta, children: list[ast.Literal]) -> ast.Literal:
         return children[0]

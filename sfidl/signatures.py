@@ -64,6 +64,8 @@ def state(value: ast.State) -> str:
             text += f" = {literal}"
     if value.expiry is not None:
         text += f" expire after {value.expiry.mode} {duration(value.expiry.duration)}"
+    if value.migration is not None:
+        text += f" migrate from {value.migration.type.text}"
     return text
 
 

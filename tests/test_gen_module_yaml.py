@@ -7,7 +7,6 @@ read (reference/STATEFUN.md §3.2-§3.6), because the runtime itself ignores unk
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,9 +29,7 @@ from sfidl.model import (
     TypeKind,
     TypeRef,
 )
-from tests.golden import assert_golden
 
-GOLDEN = Path(__file__).parent / "golden" / "module_yaml"
 NAMESPACE = "com.example.shop"
 SPAN = Span.point("shop.sfidl", 1, 1)
 TYPENAME = re.compile(r"^[^/]+/[^/]+$")
@@ -578,22 +575,7 @@ def test_playground_without_egresses_lists_no_topics() -> None:
     assert spec == {"port": 8091, "topics": []}
 
 
-# --- golden files and determinism -----------------------------------------------------
-
-
-def test_golden_module_yaml() -> None:
-    configured = shop(
-        endpoint="http://functions:8000/statefun",
-        kafka_brokers="kafka-1:9092,kafka-2:9092",
-        kinesis_region="eu-west-1",
-    )
-    assert_golden(GOLDEN / "shop.module.yaml", render_module_yaml(configured))
-    assert_golden(GOLDEN / "shop_defaults.module.yaml", render_module_yaml(shop()))
-
-
-def test_golden_playground_module_yaml() -> None:
-    text = render_playground_module_yaml(shop(endpoint="http://functions:8000/statefun"))
-    assert_golden(GOLDEN / "shop.playground.module.yaml", text)
+# --- determinism (the whole files are golden cases: tests/cases/kinesis_io, io_defaults) ---
 
 
 @pytest.mark.parametrize("render", [render_module_yaml, render_playground_module_yaml])

@@ -1,7 +1,7 @@
 """`sfidl graph`: the application as Mermaid, DOT and SVG, from the checked model.
 
-The examples' pictures are golden files (refresh with SFIDL_UPDATE_GOLDENS=1); a program
-using every construct checks each kind of node and edge; the command's outputs and errors.
+The examples' pictures are golden cases (``tests/cases/example_*/graph.mmd`` and ``.dot``); a
+program using every construct checks each kind of node and edge; the command's outputs and errors.
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ from sfidl.cli import main
 from sfidl.frontend import load_program
 from sfidl.tools.graph import Edge, EdgeKind, Graph, NodeKind, build_graph
 from sfidl.tools.graph_render import to_dot, to_mermaid
-from tests.golden import assert_golden
 from tests.test_compile_fuzz import _folder, _program, _settings
 
 ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = ROOT / "tests" / "golden" / "graph"
-EXAMPLES = ("billing", "fraud", "greeter", "shop")
 SHOP = ROOT / "examples" / "shop" / "shop.sfidl"
+SHOP_CASE = ROOT / "tests" / "cases" / "example_shop"  # the shop's pictures
 
 COMMON = """\
 namespace common;
@@ -73,16 +71,9 @@ def program_graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
     return build_graph(load_program(folder / "main.sfidl").program)
 
 
-@pytest.mark.parametrize("example", EXAMPLES)
-def test_the_examples_pictures(example: str) -> None:
-    graph = build_graph(load_program(ROOT / "examples" / example / f"{example}.sfidl").program)
-    assert_golden(GOLDEN / f"{example}.mmd", to_mermaid(graph))
-    assert_golden(GOLDEN / f"{example}.dot", to_dot(graph))
-
-
 def test_the_readme_shows_the_shops_picture() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    shop = (GOLDEN / "shop.mmd").read_text(encoding="utf-8")
+    shop = (SHOP_CASE / "graph.mmd").read_text(encoding="utf-8")
     assert f"```mermaid\n{shop}```" in readme
 
 
@@ -161,17 +152,17 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, st
 def test_graph_prints_mermaid_by_default(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, SHOP)
     assert (code, err) == (0, "")
-    assert out == (GOLDEN / "shop.mmd").read_text(encoding="utf-8")
+    assert out == (SHOP_CASE / "graph.mmd").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("suffix", "golden"), [(".mmd", "shop.mmd"), (".dot", "shop.dot")])
+@pytest.mark.parametrize(("suffix", "golden"), [(".mmd", "graph.mmd"), (".dot", "graph.dot")])
 def test_graph_writes_the_format_its_output_names(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, suffix: str, golden: str
 ) -> None:
     out = tmp_path / f"shop{suffix}"
     code, stdout, err = _run(capsys, SHOP, "-o", out)
     assert (code, stdout, err) == (0, "", f"sfidl: wrote {out}\n")
-    assert out.read_bytes() == (GOLDEN / golden).read_bytes()
+    assert out.read_bytes() == (SHOP_CASE / golden).read_bytes()
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")

@@ -2,6 +2,8 @@
 
 StateFun keeps each state under ``<function typename>/<state name>`` with the typename it
 was first registered with; sfidl's runtime reads it with the type the new code declares.
+A state declared ``migrate from Old`` keeps its name declared as ``Old`` and stores its new
+values under a name derived from the new type (sfidl/runtime/state.py).
 """
 
 from __future__ import annotations
@@ -30,13 +32,68 @@ def _typename(state: State) -> str:
 
 def _state_type(pair: Pair) -> Iterator[Change]:
     for function, old, new in _kept_states(pair):
-        if old.typename != new.typename:
+        if old.typename == new.typename:
+            continue
+        if old.migrate_from is not None:
+            # Its values are under the name derived from the old type, which no
+            # `migrate from` reads: a migrated state migrates once.
+            yield Change(
+                new.span,
+                f"the state `{function.name}.{new.name}` changed type from "
+                f"`{_typename(old)}` to `{_typename(new)}`, and it already migrated from "
+                f"`{_previous(old)}`",
+                old.span,
+                fix="a state migrates once: keep the old declaration (with its `migrate from`) "
+                "and declare a new state under a new name, copying the value over in the "
+                "handlers when they first see it",
+            )
+        elif new.migrate_from is None:
             yield Change(
                 new.span,
                 f"the state `{function.name}.{new.name}` changed type from "
                 f"`{_typename(old)}` to `{_typename(new)}`",
                 old.span,
             )
+
+
+def _state_migration_source(pair: Pair) -> Iterator[Change]:
+    for function, old, new in _kept_states(pair):
+        if new.migrate_from is None:
+            continue
+        if old.migrate_from is None:
+            # Its values are under its name, as the old type.
+            if new.previous_typename == old.typename:
+                continue
+            stored = f"stores it as `{_typename(old)}`"
+        elif old.typename != new.typename:
+            continue  # a second migration: STATE_TYPE says so
+        elif new.previous_typename == old.previous_typename:
+            continue
+        else:
+            stored = f"migrates it from `{_previous(old)}`"
+        yield Change(
+            new.span,
+            f"the state `{function.name}.{new.name}` migrates from `{_previous(new)}`, but the "
+            f"previous version {stored}",
+            old.span,
+        )
+
+
+def _state_migration_removed(pair: Pair) -> Iterator[Change]:
+    for function, old, new in _kept_states(pair):
+        if old.migrate_from is not None and new.migrate_from is None:
+            if old.typename == new.typename:
+                yield Change(
+                    new.span,
+                    f"the state `{function.name}.{new.name}` no longer declares "
+                    f"`migrate from {old.migrate_from.local_name}`",
+                    old.span,
+                )
+
+
+def _previous(state: State) -> str:
+    assert state.previous_typename is not None
+    return state.previous_typename.removeprefix(PROTOBUF_TYPENAME_PREFIX)
 
 
 def _removed(pair: Pair) -> Iterator[tuple[Function, State, State | None]]:
@@ -129,11 +186,31 @@ RULES = (
         "StateFun keeps the typename a state was registered with and fails the job at the "
         "next invocation that declares it with another one (and on restore from a "
         "checkpoint or savepoint)",
-        "keep the old state and declare a new one under a new name (`state cart_v2: CartV2;`); "
-        "copy the old value over in the handlers when they first see it and delete the old "
-        "one; remove its declaration once every instance has moved (or it expired). "
-        "Declared migrations (`migrate from`) are planned, not implemented: see docs/breaking.md",
+        "declare the migration, `state cart: CartV2 migrate from Cart;` with the old type, and "
+        "implement `migrate_cart(old)` in the function's class: the runtime library upgrades "
+        "each old value on its first read (docs/breaking.md, Declared state migrations)",
         _state_type,
+    ),
+    Rule(
+        "STATE_MIGRATION_SOURCE",
+        Category.STATE,
+        Severity.ERROR,
+        "`migrate from` reads the values of the previous version under the state's name, "
+        "declared with the type it names: StateFun keeps the type that name was registered "
+        "with and fails the job at the next invocation",
+        "name the type the previous version declares the state with: `migrate from` it, "
+        "or, for a state that already migrated, keep its `migrate from` as it is",
+        _state_migration_source,
+    ),
+    Rule(
+        "STATE_MIGRATION_REMOVED",
+        Category.STATE,
+        Severity.ERROR,
+        "a migrated state's values are stored under a name of their own; without `migrate "
+        "from` the state is declared under its name with the new type, which StateFun has "
+        "registered with the old one: the job fails, and the migrated values are out of reach",
+        "keep `migrate from` as long as the state has this type (and the old type with it)",
+        _state_migration_removed,
     ),
     Rule(
         "STATE_RENAME",

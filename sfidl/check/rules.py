@@ -156,6 +156,10 @@ BAD_DURATION = _error("bad-duration", "a duration of 0 or beyond Python's timede
 MESSAGE_STATE_DEFAULT = _error("message-state-default", "a default on a message state")
 DEFAULT_RANGE = _error("default-range", "a state default outside its type's range")
 DEFAULT_TYPE = _error("default-type", "a state default of the wrong kind for its type")
+MIGRATE_FROM_SAME_TYPE = _error("migrate-from-same-type", "a state migrating from its own type")
+UPGRADE_METHOD_CLASH = _error(
+    "upgrade-method-clash", "a migrated state's `migrate_<state>` method named like a member"
+)
 
 # ---------------------------------------------------------------- settings, ingresses, egresses
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from sfidl import ast, model
+from sfidl.check import rules
 from sfidl.check.names import with_article, check_member_name
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import Resolver
@@ -38,33 +39,96 @@ def build_states(
         built = _state(resolver, report, state)
         if built is not None:
             states.append(built)
+    _check_upgrade_names(report, function)
     return tuple(states)
 
 
 def _state(resolver: Resolver, report: Reporter, state: ast.State) -> model.State | None:
     expiry = _expiry(report, state.expiry)
-    symbol = resolver.type(state.type)
+    ref = _state_type(resolver, report, state.type, "hold")
+    if ref is None:
+        return None
+    default = None
+    if state.default is not None:
+        default = _default(report, state, ref)
+    migrate_from = _migration(resolver, report, state, ref)
+    return model.State(
+        state.name.text, ref, state.name.span, default, expiry, state.doc, migrate_from
+    )
+
+
+def _state_type(
+    resolver: Resolver, report: Reporter, type_name: ast.TypeName, verb: str
+) -> model.TypeRef | None:
+    """The type ``type_name`` names if a state can hold it (a message or a state scalar);
+    ``verb`` says what the state would do with it (``hold``, ``migrate from``)."""
+    symbol = resolver.type(type_name)
     if symbol is None:
         return None
     ref = symbol.ref
     if ref.kind is TypeKind.ENUM:
         report.error(
-            state.type.span,
-            f"a state cannot hold {symbol.describe()}",
+            type_name.span,
+            f"a state cannot {verb} {symbol.describe()}",
             hint="store it as an `int32`, or in a message",
+            code=rules.BAD_STATE_TYPE,
         )
         return None
     if ref.kind is TypeKind.SCALAR and ref.name not in STATE_SCALARS:
         report.error(
-            state.type.span,
-            f"a state cannot hold {symbol.describe()}: StateFun has no built-in type for it",
+            type_name.span,
+            f"a state cannot {verb} {symbol.describe()}: StateFun has no built-in type for it",
             hint=f"use one of {_STATE_TYPES}, or a message",
+            code=rules.BAD_STATE_TYPE,
         )
         return None
-    default = None
-    if state.default is not None:
-        default = _default(report, state, ref)
-    return model.State(state.name.text, ref, state.name.span, default, expiry, state.doc)
+    return ref
+
+
+def _migration(
+    resolver: Resolver, report: Reporter, state: ast.State, ref: model.TypeRef
+) -> model.TypeRef | None:
+    """The checked ``migrate from`` type: another type a state can hold."""
+    migration = state.migration
+    if migration is None:
+        return None
+    previous = _state_type(resolver, report, migration.type, "migrate from")
+    if previous is None:
+        return None
+    if model.state_typename(previous) == model.state_typename(ref):
+        report.error(
+            migration.type.span,
+            f"state `{state.name.text}` migrates from its own type `{migration.type.text}`",
+            hint="`migrate from` names the type the state had in the previous version; "
+            "without a type change, remove it",
+            code=rules.MIGRATE_FROM_SAME_TYPE,
+        )
+        return None
+    return previous
+
+
+def upgrade_method(state: str) -> str:
+    """The method of the generated function class that upgrades a migrated state's old value."""
+    return f"migrate_{state}"
+
+
+def _check_upgrade_names(report: Reporter, function: ast.Function) -> None:
+    """A migrated state's upgrade method must not share a name with a member's method."""
+    members = {h.name.text: h.name.span for h in function.handlers}
+    members.update((t.name.text, t.name.span) for t in function.timers)
+    calls = [c for h in function.handlers for c in h.calls]
+    calls += [c for t in function.timers for c in t.calls]
+    members.update((c.continuation.text, c.continuation.span) for c in calls)
+    for state in function.states:
+        method = upgrade_method(state.name.text)
+        if state.migration is not None and method in members:
+            report.error(
+                state.migration.span,
+                f"the upgrade method `{method}` of state `{state.name.text}` has the name of "
+                f"a member of `{function.name.text}` (at {where(members[method])})",
+                hint="rename the member: the generated class needs both names",
+                code=rules.UPGRADE_METHOD_CLASH,
+            )
 
 
 # The longest duration Python's timedelta holds (999999999 days), in milliseconds.

@@ -1,6 +1,6 @@
 """Per-member effects at run time: untyped code doing what its member did not declare fails.
 
-mypy already rejects these (tests/negative_calls); here the code reaches around its typed
+mypy already rejects these (tests/cases/calls); here the code reaches around its typed
 context (another member's generated classes over the same invocation, or a part its
 context lacks), and the runtime refuses each kind of effect, naming the function, the
 member and the effect. The invocation fails, so nothing of it is applied.
