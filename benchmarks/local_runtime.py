@@ -3,6 +3,11 @@
 The reference replays, in the same run, the very ``ToFunction`` requests the runtime sent,
 straight into ``RequestReplyHandler.handle_async``: the difference is the runtime's own cost
 (SQLite commits, scheduling, batching, transport). Run: ``.venv/bin/python benchmarks/local_runtime.py``.
+
+Times are this process's CPU seconds (``time.process_time``), not the wall clock: all three
+are CPU-bound in one process (over HTTP the function server runs in it too), and on a
+machine shared with other work the CPU time is what stays comparable between them. On an
+idle machine the two agree; messages per second are messages per CPU second.
 """
 
 from __future__ import annotations
@@ -57,12 +62,12 @@ async def through_runtime(app: Recording, transport: Transport, db: Path) -> tup
     store = Store(db)
     engine = Engine(app.manifest, transport, store, SystemClock())
     messages = workload()
-    start = time.perf_counter()
+    start = time.process_time()
     for chunk in range(0, MESSAGES, 250):  # as a JSON-lines ingress file queues them
         engine.enqueue(messages[chunk : chunk + 250])
     try:
         await engine.run_until_quiet()
-        return store.counts().processed, time.perf_counter() - start
+        return store.counts().processed, time.process_time() - start
     finally:
         await engine.close()
         await transport.close()
@@ -90,38 +95,58 @@ async def over_http(app: Recording, db: Path) -> tuple[int, float]:
 
 async def direct(requests: list[bytes]) -> float:
     handler = RequestReplyHandler(demo_functions())
-    start = time.perf_counter()
+    start = time.process_time()
     for request in requests:
         await handler.handle_async(request)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
-async def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        in_process_app = Recording()
-        delivered, in_process = await through_runtime(
-            in_process_app, InProcess(in_process_app), Path(folder) / "a.sqlite"
+async def main(rounds: int = 3) -> None:
+    """Each measure ``rounds`` times, interleaved, keeping the fastest: on a busy machine the
+    other processes' load then weighs on the three alike."""
+    best: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    requests: list[bytes] = []
+
+    def keep(name: str, delivered: int, seconds: float) -> None:
+        counts[name] = delivered
+        best[name] = min(seconds, best.get(name, seconds))
+
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as folder:
+            in_process_app = Recording()
+            keep(
+                "local runtime, in-process",
+                *await through_runtime(
+                    in_process_app, InProcess(in_process_app), Path(folder) / "a.sqlite"
+                ),
+            )
+            keep(
+                "local runtime, HTTP loopback",
+                *await over_http(Recording(), Path(folder) / "b.sqlite"),
+            )
+        requests = in_process_app.requests
+        keep(
+            "SDK handle_async, same requests",
+            counts["local runtime, in-process"],
+            await direct(requests),
         )
-        http_app = Recording()
-        http_delivered, http = await over_http(http_app, Path(folder) / "b.sqlite")
-    requests = in_process_app.requests
-    reference = await direct(requests)
-    batches = len(requests)
+    reference = counts["SDK handle_async, same requests"] / best["SDK handle_async, same requests"]
     print(
         f"{MESSAGES} ingress messages to {KEYS} counters; each also messages the audit function and writes egress"
     )
-    print(f"{delivered} messages delivered in {batches} requests (in-process run)\n")
-    rows = [
-        ("SDK handle_async, same requests", delivered, reference),
-        ("local runtime, in-process", delivered, in_process),
-        ("local runtime, HTTP loopback", http_delivered, http),
-    ]
+    print(
+        f"{counts['local runtime, in-process']} messages delivered in {len(requests)} requests"
+        f" (in-process run); the fastest of {rounds} interleaved rounds\n"
+    )
     print(f"{'':34} {'messages':>9} {'seconds':>8} {'msg/s':>9} {'vs SDK':>7}")
-    for name, count, seconds in rows:
-        rate = count / seconds
-        print(
-            f"{name:34} {count:9d} {seconds:8.3f} {rate:9.0f} {rate / (delivered / reference):7.2f}"
-        )
+    for name in (
+        "SDK handle_async, same requests",
+        "local runtime, in-process",
+        "local runtime, HTTP loopback",
+    ):
+        rate = counts[name] / best[name]
+        print(f"{name:34} {counts[name]:9d} {best[name]:8.3f} {rate:9.0f} {rate / reference:7.2f}")
 
 
 if __name__ == "__main__":

@@ -86,15 +86,19 @@ class Effects:
 class Failure:
     """Builds the :class:`JobFailure` messages of one batch, naming the address and its messages."""
 
-    def __init__(self, address: Address, batch: Sequence[str]) -> None:
+    def __init__(self, address: Address, size: int, describe: Callable[[int], list[str]]) -> None:
+        """``describe(n)`` names the first ``n`` messages of the batch of ``size`` (only called
+        on a failure: most batches never need their description)."""
         self.address = address
-        shown = ", ".join(batch[:3]) + (f" and {len(batch) - 3} more" if len(batch) > 3 else "")
-        self.batch = f"batch of {len(batch)} message(s): {shown}"
+        self._size = size
+        self._describe = describe
 
     def __call__(self, why: str) -> JobFailure:
+        more = f" and {self._size - 3} more" if self._size > 3 else ""
+        shown = ", ".join(self._describe(3)) + more
         return JobFailure(
-            f"function {self.address} ({self.batch}): {why}. The real StateFun runtime fails the job here;"
-            " nothing of this batch was applied."
+            f"function {self.address} (batch of {self._size} message(s): {shown}): {why}."
+            " The real StateFun runtime fails the job here; nothing of this batch was applied."
         )
 
 

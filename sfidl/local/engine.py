@@ -3,7 +3,9 @@
 It plays the part of StateFun's ``RequestReplyFunction`` (STATEFUN.md §1): a message that
 reaches an idle address goes out alone; the messages that arrive while a request is in
 flight go out together as the next batch, at most ``max_batch`` of them. Each batch's
-effects and the consumption of its input are committed in one SQLite transaction.
+effects and the consumption of its input are applied together, in a savepoint of the
+transaction that commits every batch answered in the same turn of the event loop
+(:mod:`sfidl.local.group_commit`); observers hear of a batch once that committed.
 
 Faults (:mod:`sfidl.local.faults`, for tests) are applied where a batch's outgoing messages
 are routed, before its effects are committed: a message may be dropped or delayed.
@@ -27,6 +29,7 @@ from sfidl.local.clock import Clock
 from sfidl.local.effects import Effects, Failure, StateSpec, plan, register
 from sfidl.local.errors import IngressError, LocalRuntimeError, StoreError
 from sfidl.local.faults import Faults, Interference
+from sfidl.local.group_commit import GroupCommit
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming, IngressKey, Queued, Store, StoredEgress
 from sfidl.local.transport import Transport, TransportError
@@ -114,6 +117,7 @@ class Engine:
         self._retry_delay_s = retry_delay_s
         self._call_timeout_s = call_timeout_s
         self._registry: dict[str, dict[str, StateSpec]] = {}
+        self._commits = GroupCommit(store)
         self._backlog: Counter[Address] = Counter(store.backlog())
         self._last_sent = store.last_due()
         store.failure_observers.append(self._store_failed)
@@ -144,6 +148,40 @@ class Engine:
 
         With an idempotency ``key`` already recorded, nothing is queued; returns whether it was.
         """
+        self._check_targets(messages)
+        try:
+            queued = self.store.enqueue(messages, source, offset, key, due_at=self._sent_at())
+        except StoreError as exc:  # not queued, so not acknowledged; the engine stops on it
+            raise IngressError(str(exc), status=503) from exc
+        if queued:
+            self._arrived(m.target for m in messages)
+        return queued
+
+    async def enqueue_grouped(
+        self, messages: Sequence[Incoming], key: IngressKey | None = None
+    ) -> bool:
+        """:meth:`enqueue` in the next group commit, with the other writes of this turn of the
+        event loop (each HTTP request's message would otherwise cost a commit of its own)."""
+        self._check_targets(messages)
+        due_at = self._sent_at()
+        try:
+            queued = await self._commits.write(
+                lambda: self.store.enqueue(messages, key=key, due_at=due_at)
+            )
+        except StoreError as exc:  # not queued, so not acknowledged; the engine stops on it
+            raise IngressError(str(exc), status=503) from exc
+        if queued:
+            self._arrived(m.target for m in messages)
+        return queued
+
+    async def pop_egress(self, topic: str, egress: str | None = None) -> StoredEgress | None:
+        """The oldest unread record of ``topic`` (of ``egress``, if given), marked as read in the
+        next group commit; None at once, without a transaction, when there is none."""
+        if not self.store.has_egress(topic, egress):
+            return None
+        return await self._commits.write(lambda: self.store.pop_egress(topic, egress))
+
+    def _check_targets(self, messages: Sequence[Incoming]) -> None:
         for m in messages:
             if m.target.typename not in self._functions:
                 known = ", ".join(sorted(self._functions))
@@ -152,14 +190,6 @@ class Engine:
                 )
             if not m.target.id:
                 raise IngressError(f"a message to {m.target.typename} needs a non-empty id")
-        try:
-            queued = self.store.enqueue(messages, source, offset, key, due_at=self._sent_at())
-        except StoreError as exc:  # not queued, so not acknowledged; the engine stops on it
-            raise IngressError(str(exc), status=503) from exc
-        if not queued:
-            return False
-        self._arrived(m.target for m in messages)
-        return True
 
     def _sent_at(self) -> int:
         """Now, as the due time of a message sent now: never before one sent earlier, so
@@ -245,9 +275,10 @@ class Engine:
             raise self._failure
 
     def _arrived(self, targets: Iterable[Address]) -> None:
-        for address in targets:
-            self._backlog[address] += 1
-            if self._backlog[address] == self._max_batch:
+        for address, count in Counter(targets).items():  # a batch often sends many to one
+            before = self._backlog[address]
+            self._backlog[address] = before + count
+            if before < self._max_batch <= before + count:
                 self._full.add(address)
             if address not in self._busy:
                 self._ready[address] = None
@@ -273,13 +304,12 @@ class Engine:
     async def _drive(self, address: Address) -> None:
         limit = 1  # a message reaching an idle address goes out alone, as in StateFun
         try:
-            while self._failure is None:
+            while self._failure is None and self._backlog[address]:
                 batch = self.store.batch(address, limit)
                 if not batch:
                     break
-                await self._invoke(address, batch)
+                await self._invoke(address, batch)  # awaiting the commit lets the others go first
                 limit = self._max_batch
-                await asyncio.sleep(0)  # round robin: the other ready addresses go first
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - handed to the loop that runs the engine
@@ -291,14 +321,16 @@ class Engine:
 
     async def _invoke(self, address: Address, batch: Sequence[Queued]) -> None:
         fail = Failure(
-            address, [f"{unpack(q.argument)[0]} from {q.caller or 'ingress'}" for q in batch]
+            address,
+            len(batch),
+            lambda n: [f"{unpack(q.argument)[0]} from {q.caller or 'ingress'}" for q in batch[:n]],
         )
         specs = self._registry.setdefault(address.typename, {})
         # What the batch sends is due when it went out: a reply to a call the callee got
         # before its caller's deadline stays ahead of the timeout, however late it commits.
         sent_at = self._sent_at()
         for _ in range(MAX_HANDSHAKES):
-            values = self.store.state(address, self.clock.now_ms())
+            values, expired = self.store.live_state(address, self.clock.now_ms())
             sent = set(specs)
             reply = await self._call(fail, address, build_request(address, specs, values, batch))
             kind = reply.WhichOneof("response")
@@ -330,7 +362,11 @@ class Engine:
                 for name, spec in specs.items()
                 if spec.expiry is ExpireMode.AFTER_CALL and name in values
             ]
-            written = self.store.commit_batch(address, batch, effects, touched, now, sent_at)
+            written = await self._commits.write(
+                lambda: self.store.commit_batch(
+                    address, batch, effects, touched, now, sent_at, expired=expired
+                )
+            )
             self._consumed(address, len(batch))
             self._arrived(message.target for message in effects.messages)
             for observe in self.delivery_observers:

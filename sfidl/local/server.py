@@ -14,8 +14,9 @@ header (404: no record, 405: no such topic). Beyond the image: ``/<egress name o
 typename>`` reads only that egress's records of its topic; ``?envelope=1`` answers the
 record as a JSON envelope (``seq``, ``egress``, ``topic``, ``key``, ``value``) with real
 HTTP statuses; ``?all=1`` lists every record as envelopes without popping. A pop is
-committed before it is answered, so a crash in between loses that record for the reader (it
-stays in the database and the ``?all=1`` listing), like the image's in-memory egress.
+committed (with the other writes of its turn of the event loop) before it is answered, so a
+crash in between loses that record for the reader (it stays in the database and the
+``?all=1`` listing), like the image's in-memory egress.
 
 Every answer carries ``Status:``; malformed requests get a 4xx and a reason, never a 500.
 """
@@ -149,7 +150,7 @@ def ingress_app(
                 )
             if key is None:
                 await engine.room()  # backpressure: the request waits while a backlog is full
-                engine.enqueue([incoming])
+                await engine.enqueue_grouped([incoming])
                 return _answer(200)
             return await _once(engine, key, incoming)
         except IngressError as exc:
@@ -169,7 +170,7 @@ async def _once(engine: Engine, key: str, incoming: Incoming) -> web.Response:
     if first is None:
         await engine.room()
         now = engine.clock.now_ms()
-        if engine.enqueue([incoming], key=IngressKey(key, fingerprint, now)):
+        if await engine.enqueue_grouped([incoming], key=IngressKey(key, fingerprint, now)):
             return _answer(200)
         first = engine.store.ingress_key(key)  # a request with the same key came in meanwhile
     if first is not None and first.fingerprint != fingerprint:
@@ -216,7 +217,7 @@ def egress_app(engine: Engine) -> web.Application:
             )
             response.content_type = "application/json"
             return response
-        row = engine.store.pop_egress(found.topic, found.egress)
+        row = await engine.pop_egress(found.topic, found.egress)
         if row is None:
             why = f"no record in {name!r}"
             return _answer(404, f"{why}\n") if as_envelope else _silent(404, why)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sfidl.local.effects import DelayedCancel, DelayedSend, Effects, StateSpec
 from sfidl.local.errors import StoreError
@@ -62,8 +62,7 @@ CREATE INDEX IF NOT EXISTS ingress_keys_by_time ON ingress_keys (at_ms);
 """
 
 
-@dataclass(frozen=True)
-class Queued:
+class Queued(NamedTuple):  # a tuple: made by the thousand per second
     """A message waiting in an address's queue."""
 
     seq: int
@@ -90,8 +89,9 @@ class IngressKey:
     at_ms: int
 
 
-@dataclass(frozen=True)
-class StoredEgress:
+class StoredEgress(NamedTuple):  # a tuple: the row inserted as it is
+    """An egress record in the database; ``seq`` numbers the records in the order written."""
+
     seq: int
     egress: str
     topic: str
@@ -112,6 +112,7 @@ def _split(fn: str) -> tuple[str, str]:
     return namespace, type_
 
 
+@functools.lru_cache(maxsize=4096)  # the same few callers, batch after batch
 def _address(fn: str | None, id: str | None) -> Address | None:
     if fn is None or id is None:
         return None
@@ -272,6 +273,8 @@ class Store:
         self._path = str(path)
         self._lock: int | None = None
         self._identity: tuple[int, int] | None = None
+        self._grouped = False
+        self._processed = 0  # by the batches of the open group so far
         self.failure_observers: list[Callable[[StoreError], None]] = []
         if self._path != ":memory:":
             try:
@@ -352,7 +355,30 @@ class Store:
         self._unlock()  # after SQLite closed the file: see _lock
 
     @contextmanager
+    def group(self) -> Iterator[None]:
+        """One transaction around several operations: each write method called inside it runs
+        in a savepoint, so one that fails rolls back alone, and those that succeeded commit
+        together at the end (a crash before the end commits none of them)."""
+        with self._transaction() as db:
+            self._grouped, self._processed = True, 0
+            try:
+                yield
+                _count_processed(db, self._processed)
+            finally:
+                self._grouped = False
+
+    @property
+    def in_group(self) -> bool:
+        """Whether a :meth:`group`'s transaction is open (SQLite rolls a whole transaction back
+        on some failures, a full disk say: then the group is over)."""
+        return self._grouped and self._db.in_transaction
+
+    @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self._grouped:
+            with self._savepoint() as db:
+                yield db
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -362,6 +388,23 @@ class Store:
             if self._db.in_transaction:
                 try:
                     self._db.execute("ROLLBACK")
+                except StoreError:
+                    pass  # the error that made us roll back says more
+            raise
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[sqlite3.Connection]:
+        if not self._db.in_transaction:
+            raise StoreError(f"the database {self._path} rolled back a group of writes")
+        self._db.execute("SAVEPOINT one")
+        try:
+            yield self._db
+            self._db.execute("RELEASE one")
+        except BaseException:
+            if self._db.in_transaction:  # else SQLite rolled the whole group back already
+                try:
+                    self._db.execute("ROLLBACK TO one")
+                    self._db.execute("RELEASE one")
                 except StoreError:
                     pass  # the error that made us roll back says more
             raise
@@ -437,12 +480,23 @@ class Store:
 
     def state(self, address: Address, now_ms: int) -> dict[str, tuple[str, bytes]]:
         """The live (unexpired) state values of ``address``: name -> (typename, value)."""
-        rows = self._db.execute(
-            "SELECT name, typename, value FROM state WHERE fn = ? AND id = ?"
-            " AND (expires_at IS NULL OR expires_at > ?)",
-            (address.typename, address.id, now_ms),
-        )
-        return {name: (typename, bytes(value)) for name, typename, value in rows}
+        return self.live_state(address, now_ms)[0]
+
+    def live_state(
+        self, address: Address, now_ms: int
+    ) -> tuple[dict[str, tuple[str, bytes]], bool]:
+        """:meth:`state`, and whether ``address`` holds expired values too (for :meth:`commit_batch`)."""
+        values: dict[str, tuple[str, bytes]] = {}
+        expired = False
+        for name, typename, value, expires_at in self._db.execute(
+            "SELECT name, typename, value, expires_at FROM state WHERE fn = ? AND id = ?",
+            (address.typename, address.id),
+        ):
+            if expires_at is None or expires_at > now_ms:
+                values[name] = (typename, bytes(value))
+            else:
+                expired = True
+        return values, expired
 
     def state_type(self, fn: str, name: str) -> str | None:
         row = self._db.execute(
@@ -472,12 +526,15 @@ class Store:
         touched: Sequence[tuple[str, int]],
         now_ms: int,
         sent_at: int | None = None,
+        expired: bool = True,
     ) -> list[StoredEgress]:
         """Apply one batch's effects and consume its input, in one transaction.
 
         ``touched`` lists the states whose expiry an invocation renews (after-invoke TTL).
-        The messages the batch sends are due at ``sent_at`` (default ``now_ms``).
-        Returns the egress records written.
+        The messages the batch sends are due at ``sent_at`` (default ``now_ms``). The
+        address's states expired at ``now_ms`` are deleted, unless ``expired`` says it held
+        none when its state was read (a value expiring since is not read again either: only
+        :meth:`purge_expired` deletes it). Returns the egress records written.
         """
         fn, id = address.typename, address.id
         with self._transaction() as db:
@@ -494,41 +551,53 @@ class Store:
                     )
                 else:
                     _insert_delayed(db, address, d)
-            written = []
-            for e in effects.egress:
-                cursor = db.execute(
-                    "INSERT INTO egress (egress, topic, key, value) VALUES (?, ?, ?, ?)",
-                    (e.egress, e.topic, e.key, e.value),
+            written = self._insert_egress(db, effects)
+            if expired:
+                db.execute(
+                    "DELETE FROM state WHERE fn = ? AND id = ? AND expires_at <= ?",
+                    (fn, id, now_ms),
                 )
-                assert cursor.lastrowid is not None
-                written.append(StoredEgress(cursor.lastrowid, e.egress, e.topic, e.key, e.value))
-            db.execute(
-                "DELETE FROM state WHERE fn = ? AND id = ? AND expires_at <= ?", (fn, id, now_ms)
-            )
-            db.executemany(
-                "UPDATE state SET expires_at = ? WHERE fn = ? AND id = ? AND name = ?",
-                [(expires_at, fn, id, name) for name, expires_at in touched],
-            )
-            for w in effects.state:
-                if w.typename is None:
-                    db.execute(
-                        "DELETE FROM state WHERE fn = ? AND id = ? AND name = ?", (fn, id, w.name)
-                    )
-                else:
-                    db.execute(
-                        "INSERT OR REPLACE INTO state (fn, id, name, typename, value, expires_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        (fn, id, w.name, w.typename, w.value, w.expires_at),
-                    )
-            db.execute(
-                f"DELETE FROM inbox WHERE seq IN ({','.join('?' * len(consumed))})",
-                [q.seq for q in consumed],
-            )
-            db.execute(
-                "INSERT INTO counters (name, value) VALUES ('processed', ?)"
-                " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
-                (len(consumed),),
-            )
+            if touched:
+                db.executemany(
+                    "UPDATE state SET expires_at = ? WHERE fn = ? AND id = ? AND name = ?",
+                    [(expires_at, fn, id, name) for name, expires_at in touched],
+                )
+            deleted = [(fn, id, w.name) for w in effects.state if w.typename is None]
+            if deleted:
+                db.executemany("DELETE FROM state WHERE fn = ? AND id = ? AND name = ?", deleted)
+            if len(deleted) < len(effects.state):
+                db.executemany(
+                    "INSERT OR REPLACE INTO state (fn, id, name, typename, value, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (fn, id, w.name, w.typename, w.value, w.expires_at)
+                        for w in effects.state
+                        if w.typename is not None
+                    ],
+                )
+            # One statement whatever the batch's size (an IN list of each length would be one
+            # more statement to prepare, and the cache of prepared statements would churn).
+            db.executemany("DELETE FROM inbox WHERE seq = ?", [(q.seq,) for q in consumed])
+            if not self._grouped:
+                _count_processed(db, len(consumed))
+        if self._grouped:  # the group counts them once, should this batch's savepoint hold
+            self._processed += len(consumed)
+        return written
+
+    def _insert_egress(self, db: sqlite3.Connection, effects: Effects) -> list[StoredEgress]:
+        """Insert a batch's egress records (one statement), numbered after every record so far
+        (records are never deleted, so the highest number is the last one given out)."""
+        if not effects.egress:
+            return []
+        (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM egress").fetchone()
+        written = [
+            StoredEgress(seq, e.egress, e.topic, e.key, e.value)
+            for seq, e in enumerate(effects.egress, start=int(last) + 1)
+        ]
+        db.executemany(
+            "INSERT INTO egress (seq, egress, topic, key, value) VALUES (?, ?, ?, ?, ?)",
+            written,
+        )
         return written
 
     def last_due(self) -> int:
@@ -578,6 +647,15 @@ class Store:
         )
         return [StoredEgress(s, e, t, k, bytes(v)) for s, e, t, k, v in rows]
 
+    def has_egress(self, topic: str, egress: str | None = None) -> bool:
+        """Whether ``topic`` holds a record (of ``egress``, if given) not read yet."""
+        row = self._db.execute(
+            "SELECT 1 FROM egress WHERE topic = ? AND popped = 0 AND (? IS NULL OR egress = ?)"
+            " LIMIT 1",
+            (topic, egress, egress),
+        ).fetchone()
+        return row is not None
+
     def pop_egress(self, topic: str, egress: str | None = None) -> StoredEgress | None:
         """The oldest record of ``topic`` (written by ``egress``, if given) not read yet, marked as read."""
         with self._transaction() as db:
@@ -605,6 +683,14 @@ class Store:
             one("SELECT COUNT(*) FROM delayed"),
             one("SELECT COUNT(*) FROM egress"),
         )
+
+
+def _count_processed(db: sqlite3.Connection, count: int) -> None:
+    db.execute(
+        "INSERT INTO counters (name, value) VALUES ('processed', ?)"
+        " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+        (count,),
+    )
 
 
 def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming], due_at: int) -> None:
