@@ -31,22 +31,46 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
+import statefun
 from google.protobuf.message import Message
 
 from sfidl.local import codec, egress, ingress
 from sfidl.local.app import DeclaresStates, LocalApp
 from sfidl.local.clock import EPOCH, MILLISECOND, VirtualClock
+from sfidl.local.effects import Effects, StateWrite
 from sfidl.local.engine import Engine, unpack
 from sfidl.local.errors import LocalRuntimeError
 from sfidl.local.faults import Action, Fault, Interference
 from sfidl.local.records import Address, Delivery, EgressRecord, Faulted
 from sfidl.local.store import Incoming, Queued, Store
 from sfidl.local.transport import InProcess
+from sfidl.runtime.app import Application
 from sfidl.runtime.manifest import Manifest
+from sfidl.runtime.state import StateField
 from sfidl.runtime.types import typename_of
 from sfidl.wire import message_typename
 
 __all__ = ["Delivery", "EgressRecord", "Fault", "Faulted", "Harness"]
+
+# The Python type of the values of each SDK scalar type, by typename.
+_SCALARS = {
+    statefun.IntType.typename: int,
+    statefun.LongType.typename: int,
+    statefun.BoolType.typename: bool,
+    statefun.FloatType.typename: float,
+    statefun.DoubleType.typename: float,
+    statefun.StringType.typename: str,
+}
+
+
+def _is_of(statefun_type: Any, value: object) -> bool:
+    """Whether ``value`` is of the SDK type ``statefun_type``: a message of its typename,
+    or a scalar of its Python type."""
+    if isinstance(value, Message):
+        return typename_of(type(value)) == str(statefun_type.typename)
+    scalar = _SCALARS.get(statefun_type.typename)
+    return scalar is not None and type(value) is scalar
+
 
 T = TypeVar("T")
 
@@ -242,7 +266,7 @@ class Harness:
 
     # -- inspection --------------------------------------------------------------------------
 
-    def state(self, typename: str, id: str, name: str) -> object | None:
+    def state(self, typename: str, id: str, name: str, *, previous: bool = False) -> object | None:
         """The current value of a state: a scalar, a protobuf message, or raw bytes.
 
         A state never written, deleted or expired reads as in a handler: its declared
@@ -250,6 +274,10 @@ class Harness:
         does not declare raises :class:`LocalRuntimeError`. Reserved ``sfidl…`` states (the
         hidden runtime state) and the states of an application that does not declare them
         (a plain SDK one) read as stored, None when absent.
+
+        A migrated state (``migrate from``) reads as stored in its new type; its value of
+        the previous version, until a handler's first read upgrades it, with
+        ``previous=True`` (None when there is none).
         """
         self._check_function(typename)
         defaults = self._declared_states(typename)
@@ -258,12 +286,72 @@ class Harness:
             raise LocalRuntimeError(
                 f"{typename} declares no state {name!r} (it declares: {declared})"
             )
+        stored_as = name
+        if previous or isinstance(self._app, Application) and name in (defaults or ()):
+            field = self._state_field(typename, name)
+            if previous and field.previous_type is None:
+                raise LocalRuntimeError(
+                    f"state {name!r} of {typename} has no previous type: it declares no "
+                    "`migrate from`"
+                )
+            stored_as = field.name if previous else field.stored_as
         address = Address.of(typename, id)
         values = self._sync(lambda: self._engine.store.state(address, self.clock.now_ms()))
-        if name in values:
-            value_typename, data = values[name]
+        if stored_as in values:
+            value_typename, data = values[stored_as]
             return codec.decode(value_typename, data)
-        return None if defaults is None else defaults.get(name)
+        return None if defaults is None or previous else defaults.get(name)
+
+    def seed_state(
+        self, typename: str, id: str, name: str, value: object, *, previous: bool = False
+    ) -> None:
+        """Store ``value`` as state ``name`` of instance ``id``, as a handler would have.
+
+        ``previous=True`` stores it as the previous version did, in the type the state
+        migrates from (``state cart: CartV2 migrate from Cart;``, so a ``Cart``): the
+        instance's next read upgrades it with the function's ``migrate_cart``. Needs the
+        sfidl :class:`~sfidl.runtime.Application` (it knows the declared types).
+        """
+        self._check_function(typename)
+        field = self._state_field(typename, name)
+        spec = field.previous_spec() if previous else field.value_spec()
+        if spec is None:
+            raise LocalRuntimeError(
+                f"state {name!r} of {typename} has no previous type: it declares no "
+                "`migrate from`"
+            )
+        if not previous:
+            value = field.accept(value, "not")
+        elif not _is_of(spec.type, value):
+            raise LocalRuntimeError(
+                f"state {name!r} of {typename} migrates from {spec.type.typename}, "
+                f"not {type(value).__name__}"
+            )
+        data = spec.type.serializer().serialize(value)
+        registered = self._sync(lambda: self._engine.store.state_type(typename, spec.name))
+        if registered not in (None, spec.type.typename):
+            raise LocalRuntimeError(
+                f"state {spec.name!r} of {typename} is registered with type {registered!r}"
+            )
+        now = self.clock.now_ms()
+        ttl = field.expire_after_write or field.expire_after_call
+        expires_at = None if ttl is None else now + ttl // MILLISECOND
+        write = StateWrite(spec.name, spec.type.typename, data, expires_at)
+        effects = Effects(messages=(), delayed=(), egress=(), state=(write,))
+        address = Address.of(typename, id)
+        self._sync(lambda: self._engine.store.commit_batch(address, [], effects, [], now))
+
+    def _state_field(self, typename: str, name: str) -> StateField[Any]:
+        if not isinstance(self._app, Application):
+            raise LocalRuntimeError("seeded and migrated states need an sfidl Application")
+        fields = self._app.function_spec(typename).state.sfidl_states()
+        field = next((f for f in fields if f.name == name), None)
+        if field is None:
+            declared = ", ".join(f.name for f in fields) or "none"
+            raise LocalRuntimeError(
+                f"{typename} declares no state {name!r} (it declares: {declared})"
+            )
+        return field
 
     def _declared_states(self, typename: str) -> Mapping[str, object] | None:
         if not isinstance(self._app, DeclaresStates):

@@ -35,6 +35,7 @@ from sfidl.gen.stubs_view import (
     StateAttr,
     StubsView,
 )
+from sfidl.check.states import upgrade_method
 from sfidl.gen.templating import render_template
 from sfidl.model import (
     Call,
@@ -535,7 +536,21 @@ class _Builder:
             )
         for call in function.calls:
             methods.append(self._continuation_method(call, context_of[call.continuation]))
+        methods += [self._upgrade_method(s) for s in function.states if s.migrate_from]
         return tuple(methods)
+
+    def _upgrade_method(self, state: State) -> Method:
+        """``migrate_cart(self, old: Cart) -> CartV2``: a migrated state's old values upgraded."""
+        assert state.migrate_from is not None
+        old = self.py(state.migrate_from)
+        return Method(
+            name=upgrade_method(state.name),
+            params=f"old: {old}",
+            returns=self.py(state.type),
+            doc=f"Upgrade a value of state `{state.name}` the previous version stored (first read)."
+            f"\n\nThe state migrates from `{state.migrate_from.local_name}`: return the value "
+            "to store instead.",
+        )
 
     def _state_attr(self, state: State) -> StateAttr:
         expiry = ""
@@ -551,11 +566,18 @@ class _Builder:
             default = state.default if state.default is not None else _ZERO[python]
             if python == "float":
                 default = float(default)
-            descriptor = f"sf.ScalarState({sdk_type}, {literal(default)}{expiry})"
+            descriptor = f"sf.ScalarState({sdk_type}, {literal(default)}{expiry}"
             annotation = f"sf.ScalarState[{python}]"
         else:
-            descriptor = f"sf.MessageState({self.py(state.type)}{expiry})"
+            descriptor = f"sf.MessageState({self.py(state.type)}{expiry}"
             annotation = f"sf.MessageState[{self.py(state.type)}]"
+        if state.migrate_from is not None:
+            previous = state.migrate_from
+            is_scalar = previous.kind is TypeKind.SCALAR
+            descriptor += ", migrate_from=" + (
+                STATE_SCALAR_PYTHON[previous.name][1] if is_scalar else self.py(previous)
+            )
+        descriptor += ")"
         return StateAttr(
             name=state.name, annotation=annotation, descriptor=descriptor, doc=state.doc
         )

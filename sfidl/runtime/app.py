@@ -12,7 +12,7 @@ from sfidl.runtime.dispatch import ingress_typenames, invoker
 from sfidl.runtime.invocation import Deployment, runtime_state_spec
 from sfidl.runtime.manifest import Manifest
 from sfidl.runtime.spec import FunctionSpec, RequestReply, Rpc
-from sfidl.runtime.state import MessageState, ScalarState
+from sfidl.runtime.state import MessageState, ScalarState, upgrade_method
 from sfidl.wire import is_typename
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -60,8 +60,11 @@ class Application:
                 check_typename(rpc.function)
             if spec.typename in self._state_types:
                 raise ValueError(f"two implementations of {spec.typename}")
-            specs = [field.value_spec() for field in spec.state.sfidl_states()]
+            fields = spec.state.sfidl_states()
+            specs = [field.value_spec() for field in fields]
+            specs += [f.previous_spec() for f in fields if f.previous_type is not None]
             specs.append(runtime_state_spec())
+            self._deployment.upgrades[spec.typename] = _upgrades(implementation, spec)
             self._functions.register(
                 spec.typename, invoker(implementation, spec, self._deployment), specs
             )
@@ -102,6 +105,10 @@ class Application:
     def state_types(self, typename: str) -> Mapping[str, Any]:
         """The SDK ``Type`` of each state function type ``typename`` declares (hidden one too)."""
         return self._state_types[typename]
+
+    def function_spec(self, typename: str) -> FunctionSpec:
+        """What the IDL declared of function type ``typename`` (its states, handlers...)."""
+        return self._specs[typename]
 
     def state_defaults(self, typename: str) -> dict[str, object]:
         """What each state function type ``typename`` declares reads as when absent or expired:
@@ -169,6 +176,28 @@ def check_typename(typename: str) -> None:
         raise ValueError(
             f"{typename!r} is not a StateFun typename: exactly one '/' between a namespace and a name"
         )
+
+
+def _upgrades(implementation: Function, spec: FunctionSpec) -> dict[str, Callable[[Any], Any]]:
+    """The implementation's upgrade method of each migrated state, by state name.
+
+    Checked here, so that a missing one fails when the application is built, not at the
+    first read of an old value in production.
+    """
+    upgrades = {}
+    for field in spec.state.sfidl_states():
+        if field.previous_type is None:
+            continue
+        name = upgrade_method(field.name)
+        method = getattr(implementation, name, None)
+        if not callable(method) or getattr(method, "__isabstractmethod__", False):
+            raise TypeError(
+                f"{type(implementation).__name__} ({spec.typename}) has no method {name}: "
+                f"state {field.name!r} migrates from {field.previous_type.typename}, and "
+                f"{name}(old) must turn such a value into a {field.statefun_type.typename}"
+            )
+        upgrades[field.name] = method
+    return upgrades
 
 
 def _typenames(manifest: Manifest) -> Iterator[str]:

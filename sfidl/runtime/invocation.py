@@ -47,6 +47,8 @@ class Deployment:
     playground: bool = False
     # What `ctx.now` and call deadlines read (Application.use_clock replaces it).
     now_ms: Callable[[], int] = field(default=wall_clock_ms)
+    # Function typename -> migrated state -> the implementation's `migrate_<state>`.
+    upgrades: dict[str, dict[str, Callable[[Any], Any]]] = field(default_factory=dict)
 
 
 # What each effect kind is called in the IDL, for the UndeclaredEffect message.

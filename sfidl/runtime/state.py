@@ -8,6 +8,16 @@ A generated ``UserCartState`` declares one attribute per IDL state::
 
 Reading gives the value, or the default when the state is absent or expired; assigning
 stores it; ``del`` clears it back to the default.
+
+A state whose type changed says what it was (``state cart: CartV2 migrate from Cart;``,
+generated as ``MessageState(shop_pb2.CartV2, migrate_from=shop_pb2.Cart)``). StateFun
+keeps the typename a state name was first registered with and fails the job when it is
+declared or written with another, so the state name keeps its old type: it is still
+declared, and holds what the previous version wrote. The value of the new type lives under
+a name of its own, :func:`migrated_name` (``sfidl_cart_as_shop_cartv2``; ``sfidl`` names
+are reserved in the IDL). The first read in an instance that has an old value and no new
+one calls the function implementation's ``migrate_<state>(old)``, writes the result under
+the new name and deletes the old value, in the response of that same invocation.
 """
 
 from __future__ import annotations
@@ -40,10 +50,34 @@ class State(Part):
         return tuple(v for v in vars(cls).values() if isinstance(v, StateField))
 
 
+def upgrade_method(name: str) -> str:
+    """The method of a function implementation that upgrades state ``name``'s old values.
+
+    (The compiler names it the same way: sfidl.check.states.upgrade_method.)
+    """
+    return f"migrate_{name}"
+
+
+def migrated_name(name: str, statefun_type: Any) -> str:
+    """The state name a migrated state's values of ``statefun_type`` are stored under.
+
+    Derived from the new type, so that the name is only ever registered with one typename:
+    ``cart`` of ``type.googleapis.com/shop.CartV2`` is ``sfidl_cart_as_shop_cartv2``.
+    """
+    local = str(statefun_type.typename).rpartition("/")[2]
+    return f"sfidl_{name}_as_" + "".join(c if c.isalnum() else "_" for c in local.lower())
+
+
 class StateField(Generic[T]):
-    """One declared state; subclasses say how its values are read and written."""
+    """One declared state; subclasses say how its values are read and written.
+
+    ``name`` is the declared name; ``stored_as`` the state name its values are stored
+    under: the declared name, or :func:`migrated_name` for a state with ``migrate_from``
+    (the SDK ``Type`` of its previous version, whose values stay under the declared name).
+    """
 
     name: str
+    stored_as: str
 
     def __init__(
         self,
@@ -51,26 +85,71 @@ class StateField(Generic[T]):
         *,
         expire_after_write: timedelta | None = None,
         expire_after_call: timedelta | None = None,
+        previous_type: Any = None,
     ) -> None:
+        # previous_type: a message class or an SDK scalar type (``migrate from`` either).
         self.statefun_type = statefun_type
         self.expire_after_write = expire_after_write
         self.expire_after_call = expire_after_call
+        if isinstance(previous_type, type) and issubclass(previous_type, Message):
+            previous_type = protobuf_type(previous_type)
+        self.previous_type = previous_type
 
     def __set_name__(self, owner: type[State], name: str) -> None:
         self.name = name
+        migrates = self.previous_type is not None
+        self.stored_as = migrated_name(name, self.statefun_type) if migrates else name
 
     def value_spec(self) -> Any:
-        """The SDK ``ValueSpec`` declaring this state to the runtime."""
+        """The SDK ``ValueSpec`` declaring this state (its current type) to the runtime."""
+        return self._spec(self.stored_as, self.statefun_type)
+
+    def previous_spec(self) -> Any:
+        """The ``ValueSpec`` of the values of the previous version (None without a migration).
+
+        The declared name with its old type, as the previous version registered it; with
+        this version's expiry (``sfidl breaking`` flags an expiry changed with the type).
+        """
+        if self.previous_type is None:
+            return None
+        return self._spec(self.name, self.previous_type)
+
+    def _spec(self, name: str, statefun_type: Any) -> Any:
         for expiry in (self.expire_after_write, self.expire_after_call):
             # The SDK truncates to whole ms: 0 ms with expiry on, a TTL Flink refuses.
             if expiry is not None and expiry < timedelta(milliseconds=1):
                 raise ValueError(f"state {self.name!r} cannot expire after less than 1 ms")
         return statefun.ValueSpec(
-            name=self.name,
-            type=self.statefun_type,
+            name=name,
+            type=statefun_type,
             expire_after_write=self.expire_after_write,
             expire_after_call=self.expire_after_call,
         )
+
+    def _read(self, invocation: Invocation) -> Any:
+        """The stored value (None when absent), the previous version's upgraded if need be."""
+        value = invocation.read(self.stored_as)
+        if value is not None or self.previous_type is None:
+            return value
+        old = invocation.read(self.name)
+        if old is None:
+            return None
+        upgrade = invocation.deployment.upgrades[invocation.spec.typename][self.name]
+        new = self.accept(upgrade(old), f"{upgrade_method(self.name)} returned")
+        invocation.write(self.stored_as, new)
+        invocation.delete(self.name)
+        return new
+
+    def _write(self, invocation: Invocation, value: T) -> None:
+        invocation.write(self.stored_as, value)
+        if self.previous_type is not None and invocation.read(self.name) is not None:
+            # Or a read after the new value expired or was deleted would upgrade it again.
+            invocation.delete(self.name)
+
+    def accept(self, value: Any, what: str) -> Any:
+        """``value`` as this state stores it; TypeError if it holds no such values
+        (``what`` comes before the value's type in the message: ``not``, ``... returned``)."""
+        raise NotImplementedError
 
     @overload
     def __get__(self, obj: None, owner: type[State]) -> Self: ...
@@ -87,8 +166,10 @@ class StateField(Generic[T]):
         self.set(obj._invocation, value)
 
     def __delete__(self, obj: State) -> None:
-        obj._invocation.loaded.pop(self.name, None)
-        obj._invocation.delete(self.name)
+        obj._invocation.loaded.pop(self.stored_as, None)
+        obj._invocation.delete(self.stored_as)
+        if self.previous_type is not None:
+            obj._invocation.delete(self.name)
 
     def get(self, invocation: Invocation) -> T:
         raise NotImplementedError
@@ -107,28 +188,33 @@ class ScalarState(StateField[S]):
         *,
         expire_after_write: timedelta | None = None,
         expire_after_call: timedelta | None = None,
+        migrate_from: Any = None,
     ) -> None:
         super().__init__(
             statefun_type,
             expire_after_write=expire_after_write,
             expire_after_call=expire_after_call,
+            previous_type=migrate_from,
         )
         self.default: S = default
 
     def get(self, invocation: Invocation) -> S:
-        value = invocation.read(self.name)
+        value = self._read(invocation)
         return self.default if value is None else value
 
     def set(self, invocation: Invocation, value: S) -> None:
+        self._write(invocation, self.accept(value, "not"))
+
+    def accept(self, value: Any, what: str) -> Any:
         kind = type(self.default)
         is_int = isinstance(value, int) and not isinstance(value, bool)
         if kind is float and is_int:
-            value = float(value)  # type: ignore[assignment]  # mypy lets an int be a float
-        elif not (is_int if kind is int else isinstance(value, kind)):
+            return float(value)  # an int is a float to mypy too
+        if not (is_int if kind is int else isinstance(value, kind)):
             raise TypeError(
-                f"state {self.name!r} holds {kind.__name__} values, not {type(value).__name__}"
+                f"state {self.name!r} holds {kind.__name__} values, {what} {type(value).__name__}"
             )
-        invocation.write(self.name, value)
+        return value
 
 
 class MessageState(StateField[M]):
@@ -144,28 +230,33 @@ class MessageState(StateField[M]):
         *,
         expire_after_write: timedelta | None = None,
         expire_after_call: timedelta | None = None,
+        migrate_from: Any = None,
     ) -> None:
         super().__init__(
             protobuf_type(message_type),
             expire_after_write=expire_after_write,
             expire_after_call=expire_after_call,
+            previous_type=migrate_from,
         )
         self.message_type = message_type
 
     def get(self, invocation: Invocation) -> M:
-        loaded = invocation.loaded.get(self.name)
+        loaded = invocation.loaded.get(self.stored_as)
         if loaded is not None:
             return loaded[0]  # type: ignore[return-value]
-        stored = invocation.read(self.name)
+        stored = self._read(invocation)
         value = stored if stored is not None else self.message_type()
-        invocation.loaded[self.name] = (value, encode(value) if stored is not None else b"")
+        invocation.loaded[self.stored_as] = (value, encode(value) if stored is not None else b"")
         return value
 
     def set(self, invocation: Invocation, value: M) -> None:
+        self._write(invocation, self.accept(value, "not"))
+        invocation.loaded[self.stored_as] = (value, encode(value))
+
+    def accept(self, value: Any, what: str) -> Any:
         if not isinstance(value, self.message_type):
             raise TypeError(
                 f"state {self.name!r} holds {self.message_type.DESCRIPTOR.full_name} messages, "
-                f"not {type(value).__name__}"
+                f"{what} {type(value).__name__}"
             )
-        invocation.write(self.name, value)
-        invocation.loaded[self.name] = (value, encode(value))
+        return value
