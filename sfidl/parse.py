@@ -17,7 +17,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.tree import Meta
 
-from sfidl import ast
+from sfidl import ast, lalr_driver
 from sfidl.diagnostics import Diagnostic, Span
 from sfidl.parse_errors import describe_unexpected
 from sfidl.resources import data_dir
@@ -37,6 +37,10 @@ def parse(text: str, path: str) -> ParseResult:
     parser = _parser(docs)
     docs.clear()
     try:
+        return _parse_fast(parser, text, path)
+    except lalr_driver.Unsure:  # lark parses again: the same tree, or the error in its words
+        pass
+    try:
         tree = parser.parse(text)
         builder = _Builder(path, _doc_blocks(text, docs))
         file = builder.build(tree)
@@ -46,6 +50,17 @@ def parse(text: str, path: str) -> ParseResult:
         # Hundreds of nested braces exhaust the tree walk long before any real schema.
         problem = Diagnostic(Span.point(path, 1, 1), "the file nests declarations too deeply")
         return ParseResult(None, (problem,))
+    assert isinstance(file, ast.File)
+    return ParseResult(file, tuple(builder.diagnostics))
+
+
+def _parse_fast(parser: Lark, text: str, path: str) -> ParseResult:
+    """The AST lark's parse and the builder's tree walk would give, built in one pass over the
+    text (sfidl.lalr_driver); raises ``Unsure`` where it cannot vouch for that."""
+    tables = lalr_driver.tables(parser)
+    lexemes, docs = lalr_driver.lex(tables, text)
+    builder = _Builder(path, _doc_blocks(text, docs))
+    file = lalr_driver.parse(tables, text, lexemes, lambda name: getattr(builder, name))
     assert isinstance(file, ast.File)
     return ParseResult(file, tuple(builder.diagnostics))
 

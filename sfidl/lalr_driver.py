@@ -1,0 +1,318 @@
+"""The parser's fast path: lark's own LALR tables, driven by a loop that builds the AST as it
+reduces, with no lark ``Tree``, no per-state lexer and no recursion.
+
+lark's ``parse`` gives every rule a ``Tree`` with propagated positions, every lexeme a
+``Token`` and every parser state a lexer regex of its own (compiled on first use), and the
+tree is then walked again to build the AST: most of a large file's compile time. Here the
+text is split once by one regex over all of the grammar's terminals, each lexeme is resolved
+against the terminals the current parser state takes (as the contextual lexer would), and
+each reduction calls the builder's method for the rule with the children and positions
+lark's tree would have handed it, in the same (bottom-up) order. Nesting depth costs nothing:
+the loop keeps its own stack.
+
+Whatever it cannot vouch for, it does not guess: a lexeme the state does not take (an error,
+or a word the contextual lexer would split at a keyword), characters no terminal matches, a
+rule with nothing in it. It raises :class:`Unsure`, and the caller parses with lark, which
+gives the same tree or the parse error in its words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from lark import Lark, Token
+from lark.lexer import PatternRE, PatternStr, TerminalDef
+from lark.parsers.lalr_analysis import Shift
+
+# A builder: rule (or alias) name -> method(meta, children) -> the node.
+Methods = Callable[[str], Callable[[Any, list[Any]], Any]]
+_Position = tuple[int, int, int]  # line, column (both from 1), offset: where a lexeme starts
+_Entry = tuple[Any, _Position, _Position]  # value, where it starts, where it ends
+
+
+class Unsure(Exception):
+    """The fast path cannot vouch for the tree of this text: parse it with lark instead."""
+
+
+class Meta:
+    """The positions a builder method reads, as lark's ``Tree.meta`` would hold them."""
+
+    __slots__ = ("line", "column", "start_pos", "end_line", "end_column", "end_pos", "empty")
+
+    def __init__(self, start: _Position, end: _Position) -> None:
+        self.line, self.column, self.start_pos = start
+        self.end_line, self.end_column, self.end_pos = end
+        self.empty = False
+
+
+# How a reduction shapes its node, as lark's tree builder would: a `_rule` (or lark's own
+# `__x_star`) hands its children to its parent; a `?rule` with one child is that child.
+_BUILD, _INLINE, _SINGLE = "build", "inline", "single"
+# size (symbols popped), the rule's name (to find the next state), the children kept as
+# (index, spliced in from a `_rule`), the shape, the builder method (the alias, else the name)
+_Rule = tuple[int, str, tuple[tuple[int, bool], ...], str, str]
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The grammar's tables in the form the loop reads (built once per parser)."""
+
+    lexeme: re.Pattern[str]  # whitespace, then one terminal as a named group
+    blank: re.Pattern[str]  # whitespace to the end of the text
+    actions: tuple[dict[str, int], ...]  # state -> terminal or rule -> shift (>= 0) or ~rule
+    rules: tuple[_Rule, ...]
+    # No rule is empty (the loop takes a node's place from its children) and no terminal has
+    # regex flags: else every parse goes to lark.
+    usable: bool
+    start: int
+    end: int
+    keywords: dict[str, dict[str, str]]  # word terminal -> {keyword text: keyword terminal}
+    # Terminal -> the terminals the lexer tries after it, in order, and their regexes: what a
+    # state that does not take a lexeme's terminal would read there instead.
+    later: dict[str, tuple[str, ...]]
+    regexes: dict[str, str]
+    ignored: frozenset[str]  # terminals dropped (comments)
+    multiline: frozenset[str]  # terminals that may hold a newline
+    kept: frozenset[str]  # terminals some rule keeps as a child (a Token is made for them)
+    collected: str  # the terminal handed to the caller (doc comments)
+
+
+@cache
+def tables(lark: Lark) -> Tables:
+    """The tables of ``lark`` (an LALR parser with the contextual lexer)."""
+    frontend = lark.parser
+    root = frontend.lexer.root_lexer
+    table = frontend.parser.parser.parse_table
+    terminals: list[TerminalDef] = list(root.terminals)  # in the lexer's order of preference
+    # Keywords a word terminal matches whole are matched as that word, then renamed
+    # (lark's "unless" callback); the scanner does not try them on their own.
+    keywords: dict[str, dict[str, str]] = {}
+    embedded: set[str] = set()
+    for word in terminals:
+        if not isinstance(word.pattern, PatternRE):
+            continue
+        regex = re.compile(word.pattern.to_regexp())
+        for string in terminals:
+            text = string.pattern.value
+            if (
+                isinstance(string.pattern, PatternStr)
+                and string.priority == word.priority
+                and regex.fullmatch(text)
+            ):
+                keywords.setdefault(word.name, {})[text] = string.name
+                embedded.add(string.name)
+    space = [t for t in terminals if t.name in root.ignore_types and t.name == "WS"]
+    alternatives = "|".join(
+        f"(?P<{t.name}>{t.pattern.to_regexp()})"
+        for t in terminals
+        if t.name not in embedded and t not in space
+    )
+    skip = f"(?:{space[0].pattern.to_regexp()})?" if space else ""
+    order = [t.name for t in terminals if t.name not in embedded and t not in space]
+    rules: list[_Rule] = []
+    index: dict[Any, int] = {}
+    actions: list[dict[str, int]] = [{} for _ in range(max(table.states) + 1)]
+    for state, row in table.states.items():
+        for symbol, (action, argument) in row.items():
+            if action is Shift:
+                actions[state][symbol] = argument
+                continue
+            if argument not in index:
+                index[argument] = len(rules)
+                rules.append(_rule(argument))
+            actions[state][symbol] = ~index[argument]
+    kept = {
+        symbol.name
+        for rule in lark.rules
+        for symbol in rule.expansion
+        if symbol.is_term and not getattr(symbol, "filter_out", False)
+    }
+    return Tables(
+        lexeme=re.compile(skip + "(?:" + alternatives + ")"),
+        blank=re.compile(skip + r"\Z"),
+        actions=tuple(actions),
+        rules=tuple(rules),
+        # Flags (a case-insensitive keyword, say) would make a keyword more than its text.
+        usable=all(rule[0] for rule in rules) and not any(t.pattern.flags for t in terminals),
+        start=table.start_states["start"],
+        end=table.end_states["start"],
+        keywords=keywords,
+        later={name: tuple(order[i + 1 :]) for i, name in enumerate(order)},
+        regexes={t.name: t.pattern.to_regexp() for t in terminals},
+        ignored=frozenset(root.ignore_types),
+        multiline=frozenset(root.newline_types),
+        kept=frozenset(kept),
+        collected="DOC_COMMENT",
+    )
+
+
+def _rule(rule: Any) -> _Rule:
+    options = rule.options
+    if options.keep_all_tokens or options.empty_indices or options.template_source:
+        raise ValueError(f"the fast parser does not shape trees with the options of {rule}")
+    include = tuple(
+        (i, not symbol.is_term and symbol.name.startswith("_"))
+        for i, symbol in enumerate(rule.expansion)
+        if not (symbol.is_term and getattr(symbol, "filter_out", False))
+    )
+    if rule.origin.name.startswith("_"):
+        shape = _INLINE
+    elif rule.options.expand1 and not rule.alias:
+        shape = _SINGLE
+    else:
+        shape = _BUILD
+    return (len(rule.expansion), rule.origin.name, include, shape, rule.alias or rule.origin.name)
+
+
+def lex(tables: Tables, text: str) -> tuple[list[tuple[str, str, int, int, int]], list[Token]]:
+    """The lexemes of ``text``: (terminal, text, offset, line, column), comments left out, and
+    the collected tokens (doc comments). Raises :class:`Unsure` where no terminal matches."""
+    match = tables.lexeme.match
+    ignored, multiline, collected = tables.ignored, tables.multiline, tables.collected
+    lexemes: list[tuple[str, str, int, int, int]] = []
+    docs: list[Token] = []
+    append = lexemes.append
+    pos, line, line_start, size = 0, 1, 0, len(text)
+    while pos < size:
+        found = match(text, pos)
+        if found is None:
+            if tables.blank.match(text, pos) is None:
+                raise Unsure
+            break
+        kind = found.lastgroup
+        assert kind is not None
+        start = found.start(kind)
+        if start > pos:  # whitespace before the lexeme
+            newlines = text.count("\n", pos, start)
+            if newlines:
+                line += newlines
+                line_start = text.rfind("\n", pos, start) + 1
+        pos = found.end()
+        value = text[start:pos]
+        column = start - line_start + 1
+        if kind in ignored:
+            if kind == collected:
+                docs.append(
+                    Token(kind, value, start, line, column, line, pos - line_start + 1, pos)
+                )
+        else:
+            append((kind, value, start, line, column))
+        if kind in multiline:
+            newlines = value.count("\n")
+            if newlines:
+                line += newlines
+                line_start = start + value.rindex("\n") + 1
+    lexemes.append(("$END", "", size, 0, 0))  # never shifted: its place is not read
+    return lexemes, docs
+
+
+def _instead(
+    tables: Tables, row: dict[str, int], kind: str, text: str, offset: int, value: str
+) -> str:
+    """The terminal a state's lexer reads as ``value`` where it does not take ``kind`` (as the
+    contextual lexer, trying the state's terminals in the same order: those before ``kind``
+    did not match); raises :class:`Unsure` unless that terminal matches ``value`` exactly."""
+    if kind in tables.keywords:
+        raise Unsure  # the state may take a keyword this word begins with
+    for other in tables.later[kind]:
+        if other in row or other in tables.ignored:
+            found = _compiled(tables.regexes[other]).match(text, offset)
+            if found is not None:
+                if found.group() != value or other in tables.ignored:
+                    raise Unsure
+                return other
+    raise Unsure
+
+
+@cache
+def _compiled(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
+
+
+def parse(
+    tables: Tables, text: str, lexemes: list[tuple[str, str, int, int, int]], methods: Methods
+) -> Any:
+    """Run the LALR automaton over the ``lexemes`` of ``text``, building each node with
+    ``methods(name)``.
+
+    Raises :class:`Unsure` at anything the contextual lexer might have read otherwise, and at
+    a parse error (the caller's lark parse reports it).
+    """
+    if not tables.usable:
+        raise Unsure
+    actions, rules, keywords, kept = tables.actions, tables.rules, tables.keywords, tables.kept
+    built: list[Callable[[Any, list[Any]], Any] | None] = [None] * len(rules)
+    states: list[int] = [tables.start]
+    stack: list[_Entry] = []
+    end_state = tables.end
+    for kind, value, offset, line, column in lexemes:
+        row = actions[states[-1]]
+        # What the contextual lexer of this state makes of the lexeme.
+        words = keywords.get(kind)
+        keyword = None if words is None else words.get(value)
+        if keyword is not None and keyword in row:
+            kind = keyword
+        elif kind not in row and kind != "$END":
+            kind = _instead(tables, row, kind, text, offset, value)
+        stop = offset + len(value)
+        if "\n" in value:
+            end: _Position = (line + value.count("\n"), len(value) - value.rindex("\n"), stop)
+        else:
+            end = (line, column + len(value), stop)
+        entry: _Entry = (
+            (
+                Token(kind, value, offset, line, column, end[0], end[1], stop)
+                if kind in kept
+                else None
+            ),
+            (line, column, offset),
+            end,
+        )
+        while True:
+            action = row.get(kind)
+            if action is None:
+                raise Unsure
+            if action >= 0:
+                if kind == "$END":
+                    raise Unsure  # lark never shifts the end
+                states.append(action)
+                stack.append(entry)
+                break
+            number = ~action
+            size, goto_name, include, shape, name = rules[number]
+            children = stack[-size:]
+            del stack[-size:]
+            del states[-size:]
+            # Where lark's tree puts a node: from its first child to its last, dropped tokens
+            # included (every rule has at least one child).
+            first, last = children[0][1], children[-1][2]
+            kids: list[Any] = []
+            for i, splice in include:
+                if not splice:
+                    kids.append(children[i][0])
+                elif kids:
+                    kids.extend(children[i][0])
+                else:  # take over the list (a long list grows by one item per reduction)
+                    kids = children[i][0]
+            if shape is _INLINE:
+                node: Any = kids
+            elif shape is _SINGLE and len(kids) == 1:
+                node = kids[0]
+            else:
+                build = built[number]
+                if build is None:
+                    build = built[number] = methods(name)
+                node = build(Meta(first, last), kids)
+            goto = actions[states[-1]].get(goto_name)
+            if goto is None or goto < 0:
+                raise Unsure
+            states.append(goto)
+            stack.append((node, first, last))
+            if kind == "$END" and goto == end_state:
+                return node
+            row = actions[goto]
+    raise Unsure  # the end of the lexemes without reaching the end state
