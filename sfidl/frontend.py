@@ -10,12 +10,13 @@ analysis.diagnostics                                   # errors and warnings of 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sfidl import ast
 from sfidl.check import Unit, check
 from sfidl.check.lint import RULE_IDS, lint
+from sfidl.check.types import MAX_NESTING
 from sfidl.diagnostics import CompileError, Diagnostic, Severity, Span
 from sfidl.model import Program
 from sfidl.parse import parse
@@ -135,7 +136,8 @@ class _Loader:
         self.stack.append(resolved)
         imports, complete = self._imports(resolved, parsed.file)
         self.stack.pop()
-        self.units.append(Unit(parsed.file, proto_file, tuple(imports), complete))
+        file = _cut_below_nesting_limit(parsed.file)
+        self.units.append(Unit(file, proto_file, tuple(imports), complete))
         self.done[resolved] = True
         return True
 
@@ -216,3 +218,27 @@ class _Loader:
                 hint="rename one of them",
             )
         return f"{stem}.proto"
+
+
+def _cut_below_nesting_limit(file: ast.File) -> ast.File:
+    """``file`` without what nests inside a message already deeper than protoc allows.
+
+    The check reports that message (protoc's limit); what is inside it cannot compile
+    either, and walking it, at any depth a file can parse to, would exhaust Python's stack.
+    """
+    too_deep = MAX_NESTING + 1
+    pending = [(message, 1) for message in file.messages]
+    while pending:  # a loop, not a recursion, to find out
+        message, depth = pending.pop()
+        if depth == too_deep and message.messages:
+            break
+        pending.extend((nested, depth + 1) for nested in message.messages)
+    else:
+        return file
+
+    def cut(message: ast.Message, depth: int) -> ast.Message:
+        if depth == too_deep:
+            return replace(message, messages=())
+        return replace(message, messages=tuple(cut(m, depth + 1) for m in message.messages))
+
+    return replace(file, messages=tuple(cut(m, 1) for m in file.messages))

@@ -37,7 +37,7 @@ def nested(depth: int) -> str:
     "text",
     [
         nested(32),  # protoc: "Reached maximum recursion limit for nested messages"
-        nested(300),  # RecursionError in the lark transformer
+        nested(300),  # protoc's limit too, reported once (the parser goes any depth)
         "namespace " + ".".join(["abc" * 50] * 40) + ";\nmessage M { int32 x = 1; }\n",
         # StubNameClash: `FState` is F's state class and a function
         "namespace a;\nmessage M { int32 x = 1; }\nmessage N { int32 x = 1; }\n"
@@ -142,3 +142,23 @@ def test_member_names_that_match_runtime_attributes_compile_to_valid_stubs(tmp_p
         text=True,
     )
     assert checked.returncode == 0, checked.stdout
+
+
+@pytest.mark.parametrize("depth", [31, 32, 300, 5000])
+def test_any_nesting_depth_compiles_or_is_protocs_one_diagnostic(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, depth: int
+) -> None:
+    # Each message with an enum: once a recursion error inside lark's tree walk (issue 9).
+    text = "namespace a;\n" + "".join(
+        f"message M{i} {{ enum E{i} {{ E{i}_A = 0; }}\n" for i in range(depth)
+    )
+    (tmp_path / "deep.sfidl").write_text(text + "int32 x = 1;\n" + "}\n" * depth)
+    code, err = run(capsys, "compile", tmp_path / "deep.sfidl", "-o", tmp_path / "o")
+    assert "Traceback" not in err and "internal error" not in err
+    if depth <= 31:  # protoc's limit (its parser's recursion limit for nested messages)
+        assert code == 0, err
+        assert (tmp_path / "o" / "deep_pb2.py").is_file()
+        return
+    assert code == 1
+    assert err.count("messages nest 31 levels deep at most") == 1, err[:2000]
+    assert "deep.sfidl:33:" in err and err.rstrip().endswith("1 error")
