@@ -112,14 +112,23 @@ def test_an_ingress_file_pauses_while_an_address_has_a_full_backlog(tmp_path):
         store = Store(":memory:")
         engine = Engine(app.manifest, InProcess(app), store, VirtualClock(), max_batch=5)
         running = asyncio.create_task(engine.run())
+        paused = 0  # readers suspended in the engine's room(): only a full backlog suspends them
+
+        async def room() -> None:
+            nonlocal paused
+            paused += 1
+            try:
+                await engine.room()
+            finally:
+                paused -= 1
+
         reader = asyncio.create_task(
             ingress.follow_file(
-                path, app.manifest, engine.enqueue, 0, follow=False, room=engine.room, chunk=2
+                path, app.manifest, engine.enqueue, 0, follow=False, room=room, chunk=2
             )
         )
-        await until(lambda: len(app.requests) >= 2, '"first" waiting at the gate')
-        for _ in range(20):
-            await asyncio.sleep(0.005)
+        # "first" waits at the gate, so the backlog stays full and the reader stays paused.
+        await until(lambda: paused > 0, "the reader to pause for room")
         waiting = store.counts().queued
         assert not reader.done()
         gate.set()
