@@ -22,7 +22,6 @@ from sfidl.runtime.internal_pb2 import CallTimeout, PendingCall, PendingGroup
 from sfidl.runtime.invocation import Invocation
 from sfidl.runtime.spec import Continuation, Rpc
 from sfidl.runtime.types import encode
-from sfidl.wire import Address
 
 log = logging.getLogger("sfidl.runtime")
 
@@ -42,8 +41,9 @@ def start(
     Each call envelope carries the caller's deadline (epoch ms by the deployment's clock;
     0 without a timeout), so the callee can see it and forget a deferred reply after it.
     """
-    invocation.require("calls", continuation)
-    if timeout is not None and timeout <= timedelta(0):
+    if continuation not in invocation.effects.calls:
+        invocation.require("calls", continuation)  # raises, saying what is undeclared
+    if timeout is not None and timeout <= _ZERO:
         raise ValueError(f"a call timeout must be positive, got {timeout}")
     # Check every request before sending any: a caught error leaves no call half-made.
     for rpc, target_id, request in requests:
@@ -53,20 +53,23 @@ def start(
             raise TypeError(
                 f"{rpc.handler} takes a {rpc.request.DESCRIPTOR.full_name}, not {type(request).__name__}"
             )
-    group = str(invocation.next_id())
-    pending = invocation.changing().pending[group]
+    runtime = invocation.changing()
+    group = str(runtime.next_id)
+    runtime.next_id += 1
+    pending = runtime.pending[group]
     pending.continuation = continuation
     if carried is not None:
         pending.carried = encode(carried)
         pending.has_carried = True
-    deadline = 0
+    deadline = timeout_millis = 0
     if timeout is not None:
-        deadline = invocation.now_ms() + timeout // timedelta(milliseconds=1)
+        timeout_millis = timeout // _MILLISECOND
+        deadline = invocation.deployment.now_ms() + timeout_millis
     for index, (rpc, target_id, request) in enumerate(requests):
         envelope = rpc.call_envelope(
             correlation_id=f"{group}.{index}", request=request, deadline_millis=deadline
         )
-        invocation.send(Address.of(rpc.function, target_id), envelope)
+        invocation.send(rpc.function, target_id, envelope)
         pending.calls.add(
             target_typename=rpc.function,
             target_id=target_id,
@@ -74,15 +77,17 @@ def start(
             request=encode(request),
         )
     if timeout is not None:
-        pending.timeout_token = f"sfidl.timeout.{group}"
-        pending.timeout_millis = timeout // timedelta(milliseconds=1)
-        invocation.send_after(
-            timeout, invocation.address, CallTimeout(group=group), pending.timeout_token
-        )
+        token = pending.timeout_token = f"sfidl.timeout.{group}"
+        pending.timeout_millis = timeout_millis
+        invocation.send_self_after(timeout, CallTimeout(group=group), token)
     return CallId(group)
 
 
-@dataclass(frozen=True)
+_MILLISECOND = timedelta(milliseconds=1)
+_ZERO = timedelta(0)
+
+
+@dataclass(slots=True)
 class Completion:
     """A group whose continuation can now run, with everything it receives."""
 
@@ -112,18 +117,24 @@ def on_reply(
 
     A reply nobody waits for (late after a timeout, duplicate, unknown correlation id,
     from another address than the one asked, or answering another rpc than the one
-    called) is dropped and logged.
+    called) is dropped and logged. The reply that completes its group is handed to the
+    continuation as it came, never stored; only an earlier reply of a join is kept (its
+    envelope's bytes) in the hidden state until the last one comes.
     """
     correlation: str = envelope.correlation_id  # type: ignore[attr-defined]
     group_id, _, index_text = correlation.partition(".")
-    index = _index(index_text)
+    # The call index: ASCII digits, or no call's.
+    index = int(index_text) if index_text.isascii() and index_text.isdigit() else -1
+    group = invocation.runtime.pending.get(group_id)
     continuation = None
-    if group_id in invocation.runtime.pending:
-        continuation = _continuation(invocation, group_id, continuations)
+    if group is not None:
+        # Each access to a protobuf field makes a new object: the calls are read once.
+        recorded = list(group.calls)
+        continuation = _continuation(invocation, group_id, group, recorded, continuations)
     if (
-        continuation is None
-        or index is None
-        or not _awaits(invocation, group_id, index, rpc, continuation)
+        group is None
+        or continuation is None
+        or not _awaits(invocation, recorded, index, rpc, continuation)
     ):
         log.warning(
             "%s: dropped a reply from %s with correlation id %r: no call is waiting for it "
@@ -133,55 +144,57 @@ def on_reply(
             correlation,
         )
         return None
-    group = invocation.changing().pending[group_id]
-    call = group.calls[index]
-    call.reply = encode(envelope)
-    call.done = True
-    if not all(c.done for c in group.calls):
-        return None
-    return _complete(invocation, group_id, continuation)
+    for other, call in enumerate(recorded):
+        if other != index and not call.done:  # a join still waiting for another reply
+            invocation.changing()
+            recorded[index].reply = encode(envelope)
+            recorded[index].done = True
+            return None
+    return _complete(invocation, group_id, group, recorded, continuation, last=(index, envelope))
 
 
 def on_timeout(
     invocation: Invocation, timeout: CallTimeout, continuations: dict[str, Continuation]
 ) -> Completion | None:
     """End the wait of a group; None when it already completed (the timer lost the race)."""
-    if timeout.group not in invocation.runtime.pending:
-        log.info("%s: call %s completed before its timeout", invocation.address, timeout.group)
+    group_id = timeout.group
+    group = invocation.runtime.pending.get(group_id)
+    if group is None:
+        log.info("%s: call %s completed before its timeout", invocation.address, group_id)
         return None
-    continuation = _continuation(invocation, timeout.group, continuations, timed_out=True)
+    recorded = list(group.calls)
+    continuation = _continuation(
+        invocation, group_id, group, recorded, continuations, timed_out=True
+    )
     if continuation is None:
         return None
-    return _complete(invocation, timeout.group, continuation, timed_out=True)
-
-
-def _index(text: str) -> int | None:
-    """The call index of a correlation id (``<group>.<index>``); None unless ASCII digits."""
-    return int(text) if text.isascii() and text.isdigit() else None
+    return _complete(invocation, group_id, group, recorded, continuation, timed_out=True)
 
 
 def _awaits(
     invocation: Invocation,
-    group_id: str,
+    recorded: list[PendingCall],
     index: int,
     rpc: Rpc[Any, Any],
     continuation: Continuation,
 ) -> bool:
     """Whether call ``index`` of the group still waits for a reply of ``rpc`` from the caller."""
-    calls = invocation.runtime.pending[group_id].calls
-    if index >= len(calls):
+    if not 0 <= index < len(recorded):
         return False
-    call = calls[index]
+    call = recorded[index]
+    target = continuation.targets[index]
     return (
         not call.done
-        and invocation.caller == Address.of(call.target_typename, call.target_id)
-        and continuation.targets[index] == rpc
+        and invocation.is_from(call.target_typename, call.target_id)
+        and (target is rpc or target == rpc)
     )
 
 
 def _continuation(
     invocation: Invocation,
     group_id: str,
+    group: PendingGroup,
+    recorded: list[PendingCall],
     continuations: dict[str, Continuation],
     *,
     timed_out: bool = False,
@@ -192,20 +205,28 @@ def _continuation(
     continuation is gone or now expects other calls can never complete: it is dropped
     once, rather than failing every retry or handing the outcomes to the wrong method.
     """
-    group = invocation.runtime.pending[group_id]
-    continuation = continuations.get(group.continuation)
+    name = group.continuation
+    continuation = continuations.get(name)
     if continuation is None:
-        reason = f"this function has no continuation {group.continuation!r} any more"
-    elif len(continuation.targets) != len(group.calls) or any(
-        # Calls recorded before PendingCall.handler existed have it empty.
-        rpc.function != call.target_typename or call.handler not in ("", rpc.handler)
-        for rpc, call in zip(continuation.targets, group.calls)
-    ):
+        reason = f"this function has no continuation {name!r} any more"
+    elif not _expects(continuation, recorded):
         reason = f"its continuation {continuation.name!r} now expects other calls"
     else:
         return continuation
     _drop(invocation, group_id, reason, timed_out)
     return None
+
+
+def _expects(continuation: Continuation, recorded: list[PendingCall]) -> bool:
+    """Whether ``continuation`` takes the outcomes of the calls a group recorded."""
+    targets = continuation.targets
+    if len(targets) != len(recorded):
+        return False
+    for rpc, call in zip(targets, recorded):
+        # Calls recorded before PendingCall.handler existed have it empty.
+        if rpc.function != call.target_typename or call.handler not in ("", rpc.handler):
+            return False
+    return True
 
 
 def _drop(invocation: Invocation, group_id: str, reason: str, timed_out: bool) -> None:
@@ -216,27 +237,38 @@ def _drop(invocation: Invocation, group_id: str, reason: str, timed_out: bool) -
 
 
 def _complete(
-    invocation: Invocation, group_id: str, continuation: Continuation, *, timed_out: bool = False
+    invocation: Invocation,
+    group_id: str,
+    group: PendingGroup,
+    recorded: list[PendingCall],
+    continuation: Continuation,
+    *,
+    timed_out: bool = False,
+    last: tuple[int, Message] | None = None,
 ) -> Completion | None:
-    group = invocation.runtime.pending[group_id]
+    """The group's completion, and the group forgotten (its timeout cancelled).
+
+    ``last``: the index and envelope of the reply completing it, not in the hidden state.
+    """
+    outcomes, requests = [], []
     try:
-        outcomes = tuple(
-            _outcome(rpc, call, group) for rpc, call in zip(continuation.targets, group.calls)
-        )
-        requests = tuple(
-            rpc.request.FromString(call.request)
-            for rpc, call in zip(continuation.targets, group.calls)
-        )
+        for index, (rpc, call) in enumerate(zip(continuation.targets, recorded)):
+            if last is not None and index == last[0]:
+                outcomes.append(_outcome_of(rpc, last[1]))
+            else:
+                outcomes.append(_outcome(rpc, call, group))
+            requests.append(rpc.request.FromString(call.request))
         carried = None
         if continuation.carries is not None and group.has_carried:
             carried = continuation.carries.FromString(group.carried)
     except DecodeError as error:
         _drop(invocation, group_id, f"what it recorded no longer decodes: {error}", timed_out)
         return None
+    token = group.timeout_token
     del invocation.changing().pending[group_id]
-    if group.timeout_token and not timed_out:
-        invocation.cancel(group.timeout_token)
-    return Completion(continuation, outcomes, requests, carried)
+    if token and not timed_out:
+        invocation.cancel(token)
+    return Completion(continuation, tuple(outcomes), tuple(requests), carried)
 
 
 def _outcome(rpc: Rpc[Any, Any], call: PendingCall, group: PendingGroup) -> Any:
@@ -246,6 +278,11 @@ def _outcome(rpc: Rpc[Any, Any], call: PendingCall, group: PendingGroup) -> Any:
     problem = outcome_problem(rpc, envelope)
     if problem is not None:  # checked when it came: the types changed since
         raise DecodeError(problem)
+    return _outcome_of(rpc, envelope)
+
+
+def _outcome_of(rpc: Rpc[Any, Any], envelope: Message) -> Any:
+    """The outcome a reply envelope of ``rpc`` carries (checked by :func:`outcome_problem`)."""
     which = envelope.WhichOneof("outcome")
     value = getattr(envelope, which)
     if which == "reply":

@@ -62,7 +62,7 @@ class Context:
     @property
     def id(self) -> str:
         """This function instance's id (``ctx.address.id``)."""
-        return self._invocation.address.id
+        return self._invocation.sdk.address.id  # type: ignore[no-any-return]
 
     @property
     def caller(self) -> Address | None:
@@ -130,18 +130,19 @@ def datetime_of_millis(millis: int) -> datetime:
 class FunctionClient(Part):
     """The calls and sends one function declared towards one instance of another."""
 
-    __slots__ = ("_target",)
+    __slots__ = ("_typename", "_id")
 
     def __init__(self, invocation: Invocation, typename: str, id: str) -> None:
         super().__init__(invocation)
         if not id:
             raise ValueError(f"the id of a {typename} instance cannot be empty")
-        self._target = Address.of(typename, id)
+        self._typename = typename
+        self._id = id
 
     def _send(self, handler: str, message: Message) -> None:
         invocation = self._invocation
-        invocation.require("sends", (self._target.typename, handler))
-        invocation.send(self._target, message)
+        invocation.require("sends", (self._typename, handler))
+        invocation.send(self._typename, self._id, message)
 
     def _call(
         self,
@@ -152,7 +153,7 @@ class FunctionClient(Part):
         timeout: timedelta | None,
     ) -> calls.CallId:
         return calls.start(
-            self._invocation, continuation, ((rpc, self._target.id, request),), carried, timeout
+            self._invocation, continuation, ((rpc, self._id, request),), carried, timeout
         )
 
 
@@ -216,7 +217,7 @@ class Timer(Generic[M]):
         invocation.require("timers", self._name)
         token = f"{_TIMER_TOKEN}{invocation.next_id()}"
         fired = TimerFired(timer=self._name, payload=encode(message), token=token)
-        invocation.send_after(delay, invocation.address, fired, token)
+        invocation.send_self_after(delay, fired, token)
         return TimerId(token)
 
     def cancel(self, timer: TimerId) -> None:

@@ -45,7 +45,7 @@ from sfidl.runtime.spec import (
 )
 from sfidl.runtime.state import State
 from sfidl.runtime.types import json_typename, typename_of
-from sfidl.wire import JSON_SUFFIX, Address
+from sfidl.wire import JSON_SUFFIX
 
 log = logging.getLogger("sfidl.runtime")
 
@@ -89,20 +89,30 @@ def ingress_typenames(spec: FunctionSpec) -> frozenset[str]:
 def invoker(
     implementation: Any, spec: FunctionSpec, deployment: Deployment
 ) -> Callable[[Any, Any], Coroutine[Any, Any, None]]:
-    """The two-argument async function the SDK registers for ``spec.typename``."""
-    table = routes(spec)
+    """The two-argument async function the SDK registers for ``spec.typename``.
+
+    Everything that depends only on the function (what runs for each typename, which
+    messages an exclusive instance holds) is worked out here, once, not per message.
+    """
     continuations = {c.name: c for c in spec.continuations}
     timers = {t.name: t for t in spec.timers}
+    table = {
+        typename: _runner(implementation, spec, typename, route, continuations, timers)
+        for typename, route in routes(spec).items()
+    }
+    holding = frozenset(
+        t for t, r in routes(spec).items() if spec.exclusive and exclusive.may_hold(r)
+    )
 
-    async def handle(invocation: Invocation, route: Route | None) -> None:
-        if route is None:
+    async def handle(invocation: Invocation, run: _Run | None) -> None:
+        if run is None:
             invocation.dead_letter(f"{spec.typename} has no handler for this message type")
             return
         if not invocation.message.has_value:
             invocation.dead_letter("the message carries no value")
             return
         try:
-            await _dispatch(implementation, invocation, route, continuations, timers)
+            await run(invocation)
         except _Poison as poison:
             invocation.dead_letter(str(poison))
             return
@@ -110,12 +120,12 @@ def invoker(
 
     async def invoke(context: Any, message: Any) -> None:
         typed = message.typed_value
-        invocation = Invocation(context, typed, Address.from_sdk(context.caller), spec, deployment)
-        route = table.get(typed.typename)
-        if spec.exclusive and exclusive.may_hold(route) and exclusive.hold_if_busy(invocation):
+        typename = typed.typename
+        invocation = Invocation(context, typed, context.caller, spec, deployment)
+        if typename in holding and exclusive.hold_if_busy(invocation):
             invocation.finish()
         else:
-            await handle(invocation, route)
+            await handle(invocation, table.get(typename))
         if not invocation.releases:
             return
         # Nothing pending any more: what was held runs now, in order, as if just arrived.
@@ -133,6 +143,80 @@ def invoker(
     return invoke
 
 
+_Run = Callable[[Invocation], Coroutine[Any, Any, None]]
+
+
+def _runner(
+    implementation: Any,
+    spec: FunctionSpec,
+    typename: str,
+    route: Route,
+    continuations: dict[str, Continuation],
+    timers: dict[str, Timer],
+) -> _Run:
+    """What runs a message of ``typename`` (decoded, checked, handed to user code)."""
+    if isinstance(route, OneWay):
+        decode = _decode_json if typename.endswith(JSON_SUFFIX) else _decode
+        request, name, effects = route.request, route.name, route.effects
+        context = route.context or spec.context
+
+        async def on_message(invocation: Invocation) -> None:
+            message = decode(request, invocation.message.value)
+            invocation.member = name
+            invocation.effects = effects
+            result = getattr(implementation, name)(context(invocation), message)
+            if result is not None:
+                await _awaited(result)
+
+        return on_message
+    if isinstance(route, RequestReply):
+        return _answerer(implementation, spec, route)
+    if isinstance(route, _Reply):
+        rpc = route.rpc
+        reply_envelope = rpc.reply_envelope
+
+        async def on_reply(invocation: Invocation) -> None:
+            envelope = _decode(reply_envelope, invocation.message.value)
+            problem = calls.outcome_problem(rpc, envelope)
+            if problem is not None:
+                raise _Poison(problem)
+            completion = calls.on_reply(invocation, rpc, envelope, continuations)
+            if completion is not None:
+                await _resume(implementation, invocation, completion)
+
+        return on_reply
+    if route is CallTimeout:
+
+        async def on_timeout(invocation: Invocation) -> None:
+            timeout = _decode(CallTimeout, invocation.message.value)
+            _from_itself(invocation, "a call timeout")
+            completion = calls.on_timeout(invocation, timeout, continuations)
+            if completion is not None:
+                await _resume(implementation, invocation, completion)
+
+        return on_timeout
+    if route is ReplyExpired:
+
+        async def on_expired(invocation: Invocation) -> None:
+            expired = _decode(ReplyExpired, invocation.message.value)
+            _from_itself(invocation, "a deferred reply's expiry")
+            replies.on_expired(invocation, expired)
+
+        return on_expired
+
+    async def on_timer(invocation: Invocation) -> None:
+        fired = _decode(TimerFired, invocation.message.value)
+        if not invocation.is_from_itself() or fired.timer not in timers:
+            raise _Poison(f"not a timer this function set: {fired.timer!r}")
+        timer = timers[fired.timer]
+        message = _decode(timer.message, fired.payload)
+        result = getattr(implementation, timer.name)(_enter(invocation, timer), message)
+        if result is not None:
+            await _awaited(result)
+
+    return on_timer
+
+
 def set_aside(
     deployment: Deployment, batch: ToFunction.InvocationBatchRequest, reason: str
 ) -> bytes:
@@ -148,8 +232,8 @@ def set_aside(
     # No function of the application is behind it: a spec with no handler to name it.
     spec = FunctionSpec(typename=target.typename, context=Context, state=State, handlers=())
     for entry in batch.invocations:
-        caller = Address.from_sdk(sdk_address_from_pb(entry.caller))
-        Invocation(outbox, entry.argument, caller, spec, deployment).dead_letter(reason)
+        sender = sdk_address_from_pb(entry.caller)
+        Invocation(outbox, entry.argument, sender, spec, deployment).dead_letter(reason)
     response = FromFunction()
     collect_egress(outbox.egress, response.invocation_result)
     data: bytes = response.SerializeToString()
@@ -171,9 +255,8 @@ class _Poison(Exception):
     """The message cannot be processed, whatever the retries: set it aside."""
 
 
-async def _run(method: Callable[..., Any], *args: Any) -> Any:
-    """Call a user method, awaiting it when it is ``async``."""
-    result = method(*args)
+async def _awaited(result: Any) -> Any:
+    """What a user method returned (not None), awaited if it is ``async``."""
     return await result if inspect.isawaitable(result) else result
 
 
@@ -192,48 +275,6 @@ def _decode_json(cls: type[Message], data: bytes) -> Any:
         raise _Poison(f"cannot decode a {cls.DESCRIPTOR.full_name} from JSON: {error}") from None
 
 
-async def _dispatch(
-    implementation: Any,
-    invocation: Invocation,
-    route: Route,
-    continuations: dict[str, Continuation],
-    timers: dict[str, Timer],
-) -> None:
-    data: bytes = invocation.message.value
-    if isinstance(route, OneWay):
-        if invocation.message.typename.endswith(JSON_SUFFIX):
-            message = _decode_json(route.request, data)
-        else:
-            message = _decode(route.request, data)
-        await _run(getattr(implementation, route.name), _enter(invocation, route), message)
-    elif isinstance(route, RequestReply):
-        envelope = _decode(route.rpc.call_envelope, data)
-        await _answer(implementation, invocation, route, envelope)
-    elif isinstance(route, _Reply):
-        envelope = _decode(route.rpc.reply_envelope, data)
-        problem = calls.outcome_problem(route.rpc, envelope)
-        if problem is not None:
-            raise _Poison(problem)
-        completion = calls.on_reply(invocation, route.rpc, envelope, continuations)
-        await _resume(implementation, invocation, completion)
-    elif route is CallTimeout:
-        timeout = _decode(CallTimeout, data)
-        _from_itself(invocation, "a call timeout")
-        completion = calls.on_timeout(invocation, timeout, continuations)
-        await _resume(implementation, invocation, completion)
-    elif route is ReplyExpired:
-        expired = _decode(ReplyExpired, data)
-        _from_itself(invocation, "a deferred reply's expiry")
-        replies.on_expired(invocation, expired)
-    else:
-        fired = _decode(TimerFired, data)
-        if invocation.caller != invocation.address or fired.timer not in timers:
-            raise _Poison(f"not a timer this function set: {fired.timer!r}")
-        timer = timers[fired.timer]
-        message = _decode(timer.message, fired.payload)
-        await _run(getattr(implementation, timer.name), _enter(invocation, timer), message)
-
-
 def _enter(invocation: Invocation, member: Member) -> Any:
     """Record the member about to run (what it declared is all it may do); its context."""
     invocation.member = member.name
@@ -242,48 +283,57 @@ def _enter(invocation: Invocation, member: Member) -> Any:
 
 
 def _from_itself(invocation: Invocation, what: str) -> None:
-    if invocation.caller != invocation.address:
+    if not invocation.is_from_itself():
         raise _Poison(f"{what} from {invocation.caller or 'an ingress'}, not from itself")
 
 
-async def _answer(
-    implementation: Any, invocation: Invocation, handler: RequestReply, envelope: Any
-) -> None:
-    if invocation.caller is None:
-        raise _Poison(
-            f"{handler.rpc.handler} returns a reply but the call has no caller to send it to"
-        )
-    deadline = envelope.deadline_millis
-    if deadline and invocation.now_ms() >= deadline:
-        # The caller has timed out: it would drop the reply, so running the call now would
-        # only leave effects nobody accounts for (stock reserved for a cart that gave up).
-        log.warning(
-            "%s: did not run a call to %s from %s: its caller's deadline passed before it "
-            "arrived (correlation id %r)",
-            invocation.address,
-            handler.name,
-            invocation.caller,
-            envelope.correlation_id,
-        )
-        return
-    ctx = _enter(invocation, handler)
-    invocation.answering = handler
-    invocation.envelope = envelope
-    try:
-        outcome = await _run(getattr(implementation, handler.name), ctx, envelope.request)
-    except RpcError as error:
-        # Declared or not: replies.answer fails the invocation for an undeclared one,
-        # naming it and what the handler declares.
-        replies.answer(invocation, handler, error, raised=True)
-    else:
-        replies.answer(invocation, handler, outcome, raised=False)
+def _answerer(implementation: Any, spec: FunctionSpec, handler: RequestReply) -> _Run:
+    """What runs a call of ``handler``: its method, then the answer to the caller."""
+    call_envelope = handler.rpc.call_envelope
+    name, effects = handler.name, handler.effects
+    context = handler.context or spec.context
+
+    async def on_call(invocation: Invocation) -> None:
+        envelope = _decode(call_envelope, invocation.message.value)
+        if invocation.sender is None:
+            raise _Poison(
+                f"{handler.rpc.handler} returns a reply but the call has no caller to send it to"
+            )
+        deadline = envelope.deadline_millis
+        if deadline and invocation.deployment.now_ms() >= deadline:
+            # The caller has timed out: it would drop the reply, so running the call now
+            # would only leave effects nobody accounts for (stock reserved for a cart that
+            # gave up).
+            log.warning(
+                "%s: did not run a call to %s from %s: its caller's deadline passed before "
+                "it arrived (correlation id %r)",
+                invocation.address,
+                name,
+                invocation.caller,
+                envelope.correlation_id,
+            )
+            return
+        invocation.member = name
+        invocation.effects = effects
+        invocation.answering = handler
+        invocation.envelope = envelope
+        try:
+            outcome = getattr(implementation, name)(context(invocation), envelope.request)
+            if outcome is not None and not isinstance(outcome, Message):
+                outcome = await _awaited(outcome)
+        except RpcError as error:
+            # Declared or not: replies.answer fails the invocation for an undeclared one,
+            # naming it and what the handler declares.
+            replies.answer(invocation, handler, error, raised=True)
+        else:
+            replies.answer(invocation, handler, outcome, raised=False)
+
+    return on_call
 
 
 async def _resume(
-    implementation: Any, invocation: Invocation, completion: calls.Completion | None
+    implementation: Any, invocation: Invocation, completion: calls.Completion
 ) -> None:
-    if completion is None:
-        return
     continuation = completion.continuation
     method = getattr(implementation, continuation.name)
     if continuation.is_join:
@@ -294,4 +344,6 @@ async def _resume(
         args.append(
             completion.carried if completion.carried is not None else continuation.carries()
         )
-    await _run(method, _enter(invocation, continuation), *args)
+    result = method(_enter(invocation, continuation), *args)
+    if result is not None:
+        await _awaited(result)

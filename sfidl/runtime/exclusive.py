@@ -38,12 +38,12 @@ def hold_if_busy(invocation: Invocation) -> bool:
         replies.forget_orphans(invocation)  # or a redeploy could make it hold forever
     if not (runtime.pending or runtime.replies or runtime.held):
         return False
-    caller = invocation.caller
+    sender = invocation.sender
     invocation.changing().held.add(
         typename=invocation.message.typename,
         value=invocation.message.value,
-        caller_typename=caller.typename if caller is not None else "",
-        caller_id=caller.id if caller is not None else "",
+        caller_typename=sender.typename if sender is not None else "",
+        caller_id=sender.id if sender is not None else "",
     )
     return True
 

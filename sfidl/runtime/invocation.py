@@ -12,12 +12,13 @@ from typing import Any, NoReturn
 import statefun
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from statefun.request_reply_pb2 import TypedValue
 
 from sfidl.runtime.errors import UndeclaredEffect
 from sfidl.runtime.internal_pb2 import DeadLetter, RuntimeState
 from sfidl.runtime.manifest import EgressManifest, IoKind, Manifest
 from sfidl.runtime.spec import NO_EFFECTS, Effects, FunctionSpec, RequestReply
-from sfidl.runtime.types import encode, protobuf_type, typed_message
+from sfidl.runtime.types import encode, protobuf_type, typed_message, typename_of
 from sfidl.wire import Address
 
 log = logging.getLogger("sfidl.runtime")
@@ -68,35 +69,69 @@ class Invocation:
     :meth:`finish` when it changed, so ``ctx.state.cart.items["x"] = 1`` persists like
     an assignment would.
 
-    ``message`` is the SDK's ``TypedValue`` being handled and ``caller`` its sender: for a
-    message an exclusive instance held, those it arrived with, not the current batch's.
-    Dispatch sets ``member`` and ``effects`` before user code runs; ``answering`` and
-    ``envelope`` while a request/reply handler runs.
+    ``message`` is the SDK's ``TypedValue`` being handled and ``sender`` its sender (the
+    SDK's address, or an :class:`Address` for a message an exclusive instance held: the one
+    it arrived with, not the current batch's); ``caller`` is the same as an
+    :class:`Address`. Dispatch sets ``member`` and ``effects`` before user code runs;
+    ``answering`` and ``envelope`` while a request/reply handler runs.
+
+    One is made per message handled, so it holds what the SDK already has (its address,
+    the sender) as is and makes :class:`Address` objects only when asked for one; what
+    most invocations never set has its default here, on the class.
     """
+
+    member = ""
+    effects: Effects = NO_EFFECTS
+    answering: RequestReply | None = None
+    envelope: Any = None  # the call envelope being answered
+    deferred: Any = None  # the replies.Deferred this invocation made, if any
+    releases = False
+    _runtime: RuntimeState | None = None
+    _runtime_changed = False
+    _address: Address | None = None
 
     def __init__(
         self,
         sdk: Any,
         message: Any,
-        caller: Address | None,
+        sender: Any,
         spec: FunctionSpec,
         deployment: Deployment,
     ) -> None:
         self.sdk = sdk
         self.message = message
+        # Anything with ``typename`` and ``id`` (the SDK's address or ours); None: an ingress.
+        self.sender = sender
         self.spec = spec
         self.deployment = deployment
-        self.address = Address(sdk.address.namespace, sdk.address.name, sdk.address.id)
-        self.caller = caller
         self.loaded: dict[str, tuple[Message, bytes]] = {}
-        self._runtime: RuntimeState | None = None
-        self._runtime_changed = False
-        self.member = ""
-        self.effects: Effects = NO_EFFECTS
-        self.answering: RequestReply | None = None
-        self.envelope: Any = None  # the call envelope being answered
-        self.deferred: Any = None  # the replies.Deferred this invocation made, if any
-        self.releases = False
+
+    @property
+    def address(self) -> Address:
+        """This function instance."""
+        address = self._address
+        if address is None:
+            sdk = self.sdk.address
+            address = self._address = Address(sdk.namespace, sdk.name, sdk.id)
+        return address
+
+    @property
+    def caller(self) -> Address | None:
+        """The sender of the message being handled; None for an ingress."""
+        sender = self.sender
+        if sender is None or isinstance(sender, Address):
+            return sender
+        return Address(sender.namespace, sender.name, sender.id)
+
+    def is_from(self, typename: str, id: str) -> bool:
+        """Whether the message being handled was sent by instance ``id`` of ``typename``."""
+        sender = self.sender
+        return sender is not None and sender.id == id and sender.typename == typename
+
+    def is_from_itself(self) -> bool:
+        """Whether this instance sent the message being handled (a delayed self-message)."""
+        here = self.sdk.address
+        return self.is_from(here.typename, here.id)
 
     # -- what the running member declared -------------------------------------------
 
@@ -133,7 +168,8 @@ class Invocation:
         """The hidden state, to read: pending calls and replies, held messages, the counter.
 
         Change it only through :meth:`changing`, which marks it for writing back: so the
-        hidden state is serialized once (by the SDK) when it changed, never when it did not.
+        hidden state is decoded at most once per invocation and serialized once (by the
+        SDK) when it changed, never when it did not.
         """
         runtime = self._runtime
         if runtime is None:
@@ -166,29 +202,34 @@ class Invocation:
                 self.write(RUNTIME_STATE, runtime)
             self._runtime = None
             self._runtime_changed = False
-        for name, (value, before) in self.loaded.items():
-            if encode(value) != before:
-                self.write(name, value)
-        self.loaded.clear()
+        if self.loaded:
+            for name, (value, before) in self.loaded.items():
+                if encode(value) != before:
+                    self.write(name, value)
+            self.loaded.clear()
 
     # -- messages --------------------------------------------------------------------
 
-    def send(self, target: Address, message: Message) -> None:
-        self.sdk.send(self._message(target, message))
+    def send(self, typename: str, id: str, message: Message) -> None:
+        """Send ``message`` to instance ``id`` of the function type ``typename``."""
+        # What statefun.message_builder(value=, value_type=protobuf_type(...)) builds, minus
+        # its argument juggling: this runs for every message sent.
+        typed = TypedValue(
+            typename=typename_of(type(message)), has_value=True, value=message.SerializeToString()
+        )
+        self.sdk.send(statefun.Message(typename, id, typed))
 
-    def send_after(self, delay: timedelta, target: Address, message: Message, token: str) -> None:
+    def send_self_after(self, delay: timedelta, message: Message, token: str) -> None:
+        """Send ``message`` to this same instance once ``delay`` has passed (cancellable by ``token``)."""
         if delay < timedelta(0):
             raise ValueError(f"a delay cannot be negative, got {delay}")
-        self.sdk.send_after(delay, self._message(target, message), token)
+        here = self.sdk.address
+        self.sdk.send_after(
+            delay, statefun.Message(here.typename, here.id, typed_message(message)), token
+        )
 
     def cancel(self, token: str) -> None:
         self.sdk.cancel_delayed_message(token)
-
-    @staticmethod
-    def _message(target: Address, message: Message) -> Any:
-        # What statefun.message_builder(value=, value_type=protobuf_type(...)) builds, minus
-        # its argument juggling: this runs for every message sent.
-        return statefun.Message(target.typename, target.id, typed_message(message))
 
     # -- egress ----------------------------------------------------------------------
 

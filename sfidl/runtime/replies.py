@@ -63,11 +63,12 @@ def defer(invocation: Invocation) -> Deferred:
     if invocation.deferred is not None:
         deferred: Deferred = invocation.deferred
         return deferred
-    assert invocation.caller is not None  # dispatch set aside a call with nobody to answer
+    sender = invocation.sender
+    assert sender is not None  # dispatch set aside a call with nobody to answer
     reply_id = ReplyId(str(invocation.next_id()))
     pending = invocation.changing().replies[reply_id]
-    pending.caller_typename = invocation.caller.typename
-    pending.caller_id = invocation.caller.id
+    pending.caller_typename = sender.typename
+    pending.caller_id = sender.id
     pending.correlation_id = invocation.envelope.correlation_id
     pending.handler = handler.name
     pending.deadline_millis = invocation.envelope.deadline_millis
@@ -83,6 +84,12 @@ def answer(invocation: Invocation, handler: RequestReply, outcome: Any, *, raise
     """
     rpc = handler.rpc
     deferred = invocation.deferred
+    if type(outcome) is rpc.reply and deferred is None:  # the common case, checked at once
+        sender = invocation.sender
+        correlation_id = invocation.envelope.correlation_id
+        envelope = rpc.reply_envelope(correlation_id=correlation_id, reply=outcome)
+        invocation.send(sender.typename, sender.id, envelope)
+        return
     if isinstance(outcome, Deferred):
         if outcome != deferred:
             raise TypeError(
@@ -93,9 +100,10 @@ def answer(invocation: Invocation, handler: RequestReply, outcome: Any, *, raise
     check_outcome(invocation, rpc, outcome, "raised" if raised else "returned")
     if deferred is not None:  # deferred, then answered at once after all
         invocation.changing().replies.pop(deferred.id, None)
-    assert invocation.caller is not None
+    sender = invocation.sender
+    assert sender is not None
     envelope = reply_envelope(rpc, invocation.envelope.correlation_id, outcome)
-    invocation.send(invocation.caller, envelope)
+    invocation.send(sender.typename, sender.id, envelope)
 
 
 def check_outcome(invocation: Invocation, rpc: Rpc[Any, Any], outcome: Any, how: str) -> None:
@@ -122,9 +130,7 @@ def _expire_at_deadline(invocation: Invocation, reply_id: ReplyId) -> None:
     # The deadline comes off the wire: any int64, where a timedelta ends sooner.
     delay = min(max(0, pending.deadline_millis - invocation.now_ms()), _MAX_DELAY_MILLIS)
     pending.cleanup_token = token
-    invocation.send_after(
-        timedelta(milliseconds=delay), invocation.address, ReplyExpired(reply=reply_id), token
-    )
+    invocation.send_self_after(timedelta(milliseconds=delay), ReplyExpired(reply=reply_id), token)
 
 
 def complete(
@@ -153,8 +159,8 @@ def complete(
             rpc.handler,
         )
         return False
-    caller = Address.of(pending.caller_typename, pending.caller_id)
-    invocation.send(caller, reply_envelope(rpc, pending.correlation_id, outcome))
+    envelope = reply_envelope(rpc, pending.correlation_id, outcome)
+    invocation.send(pending.caller_typename, pending.caller_id, envelope)
     _forget(invocation, reply_id, pending)
     return True
 

@@ -40,18 +40,19 @@ def hidden_state_changes_are_marked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test here also checks that the runtime changes the hidden state only through
     ``Invocation.changing``: an unmarked change would silently never be written back."""
     read, finish = Invocation.read, Invocation.finish
+    before: dict[int, bytes] = {}  # the hidden state as read, by id() of its invocation
 
     def reading(self: Invocation, name: str) -> Any:
         value = read(self, name)
         if name == RUNTIME_STATE:
-            self.before = b"" if value is None else encode(value)  # type: ignore[attr-defined]
+            before[id(self)] = b"" if value is None else encode(value)
         return value
 
     def finishing(self: Invocation) -> None:
         runtime = self._runtime
         if runtime is not None and not self._runtime_changed:
-            before = self.before  # type: ignore[attr-defined]
-            assert encode(runtime) == before, "the hidden state changed unmarked"
+            assert encode(runtime) == before[id(self)], "the hidden state changed unmarked"
+        before.pop(id(self), None)
         finish(self)
 
     monkeypatch.setattr(Invocation, "read", reading)
