@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sfidl import ast
+from sfidl.check import rules
 from sfidl.check import Unit, check
 from sfidl.check.lint import RULE_IDS, lint
 from sfidl.check.types import MAX_NESTING
@@ -115,8 +116,8 @@ class _Loader:
                 self.displays[resolved] = str(resolved)
         return self.displays[resolved]
 
-    def _error(self, span: Span, message: str, hint: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(span, message, hint))
+    def _error(self, span: Span, message: str, hint: str | None = None, *, code: str) -> None:
+        self.diagnostics.append(Diagnostic(span, message, hint, code=code))
 
     def _load(self, resolved: Path, importer: Span | None) -> bool:
         """Load one file and its imports; False when it could not be parsed."""
@@ -151,6 +152,7 @@ class _Loader:
                     statement.path.span,
                     f"cannot import `{written}`: only .sfidl files can be imported",
                     hint="well-known protobuf types need no import",
+                    code=rules.IMPORT_NOT_SFIDL,
                 )
                 continue
             target = (resolved.parent / written).resolve()
@@ -159,12 +161,15 @@ class _Loader:
                 self._error(
                     statement.span,
                     "import cycle: " + " -> ".join(self._display(p) for p in cycle),
+                    code=rules.IMPORT_CYCLE,
                 )
                 complete = False
                 continue
             display = self._display(target)
             if display in imports:
-                self._error(statement.span, f"`{written}` is imported twice")
+                self._error(
+                    statement.span, f"`{written}` is imported twice", code=rules.DUPLICATE_IMPORT
+                )
                 continue
             loaded = (
                 self.done[target] if target in self.done else self._load(target, statement.span)
@@ -179,13 +184,19 @@ class _Loader:
         try:
             data = resolved.read_bytes()
         except FileNotFoundError:
-            self._error(where, f"cannot read `{display}`: no such file")
+            self._error(where, f"cannot read `{display}`: no such file", code=rules.UNREADABLE_FILE)
             return None
         except IsADirectoryError:
-            self._error(where, f"cannot read `{display}`: it is a directory")
+            self._error(
+                where, f"cannot read `{display}`: it is a directory", code=rules.UNREADABLE_FILE
+            )
             return None
         except OSError as error:
-            self._error(where, f"cannot read `{display}`: {error.strerror or error}")
+            self._error(
+                where,
+                f"cannot read `{display}`: {error.strerror or error}",
+                code=rules.UNREADABLE_FILE,
+            )
             return None
         try:
             return data.decode("utf-8").removeprefix("\ufeff")
@@ -199,6 +210,7 @@ class _Loader:
                 Span.point(display, line, column),
                 f"cannot read `{display}`: it is not UTF-8 text "
                 f"(invalid byte 0x{data[error.start]:02X} at offset {error.start})",
+                code=rules.NOT_UTF8,
             )
             return None
 
@@ -209,6 +221,7 @@ class _Loader:
                 where,
                 f"the file name `{resolved.name}` cannot name a Python module",
                 hint=f"it becomes the module `{stem}_pb2`: use letters, digits and `_`",
+                code=rules.FILE_NAME,
             )
         other = self.stems.setdefault(stem, resolved)
         if other != resolved:
@@ -216,6 +229,7 @@ class _Loader:
                 where,
                 f"`{display}` and `{self._display(other)}` would both compile to `{stem}.proto`",
                 hint="rename one of them",
+                code=rules.PROTO_FILE_CLASH,
             )
         return f"{stem}.proto"
 

@@ -18,6 +18,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from lark.tree import Meta
 
 from sfidl import ast, lalr_driver
+from sfidl.check import rules
 from sfidl.diagnostics import Diagnostic, Span
 from sfidl.parse_errors import describe_unexpected
 from sfidl.resources import data_dir
@@ -48,7 +49,9 @@ def parse(text: str, path: str) -> ParseResult:
         return ParseResult(None, (_parse_error(parser, error, text, path),))
     except RecursionError:
         # Hundreds of nested braces exhaust the tree walk long before any real schema.
-        problem = Diagnostic(Span.point(path, 1, 1), "the file nests declarations too deeply")
+        problem = Diagnostic(
+            Span.point(path, 1, 1), "the file nests declarations too deeply", code=rules.TOO_DEEP
+        )
         return ParseResult(None, (problem,))
     assert isinstance(file, ast.File)
     return ParseResult(file, tuple(builder.diagnostics))
@@ -114,11 +117,14 @@ def _parse_error(parser: Lark, error: UnexpectedInput, text: str, path: str) -> 
         rest = text[error.pos_in_stream :]
         if rest.startswith('"'):
             message = 'unterminated string (a string ends with `"` on the same line)'
+            code = rules.UNTERMINATED_STRING
         elif rest.startswith("/*"):
             message = "unterminated comment (`/*` without `*/`)"
+            code = rules.UNTERMINATED_COMMENT
         else:
             message = f"unexpected character {_show_character(error.char)}"
-        return Diagnostic(Span.point(path, error.line, error.column), message)
+            code = rules.UNEXPECTED_CHARACTER
+        return Diagnostic(Span.point(path, error.line, error.column), message, code=code)
     assert isinstance(error, UnexpectedToken)
     token = error.token
     message = describe_unexpected(parser, error)
@@ -128,10 +134,10 @@ def _parse_error(parser: Lark, error: UnexpectedInput, text: str, path: str) -> 
         token.type == "$END" or (missing_end and previous[0] != token.line)
     ):
         # A statement was left open at the end of a line: point right after its last token.
-        return Diagnostic(Span.point(path, *previous), message)
+        return Diagnostic(Span.point(path, *previous), message, code=rules.UNEXPECTED_TOKEN)
     if token.type == "$END":
-        return Diagnostic(Span.point(path, 1, 1), message)
-    return Diagnostic(_token_span(path, token), message)
+        return Diagnostic(Span.point(path, 1, 1), message, code=rules.UNEXPECTED_TOKEN)
+    return Diagnostic(_token_span(path, token), message, code=rules.UNEXPECTED_TOKEN)
 
 
 def _show_character(char: str) -> str:
@@ -307,6 +313,7 @@ class _Builder:
                             Span(self.path, token.line or 1, column, token.line or 1, column + 2),
                             f"unknown escape `\\{escaped}` in a string",
                             hint="the escapes are \\\" \\\\ \\n \\t \\r \\' \\0",
+                            code=rules.UNKNOWN_ESCAPE,
                         )
                     )
                 i += 2

@@ -221,7 +221,7 @@ def test_either_version_not_compiling_is_bad_input(
     for args in ((str(broken), "--against", good), (good, "--against", str(broken))):
         code, out, err = _breaking(capsys, *args)
         assert (code, out) == (2, "")
-        assert f"{broken}:2:13: error: unknown type `strin`" in err
+        assert f"{broken}:2:13: error[unknown-type]: unknown type `strin`" in err
     code, _, err = _breaking(capsys, good, "--against", str(tmp_path / "missing.sfidl"))
     assert code == 2 and "cannot read" in err and "no such file" in err
 

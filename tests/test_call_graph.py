@@ -288,6 +288,6 @@ def test_warnings_are_printed_and_counted_and_the_run_succeeds(
     args = [command, str(path)] + (["-o", str(tmp_path / "out")] if command == "compile" else [])
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert ": warning: timeout 1s on `B.k` is not longer than the 5s" in err
+    assert ": warning[timeout-too-short]: timeout 1s on `B.k` is not longer than the 5s" in err
     assert err.splitlines()[-1].endswith(", 1 warning")
     assert "error" not in err

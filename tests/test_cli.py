@@ -222,7 +222,7 @@ def test_bad_file_reports_diagnostics_and_writes_nothing(
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.startswith(
-        "bad.sfidl:2:25: error: expected `;` after the field declaration, found `}`\n"
+        "bad.sfidl:2:25: error[unexpected-token]: expected `;` after the field declaration, found `}`\n"
     )
     assert " 2 | message X { int32 y = 1 }\n" in result.stderr
     assert CARET.search(result.stderr)
@@ -237,7 +237,7 @@ def test_bad_file_does_not_create_the_output_folder(
     (tmp_path / "bad.sfidl").write_text(BAD)
     code, out, err = run_main(capsys, "compile", tmp_path / "bad.sfidl", "-o", tmp_path / "out")
     assert (code, out) == (1, "")
-    assert f"{tmp_path / 'bad.sfidl'}:2:25: error:" in err
+    assert f"{tmp_path / 'bad.sfidl'}:2:25: error[unexpected-token]:" in err
     assert CARET.search(err)
     assert not (tmp_path / "out").exists()
 
@@ -247,7 +247,7 @@ def test_one_bad_file_among_several_writes_nothing(tmp_path: Path, earlier_outpu
     before = snapshot(earlier_outputs)
     result = sfidl("compile", GREETER, "bad.sfidl", "-o", earlier_outputs, cwd=tmp_path)
     assert result.returncode == 1
-    assert "bad.sfidl:2:25: error:" in result.stderr
+    assert "bad.sfidl:2:25: error[unexpected-token]:" in result.stderr
     assert snapshot(earlier_outputs) == before
 
 
@@ -258,8 +258,8 @@ def test_every_bad_file_is_reported(capsys: pytest.CaptureFixture[str], tmp_path
         capsys, "compile", tmp_path / "bad.sfidl", tmp_path / "empty.sfidl", "-o", tmp_path / "o"
     )
     assert code == 1
-    assert f"{tmp_path / 'bad.sfidl'}:2:25: error:" in err
-    assert f"{tmp_path / 'empty.sfidl'}:1:1: error: expected `namespace`" in err
+    assert f"{tmp_path / 'bad.sfidl'}:2:25: error[unexpected-token]:" in err
+    assert f"{tmp_path / 'empty.sfidl'}:1:1: error[unexpected-token]: expected `namespace`" in err
     assert err.endswith("2 errors\n")
     assert not (tmp_path / "o").exists()
 
@@ -310,11 +310,11 @@ def latin1(folder: Path) -> Path:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (missing, "1:1: error: cannot read `{file}`: no such file"),
-        (directory, "1:1: error: cannot read `{file}`: it is a directory"),
+        (missing, "1:1: error[unreadable-file]: cannot read `{file}`: no such file"),
+        (directory, "1:1: error[unreadable-file]: cannot read `{file}`: it is a directory"),
         (
             latin1,
-            "1:14: error: cannot read `{file}`: it is not UTF-8 text "
+            "1:14: error[not-utf8]: cannot read `{file}`: it is not UTF-8 text "
             "(invalid byte 0xE9 at offset 13)",
         ),
     ],
@@ -347,59 +347,71 @@ def test_permission_denied_is_a_diagnostic(
 LONG = "A" + "b" * 5000
 # The expected message, after `{path}:line:col: ` where the location is pinned down.
 ADVERSARIAL_ERRORS: dict[str, tuple[str | bytes, str]] = {
-    "empty": ("", "{path}:1:1: error: expected `namespace` as the first statement"),
-    "only-comments": ("// nothing\n/* here */\n", "{path}:1:1: error: expected `namespace`"),
+    "empty": (
+        "",
+        "{path}:1:1: error[unexpected-token]: expected `namespace` as the first statement",
+    ),
+    "only-comments": (
+        "// nothing\n/* here */\n",
+        "{path}:1:1: error[unexpected-token]: expected `namespace`",
+    ),
     "binary": (
         bytes(range(256)) * 4,
         # The first byte that is not UTF-8 is 0x80, at offset 128: after one newline (0x0A).
-        "{path}:2:118: error: cannot read `{path}`: it is not UTF-8 text "
+        "{path}:2:118: error[not-utf8]: cannot read `{path}`: it is not UTF-8 text "
         "(invalid byte 0x80 at offset 128)",
     ),
-    "nul-byte": ("namespace a;\x00\n", "{path}:1:13: error: unexpected character"),
+    "nul-byte": (
+        "namespace a;\x00\n",
+        "{path}:1:13: error[unexpected-character]: unexpected character",
+    ),
     "unicode-message": (
         "namespace a;\nmessage Größe { int32 wert = 1; }\n",
-        "{path}:2:9: error: `Größe` is not a valid message name",
+        "{path}:2:9: error[bad-name]: `Größe` is not a valid message name",
     ),
     "unicode-field": (
         "namespace a;\nmessage M { int32 größe = 1; }\n",
-        "{path}:2:19: error: `größe` is not a valid field name",
+        "{path}:2:19: error[bad-name]: `größe` is not a valid field name",
     ),
     "unicode-namespace": (
         "namespace ä;\n",
-        "{path}:1:11: error: `ä` is not a valid namespace name",
+        "{path}:1:11: error[bad-name]: `ä` is not a valid namespace name",
     ),
     "python-keyword-function": (
         "namespace a;\nmessage M { int32 x = 1; }\nfunction class { on go(M); }\n",
-        "{path}:3:10: error: `class` is a Python keyword and cannot name a function",
+        "{path}:3:10: error[python-keyword]: `class` is a Python keyword and cannot name a function",
     ),
     "python-keyword-handler": (
         "namespace a;\nmessage M { int32 x = 1; }\nfunction F { on def(M); }\n",
-        "{path}:3:17: error: `def` is a Python keyword and cannot name a handler",
+        "{path}:3:17: error[python-keyword]: `def` is a Python keyword and cannot name a handler",
     ),
     "python-keyword-state": (
         "namespace a;\nmessage M { int32 x = 1; }\nfunction F { state lambda: int32; on go(M); }\n",
-        "{path}:3:20: error: `lambda` is a Python keyword and cannot name a state",
+        "{path}:3:20: error[python-keyword]: `lambda` is a Python keyword and cannot name a state",
     ),
     "python-keyword-field": (
         "namespace a;\nmessage M { int32 import = 1; }\n",
-        "{path}:2:19: error: `import` is a Python keyword",
+        "{path}:2:19: error[python-keyword]: `import` is a Python keyword",
     ),
     "reserved-prefix": (
         "namespace a;\nmessage M { int32 x = 1; }\nfunction F { on _go(M); }\n",
-        "{path}:3:17: error: handler name `_go` starts with `_`",
+        "{path}:3:17: error[reserved-prefix]: handler name `_go` starts with `_`",
     ),
     "unclosed-braces": (
         "namespace a;\n" + "{" * 20000 + "\n",
-        "error: expected a declaration (`message`, `error`",
+        "error[unexpected-token]: expected a declaration (`message`, `error`",
     ),
-    "unterminated-comment": ("namespace a;\n/* open\n", "{path}:2:1: error: unterminated comment"),
+    "unterminated-comment": (
+        "namespace a;\n/* open\n",
+        "{path}:2:1: error[unterminated-comment]: unterminated comment",
+    ),
     "unterminated-string": (
         'namespace a;\nendpoint "http://x\n',
-        "{path}:2:10: error: unterminated string",
+        "{path}:2:10: error[unterminated-string]: unterminated string",
     ),
     "huge-field-number": (
         "namespace a;\nmessage M { int32 x = 99999999999999999999999; }\n",
-        "{path}:2:23: error: field number 99999999999999999999999 is out of range",
+        "{path}:2:23: error[field-number-range]: field number 99999999999999999999999 is out of range",
     ),
 }
 

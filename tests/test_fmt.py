@@ -245,7 +245,7 @@ def test_crlf_and_a_byte_order_mark_become_plain_lines() -> None:
 def test_a_file_that_does_not_parse_raises_the_parse_diagnostics() -> None:
     with pytest.raises(CompileError) as raised:
         format_source("namespace a;\nmessage X { int32 y = 1 }\n", "bad.sfidl")
-    assert "bad.sfidl:2:25: error: expected `;`" in raised.value.render()
+    assert "bad.sfidl:2:25: error[unexpected-token]: expected `;`" in raised.value.render()
 
 
 def test_a_bad_escape_is_an_error_too() -> None:
@@ -311,7 +311,7 @@ def test_fmt_leaves_a_bad_file_untouched_and_formats_the_others(
     messy.write_text(MESSY)
     code, out, err = _run(capsys, bad, messy, tmp_path / "missing.sfidl")
     assert code == 1
-    assert f"{bad}:2:25: error: expected `;`" in err
+    assert f"{bad}:2:25: error[unexpected-token]: expected `;`" in err
     assert f"cannot read `{tmp_path / 'missing.sfidl'}`: No such file" in err
     assert "Traceback" not in err
     assert bad.read_text() == "namespace a;\nmessage X { int32 y = 1 }\n"
@@ -340,7 +340,7 @@ def test_a_formatter_that_would_lose_a_comment_refuses(monkeypatch: pytest.Monke
     with pytest.raises(CompileError) as raised:
         format_source("namespace a; // one\n// two\nmessage M {}\n", "a.sfidl")
     assert raised.value.render().startswith(
-        "a.sfidl:1:14: error: sfidl fmt leaves this file as it is: "
+        "a.sfidl:1:14: error[fmt-failed]: sfidl fmt leaves this file as it is: "
         "it cannot keep this comment in its place\n"
     )
 
@@ -357,6 +357,6 @@ def test_a_formatter_that_would_move_a_doc_comment_refuses(monkeypatch: pytest.M
     with pytest.raises(CompileError) as raised:
         format_source("namespace a;\n/// M\nmessage M {}\n", "a.sfidl")
     assert raised.value.render().startswith(
-        "a.sfidl:2:1: error: sfidl fmt leaves this file as it is: "
+        "a.sfidl:2:1: error[fmt-failed]: sfidl fmt leaves this file as it is: "
         "it cannot keep this comment in its place\n"
     )

@@ -383,7 +383,7 @@ def test_root_display_path_is_as_given(tmp_path: Path, monkeypatch: pytest.Monke
         with pytest.raises(CompileError) as error:
             load_program(given)
         assert [d.span.file for d in error.value.diagnostics] == [str(given)]
-        assert f"{given}:2:13: error: unknown type `B`" in error.value.render()
+        assert f"{given}:2:13: error[unknown-type]: unknown type `B`" in error.value.render()
 
 
 def test_import_outside_the_working_directory_is_shown_resolved(
@@ -411,7 +411,7 @@ def test_missing_root_file_is_a_diagnostic(tmp_path: Path, monkeypatch: pytest.M
     assert diagnostic.severity is Severity.ERROR
     assert (
         error.value.render()
-        == "nope.sfidl:1:1: error: cannot read `nope.sfidl`: no such file\n1 error"
+        == "nope.sfidl:1:1: error[unreadable-file]: cannot read `nope.sfidl`: no such file\n1 error"
     )
 
 

@@ -141,11 +141,11 @@ async def _session(tmp_path: Path) -> None:
         assert error.severity == types.DiagnosticSeverity.Error
         assert error.message == "unknown type `Carrt`\nhint: did you mean `Cart`?"
         assert error.range == types.Range(_at(SHOP, "Carrt"), _at(SHOP, "Carrt", 5))
-        assert error.source == "sfidl" and error.code is None
+        assert error.source == "sfidl" and error.code == "unknown-type"
         found = await session.diagnostics_for(common, lambda found: len(found) > 0)
         assert [(d.code, d.range.start) for d in found] == [
             ("unused-message", _at(COMMON, "Coupon")),
-            (None, _at(COMMON, "Audit")),
+            ("no-ingress", _at(COMMON, "Audit")),
             ("unreachable-handler", _at(COMMON, "record")),
             ("unreachable-handler", _at(COMMON, "check")),
         ]

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sfidl import ast, model
+from sfidl.check import rules
 from sfidl.check.call_graph import check_call_graph
 from sfidl.check.effects import FunctionChecker
 from sfidl.check.envelopes import declare_envelopes
@@ -114,6 +115,7 @@ def check(units: Sequence[Unit]) -> CheckResult:
             root.file.functions[0].name.span,
             "the program has functions but no ingress",
             hint="StateFun does not start a module without an ingress",
+            code=rules.NO_INGRESS,
         )
     return CheckResult(None if report.has_errors else program, tuple(report.diagnostics))
 

@@ -78,6 +78,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sfidl import model
+from sfidl.check import rules
 from sfidl.check.report import Reporter
 from sfidl.model import HandlerKind
 
@@ -301,6 +302,7 @@ class CallGraph:
             "is pending",
             hint=f"break the cycle, drop `exclusive` from `{name}`, or make `{held}` a "
             f"completion handler (one that declares `completes`), which `{name}` never holds",
+            code=rules.DEADLOCK,
         )
 
     # -- timeout chains
@@ -336,6 +338,7 @@ class CallGraph:
                 f"{_chain(function, member, rpc, target.function, unbounded)}, no timeout",
                 hint=f"`{target.function}.{unbounded.owner}` calls {_targets(unbounded.call)} "
                 f"without a timeout: declare one shorter than {mine} there",
+                code=rules.TIMEOUT_UNBOUNDED,
             )
             return
         longest = max(waits, key=lambda w: w.call.timeout_millis or 0)
@@ -352,6 +355,7 @@ class CallGraph:
             f"once its own call times out comes too late: wait longer than {theirs} here, or "
             f"give the call to {_targets(longest.call)} in `{target.function}.{longest.owner}` "
             f"less than {mine}",
+            code=rules.TIMEOUT_TOO_SHORT,
         )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sfidl import ast, model
+from sfidl.check import rules
 from sfidl.check.functions import (
     FunctionSignature,
     HandlerSignature,
@@ -136,6 +137,7 @@ class FunctionChecker:
             f"`{signature.symbol.name}` has no timer `{name.text}`",
             hint=did_you_mean(name.text, signature.timers)
             or "`sets` names a `timer` of the same function",
+            code=rules.UNKNOWN_TIMER,
         )
         return False
 
@@ -150,6 +152,7 @@ class FunctionChecker:
                     [n for n, h in signature.handlers.items() if h.kind is HandlerKind.RPC],
                 )
                 or "`completes` names an `rpc` of the same function, to answer it later",
+                code=rules.UNKNOWN_RPC,
             )
             return False
         if handler.kind is HandlerKind.ONEWAY:
@@ -157,6 +160,7 @@ class FunctionChecker:
                 name.span,
                 f"`{name.text}` is one-way: it has no reply to complete",
                 hint="`completes` names an `rpc` of the same function",
+                code=rules.COMPLETES_ONE_WAY,
             )
             return False
         return True
@@ -182,10 +186,15 @@ class FunctionChecker:
                     ref.handler.span,
                     f"`{ref.handler.text}` is one-way: use `sends`",
                     hint="`calls` waits for a reply, which only an `rpc` handler gives",
+                    code=rules.CALLS_ONE_WAY,
                 )
                 ok = False
             elif key in keys:
-                self.report.error(ref.span, f"`{ref.text}` is called twice in one join")
+                self.report.error(
+                    ref.span,
+                    f"`{ref.text}` is called twice in one join",
+                    code=rules.DUPLICATE_JOIN_CALL,
+                )
                 ok = False
             keys.append(key)
             rpc = _rpc_ref(function, handler)
@@ -226,6 +235,7 @@ class FunctionChecker:
                     f"`{decl.targets[0].text}` is already called with the continuation `{other}` "
                     f"at {where(span)}",
                     hint=f"a function receives the replies of one rpc in one continuation: use `{other}`",
+                    code=rules.CONTINUATION_CONFLICT,
                 )
                 return None
         return model.Call(tuple(targets), name.text, decl.span, carries, timeout)
@@ -241,6 +251,7 @@ class FunctionChecker:
                 f"continuation `{name}` receives the reply of {_targets(first.written)} "
                 f"({at}), not of {_targets(this.written)}",
                 hint="give this call its own continuation",
+                code=rules.CONTINUATION_MISMATCH,
             )
             return False
         if first.carries != this.carries:
@@ -249,6 +260,7 @@ class FunctionChecker:
                 f"continuation `{name}` carries {first.carries_written} ({at}), "
                 f"not {this.carries_written}",
                 hint="give this call its own continuation",
+                code=rules.CONTINUATION_MISMATCH,
             )
             return False
         if first.timeout != this.timeout:
@@ -256,6 +268,7 @@ class FunctionChecker:
                 decl.continuation.span,
                 f"continuation `{name}` has a different timeout at {at}",
                 hint="declare the same timeout, or give this call its own continuation",
+                code=rules.CONTINUATION_MISMATCH,
             )
             return False
         return True
@@ -270,6 +283,7 @@ class FunctionChecker:
                 ref.handler.span,
                 f"`{ref.handler.text}` returns a reply: use `calls`",
                 hint="`sends` is for one-way (`on`) handlers",
+                code=rules.SENDS_RPC,
             )
             return None
         return send_ref(function, handler)
@@ -281,12 +295,14 @@ class FunctionChecker:
                 name.span,
                 f"unknown egress `{name.text}`",
                 hint=did_you_mean(name.text, self.egresses),
+                code=rules.UNKNOWN_EGRESS,
             )
             return False
         if egress.message is None:
             self.report.error(
                 name.span,
                 f"`{name.text}` is the dead-letter egress: only sfidl writes to it",
+                code=rules.EMITS_DEAD_LETTERS,
             )
             return False
         return True
@@ -302,7 +318,11 @@ def _unique(
     seen: dict[str, ast.Name] = {}
     for name in names:
         if name.text in seen:
-            report.error(name.span, f"`{name.text}` is named twice in `{effect}`")
+            report.error(
+                name.span,
+                f"`{name.text}` is named twice in `{effect}`",
+                code=rules.DUPLICATE_EFFECT_TARGET,
+            )
         elif valid(name):
             seen[name.text] = name
     return tuple(seen)
@@ -333,12 +353,14 @@ def resolve_target(
             ref.handler.span,
             f"`{ref.handler.text}` is a timer of `{symbol.name}`, not a handler",
             hint="only the function itself sets its timers",
+            code=rules.TIMER_NOT_HANDLER,
         )
     else:
         report.error(
             ref.handler.span,
             f"`{symbol.name}` has no handler `{ref.handler.text}`",
             hint=did_you_mean(ref.handler.text, signature.handlers),
+            code=rules.UNKNOWN_HANDLER,
         )
     return None
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from sfidl import ast, model
+from sfidl.check import rules
 from sfidl.naming import pascal_case, snake_case
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import SymbolTable, TypeSymbol
@@ -43,6 +44,7 @@ def declare_envelopes(
                         f"the generated message `{name}` of `{function.name.text}.{handler.name.text}` "
                         f"collides with `{name}` declared at {where(previous)}",
                         hint="rename that type, the function or the handler",
+                        code=rules.ENVELOPE_CLASH,
                     )
                     continue
                 table.names[full] = handler.name.span
@@ -89,6 +91,7 @@ def build_envelopes(
                 written.span,
                 f"the reply envelope of `{label}` would have two fields named `{name}`",
                 hint="rename the error type",
+                code=rules.REPLY_FIELD_CLASH,
             )
             continue
         taken.add(name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sfidl import ast, model
+from sfidl.check import rules
 from sfidl.check.envelopes import build_envelopes, envelope_names
 from sfidl.check.names import check_identifier, check_member_name, with_article
 from sfidl.naming import snake_case
@@ -57,6 +58,7 @@ def declare_functions(table: SymbolTable, report: Reporter, file: ast.File) -> N
             report.error(
                 name.span,
                 f"duplicate function `{name.text}`: already declared at {where(previous.node.name.span)}",
+                code=rules.DUPLICATE_FUNCTION,
             )
             continue
         same = next((f for f in table.functions.values() if f.typename == typename), None)
@@ -66,6 +68,7 @@ def declare_functions(table: SymbolTable, report: Reporter, file: ast.File) -> N
                 f"function `{name.text}` has the StateFun typename `{typename}` of `{same.name}` "
                 f"({where(same.node.name.span)})",
                 hint="rename one of them",
+                code=rules.TYPENAME_CLASH,
             )
             continue
         table.functions[full] = FunctionSymbol(
@@ -89,6 +92,7 @@ def build_signatures(
                 function.name.span,
                 f"function `{function.name.text}` has no handlers",
                 hint="declare at least one `on` or `rpc` handler",
+                code=rules.NO_HANDLERS,
             )
         one_way_requests: dict[str, ast.Handler] = {}
         for handler in function.handlers:
@@ -105,6 +109,7 @@ def build_signatures(
                         f"`{previous.name.text}` already receives `{handler.request.text}`",
                         hint="a one-way message is dispatched by its type: give each one-way "
                         "handler of a function its own request type",
+                        code=rules.DUPLICATE_ONE_WAY_REQUEST,
                     )
             if handler_signature.kind is HandlerKind.RPC:
                 envelopes.extend(_envelopes(report, table, file, function, handler_signature))
@@ -126,6 +131,7 @@ def _claim_member(
             name.span,
             f"duplicate name `{name.text}` in `{signature.symbol.name}`: already the {kind} at {where(span)}",
             hint="handlers, timers and continuations are methods of one class and need distinct names",
+            code=rules.DUPLICATE_MEMBER,
         )
         return False
     signature.members[name.text] = (what, name.span)
@@ -160,9 +166,12 @@ def _handler(resolver: Resolver, report: Reporter, handler: ast.Handler) -> Hand
                     if symbol.is_message
                     else None
                 ),
+                code=rules.RAISES_NOT_ERROR,
             )
         elif any(symbol.ref == ref for ref, _ in errors):
-            report.error(written.span, f"`{written.text}` is raised twice")
+            report.error(
+                written.span, f"`{written.text}` is raised twice", code=rules.DUPLICATE_RAISES
+            )
         else:
             errors.append((symbol.ref, written))
     return HandlerSignature(handler, HandlerKind.RPC, request, reply, tuple(errors))
@@ -188,13 +197,21 @@ def message_type(
             name.span,
             f"{with_article(role)} must be a message, not {symbol.describe()}",
             hint="errors are only raised; declare a `message` for this",
+            code=rules.NOT_A_MESSAGE,
         )
     elif symbol.origin is MessageOrigin.ENVELOPE:
-        report.error(name.span, f"{with_article(role)} cannot be {symbol.describe()}")
+        report.error(
+            name.span,
+            f"{with_article(role)} cannot be {symbol.describe()}",
+            code=rules.NOT_A_MESSAGE,
+        )
     else:
         hint = "wrap it in a message" if symbol.ref.kind is not TypeKind.MESSAGE else None
         report.error(
-            name.span, f"{with_article(role)} must be a message, not {symbol.describe()}", hint=hint
+            name.span,
+            f"{with_article(role)} must be a message, not {symbol.describe()}",
+            hint=hint,
+            code=rules.NOT_A_MESSAGE,
         )
     return None
 

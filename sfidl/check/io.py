@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sfidl import ast, model
+from sfidl.check import rules
 from sfidl.check.effects import resolve_target, send_ref
 from sfidl.check.functions import FunctionSignature, message_type
 from sfidl.check.names import check_identifier
@@ -32,26 +33,36 @@ def check_settings(report: Reporter, file: ast.File) -> Settings:
                 setting.span,
                 f"a second `{setting.kind}` statement",
                 hint=f"the first is at {where(previous.span)}",
+                code=rules.DUPLICATE_SETTING,
             )
             continue
         value = setting.value
         if setting.kind == "endpoint":
             problem = endpoint_problem(value.value)
             if problem is not None:
-                report.error(value.span, problem, hint='e.g. "http://functions:8000/statefun"')
+                report.error(
+                    value.span,
+                    problem,
+                    hint='e.g. "http://functions:8000/statefun"',
+                    code=rules.BAD_ENDPOINT,
+                )
         elif not value.value.strip():
-            report.error(value.span, f"the `{setting.kind}` value is empty")
+            report.error(
+                value.span, f"the `{setting.kind}` value is empty", code=rules.EMPTY_SETTING
+            )
         elif setting.kind == "kafka brokers" and not _BROKERS.match(value.value):
             report.error(
                 value.span,
                 f"{_quoted(value.value)} is not a list of Kafka brokers",
                 hint='write `host:port`, several separated by commas: "kafka-1:9092,kafka-2:9092"',
+                code=rules.BAD_KAFKA_BROKERS,
             )
         elif setting.kind == "kinesis region" and not _REGION.match(value.value):
             report.error(
                 value.span,
                 f"{_quoted(value.value)} is not an AWS region",
                 hint='e.g. "eu-west-1"',
+                code=rules.BAD_AWS_REGION,
             )
 
     def given(kind: str) -> str | None:
@@ -73,13 +84,16 @@ def _channel(report: Reporter, channel: ast.Channel) -> tuple[IoKind, str]:
     kafka = channel.kind == "kafka"
     what, limit = ("Kafka topic", 249) if kafka else ("Kinesis stream", 128)
     if not name.strip():
-        report.error(channel.name.span, f"the {what.split()[1]} name is empty")
+        report.error(
+            channel.name.span, f"the {what.split()[1]} name is empty", code=rules.BAD_CHANNEL_NAME
+        )
     elif not (_TOPIC if kafka else _STREAM).match(name) or name in (".", ".."):
         report.error(
             channel.name.span,
             f"{_quoted(name)} is not a valid {what} name",
             hint=f"use up to {limit} ASCII letters, digits, `.`, `_` and `-`, "
             "not just `.` or `..`",
+            code=rules.BAD_CHANNEL_NAME,
         )
     return (IoKind.KAFKA if kafka else IoKind.KINESIS), name
 
@@ -111,6 +125,7 @@ def build_egresses(
             report.error(
                 egress.name.span,
                 f"duplicate egress `{egress.name.text}`: already declared at {where(previous.name.span)}",
+                code=rules.DUPLICATE_EGRESS,
             )
             continue
         kind, sink = _channel(report, egress.channel)
@@ -121,6 +136,7 @@ def build_egresses(
                     egress.name.span,
                     "a second dead-letter egress",
                     hint=f"`{dead_letters.name.text}` at {where(dead_letters.name.span)} is the first",
+                    code=rules.DUPLICATE_DEAD_LETTERS,
                 )
                 continue
             dead_letters = egress
@@ -159,6 +175,7 @@ def build_ingresses(
             report.error(
                 ingress.name.span,
                 f"duplicate ingress `{ingress.name.text}`: already declared at {where(previous.name.span)}",
+                code=rules.DUPLICATE_INGRESS,
             )
             continue
         kind, source = _channel(report, ingress.channel)
@@ -172,6 +189,7 @@ def build_ingresses(
                 ingress.target.handler.span,
                 f"`{ingress.target.text}` is an rpc handler: an ingress has no caller to reply to",
                 hint="route the ingress to a one-way (`on`) handler",
+                code=rules.INGRESS_TO_RPC,
             )
             continue
         send = send_ref(function, handler)
@@ -182,6 +200,7 @@ def build_ingresses(
                 ingress.message.span,
                 f"the ingress carries `{ingress.message.text}` but `{ingress.target.text}` "
                 f"receives `{send.request.local_name}`",
+                code=rules.INGRESS_TYPE,
             )
             continue
         ingresses.append(

@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 from sfidl import model
+from sfidl.check import rules
 from sfidl.diagnostics import Diagnostic, Severity, Span
 
 
@@ -40,7 +41,7 @@ class Rule:
     check: Callable[[model.Program], Iterator[Finding]]
 
 
-SUPPRESSION_ID = "bad-suppression"
+SUPPRESSION_ID = rules.BAD_SUPPRESSION
 
 
 def _root_messages(program: model.Program) -> Iterator[model.MessageType]:
@@ -87,6 +88,8 @@ def _unused_messages(program: model.Program) -> Iterator[Finding]:
                         used.add(field.map_key.name)
     for function in program.functions:
         used.update(s.type.name for s in function.states)
+        # A `migrate from` type decodes what the previous version stored.
+        used.update(s.migrate_from.name for s in function.states if s.migrate_from)
         for handler in function.handlers:
             used.add(handler.request.name)
             used.update(e.name for e in handler.errors)
@@ -225,45 +228,45 @@ def _enum_values(program: model.Program) -> Iterator[Finding]:
 
 RULES: tuple[Rule, ...] = (
     Rule(
-        "unused-message",
+        rules.UNUSED_MESSAGE,
         "a message nothing uses is dead weight in every generated file; delete it",
         _unused_messages,
     ),
     Rule(
-        "unreachable-handler",
+        rules.UNREACHABLE_HANDLER,
         "a handler or timer no message can reach is dead code; route an ingress, send, "
         "call or `sets` to it, or delete it",
         _unreachable_handlers,
     ),
     Rule(
-        "unused-egress",
+        rules.UNUSED_EGRESS,
         "an egress no member `emits` to never receives a record; emit to it or delete it",
         _unused_egresses,
     ),
     Rule(
-        "call-timeout",
+        rules.CALL_TIMEOUT,
         "without a timeout the continuation waits for ever if the reply is lost; "
         "add `timeout 5s` (the call site may still override it)",
         _calls_without_timeout,
     ),
     Rule(
-        "unbounded-state",
+        rules.UNBOUNDED_STATE,
         "record keys are unbounded, so state kept for every key grows without end; "
         "add `expire after write|call DURATION`",
         _unbounded_states,
     ),
     Rule(
-        "pascal-case",
+        rules.PASCAL_CASE,
         "messages, errors, enums and functions are PascalCase (protobuf's style guide)",
         _pascal_case,
     ),
     Rule(
-        "snake-case",
+        rules.SNAKE_CASE,
         "fields, states, handlers and timers are snake_case (protobuf's style guide, PEP 8)",
         _snake_case,
     ),
     Rule(
-        "enum-value-name",
+        rules.ENUM_VALUE_NAME,
         "enum values are UPPER_SNAKE_CASE and start with the enum's name in that case "
         "(protobuf's style guide): values of sibling enums share one scope",
         _enum_values,
@@ -310,7 +313,7 @@ def lint(
             if not matched:
                 found.append(
                     Diagnostic(
-                        finding.span, finding.message, rule.reason, Severity.WARNING, rule.id
+                        finding.span, finding.message, rule.reason, Severity.WARNING, code=rule.id
                     )
                 )
     for s in suppressions:
@@ -325,7 +328,7 @@ def lint(
             problem = f"the suppression of `{s.rule}` suppresses nothing"
             hint = "it applies to a finding on its line or on the declaration just below it"
         if problem is not None:
-            found.append(Diagnostic(s.span, problem, hint, Severity.WARNING, SUPPRESSION_ID))
+            found.append(Diagnostic(s.span, problem, hint, Severity.WARNING, code=SUPPRESSION_ID))
     return found
 
 

@@ -6,6 +6,7 @@ import keyword
 import re
 
 from sfidl import ast
+from sfidl.check import rules
 from sfidl.check.report import Reporter
 
 _ASCII_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -26,6 +27,7 @@ def check_identifier(report: Reporter, name: ast.Name, what: str, python: bool =
             name.span,
             f"`{name.text}` is not a valid {what} name",
             hint="names are ASCII letters, digits and `_`, not starting with a digit",
+            code=rules.BAD_NAME,
         )
         return False
     if python and keyword.iskeyword(name.text):
@@ -33,6 +35,7 @@ def check_identifier(report: Reporter, name: ast.Name, what: str, python: bool =
             name.span,
             f"`{name.text}` is a Python keyword and cannot name {with_article(what)}",
             hint=f"rename it, e.g. `{name.text}_`",
+            code=rules.PYTHON_KEYWORD,
         )
         return False
     if python and name.text.startswith("_"):
@@ -56,4 +59,5 @@ def _reserved_prefix(report: Reporter, name: ast.Name, what: str, prefix: str) -
         name.span,
         f"{what} name `{name.text}` starts with `{prefix}`",
         hint="names starting with `_` or `sfidl` are reserved for generated code",
+        code=rules.RESERVED_PREFIX,
     )

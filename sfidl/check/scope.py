@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sfidl import ast
+from sfidl.check import rules
 from sfidl.check.report import Reporter, where
 from sfidl.diagnostics import Span, did_you_mean
 from sfidl.model import SCALARS, MessageOrigin, TypeKind, TypeRef
@@ -105,6 +106,7 @@ class SymbolTable:
                 name.span,
                 f"duplicate name `{name.text}`: already declared at {where(previous)}",
                 hint=f"every {what} needs a name of its own in `{scope}`" if scope else None,
+                code=rules.DUPLICATE_NAME,
             )
             return False
         self.names[full] = name.span
@@ -159,6 +161,7 @@ class Resolver:
             self.report.error(
                 name.span,
                 f"function `{name.text}` is declared in `{found}`, which this file does not import",
+                code=rules.NOT_IMPORTED,
             )
             return None
         names = [
@@ -167,7 +170,10 @@ class Resolver:
             if isinstance(f, FunctionSymbol)
         ]
         self.report.error(
-            name.span, f"unknown function `{name.text}`", hint=did_you_mean(name.text, names)
+            name.span,
+            f"unknown function `{name.text}`",
+            hint=did_you_mean(name.text, names),
+            code=rules.UNKNOWN_FUNCTION,
         )
         return None
 
@@ -202,6 +208,7 @@ class Resolver:
             self.report.error(
                 name.span,
                 f"type `{name.text}` is declared in `{invisible}`, which this file does not import",
+                code=rules.NOT_IMPORTED,
             )
             return
         visible = [s for s in self._visible(self.table.types) if isinstance(s, TypeSymbol)]
@@ -212,4 +219,6 @@ class Resolver:
             last = name.parts[-1]
             same = sorted(n for n in names if n.rsplit(".", 1)[-1] == last and n != name.text)
             hint = f"did you mean `{same[0]}`?" if same else None
-        self.report.error(name.span, f"unknown type `{name.text}`", hint=hint)
+        self.report.error(
+            name.span, f"unknown type `{name.text}`", hint=hint, code=rules.UNKNOWN_TYPE
+        )

@@ -28,6 +28,7 @@ def build_states(
                 name.span,
                 f"state name `{name.text}` is not lower case",
                 hint=f"the StateFun SDK requires lower-case state names: `{name.text.lower()}`",
+                code=rules.STATE_NAME_CASE,
             )
         previous = seen.setdefault(name.text, state)
         if previous is not state:
@@ -35,6 +36,7 @@ def build_states(
                 name.span,
                 f"duplicate state `{name.text}` in `{function.name.text}`: already declared at "
                 f"{where(previous.name.span)}",
+                code=rules.DUPLICATE_STATE,
             )
         built = _state(resolver, report, state)
         if built is not None:
@@ -138,13 +140,14 @@ MAX_DURATION_MILLIS = 999_999_999 * 86_400_000
 def check_duration(report: Reporter, duration: ast.Duration, what: str) -> bool:
     """Report a duration the generated code cannot hold: zero, or longer than a timedelta."""
     if duration.millis <= 0:
-        report.error(duration.span, f"the {what} must be longer than 0")
+        report.error(duration.span, f"the {what} must be longer than 0", code=rules.BAD_DURATION)
         return False
     if duration.millis > MAX_DURATION_MILLIS:
         report.error(
             duration.span,
             f"the {what} is too long",
             hint="durations go up to 999999999d (Python's largest timedelta)",
+            code=rules.BAD_DURATION,
         )
         return False
     return True
@@ -166,6 +169,7 @@ def _default(report: Reporter, state: ast.State, ref: model.TypeRef) -> model.Li
             literal.span,
             "a message state cannot have a default",
             hint="its default is the empty message",
+            code=rules.MESSAGE_STATE_DEFAULT,
         )
         return None
     expected = {"bool": bool, "string": str, "float": float, "double": float}.get(ref.name, int)
@@ -178,6 +182,7 @@ def _default(report: Reporter, state: ast.State, ref: model.TypeRef) -> model.Li
             report.error(
                 literal.span,
                 f"the default is out of the range of {with_article(f'`{ref.name}`')}",
+                code=rules.DEFAULT_RANGE,
             )
             return None
         value = number
@@ -186,6 +191,7 @@ def _default(report: Reporter, state: ast.State, ref: model.TypeRef) -> model.Li
         report.error(
             literal.span,
             f"the default of {with_article(f'`{ref.name}`')} state must be {_describe(ref.name)}",
+            code=rules.DEFAULT_TYPE,
         )
         return None
     if ref.name in _RANGES:
@@ -196,6 +202,7 @@ def _default(report: Reporter, state: ast.State, ref: model.TypeRef) -> model.Li
                 literal.span,
                 f"{value} is out of the range of `{ref.name}`",
                 hint=f"`{ref.name}` goes from {low} to {high}",
+                code=rules.DEFAULT_RANGE,
             )
             return None
     return value

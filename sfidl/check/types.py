@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sfidl import ast, model
+from sfidl.check import rules
 from sfidl.check.derived_names import (
     ENUM_ATTRIBUTES,
     MESSAGE_ATTRIBUTES,
@@ -47,12 +48,14 @@ def declare_types(table: SymbolTable, report: Reporter, file: ast.File, proto_fi
             file.namespace.span,
             f"the namespace is {len(file.package)} characters long; protobuf allows "
             f"{MAX_PACKAGE_LENGTH}",
+            code=rules.NAMESPACE_TOO_LONG,
         )
     parts = len(file.namespace.parts)
     if parts > MAX_PACKAGE_PARTS:
         report.error(
             file.namespace.span,
             f"the namespace has {parts} parts; protobuf allows {MAX_PACKAGE_PARTS}",
+            code=rules.NAMESPACE_TOO_DEEP,
         )
     _declare(table, report, file, proto_file, file.package, file.messages, file.enums)
 
@@ -78,6 +81,7 @@ def _declare(
                 message.name.span,
                 f"messages nest {MAX_NESTING} levels deep at most",
                 hint="protoc rejects deeper nesting; declare the message at the top level",
+                code=rules.MESSAGE_NESTING,
             )
         if table.claim(report, scope, message.name, "type"):
             origin = MessageOrigin.ERROR if message.is_error else MessageOrigin.MESSAGE
@@ -103,6 +107,7 @@ def _declare(
                     f"an enum inside the message `{outermost}` cannot be named `{outermost}` too",
                     hint="the generated Python stubs would find the enum where they mean the "
                     "message; rename the enum",
+                    code=rules.ENUM_SHADOWS_MESSAGE,
                 )
         name = full_name(scope, enum.name.text)
         if table.claim(report, scope, enum.name, "type"):
@@ -119,6 +124,7 @@ def _declare(
                     f"`{value.name.text}` cannot name an enum value: the generated Python "
                     f"enum class already has `{value.name.text}`",
                     hint="rename it, e.g. with the enum's name as a prefix",
+                    code=rules.NAME_CLASH,
                 )
             else:
                 _check_python_attribute(report, value.name, "enum value", top_level)
@@ -134,6 +140,7 @@ def _check_python_attribute(report: Reporter, name: ast.Name, what: str, top_lev
             f"`{text}` cannot name a top-level {what}: the generated `_pb2` module "
             f"already defines `{taken}`",
             hint="rename it",
+            code=rules.NAME_CLASH,
         )
     elif not top_level and text in MESSAGE_ATTRIBUTES:
         report.error(
@@ -142,6 +149,7 @@ def _check_python_attribute(report: Reporter, name: ast.Name, what: str, top_lev
             f"message class already has `{text}`",
             hint="rename it; protobuf's message classes have `DESCRIPTOR` and methods such as "
             "`Clear` and `HasField`",
+            code=rules.NAME_CLASH,
         )
 
 
@@ -165,13 +173,18 @@ def build_message(
     for field in _all_fields(message):
         _check_number(report, field, numbers, reserved)
         if field.name.text in reserved.names:
-            report.error(field.name.span, f"field name `{field.name.text}` is reserved")
+            report.error(
+                field.name.span,
+                f"field name `{field.name.text}` is reserved",
+                code=rules.RESERVED_FIELD_NAME,
+            )
         oneof = oneof_of.get(id(field))
         if oneof is not None and field.label is not None:
             report.error(
                 field.span,
                 f"a oneof cannot hold {with_article(field.label + ' field')}",
                 hint=f"wrap `{field.name.text}` in a message to put it in `{oneof}`",
+                code=rules.ONEOF_LABEL,
             )
         built = _field(resolver, report, field, name, oneof)
         if built is not None:
@@ -213,6 +226,7 @@ def _check_derived_names(
                 f"`{json_name(text)}`",
                 hint="protobuf's JSON mapping drops `_` and capitalizes the letter after it; "
                 "rename one of them",
+                code=rules.JSON_NAME_CLASH,
             )
         constant = field_number_constant(text)
         previous = constants.setdefault(constant, field)
@@ -222,6 +236,7 @@ def _check_derived_names(
                 f"fields `{previous.name.text}` and `{text}` would both generate the Python "
                 f"constant `{constant}`",
                 hint="field names that differ only in case collide in Python; rename one",
+                code=rules.NAME_CLASH,
             )
         elif constant in attributes:
             report.error(
@@ -229,6 +244,7 @@ def _check_derived_names(
                 f"the field `{text}` would generate the Python constant `{constant}`, "
                 f"which is already a name in `{message.name.text}`",
                 hint="rename one of them",
+                code=rules.NAME_CLASH,
             )
         # Two map fields with one entry name already collide in JSON or Python names.
         entry = map_entry_name(text)
@@ -239,6 +255,7 @@ def _check_derived_names(
                 f"the map field `{text}` needs the generated nested message `{entry}`, "
                 f"but `{entry}` is declared at {where(declared)}",
                 hint=f"rename `{entry}` or the field",
+                code=rules.MAP_ENTRY_CLASH,
             )
 
 
@@ -253,6 +270,7 @@ def _field(
             report.error(
                 field.map_key.span,
                 f"a map key must be an integer, `bool` or `string`, not {key.describe()}",
+                code=rules.BAD_MAP_KEY,
             )
             return None
     if value is None or (field.map_key is not None and key is None):
@@ -284,6 +302,7 @@ def _check_number(
             field.number_span,
             f"field number {number} is out of range",
             hint=f"field numbers go from 1 to {FIELD_NUMBER_MAX}",
+            code=rules.FIELD_NUMBER_RANGE,
         )
         return
     low, high = _IMPLEMENTATION_RESERVED
@@ -292,10 +311,15 @@ def _check_number(
             field.number_span,
             f"field number {number} is reserved for the protobuf implementation",
             hint=f"numbers {low} to {high} cannot be used",
+            code=rules.FIELD_NUMBER_IMPLEMENTATION,
         )
         return
     if any(start <= number <= end for start, end in reserved.ranges):
-        report.error(field.number_span, f"field number {number} is reserved")
+        report.error(
+            field.number_span,
+            f"field number {number} is reserved",
+            code=rules.FIELD_NUMBER_RESERVED,
+        )
         return
     previous = numbers.get(number)
     if previous is not None:
@@ -303,6 +327,7 @@ def _check_number(
             field.number_span,
             f"field number {number} is already used by `{previous.name.text}`",
             hint=f"`{previous.name.text}` is at {where(previous.name.span)}",
+            code=rules.DUPLICATE_FIELD_NUMBER,
         )
         return
     numbers[number] = field
@@ -322,7 +347,11 @@ def _reserved(
                 continue
             end = largest if item.end is None else item.end
             if item.start > end:
-                report.error(item.span, f"reserved range {item.start} to {end} is empty")
+                report.error(
+                    item.span,
+                    f"reserved range {item.start} to {end} is empty",
+                    code=rules.BAD_RESERVED_RANGE,
+                )
             elif end > largest or (field_numbers and item.start < 1):
                 report.error(
                     item.span,
@@ -332,6 +361,7 @@ def _reserved(
                         if field_numbers
                         else f"enum values go up to {largest}"
                     ),
+                    code=rules.BAD_RESERVED_RANGE,
                 )
             else:
                 ranges.append((item.start, end))
@@ -341,13 +371,16 @@ def _reserved(
 def build_enum(report: Reporter, enum: ast.Enum, scope: str) -> model.EnumType:
     name = full_name(scope, enum.name.text)
     if not enum.values:
-        report.error(enum.name.span, f"enum `{enum.name.text}` has no values")
+        report.error(
+            enum.name.span, f"enum `{enum.name.text}` has no values", code=rules.EMPTY_ENUM
+        )
     elif enum.values[0].number != 0:
         first = enum.values[0]
         report.error(
             first.span,
             f"the first value of a proto3 enum must be 0, not {first.number}",
             hint=f"add a default first value, e.g. `{_prefix(enum.name.text)}_UNSPECIFIED = 0;`",
+            code=rules.ENUM_FIRST_VALUE,
         )
     reserved = _reserved(report, enum.reserved, field_numbers=False)
     numbers: dict[int, ast.EnumValue] = {}
@@ -355,17 +388,30 @@ def build_enum(report: Reporter, enum: ast.Enum, scope: str) -> model.EnumType:
     values: list[model.EnumValue] = []
     for value in enum.values:
         if value.name.text in reserved.names:
-            report.error(value.name.span, f"enum value name `{value.name.text}` is reserved")
+            report.error(
+                value.name.span,
+                f"enum value name `{value.name.text}` is reserved",
+                code=rules.RESERVED_ENUM_VALUE_NAME,
+            )
         if not _INT32[0] <= value.number <= _INT32[1]:
-            report.error(value.span, f"enum value {value.number} is out of the int32 range")
+            report.error(
+                value.span,
+                f"enum value {value.number} is out of the int32 range",
+                code=rules.ENUM_VALUE_RANGE,
+            )
         elif any(start <= value.number <= end for start, end in reserved.ranges):
-            report.error(value.span, f"enum value number {value.number} is reserved")
+            report.error(
+                value.span,
+                f"enum value number {value.number} is reserved",
+                code=rules.ENUM_VALUE_RESERVED,
+            )
         elif value.number in numbers:
             previous = numbers[value.number]
             report.error(
                 value.span,
                 f"enum value number {value.number} is already used by `{previous.name.text}`",
                 hint="aliases (`option allow_alias`) are not supported",
+                code=rules.DUPLICATE_ENUM_VALUE,
             )
         numbers.setdefault(value.number, value)
         key = enum_value_key(enum.name.text, value.name.text)
@@ -377,6 +423,7 @@ def build_enum(report: Reporter, enum: ast.Enum, scope: str) -> model.EnumType:
                 f"`{key}` once the enum's prefix and case are ignored",
                 hint="protoc rejects such values, so that languages can drop the prefix; "
                 "rename one of them",
+                code=rules.ENUM_VALUE_PREFIX_CLASH,
             )
         values.append(model.EnumValue(value.name.text, value.number, value.span, value.doc))
     return model.EnumType(

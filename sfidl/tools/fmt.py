@@ -22,6 +22,7 @@ from pathlib import Path
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
+from sfidl.check import rules
 from sfidl.diagnostics import CompileError, Diagnostic, Severity, Span
 from sfidl.parse import collecting_parser, parse
 from sfidl.tools.fmt_layout import Layout
@@ -97,6 +98,7 @@ def _refuse(text: str, path: str, where: Token | None, why: str) -> None:
         f"sfidl fmt leaves this file as it is: {why}",
         hint="this is a bug in sfidl fmt, not in your file; please report it at "
         "https://github.com/sfidl/sfidl/issues",
+        code=rules.FMT_FAILED,
     )
     raise CompileError([problem], {path: text})
 
@@ -152,7 +154,9 @@ def format_file(path: Path) -> FileResult:
         data = path.read_bytes()
     except OSError as error:
         problem = Diagnostic(
-            Span.point(display, 1, 1), f"cannot read `{display}`: {error.strerror or error}"
+            Span.point(display, 1, 1),
+            f"cannot read `{display}`: {error.strerror or error}",
+            code=rules.UNREADABLE_FILE,
         )
         raise CompileError([problem], {}) from None
     try:
@@ -162,6 +166,7 @@ def format_file(path: Path) -> FileResult:
             Span.point(display, 1, 1),
             f"cannot read `{display}`: it is not UTF-8 text "
             f"(invalid byte 0x{data[error.start]:02X} at offset {error.start})",
+            code=rules.NOT_UTF8,
         )
         raise CompileError([problem], {}) from None
     return FileResult(path, text, format_source(text, display))
