@@ -399,6 +399,7 @@ class _References:
     ) -> None:
         for state in function.states:
             self._type(state.type)
+            self._type(state.migration.type if state.migration else None)
         methods: list[ast.Handler | ast.Timer] = [*function.handlers, *function.timers]
         for method in methods:
             if isinstance(method, ast.Timer):

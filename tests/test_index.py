@@ -42,6 +42,7 @@ exclusive function Worker {
   /// The count.
   state count: int32 = 0 expire after write 90m;
   state last: Req;
+  state moved: Rep migrate from Tick;
   rpc work(Req) returns Rep raises Refused
       calls lib.Bank.pay -> paid carrying Note timeout 5s
       emits out
@@ -89,6 +90,7 @@ def _named(
         ("lib.Money money", 4, 0, Kind.MESSAGE, "lib.Money", True, ("Money {", 0)),
         ("raises Refused", 7, 0, Kind.ERROR, "app.Refused", False, ("Refused {", 0)),
         ("state last: Req", 12, 0, Kind.MESSAGE, "app.Req", False, ("Req {", 0)),
+        ("migrate from Tick", 13, 0, Kind.MESSAGE, "app.Tick", False, ("Tick {", 0)),
         ("lib.Bank.pay", 5, 0, Kind.FUNCTION, "lib/bank", True, ("Bank {", 0)),
         ("lib.Bank.pay", 9, 1, Kind.RPC, "Bank.pay", True, ("pay(", 0)),
         ("-> paid", 3, 1, Kind.CONTINUATION, "Worker.paid", False, ("paid", 0)),
@@ -147,6 +149,7 @@ def test_declarations_carry_their_text_and_doc(tmp_path: Path) -> None:
         "exclusive function Worker {\n"
         "  state count: int32 = 0 expire after write 90m;\n"
         "  state last: Req;\n"
+        "  state moved: Rep migrate from Tick;\n"
         "  rpc work(Req) returns Rep raises Refused;\n"
         "  on poke(Note);\n"
         "  timer tick(Tick);\n"
@@ -155,6 +158,7 @@ def test_declarations_carry_their_text_and_doc(tmp_path: Path) -> None:
     assert [(c.kind, c.name) for c in worker.children] == [
         (Kind.STATE, "count"),
         (Kind.STATE, "last"),
+        (Kind.STATE, "moved"),
         (Kind.RPC, "work"),
         (Kind.CONTINUATION, "paid"),
         (Kind.ONEWAY, "poke"),

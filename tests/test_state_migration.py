@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 
 import sfidl.runtime as sf
+from sfidl.check.lint import RULE_IDS
 from sfidl.compiler import compile_file
+from sfidl.frontend import load_program
 from sfidl.local.errors import JobFailure, LocalRuntimeError
 from sfidl.testing import Harness
 
@@ -86,6 +88,13 @@ def harness(v2: ModuleType, function: Any) -> Iterator[Harness]:
 def _add(v2: ModuleType, harness: Harness, id: str, item: str, quantity: int = 1) -> None:
     harness.send(CART, id, v2.pb.Add(item=item, quantity=quantity))
     harness.run_until_quiet()
+
+
+def test_the_old_type_counts_as_used() -> None:
+    """Version 2 declares Cart only to decode what version 1 stored: not an unused message."""
+    warnings = load_program(SOURCE, RULE_IDS).warnings
+    assert [w for w in warnings if w.code == "unused-message"] == []
+    assert len(warnings) == 2  # unbounded-state, for each state: the test needs no expiry
 
 
 # ---------------------------------------------------------------- the runtime library
