@@ -111,7 +111,9 @@ def _split_assignment(indent: str, code: str) -> list[str] | None:
     """``name: T = a | b`` too long: black puts the value in parentheses, then splits it
     before each ``|`` if it still does not fit."""
     target, equals, value = code.partition(" = ")
-    if not equals or _brackets(target) or "'" in code or '"' in code:
+    # Called only when no bracket pair matches: a bracket here opens or closes a statement
+    # of several lines (`X = f(`), which parentheses around the value would break.
+    if not equals or any(c in code for c in _OPENING + _CLOSING) or "'" in code or '"' in code:
         return None
     inner = indent + "    "
     body = [inner + value]

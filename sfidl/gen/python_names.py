@@ -99,8 +99,10 @@ def attribute_docstring(text: str, indent: int) -> str:
 
 
 def docstring_literal(text: str) -> str:
-    """A triple-quoted docstring holding ``text`` exactly, whatever quotes or backslashes it has."""
+    """A triple-quoted docstring holding ``text`` exactly, whatever quotes, backslashes or
+    control characters it has (Python source cannot hold a NUL, and reads a CR as a newline)."""
     body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    body = "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in body)
     if body.endswith('"'):
         body = body[:-1] + '\\"'
     return f'"""{body}"""'
