@@ -1,7 +1,7 @@
 """module.yaml: the structure the StateFun 3.x runtime reads, and nothing it would ignore.
 
 The output is parsed back with PyYAML; keys are checked against what the runtime's binders
-read (reference/STATEFUN.md §3.2-§3.6), because the runtime itself ignores unknown keys.
+read (docs/statefun.md#moduleyaml), because the runtime itself ignores unknown keys.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """StateFun 3.x ``module.yaml`` from the checked model.
 
 The runtime reads a module as YAML documents, each ``{kind, spec}``, and silently ignores
-keys it does not know (reference/STATEFUN.md §3.1), so a misspelt key is never an error
-there: this module writes exactly the keys the runtime's binders read (§3.2-§3.6). Every
+keys it does not know (docs/statefun.md#moduleyaml), so a misspelt key is never an error
+there: this module writes exactly the keys the runtime's binders read (listed there). Every
 string that comes from the user is written as a double-quoted scalar made here, never by the
 template, so no topic, URL or address can change the document's structure.
 """

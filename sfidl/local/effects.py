@@ -1,7 +1,8 @@
 """A function's response turned into checked effects, or a :class:`JobFailure`.
 
-Checks here are the ones that make the real StateFun runtime fail the job (STATEFUN.md
-§1.4-1.8); they run before anything is written, so a failing batch applies nothing.
+Checks here are the ones that make the real StateFun runtime fail the job
+(docs/statefun.md#state-handshake, #applying-a-response, #delayed-messages, #egress); they
+run before anything is written, so a failing batch applies nothing.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The scheduler: per address one request in flight, batches, the handshake, delayed messages.
 
-It plays the part of StateFun's ``RequestReplyFunction`` (STATEFUN.md §1): a message that
+It plays the part of StateFun's ``RequestReplyFunction`` (docs/statefun.md#applying-a-response,
+#state-handshake, #delayed-messages): a message that
 reaches an idle address goes out alone; the messages that arrive while a request is in
 flight go out together as the next batch, at most ``max_batch`` of them. Each batch's
 effects and the consumption of its input are applied together, in a savepoint of the

@@ -1,7 +1,7 @@
 """Ingress records into queued messages: playground-style HTTP requests and JSON-lines files.
 
 Kafka and Kinesis ingresses of the manifest map onto these: the record key becomes the
-function id and the value's typename is the ingress's message type (STATEFUN.md §2.5).
+function id and the value's typename is the ingress's message type (docs/statefun.md#ingress).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The HTTP endpoint StateFun calls: the SDK's handler behind checks it lacks.
 
 StateFun retries every answer but a 2xx until its ``call`` timeout and then fails the
-whole job (STATEFUN.md §1.11), so what no retry can cure is answered 200 with a normal
+whole job (docs/statefun.md#retries-and-failures), so what no retry can cure is answered
+200 with a normal
 ``FromFunction``: a batch for a function type this application does not serve, or whose
 state holds what no function wrote, is dead-lettered (:func:`~sfidl.runtime.dispatch.set_aside`),
 as are messages no handler takes or that do not decode (dispatch). A failure of user code

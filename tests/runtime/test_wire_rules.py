@@ -3,7 +3,8 @@
 The real runtime fails the whole job (and replays the same input forever) on a duplicate
 pending cancellation token, an empty one on a cancellation, a negative delay, a state
 typename it did not register, an unbound egress, a typename without exactly one slash, and
-an egress record its egress rejects (reference/STATEFUN.md §1.5, §1.7, §1.8, §2.6). These
+an egress record its egress rejects (docs/statefun.md#applying-a-response, #delayed-messages,
+#egress, #typenames). These
 tests pin each rule, across batches (one context, one storage view for several
 invocations) and the missing-state handshake (the same batch run again).
 """
