@@ -9,21 +9,12 @@ from typing import Any, ClassVar
 import statefun
 
 from sfidl.runtime.dispatch import ingress_typenames, invoker
+from sfidl.runtime.http import MAX_BODY_BYTES, web_app
 from sfidl.runtime.invocation import Deployment, runtime_state_spec
 from sfidl.runtime.manifest import Manifest
 from sfidl.runtime.spec import FunctionSpec, RequestReply, Rpc
-from sfidl.runtime.state import MessageState, ScalarState, upgrade_method
+from sfidl.runtime.state import MessageState, ScalarState, StateField, upgrade_method
 from sfidl.wire import is_typename
-
-MAX_BODY_BYTES = 256 * 1024 * 1024
-"""The default limit on the size of a request to :meth:`Application.serve`: a StateFun batch.
-
-A batch holds up to ``maxNumBatchRequests`` messages (1,000 by default) and every state of
-the address. A function writes a state value or sends a message in a response, which the
-runtime's Netty transport caps at ``payload_max_bytes`` (32 MiB by default): 256 MiB takes
-1,000 messages of 200 KiB on average beside 32 MiB of state. aiohttp's own default, 1 MiB,
-refuses an instance with a backlog of a few thousand small messages, for ever.
-"""
 
 
 class Function:
@@ -60,7 +51,7 @@ class Application:
                 check_typename(rpc.function)
             if spec.typename in self._state_types:
                 raise ValueError(f"two implementations of {spec.typename}")
-            fields = spec.state.sfidl_states()
+            fields: tuple[StateField[Any], ...] = spec.state.sfidl_states()
             specs = [field.value_spec() for field in fields]
             specs += [f.previous_spec() for f in fields if f.previous_type is not None]
             specs.append(runtime_state_spec())
@@ -162,8 +153,6 @@ class Application:
         (``maxNumBatchRequests`` in module.yaml), messages or state.
         """
         from aiohttp import web
-
-        from sfidl.runtime.http import web_app
 
         web.run_app(web_app(self, path=path, max_body_bytes=max_body_bytes), host=host, port=port)
 

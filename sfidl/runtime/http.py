@@ -9,30 +9,58 @@ as are messages no handler takes or that do not decode (dispatch). A failure of 
 is a 500, which StateFun retries from consistent state. Only bodies StateFun never sends
 (empty, not a ``ToFunction``, no target) get a 4xx saying what is wrong, and a body over
 the size limit a 413 and an error in the log naming the setting to raise.
+
+The endpoint serves anything that answers requests like an
+:class:`~sfidl.runtime.app.Application` (:class:`Served`), whose ``serve`` builds on it;
+aiohttp is imported only when an endpoint is made, so that importing the runtime library
+does not load it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
-from aiohttp import web
 from google.protobuf.message import DecodeError
 from statefun.request_reply_pb2 import ToFunction
 
-from sfidl.runtime.app import MAX_BODY_BYTES
 from sfidl.runtime.dispatch import set_aside
+from sfidl.runtime.invocation import Deployment
 from sfidl.wire import OCTET_STREAM
 
 if TYPE_CHECKING:
-    from sfidl.runtime.app import Application
+    from aiohttp import web
 
 log = logging.getLogger("sfidl.runtime")
 
+MAX_BODY_BYTES = 256 * 1024 * 1024
+"""The default limit on the size of a request to the endpoint: a StateFun batch.
+
+A batch holds up to ``maxNumBatchRequests`` messages (1,000 by default) and every state of
+the address. A function writes a state value or sends a message in a response, which the
+runtime's Netty transport caps at ``payload_max_bytes`` (32 MiB by default): 256 MiB takes
+1,000 messages of 200 KiB on average beside 32 MiB of state. aiohttp's own default, 1 MiB,
+refuses an instance with a backlog of a few thousand small messages, for ever.
+"""
+
+
+class Served(Protocol):
+    """What the endpoint needs of the functions it serves (an Application has it)."""
+
+    @property
+    def typenames(self) -> tuple[str, ...]: ...
+
+    @property
+    def deployment(self) -> Deployment: ...
+
+    def state_types(self, typename: str) -> Mapping[str, Any]: ...
+
+    async def handle(self, request: bytes) -> bytes: ...
+
 
 def web_app(
-    app: Application, *, path: str = "/statefun", max_body_bytes: int | None = MAX_BODY_BYTES
+    app: Served, *, path: str = "/statefun", max_body_bytes: int | None = MAX_BODY_BYTES
 ) -> web.Application:
     """An aiohttp application answering StateFun's requests at ``path``.
 
@@ -40,6 +68,7 @@ def web_app(
     ``/{function.name}`` works too (the function type is read from the request, as the SDK
     does). ``max_body_bytes`` limits a request's size (None: no limit).
     """
+    from aiohttp import web
 
     async def handle(request: web.Request) -> web.Response:
         try:
@@ -73,7 +102,7 @@ def web_app(
     return web_application
 
 
-def answer_without_functions(app: Application, body: bytes) -> tuple[int, str] | bytes | None:
+def answer_without_functions(app: Served, body: bytes) -> tuple[int, str] | bytes | None:
     """What to answer ``body`` without running a function, or None to run them.
 
     ``FromFunction`` bytes for a batch no function can take; an HTTP status and message for
@@ -106,7 +135,7 @@ def answer_without_functions(app: Application, body: bytes) -> tuple[int, str] |
 
 
 def _state_problem(
-    app: Application, typename: str, states: Iterable[ToFunction.PersistedValue]
+    app: Served, typename: str, states: Iterable[ToFunction.PersistedValue]
 ) -> str | None:
     """Why a declared state holds what the functions never wrote, or None.
 

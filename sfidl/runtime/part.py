@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sfidl.runtime.invocation import Invocation
+from sfidl.runtime.invocation import Invocation
 
 
 class Part:

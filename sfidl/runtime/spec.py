@@ -1,7 +1,10 @@
 """The declarations generated code makes: functions, handlers, calls, timers.
 
 Generated ``<name>_sfidl.py`` files are built from these; the behaviour behind them lives
-in :mod:`sfidl.runtime.dispatch` and friends, once.
+in :mod:`sfidl.runtime.dispatch` and friends, once. This module is at the bottom of the
+runtime library: it names the generated context and state classes without importing
+their bases (:mod:`~sfidl.runtime.context` and :mod:`~sfidl.runtime.state` are built on
+the invocation, which reads these declarations).
 """
 
 from __future__ import annotations
@@ -9,15 +12,11 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from google.protobuf.message import Message
 
 from sfidl.runtime.errors import RpcError
-
-if TYPE_CHECKING:
-    from sfidl.runtime.context import Context
-    from sfidl.runtime.state import State
 
 Req = TypeVar("Req", bound=Message)
 Rep = TypeVar("Rep", bound=Message)
@@ -25,6 +24,13 @@ T = TypeVar("T")
 
 MaybeAwaitable: TypeAlias = T | Awaitable[T]
 """What a handler returns: implement it as a plain method or as an ``async`` one."""
+
+ContextClass: TypeAlias = type[Any]
+"""A generated subclass of :class:`sfidl.runtime.context.Context`: called with the
+invocation, it makes the ``ctx`` a method is given."""
+
+StateClass: TypeAlias = type[Any]
+"""A generated subclass of :class:`sfidl.runtime.state.State`: one descriptor per state."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ class OneWay:
     request: type[Message]
     effects: Effects = field(default=NO_EFFECTS)
     # The context class it gets: the function's when None.
-    context: type[Context] | None = None
+    context: ContextClass | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,7 @@ class RequestReply:
     effects: Effects = field(default=NO_EFFECTS)
     defers: bool = False
     # The context class it gets: the function's when None.
-    context: type[Context] | None = None
+    context: ContextClass | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ class Timer:
     message: type[Message]
     effects: Effects = field(default=NO_EFFECTS)
     # The context class it gets: the function's when None.
-    context: type[Context] | None = None
+    context: ContextClass | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ class Continuation:
     # What the members whose calls continue here declared (their union).
     effects: Effects = field(default=NO_EFFECTS)
     # The context class it gets: the function's when None.
-    context: type[Context] | None = None
+    context: ContextClass | None = None
 
     @property
     def is_join(self) -> bool:
@@ -126,8 +132,8 @@ class FunctionSpec:
     """Everything the runtime needs to host one function type."""
 
     typename: str
-    context: type[Context]
-    state: type[State]
+    context: ContextClass
+    state: StateClass
     handlers: tuple[OneWay | RequestReply, ...]
     timers: tuple[Timer, ...] = ()
     continuations: tuple[Continuation, ...] = ()
