@@ -19,10 +19,11 @@ from statefun.request_reply_pb2 import FromFunction
 from sfidl.local.errors import JobFailure
 from sfidl.local.records import Address
 from sfidl.runtime.manifest import IoKind, Manifest
+from sfidl.runtime.types import typename_of
 from sfidl.wire import ExpireMode, is_typename
 
-KAFKA_RECORD = "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
-KINESIS_RECORD = "type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"
+KAFKA_RECORD = typename_of(KafkaProducerRecord)
+KINESIS_RECORD = typename_of(KinesisEgressRecord)
 UNSET_TYPENAME = "io.statefun.types/unset"
 
 

@@ -21,11 +21,11 @@ from sfidl.local.records import Address
 from sfidl.local.store import Incoming
 from sfidl.runtime.manifest import IngressManifest, Manifest
 from sfidl.runtime.types import typed_message, typed_value
-from sfidl.wire import JSON_SUFFIX, PROTOBUF_TYPENAME_PREFIX, is_typename
+from sfidl.wire import JSON_SUFFIX, PROTOBUF_TYPENAME_PREFIX, STATE_SCALARS, is_typename
 
 VND = "application/vnd."
 # What the playground image reads a body as when no Content-Type names a typename.
-PLAYGROUND_DEFAULT_TYPENAME = "io.statefun.types/string"
+PLAYGROUND_DEFAULT_TYPENAME = STATE_SCALARS["string"].typename
 
 
 def message_value(message: Message) -> bytes:
