@@ -10,12 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sfidl.diagnostics import CompileError, Diagnostic
+from sfidl.diagnostics import Diagnostic
 from sfidl.frontend import load_program
 from sfidl.gen.module_yaml import render_module_yaml, render_playground_module_yaml
 from sfidl.gen.proto import render_proto
 from sfidl.gen.protoc import compile_protos
-from sfidl.gen.stubs import StubNameClash, render_stubs, stubs_module
+from sfidl.gen.stubs import render_stubs, stubs_module
 from sfidl.model import Program
 
 
@@ -71,10 +71,7 @@ def _compile(path: Path, endpoint: str | None) -> Compiled:
     protos = {source.proto_file: render_proto(source) for source in program.files}
     files = {name: text.encode() for name, text in protos.items()}
     files.update(compile_protos(protos))
-    try:
-        files[f"{stubs_module(program)}.py"] = render_stubs(program).encode()
-    except StubNameClash as clash:
-        raise CompileError([Diagnostic(clash.span, str(clash))], loaded.sources) from None
+    files[f"{stubs_module(program)}.py"] = render_stubs(program).encode()
     files["module.yaml"] = render_module_yaml(program).encode()
     files["module.playground.yaml"] = render_playground_module_yaml(program).encode()
     return Compiled(program, files, loaded.warnings, dict(loaded.sources))

@@ -211,14 +211,14 @@ _LOWER_NAMES = st.sampled_from(
     "request reply correlation_id builtins typing google to max message map optional repeated "
     "returns state timer calls get set send run count error".split()
 ) | st.from_regex(r"[a-z][a-z0-9]{0,5}", fullmatch=True).filter(lambda n: not _reserved(n))
-# Members of generated classes may not hide the builtins beside them (ScalarState[str], ...).
-_STUB_NAMES = {"sf", "abc", "annotations", "timedelta", "str", "int", "float", "bool", "tuple"}
-_MEMBER_NAMES = _LOWER_NAMES.filter(lambda n: n not in _STUB_NAMES)
-# Not `Str`, `Int`, `Bool`...: their client accessors (`str`) would hide builtins the stubs
-# use, which the compiler rejects (test_a_name_that_would_hide_one_the_stubs_use_is_a_diagnostic).
-_FUNCTION_NAMES = st.sampled_from("F G Id Type List Object Main".split()) | st.from_regex(
-    r"F[a-z0-9]{0,4}", fullmatch=True
+# Names of what the stubs import, and builtins their annotations use: the stubs name those
+# privately (`_sf`, `_builtins.str`), so members and functions may take them.
+_MEMBER_NAMES = _LOWER_NAMES | st.sampled_from(
+    "sf abc annotations timedelta builtins property frozenset super tuple".split()
 )
+_FUNCTION_NAMES = st.sampled_from(
+    "F G Id Type List Object Main Self Str Int Super Sf Abc Builtins Property Frozenset".split()
+) | st.from_regex(r"F[a-z0-9]{0,4}", fullmatch=True)
 _SCALARS = (
     "double float int32 int64 uint32 uint64 sint32 sint64 fixed32 fixed64 sfixed32 sfixed64 "
     "bool string bytes"
@@ -518,18 +518,18 @@ def test_valid_programs_pass_mypy_strict_and_import(texts: list[str]) -> None:
             assert imported.returncode == 0, f"{imported.stderr}\n{text}"
 
 
-def test_a_name_that_would_hide_one_the_stubs_use_is_a_diagnostic() -> None:
-    # Class-scope annotations see class members: a client accessor `str` (for `Str`)
-    # would hide the builtin in `def main(self, id: str)` after it.
+def test_names_of_builtins_and_of_the_stubs_imports_compile_import_and_type_check() -> None:
+    # A client accessor `str` (for `Str`) before `def main(self, id: _builtins.str)`, a
+    # function `Self` (the application's argument `self`), states named like the imports.
     text = (
         "namespace a;\nmessage M {}\nmessage N {}\nfunction Str { on h(M); }\n"
-        "function Main { on h(M); }\nfunction G { on g(M) sends Str.h, Main.h; on k(N); }\n"
+        "function Main { on h(M); }\nfunction G { state sf: int32; state abc: string;\n"
+        "  on g(M) sends Str.h, Main.h; on k(N); }\nfunction Self { on str(M); }\n"
         'ingress i: kafka topic "t" -> G.g;\n'
     )
-    with _folder() as folder, pytest.raises(CompileError) as raised:
-        (folder / "a.sfidl").write_text(text)
-        compile_file(folder / "a.sfidl")
-    assert "`str`, the Python name of the function Str, would hide" in raised.value.render()
+    test_valid_programs_pass_mypy_strict_and_import.hypothesis.inner_test(  # type: ignore[attr-defined]
+        [text]
+    )
 
 
 def test_names_that_hide_nothing_where_they_stand_are_accepted() -> None:

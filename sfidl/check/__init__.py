@@ -18,6 +18,7 @@ from sfidl.check.envelopes import declare_envelopes
 from sfidl.check.functions import FunctionSignature, build_signatures, declare_functions
 from sfidl.check.io import build_egresses, build_ingresses, check_settings
 from sfidl.check.names import check_identifier
+from sfidl.check.python_names import check_python_names
 from sfidl.check.report import Reporter
 from sfidl.check.scope import Resolver, SymbolTable
 from sfidl.check.types import build_enum, build_message, declare_types
@@ -117,6 +118,9 @@ def check(units: Sequence[Unit]) -> CheckResult:
             hint="StateFun does not start a module without an ingress",
             code=rules.NO_INGRESS,
         )
+    if program is not None and not report.has_errors:
+        # Rules over names derived from the whole program: the stubs'.
+        check_python_names(report, program)
     return CheckResult(None if report.has_errors else program, tuple(report.diagnostics))
 
 

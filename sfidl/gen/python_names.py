@@ -6,12 +6,13 @@ from collections.abc import Iterable
 
 from sfidl.gen.black_layout import docstring as black_docstring
 from sfidl.gen.black_layout import plain_docstring
-from sfidl.model import TypeKind, TypeRef
+from sfidl.model import Program, TypeKind, TypeRef
 from sfidl.wire import STATE_SCALARS
 
-# Python types of the scalars a state can hold, and the runtime's SDK type constant.
+# Python types of the scalars a state can hold, and the runtime's SDK type constant (as the
+# stubs spell it: they import sfidl.runtime as `_sf`).
 STATE_SCALAR_PYTHON = {
-    name: (scalar.python, f"sf.{scalar.constant}") for name, scalar in STATE_SCALARS.items()
+    name: (scalar.python, f"_sf.{scalar.constant}") for name, scalar in STATE_SCALARS.items()
 }
 
 _UNITS = (
@@ -28,31 +29,47 @@ def pb2_module(proto_file: str) -> str:
     return proto_file.removesuffix(".proto").replace("/", ".") + "_pb2"
 
 
-def pb2_alias(proto_file: str) -> str:
-    """The name the stubs import that module under."""
-    return pb2_module(proto_file).rsplit(".", 1)[-1]
+class Pb2Aliases:
+    """The private name the stubs import each .proto's ``_pb2`` module under: ``_shop_pb2``.
+
+    The program's own files have distinct stems, so their names are distinct. A well-known
+    type's module (``google.protobuf.timestamp_pb2``) takes ``_timestamp_pb2``, or
+    ``_timestamp_pb2_`` when one of the program's files is ``timestamp.sfidl`` (no file's
+    name ends in `_`). No declared name starts with `_`, so none of these hides one.
+    """
+
+    def __init__(self, program: Program) -> None:
+        self.own = {f"_{pb2_module(s.proto_file)}" for s in program.files}
+
+    def __call__(self, proto_file: str) -> str:
+        module = pb2_module(proto_file)
+        alias = "_" + module.rsplit(".", 1)[-1]
+        return alias + "_" if "." in module and alias in self.own else alias
 
 
-def import_line(proto_file: str) -> str:
+def import_line(proto_file: str, alias: str) -> str:
+    """``import shop_pb2 as _shop_pb2``, ``from google.protobuf import x_pb2 as _x_pb2``."""
     module = pb2_module(proto_file)
     if "." in module:
         package, name = module.rsplit(".", 1)
-        return f"from {package} import {name}"
-    return f"import {module}"
+        return f"from {package} import {name} as {alias}"
+    return f"import {module} as {alias}"
 
 
-def python_type(ref: TypeRef) -> str:
-    """The annotation for a value of ``ref``: a message class, or a scalar's Python type."""
+def python_type(ref: TypeRef, modules: Pb2Aliases) -> str:
+    """The annotation for a value of ``ref`` in the stubs: a message class of a module
+    imported under its private name, or a scalar's builtin type."""
     if ref.kind is TypeKind.SCALAR:
-        return STATE_SCALAR_PYTHON[ref.name][0]
-    return f"{pb2_alias(ref.proto_file)}.{ref.local_name}"
+        return f"_builtins.{STATE_SCALAR_PYTHON[ref.name][0]}"
+    return f"{modules(ref.proto_file)}.{ref.local_name}"
 
 
 def timedelta_expr(millis: int) -> str:
-    """The shortest exact ``timedelta(...)`` for a whole number of milliseconds."""
+    """The shortest exact ``_timedelta(...)`` for a whole number of milliseconds (the stubs
+    import ``datetime.timedelta`` as ``_timedelta``)."""
     for unit, size in _UNITS:
         if millis % size == 0:
-            return f"timedelta({unit}={millis // size})"
+            return f"_timedelta({unit}={millis // size})"
     raise AssertionError("unreachable: milliseconds divide every integer")
 
 

@@ -8,7 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sfidl.diagnostics import Span
+from sfidl.check.python_names import (
+    FIXED_NAMES,
+    MemberContext as MemberContextNames,
+    all_rpcs,
+    app_class_name,
+    app_keyword,
+    declarations,
+    egress_constant_name,
+    error_class_name,
+    error_types,
+    member_contexts,
+    outcome_alias,
+    rpc_constant_name,
+    rpc_ref_of,
+)
 from sfidl.gen.python_format import format_python
 from sfidl.gen.python_names import (
     STATE_SCALAR_PYTHON,
@@ -17,7 +31,7 @@ from sfidl.gen.python_names import (
     string_literal,
     tuple_literal,
     import_line,
-    pb2_alias,
+    Pb2Aliases,
     literal,
     python_type,
     timedelta_expr,
@@ -56,21 +70,17 @@ from sfidl.model import (
 from sfidl.naming import pascal_case, snake_case
 
 
-class StubNameClash(Exception):
-    """Two generated Python names coincide: a user error, reported at the second declaration."""
-
-    def __init__(self, message: str, span: Span) -> None:
-        super().__init__(message)
-        self.span = span
-
-
 def stubs_module(program: Program) -> str:
     """The module name of the stubs: ``shop_sfidl``."""
     return f"{program.root.stem}_sfidl"
 
 
 def render_stubs(program: Program) -> str:
-    """The text of ``<name>_sfidl.py``, exactly as black formats it; byte-identical for the same program."""
+    """The text of ``<name>_sfidl.py``, exactly as black formats it; byte-identical for the same program.
+
+    Any checked program renders: the stubs refer to what they import by private names,
+    and the checker (sfidl/check/python_names.py) refuses declarations sharing a name.
+    """
     view = _Builder(program).build()
     return format_python(render_template("stubs.py.j2", _FILTERS, view=view))
 
@@ -84,65 +94,26 @@ _FILTERS: dict[str, Callable[..., str]] = {
 }
 
 
-# Top-level names of every stubs module (imports and constants the template writes).
-_FIXED_NAMES = (
-    "annotations",
-    "abc",
-    "timedelta",
-    "TypeAlias",
-    "sf",
-    "CallId",
-    "Timeout",
-    "TimerId",
-    "NAMESPACE",
-    "MANIFEST",
-)
-
-
-def error_class_name(ref: TypeRef) -> str:
-    """``OutOfStock`` -> ``OutOfStockError`` (a name already ending in ``Error`` is kept)."""
-    name = ref.local_name.replace(".", "")
-    return name if name.endswith("Error") else name + "Error"
-
-
-def _rpc_constant_name(rpc: RpcRef) -> str:
-    return f"RPC_{snake_case(rpc.function).upper()}_{rpc.handler.upper()}"
-
-
-def _outcome_alias(rpc: RpcRef) -> str:
-    return f"{rpc.function}{pascal_case(rpc.handler)}Outcome"
-
-
-def _egress_constant_name(egress: Egress) -> str:
-    return f"EGRESS_{egress.name.upper()}"
-
-
 class _Builder:
     def __init__(self, program: Program) -> None:
         self.program = program
         self.egress_by_name = {e.name: e for e in program.egresses}
-        # generated top-level name -> what it was made for
-        self.names: dict[str, str] = {name: "sfidl's own use" for name in _FIXED_NAMES}
-        self.spans: dict[str, Span] = {}  # where each name the program caused comes from
+        self.modules = Pb2Aliases(program)
         self.proto_files: set[str] = set()  # the _pb2 modules the stubs refer to
+        # Module-level names a member of a generated class would hide from the annotations
+        # after it (class scope comes first): those annotations use a private alias instead.
+        referenced = {d.name for d in declarations(program) if d.key[0] in _REFERENCED}
+        self.hidden = sorted(referenced & _member_names(program))
 
     def py(self, ref: TypeRef) -> str:
         """The Python spelling of ``ref``, remembering the module it needs imported."""
         if ref.kind is not TypeKind.SCALAR:
             self.proto_files.add(ref.proto_file)
-        return python_type(ref)
+        return python_type(ref, self.modules)
 
-    def claim(self, name: str, purpose: str, span: Span) -> str:
-        """Reserve a top-level name of the stubs for ``purpose`` (declared at ``span``)."""
-        if name in self.names and self.names[name] != purpose:
-            raise StubNameClash(
-                f"the generated Python name `{name}` is needed for both {self.names[name]} "
-                f"and {purpose}; rename one of them",
-                span,
-            )
-        self.names[name] = purpose
-        self.spans[name] = span
-        return name
+    def ref(self, name: str) -> str:
+        """How an annotation inside a generated class names the module-level ``name``."""
+        return _alias(name) if name in self.hidden else name
 
     def build(self) -> StubsView:
         program = self.program
@@ -150,11 +121,6 @@ class _Builder:
         rpcs = self._rpcs()
         egresses = tuple(self._egress(e) for e in program.egresses)
         functions = tuple(self._function(f) for f in program.functions)
-        app_class = self.claim(
-            pascal_case(program.root.stem) + "App",
-            "the application class",
-            program.functions[0].span if program.functions else Span.point(program.root.path, 1, 1),
-        )
         ingresses = tuple(
             IngressEntry(
                 typename=i.typename,
@@ -165,97 +131,40 @@ class _Builder:
             )
             for i in program.ingresses
         )
-        self._check_members()
+        keywords = tuple((app_keyword(f), f.name) for f in program.functions)
         return StubsView(
             source=program.root.file_name,
             namespace=program.namespace,
             doc=program.root.doc,
+            exports=FIXED_NAMES[:3],
             errors=errors,
             rpcs=rpcs,
             egresses=egresses,
             functions=functions,
             ingresses=ingresses,
-            imports=tuple(import_line(p) for p in sorted(self.proto_files)),
-            app_class=app_class,
-            app_params=self._app_params(),
+            imports=tuple(import_line(p, self.modules(p)) for p in sorted(self.proto_files)),
+            aliases=tuple((_alias(name), name) for name in self.hidden),
+            app_class=app_class_name(program),
+            app_self="_self" if any(k == "self" for k, _ in keywords) else "self",
+            app_params=keywords,
             endpoint=literal(program.endpoint) if program.endpoint else "None",
         )
-
-    def _check_members(self) -> None:
-        """No method or attribute of a generated class may hide a name its annotations use.
-
-        Annotations are resolved in class scope: a handler named ``sf`` or ``str``, or
-        like a generated class or module, would hide it from every later annotation.
-        """
-        modules = {pb2_alias(p) for p in self.proto_files}
-        for module in sorted(modules & self.spans.keys()):
-            raise StubNameClash(
-                f"the generated Python name `{module}` is needed for both {self.names[module]} "
-                "and the imported protobuf module; rename it",
-                self.spans[module],
-            )
-        taken = {*self.names, *modules}
-        for function in self.program.functions:
-            for name, span, what, builtins in _members(function):
-                if name in taken or name in builtins:
-                    raise StubNameClash(
-                        f"`{name}`, the Python name of {what}, would hide the name `{name}` "
-                        f"that the generated classes of {function.name} use; rename it",
-                        span,
-                    )
-
-    def _app_params(self) -> tuple[tuple[str, str], ...]:
-        """The application's keyword arguments: one per function, then ``playground``."""
-        params = []
-        for function in self.program.functions:
-            keyword = snake_case(function.name)
-            if keyword == "playground":
-                raise StubNameClash(
-                    f"the function {function.name} would be the application's `playground` "
-                    "argument, which selects the playground's egress records; rename it",
-                    function.span,
-                )
-            params.append((keyword, function.name))
-        return tuple(params)
 
     # -- module-level declarations -----------------------------------------------------
 
     def _errors(self) -> tuple[ErrorClass, ...]:
-        errors: dict[str, ErrorClass] = {}
-        for source in self.program.files:
-            for message in source.messages:
-                if message.origin is not MessageOrigin.ERROR:
-                    continue
-                ref = TypeRef(
-                    TypeKind.MESSAGE, message.full_name, source.package, source.proto_file
-                )
-                name = self.claim(
-                    error_class_name(ref), f"the error {message.full_name}", message.span
-                )
-                errors[name] = ErrorClass(name=name, message=self.py(ref), doc=message.doc)
-        return tuple(errors.values())
-
-    def _all_rpcs(self) -> list[tuple[RpcRef, Span]]:
-        """The request/reply handlers the program implements or calls, each once, with where."""
-        found: dict[tuple[str, str], tuple[RpcRef, Span]] = {}
-        for function in self.program.functions:
-            for handler in function.handlers:
-                if handler.kind is HandlerKind.RPC:
-                    ref = _rpc_ref_of(function, handler)
-                    found.setdefault((ref.function_typename, ref.handler), (ref, handler.span))
-            for call in function.calls:
-                for rpc in call.targets:
-                    found.setdefault((rpc.function_typename, rpc.handler), (rpc, call.span))
-        return list(found.values())
+        return tuple(
+            ErrorClass(name=error_class_name(ref), message=self.py(ref), doc=message.doc)
+            for ref, message in error_types(self.program)
+        )
 
     def _rpcs(self) -> tuple[RpcConstant, ...]:
         constants = []
-        for rpc, span in self._all_rpcs():
-            what = f"{rpc.function}.{rpc.handler}"
+        for rpc, _ in all_rpcs(self.program):
             errors = tuple(error_class_name(e) for e in rpc.errors)
             constants.append(
                 RpcConstant(
-                    name=self.claim(_rpc_constant_name(rpc), what, span),
+                    name=rpc_constant_name(rpc),
                     function=rpc.function_typename,
                     handler=rpc.handler,
                     request=self.py(rpc.request),
@@ -263,21 +172,19 @@ class _Builder:
                     call_envelope=self.py(rpc.call_envelope),
                     reply_envelope=self.py(rpc.reply_envelope),
                     errors=errors,
-                    outcome_alias=self.claim(_outcome_alias(rpc), f"the outcome of {what}", span),
-                    outcome=" | ".join((self.py(rpc.reply), *errors, "sf.Timeout")),
+                    outcome_alias=outcome_alias(rpc),
+                    outcome=" | ".join((self.py(rpc.reply), *errors, "_sf.Timeout")),
                 )
             )
         return tuple(constants)
 
     def _egress(self, egress: Egress) -> EgressConstant:
         return EgressConstant(
-            name=self.claim(
-                _egress_constant_name(egress), f"the egress {egress.name}", egress.span
-            ),
+            name=egress_constant_name(egress),
             typename=egress.typename,
             kind=egress.kind.name,
             sink=literal(egress.sink),
-            message="sf.DeadLetter" if egress.message is None else self.py(egress.message),
+            message="_sf.DeadLetter" if egress.message is None else self.py(egress.message),
             dead_letters=egress.is_dead_letter,
         )
 
@@ -285,33 +192,9 @@ class _Builder:
 
     def _function(self, function: Function) -> FunctionView:
         name = function.name
-        self.claim(name, f"the function {name}", function.span)
-        context = self.claim(f"{name}Context", f"the context of {name}", function.span)
-        state_class = self.claim(f"{name}State", f"the state of {name}", function.span)
-        contexts: dict[str, MemberContext] = {}  # member name -> its own context class
-        context_of: dict[str, str] = {}  # member name -> the context class its method takes
-        for member in function.members:
-            defers = isinstance(member, Handler) and function.defers(member.name)
-            own = self._member_context(function, member.name, member.effects, defers, context)
-            if own is not None:
-                contexts[member.name] = own
-            context_of[member.name] = own.name if own else context
-        for call in function.calls:
-            declarers = [
-                contexts[m.name]
-                for m in function.members
-                if any(c.continuation == call.continuation for c in m.calls)
-            ]
-            if len(declarers) == 1 and not declarers[0].defers:
-                # A continuation goes on with what its member started: the same context
-                # (but only the rpc itself may defer its answer).
-                context_of[call.continuation] = declarers[0].name
-                continue
-            effects = function.continuation_effects(call.continuation)
-            own = self._member_context(function, call.continuation, effects, False, context)
-            assert own is not None, "a continuation's effects include the call leading to it"
-            contexts[call.continuation] = own
-            context_of[call.continuation] = own.name
+        context = f"{name}Context"
+        own, context_of = member_contexts(function)
+        contexts = tuple(self._member_context(c, context) for c in own)
 
         def own_context(member: str) -> str | None:
             return None if context_of[member] == context else context_of[member]
@@ -320,17 +203,17 @@ class _Builder:
             name=name,
             typename=function.typename,
             doc=function.doc,
-            state_class=state_class,
+            state_class=f"{name}State",
             states=tuple(self._state_attr(s) for s in function.states),
             context_class=context,
-            member_contexts=tuple(contexts.values()),
+            member_contexts=contexts,
             abstract_methods=self._abstract_methods(function, context_of),
             spec_handlers=tuple(
                 self._spec_handler(function, h, own_context(h.name)) for h in function.handlers
             ),
             spec_timers=tuple(
                 self._spec_call(
-                    "sf.TimerSpec",
+                    "_sf.TimerSpec",
                     [f'"{t.name}"', self.py(t.message)],
                     t.effects,
                     own_context(t.name),
@@ -348,24 +231,14 @@ class _Builder:
             exclusive=function.exclusive,
         )
 
-    def _member_context(
-        self, function: Function, member: str, effects: Effects, defers: bool, base: str
-    ) -> MemberContext | None:
-        """The context class of one member, or None when it declared nothing (it takes the base)."""
-        if effects == Effects() and not defers:
-            return None
-        stem = f"{function.name}{pascal_case(member)}"
-        span = function.span
-
-        def part_class(suffix: str, what: str) -> str:
-            return self.claim(f"{stem}{suffix}", f"the {what} of {function.name}.{member}", span)
-
-        clients = self._clients(function, stem, effects)
+    def _member_context(self, names: MemberContextNames, base: str) -> MemberContext:
+        """The context class of one member that declared something, and its parts' classes."""
+        function, effects = names.function, names.effects
         egress = tuple(
             Method(
                 name=e,
                 params="",
-                returns=f"sf.Egress[{self.py(self._egress_message(e))}]",
+                returns=f"_sf.Egress[{self.py(self._egress_message(e))}]",
                 doc=self.egress_by_name[e].doc,
                 body=f'return self._egress("{self.egress_by_name[e].typename}", '
                 f"{self.py(self._egress_message(e))})",
@@ -377,7 +250,7 @@ class _Builder:
             Method(
                 name=t,
                 params="",
-                returns=f"sf.Timer[{self.py(timers_by_name[t].message)}]",
+                returns=f"_sf.Timer[{self.py(timers_by_name[t].message)}]",
                 doc=timers_by_name[t].doc,
                 body=f'return self._timer("{t}", {self.py(timers_by_name[t].message)})',
             )
@@ -386,20 +259,13 @@ class _Builder:
         joins = tuple(self._join_method(c) for c in effects.calls if c.is_join)
         handlers = {h.name: h for h in function.handlers}
         replies = tuple(self._replies_method(function, handlers[r]) for r in effects.completes)
-        kinds = (
-            ("functions", "Functions", "clients", bool(clients)),
-            ("egress", "Egress", "egresses", bool(egress)),
-            ("timers", "Timers", "timers", bool(timers)),
-            ("joins", "Joins", "joins", bool(joins)),
-            ("replies", "Replies", "deferred replies", bool(replies)),
-        )
-        cls = {part: part_class(suffix, what) for part, suffix, what, present in kinds if present}
+        cls = {part: name for part, name, _ in names.parts()}
         return MemberContext(
-            name=part_class("Context", "context"),
-            member=f"{function.name}.{member}",
+            name=names.name,
+            member=f"{function.name}.{names.member}",
             base=base,
-            parts=tuple(Part(part, cls[part]) for part, *_ in kinds if part in cls),
-            clients=clients,
+            parts=tuple(Part(part, name) for part, name in cls.items()),
+            clients=self._clients(names),
             functions_class=cls.get("functions", ""),
             egress_class=cls.get("egress", ""),
             egress=egress,
@@ -409,18 +275,18 @@ class _Builder:
             joins=joins,
             replies_class=cls.get("replies", ""),
             replies=replies,
-            defers=defers,
+            defers=names.defers,
         )
 
     def _replies_method(self, function: Function, handler: Handler) -> Method:
-        rpc = _rpc_ref_of(function, handler)
-        errors = " | ".join(error_class_name(e) for e in rpc.errors) or "sf.Never"
+        rpc = rpc_ref_of(function, handler)
+        errors = " | ".join(self.ref(error_class_name(e)) for e in rpc.errors) or "_sf.Never"
         return Method(
             name=handler.name,
             params="",
-            returns=f"sf.PendingReplies[{self.py(rpc.reply)}, {errors}]",
+            returns=f"_sf.PendingReplies[{self.py(rpc.reply)}, {errors}]",
             doc=f"Complete a deferred reply of `{handler.name}` with its reply or a declared error.",
-            body=f"return self._replies({_rpc_constant_name(rpc)})",
+            body=f"return self._replies({rpc_constant_name(rpc)})",
         )
 
     def _egress_message(self, name: str) -> TypeRef:
@@ -431,34 +297,27 @@ class _Builder:
 
     def _spec_handler(self, function: Function, handler: Handler, context: str | None) -> str:
         if handler.kind is HandlerKind.RPC:
-            rpc = _rpc_ref_of(function, handler)
-            args = [f'"{handler.name}"', _rpc_constant_name(rpc)]
+            rpc = rpc_ref_of(function, handler)
+            args = [f'"{handler.name}"', rpc_constant_name(rpc)]
             if function.defers(handler.name):
                 args.append("defers=True")
-            return self._spec_call("sf.RequestReply", args, handler.effects, context)
+            return self._spec_call("_sf.RequestReply", args, handler.effects, context)
         return self._spec_call(
-            "sf.OneWay", [f'"{handler.name}"', self.py(handler.request)], handler.effects, context
+            "_sf.OneWay", [f'"{handler.name}"', self.py(handler.request)], handler.effects, context
         )
 
-    def _clients(self, function: Function, stem: str, effects: Effects) -> tuple[ClientClass, ...]:
+    def _clients(self, names: MemberContextNames) -> tuple[ClientClass, ...]:
         by_target: dict[str, list[Method]] = {}
-        targets: dict[str, str] = {}
-        for call in effects.calls:
-            if call.is_join:
-                continue
-            rpc = call.targets[0]
-            targets[rpc.function_typename] = rpc.function
-            by_target.setdefault(rpc.function_typename, []).append(self._call_method(call))
-        for send in effects.sends:
-            targets[send.function_typename] = send.function
+        for call in names.effects.calls:
+            if not call.is_join:
+                typename = call.targets[0].function_typename
+                by_target.setdefault(typename, []).append(self._call_method(call))
+        for send in names.effects.sends:
             by_target.setdefault(send.function_typename, []).append(self._send_method(send))
+        targets = names.client_targets()
         return tuple(
             ClientClass(
-                name=self.claim(
-                    f"{stem}To{targets[typename]}",
-                    f"the client of {targets[typename]} in {stem}",
-                    function.span,
-                ),
+                name=self.ref(names.client_class(targets[typename])),
                 target=targets[typename],
                 accessor=snake_case(targets[typename]),
                 typename=typename,
@@ -470,17 +329,18 @@ class _Builder:
     def _join_method(self, call: Call) -> Method:
         names = _join_parameter_names(call)
         params = [
-            f"{name}: tuple[str, {self.py(rpc.request)}]" for name, rpc in zip(names, call.targets)
+            f"{name}: _builtins.tuple[_builtins.str, {self.py(rpc.request)}]"
+            for name, rpc in zip(names, call.targets)
         ]
         requests = tuple_literal(
-            f"({_rpc_constant_name(rpc)}, *{name})" for name, rpc in zip(names, call.targets)
+            f"({rpc_constant_name(rpc)}, *{name})" for name, rpc in zip(names, call.targets)
         )
         params.extend(self._call_options(call))
         carried = "carry" if call.carries else "None"
         return Method(
             name=call.continuation,
             params=", ".join(params),
-            returns="sf.CallId",
+            returns="_sf.CallId",
             doc=(
                 "Call "
                 + ", ".join(f"{r.function}.{r.handler}" for r in call.targets)
@@ -494,17 +354,17 @@ class _Builder:
     ) -> tuple[Method, ...]:
         methods = []
         for handler in function.handlers:
-            context = context_of[handler.name]
+            context = self.ref(context_of[handler.name])
             if handler.kind is HandlerKind.RPC:
-                rpc = _rpc_ref_of(function, handler)
+                rpc = rpc_ref_of(function, handler)
                 errors = [error_class_name(e) for e in handler.errors]
-                answers = [self.py(rpc.reply), *errors]
+                answers = [self.py(rpc.reply), *map(self.ref, errors)]
                 doc = handler.doc
                 if errors:
                     doc += "\n\nReturn (or raise) " + " or ".join(f"`{e}`" for e in errors)
                     doc += " to answer with that error."
                 if function.defers(handler.name):
-                    answers.append("sf.Deferred")
+                    answers.append("_sf.Deferred")
                     doc += (
                         "\n\nReturn `ctx.defer()` to answer later, from a member that completes it."
                     )
@@ -529,13 +389,14 @@ class _Builder:
             methods.append(
                 Method(
                     name=timer.name,
-                    params=f"ctx: {context_of[timer.name]}, message: {self.py(timer.message)}",
+                    params=f"ctx: {self.ref(context_of[timer.name])}, "
+                    f"message: {self.py(timer.message)}",
                     returns=_maybe_async("None"),
                     doc=timer.doc or f"The timer `{timer.name}` fired.",
                 )
             )
         for call in function.calls:
-            methods.append(self._continuation_method(call, context_of[call.continuation]))
+            methods.append(self._continuation_method(call, self.ref(context_of[call.continuation])))
         methods += [self._upgrade_method(s) for s in function.states if s.migrate_from]
         return tuple(methods)
 
@@ -566,11 +427,11 @@ class _Builder:
             default = state.default if state.default is not None else _ZERO[python]
             if python == "float":
                 default = float(default)
-            descriptor = f"sf.ScalarState({sdk_type}, {literal(default)}{expiry}"
-            annotation = f"sf.ScalarState[{python}]"
+            descriptor = f"_sf.ScalarState({sdk_type}, {literal(default)}{expiry}"
+            annotation = f"_sf.ScalarState[_builtins.{python}]"
         else:
-            descriptor = f"sf.MessageState({self.py(state.type)}{expiry}"
-            annotation = f"sf.MessageState[{self.py(state.type)}]"
+            descriptor = f"_sf.MessageState({self.py(state.type)}{expiry}"
+            annotation = f"_sf.MessageState[{self.py(state.type)}]"
         if state.migrate_from is not None:
             previous = state.migrate_from
             is_scalar = previous.kind is TypeKind.SCALAR
@@ -587,7 +448,7 @@ class _Builder:
         if call.carries is not None:
             options.append(f"carry: {self.py(call.carries)}")
         default = "None" if call.timeout_millis is None else timedelta_expr(call.timeout_millis)
-        options.append(f"timeout: timedelta | None = {default}")
+        options.append(f"timeout: _timedelta | None = {default}")
         return options
 
     def _call_method(self, call: Call) -> Method:
@@ -597,9 +458,9 @@ class _Builder:
         return Method(
             name=rpc.handler,
             params=", ".join(params),
-            returns="sf.CallId",
+            returns="_sf.CallId",
             doc=f"Call {rpc.function}.{rpc.handler}; the outcome goes to `{call.continuation}`.",
-            body=f'return self._call({_rpc_constant_name(rpc)}, "{call.continuation}", request, {carried}, timeout)',
+            body=f'return self._call({rpc_constant_name(rpc)}, "{call.continuation}", request, {carried}, timeout)',
         )
 
     def _send_method(self, send: SendRef) -> Method:
@@ -613,15 +474,16 @@ class _Builder:
 
     def _continuation_method(self, call: Call, context: str) -> Method:
         if call.is_join:
-            outcomes = ", ".join(_outcome_alias(r) for r in call.targets)
+            outcomes = ", ".join(self.ref(outcome_alias(r)) for r in call.targets)
             requests = ", ".join(self.py(r.request) for r in call.targets)
-            params = f"ctx: {context}, outcomes: tuple[{outcomes}], requests: tuple[{requests}]"
+            params = f"ctx: {context}, outcomes: _builtins.tuple[{outcomes}], requests: _builtins.tuple[{requests}]"
             what = ", ".join(f"{r.function}.{r.handler}" for r in call.targets)
             doc = f"The outcomes of {what}, in that order, once every one is known."
         else:
             rpc = call.targets[0]
             params = (
-                f"ctx: {context}, outcome: {_outcome_alias(rpc)}, request: {self.py(rpc.request)}"
+                f"ctx: {context}, outcome: {self.ref(outcome_alias(rpc))}, "
+                f"request: {self.py(rpc.request)}"
             )
             doc = f"The outcome of a call to {rpc.function}.{rpc.handler}."
         if call.carries is not None:
@@ -629,18 +491,18 @@ class _Builder:
         return Method(name=call.continuation, params=params, returns=_maybe_async("None"), doc=doc)
 
     def _spec_continuation(self, call: Call, effects: Effects, context: str | None) -> str:
-        targets = tuple_literal(_rpc_constant_name(r) for r in call.targets)
+        targets = tuple_literal(rpc_constant_name(r) for r in call.targets)
         args = [f'"{call.continuation}"', targets]
         if call.carries is not None:
             args.append(f"carries={self.py(call.carries)}")
         if call.timeout_millis is not None:
             args.append(f"timeout={timedelta_expr(call.timeout_millis)}")
-        return self._spec_call("sf.Continuation", args, effects, context)
+        return self._spec_call("_sf.Continuation", args, effects, context)
 
     def _spec_call(
         self, constructor: str, args: list[str], effects: Effects, context: str | None
     ) -> str:
-        """``sf.OneWay("add", ..., effects=sf.Effects(...), context=...)``: a member's spec with
+        """``_sf.OneWay("add", ..., effects=_sf.Effects(...), context=...)``: a member's spec with
         what it may do and the context class it gets (the function's when None)."""
         declared = [
             (kind, items)
@@ -655,72 +517,56 @@ class _Builder:
         ]
         if declared:
             fields = ", ".join(
-                f"{kind}=frozenset({{{', '.join(sorted(items))}}})" for kind, items in declared
+                f"{kind}=_builtins.frozenset({{{', '.join(sorted(items))}}})"
+                for kind, items in declared
             )
-            args = [*args, f"effects=sf.Effects({fields})"]
+            args = [*args, f"effects=_sf.Effects({fields})"]
         if context is not None:
             args = [*args, f"context={context}"]
         return f"{constructor}({', '.join(args)})"
 
 
-# The builtins each kind of generated class names in its annotations.
-_STATE_BUILTINS = frozenset({"int", "float", "bool", "str"})  # ScalarState[...]
-_BASE_BUILTINS = frozenset({"tuple"})  # a join's continuation: outcomes: tuple[...]
-_CLIENT_BUILTINS = frozenset({"timedelta"})  # timeout: timedelta | None
-_JOIN_BUILTINS = frozenset({"tuple", "str", "timedelta"})  # (id, request): tuple[str, ...]
-_ACCESSOR_BUILTINS = frozenset({"str"})  # def inventory(self, id: str)
+# The kinds of module-level names (sfidl.check.python_names.Declared.key) that annotations
+# inside a class with declared members name: contexts, errors, outcomes and clients.
+_REFERENCED = frozenset({"context", "error", "outcome", "client"})
 
 
-def _members(function: Function) -> list[tuple[str, Span, str, frozenset[str]]]:
-    """The names a function's generated classes define: where, what, and the builtins beside them."""
-    members = [(s.name, s.span, f"the state {s.name}", _STATE_BUILTINS) for s in function.states]
-    for name, span, what in (
-        *((h.name, h.span, f"the handler {h.name}") for h in function.handlers),
-        *((t.name, t.span, f"the timer {t.name}") for t in function.timers),
-    ):
-        members.append((name, span, what, _BASE_BUILTINS))
-    for member in function.members:
-        targets: list[tuple[str, str]] = []
-        for call in member.calls:
-            what = f"the continuation {call.continuation}"
-            uses = _JOIN_BUILTINS if call.is_join else _BASE_BUILTINS
-            members.append((call.continuation, call.span, what, uses))
-            if not call.is_join:
-                targets += [(r.function, r.handler) for r in call.targets]
-        targets += [(s.function, s.handler) for s in member.sends]
-        for target, handler in targets:
-            what = f"the handler {target}.{handler}"
-            members.append((handler, member.span, what, _CLIENT_BUILTINS))
-            what = f"the function {target}"
-            members.append((snake_case(target), member.span, what, _ACCESSOR_BUILTINS))
-        members += [(e, member.span, f"the egress {e}", frozenset()) for e in member.emits]
-    return members
+def _member_names(program: Program) -> set[str]:
+    """Every name a member of a generated class takes: states, handlers, timers and
+    continuations, and the egresses, timers, clients and replies of the context parts."""
+    names: set[str] = set()
+    for function in program.functions:
+        names.update(s.name for s in function.states)
+        names.update(m.name for m in function.members)
+        names.update(upgrade_method(s.name) for s in function.states if s.migrate_from)
+        for member in function.members:
+            names.update(member.emits)
+            for call in member.calls:
+                names.add(call.continuation)
+                for rpc in call.targets:
+                    names.update((rpc.handler, snake_case(rpc.function)))
+            for send in member.sends:
+                names.update((send.handler, snake_case(send.function)))
+    return names
+
+
+def _alias(name: str) -> str:
+    """The private alias of a module-level name a class member hides: ``_CartAddContext``."""
+    return f"_{name}"
 
 
 def _maybe_async(returns: str) -> str:
     """The return annotation of a user method: implementations may be ``async``."""
-    return f"sf.MaybeAwaitable[{returns}]"
+    return f"_sf.MaybeAwaitable[{returns}]"
 
 
 def _join_parameter_names(call: Call) -> list[str]:
-    """``fraud_counter_recent``, ...; a target joined twice gets its position appended."""
+    """``fraud_counter_recent``, ...; when two targets give one name (``A_b.c``, ``A.b_c``),
+    every name gets its position appended (``_<i>`` keeps them apart: each ends differently)."""
     names = [f"{snake_case(rpc.function)}_{rpc.handler}" for rpc in call.targets]
-    return [f"{n}_{i}" if names.count(n) > 1 else n for i, n in enumerate(names)]
-
-
-def _rpc_ref_of(function: Function, handler: Handler) -> RpcRef:
-    assert handler.reply is not None
-    assert handler.call_envelope is not None and handler.reply_envelope is not None
-    return RpcRef(
-        function=function.name,
-        function_typename=function.typename,
-        handler=handler.name,
-        request=handler.request,
-        reply=handler.reply,
-        errors=handler.errors,
-        call_envelope=handler.call_envelope,
-        reply_envelope=handler.reply_envelope,
-    )
+    if len(set(names)) < len(names):
+        return [f"{n}_{i}" for i, n in enumerate(names)]
+    return names
 
 
 _ZERO: dict[str, int | float | bool | str] = {"int": 0, "float": 0.0, "bool": False, "str": ""}

@@ -133,12 +133,17 @@ class StubsView:
     source: str
     namespace: str
     doc: str
+    exports: tuple[str, ...]  # the runtime's names the stubs re-export (``__all__``)
     imports: tuple[str, ...]
+    # ``(alias, name)``: a private alias of a module-level name some class member would hide
+    # from the annotations after it (class scope comes before module scope).
+    aliases: tuple[tuple[str, str], ...]
     errors: tuple[ErrorClass, ...]
     rpcs: tuple[RpcConstant, ...]
     egresses: tuple[EgressConstant, ...]
     functions: tuple[FunctionView, ...]
     ingresses: tuple[IngressEntry, ...]
     app_class: str
+    app_self: str  # ``self``, or ``_self`` when a function's keyword is ``self``
     app_params: tuple[tuple[str, str], ...]  # (keyword, function class)
     endpoint: str  # a Python expression

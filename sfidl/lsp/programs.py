@@ -13,9 +13,7 @@ from pathlib import Path
 
 from sfidl.diagnostics import Diagnostic, Severity
 from sfidl.frontend import Analysis, analyze
-from sfidl.gen.stubs import StubNameClash, render_stubs
 from sfidl.index import Index, build_index
-from sfidl.model import Program
 
 
 @dataclass(frozen=True)
@@ -45,11 +43,6 @@ class Programs:
     texts: dict[Path, str] = field(default_factory=dict)  # open documents, by resolved path
     snapshots: dict[Path, Snapshot] = field(default_factory=dict)
     published: set[Path] = field(default_factory=set)  # files shown with diagnostics
-    # Per root, the texts its stubs were last generated from and the clash found then:
-    # generating them is the slowest step, and most edits leave most programs as they were.
-    stubs: dict[Path, tuple[tuple[tuple[str, str], ...], Diagnostic | None]] = field(
-        default_factory=dict
-    )
 
     def set_text(self, path: Path, text: str) -> None:
         self.texts[path] = text
@@ -57,7 +50,6 @@ class Programs:
     def close(self, path: Path) -> None:
         self.texts.pop(path, None)
         self.snapshots.pop(path, None)
-        self.stubs.pop(path, None)
 
     def snapshot(self, path: Path) -> Snapshot | None:
         return self.snapshots.get(path)
@@ -84,11 +76,7 @@ class Programs:
             else:
                 snapshot = Snapshot(analysis, previous.index, previous.files, previous.sources)
             self.snapshots[root] = snapshot
-            diagnostics = analysis.diagnostics
-            if analysis.program is not None:
-                clash = self._stub_clash(root, analysis.program, analysis.sources)
-                diagnostics += () if clash is None else (clash,)
-            for diagnostic in diagnostics:
+            for diagnostic in analysis.diagnostics:
                 # Without its root, the checker takes the last import for the root: its
                 # warnings about the program as a whole would be about the wrong file.
                 if not parsed and diagnostic.severity is Severity.WARNING:
@@ -109,19 +97,3 @@ class Programs:
         }
         self.published = set(found)
         return result
-
-    def _stub_clash(
-        self, root: Path, program: Program, sources: Mapping[str, str]
-    ) -> Diagnostic | None:
-        """The error `sfidl compile` reports when the stubs' Python names collide."""
-        key = tuple(sorted(sources.items()))
-        cached = self.stubs.get(root)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        try:
-            render_stubs(program)
-            clash = None
-        except StubNameClash as error:
-            clash = Diagnostic(error.span, str(error))
-        self.stubs[root] = key, clash
-        return clash

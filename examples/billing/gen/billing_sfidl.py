@@ -9,63 +9,64 @@ payment is retried a few times, then the subscription is cancelled and the user 
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-import billing_pb2
+import billing_pb2 as _billing_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
 NAMESPACE = "com.example.billing"
 
 
-class DeclinedError(sf.RpcError[billing_pb2.Declined]):
+class DeclinedError(_sf.RpcError[_billing_pb2.Declined]):
     """The provider refused the payment."""
 
-    detail_type = billing_pb2.Declined
+    detail_type = _billing_pb2.Declined
 
 
-RPC_PAYMENT_CHARGE: sf.Rpc[billing_pb2.Charge, billing_pb2.Charged] = sf.Rpc(
+RPC_PAYMENT_CHARGE: _sf.Rpc[_billing_pb2.Charge, _billing_pb2.Charged] = _sf.Rpc(
     function="com.example.billing/payment",
     handler="charge",
-    request=billing_pb2.Charge,
-    reply=billing_pb2.Charged,
-    call_envelope=billing_pb2.PaymentChargeCall,
-    reply_envelope=billing_pb2.PaymentChargeReply,
+    request=_billing_pb2.Charge,
+    reply=_billing_pb2.Charged,
+    call_envelope=_billing_pb2.PaymentChargeCall,
+    reply_envelope=_billing_pb2.PaymentChargeReply,
     errors=(DeclinedError,),
 )
-PaymentChargeOutcome: TypeAlias = billing_pb2.Charged | DeclinedError | sf.Timeout
+PaymentChargeOutcome: _TypeAlias = _billing_pb2.Charged | DeclinedError | _sf.Timeout
 
-EGRESS_PAYMENT_REQUESTS = sf.EgressManifest(
+EGRESS_PAYMENT_REQUESTS = _sf.EgressManifest(
     typename="com.example.billing/payment_requests",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="payment-requests",
-    message=billing_pb2.PaymentRequest,
+    message=_billing_pb2.PaymentRequest,
 )
 
-EGRESS_NOTIFICATIONS = sf.EgressManifest(
+EGRESS_NOTIFICATIONS = _sf.EgressManifest(
     typename="com.example.billing/notifications",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="notifications",
-    message=billing_pb2.Notification,
+    message=_billing_pb2.Notification,
 )
 
-EGRESS_INCONSISTENCIES = sf.EgressManifest(
+EGRESS_INCONSISTENCIES = _sf.EgressManifest(
     typename="com.example.billing/inconsistencies",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="inconsistencies",
-    message=billing_pb2.Inconsistency,
+    message=_billing_pb2.Inconsistency,
 )
 
-EGRESS_DEAD_LETTERS = sf.EgressManifest(
+EGRESS_DEAD_LETTERS = _sf.EgressManifest(
     typename="com.example.billing/dead_letters",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="dead-letters",
-    message=sf.DeadLetter,
+    message=_sf.DeadLetter,
     dead_letters=True,
 )
 
@@ -73,266 +74,266 @@ EGRESS_DEAD_LETTERS = sf.EgressManifest(
 # -- Subscription (com.example.billing/subscription) ----------------------------------------
 
 
-class SubscriptionState(sf.State):
+class SubscriptionState(_sf.State):
     """The state of one Subscription instance."""
 
-    account: sf.MessageState[billing_pb2.Account] = sf.MessageState(billing_pb2.Account)
+    account: _sf.MessageState[_billing_pb2.Account] = _sf.MessageState(_billing_pb2.Account)
 
 
-class SubscriptionContext(sf.Context):
+class SubscriptionContext(_sf.Context):
     """What every method of Subscription may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> SubscriptionState:
         return self._part(SubscriptionState)
 
 
-class SubscriptionSubscribeToPayment(sf.FunctionClient):
+class SubscriptionSubscribeToPayment(_sf.FunctionClient):
     """What Subscription.subscribe may ask of an instance of Payment."""
 
     def charge(
         self,
-        request: billing_pb2.Charge,
+        request: _billing_pb2.Charge,
         *,
-        carry: billing_pb2.Bill,
-        timeout: timedelta | None = timedelta(minutes=10),
-    ) -> sf.CallId:
+        carry: _billing_pb2.Bill,
+        timeout: _timedelta | None = _timedelta(minutes=10),
+    ) -> _sf.CallId:
         """Call Payment.charge; the outcome goes to `charged`."""
         return self._call(RPC_PAYMENT_CHARGE, "charged", request, carry, timeout)
 
 
-class SubscriptionSubscribeFunctions(sf.Functions):
+class SubscriptionSubscribeFunctions(_sf.Functions):
     """The functions Subscription.subscribe calls or sends to, by instance id."""
 
-    def payment(self, id: str) -> SubscriptionSubscribeToPayment:
+    def payment(self, id: _builtins.str) -> SubscriptionSubscribeToPayment:
         """The Payment instance `id`."""
         return SubscriptionSubscribeToPayment(self._invocation, "com.example.billing/payment", id)
 
 
-class SubscriptionSubscribeEgress(sf.Egresses):
+class SubscriptionSubscribeEgress(_sf.Egresses):
     """The egresses Subscription.subscribe writes."""
 
-    @property
-    def notifications(self) -> sf.Egress[billing_pb2.Notification]:
-        return self._egress("com.example.billing/notifications", billing_pb2.Notification)
+    @_builtins.property
+    def notifications(self) -> _sf.Egress[_billing_pb2.Notification]:
+        return self._egress("com.example.billing/notifications", _billing_pb2.Notification)
 
 
-class SubscriptionSubscribeTimers(sf.Timers):
+class SubscriptionSubscribeTimers(_sf.Timers):
     """The timers Subscription.subscribe sets or cancels."""
 
-    @property
-    def bill(self) -> sf.Timer[billing_pb2.Bill]:
+    @_builtins.property
+    def bill(self) -> _sf.Timer[_billing_pb2.Bill]:
         """A period is due (or a failed charge is to be retried): charges it."""
-        return self._timer("bill", billing_pb2.Bill)
+        return self._timer("bill", _billing_pb2.Bill)
 
 
 class SubscriptionSubscribeContext(SubscriptionContext):
     """What Subscription.subscribe declared it may do, beside what every method of Subscription sees."""
 
-    @property
+    @_builtins.property
     def functions(self) -> SubscriptionSubscribeFunctions:
         return self._part(SubscriptionSubscribeFunctions)
 
-    @property
+    @_builtins.property
     def egress(self) -> SubscriptionSubscribeEgress:
         return self._part(SubscriptionSubscribeEgress)
 
-    @property
+    @_builtins.property
     def timers(self) -> SubscriptionSubscribeTimers:
         return self._part(SubscriptionSubscribeTimers)
 
 
-class SubscriptionCancelEgress(sf.Egresses):
+class SubscriptionCancelEgress(_sf.Egresses):
     """The egresses Subscription.cancel writes."""
 
-    @property
-    def notifications(self) -> sf.Egress[billing_pb2.Notification]:
-        return self._egress("com.example.billing/notifications", billing_pb2.Notification)
+    @_builtins.property
+    def notifications(self) -> _sf.Egress[_billing_pb2.Notification]:
+        return self._egress("com.example.billing/notifications", _billing_pb2.Notification)
 
 
-class SubscriptionCancelTimers(sf.Timers):
+class SubscriptionCancelTimers(_sf.Timers):
     """The timers Subscription.cancel sets or cancels."""
 
-    @property
-    def bill(self) -> sf.Timer[billing_pb2.Bill]:
+    @_builtins.property
+    def bill(self) -> _sf.Timer[_billing_pb2.Bill]:
         """A period is due (or a failed charge is to be retried): charges it."""
-        return self._timer("bill", billing_pb2.Bill)
+        return self._timer("bill", _billing_pb2.Bill)
 
 
 class SubscriptionCancelContext(SubscriptionContext):
     """What Subscription.cancel declared it may do, beside what every method of Subscription sees."""
 
-    @property
+    @_builtins.property
     def egress(self) -> SubscriptionCancelEgress:
         return self._part(SubscriptionCancelEgress)
 
-    @property
+    @_builtins.property
     def timers(self) -> SubscriptionCancelTimers:
         return self._part(SubscriptionCancelTimers)
 
 
-class SubscriptionBillToPayment(sf.FunctionClient):
+class SubscriptionBillToPayment(_sf.FunctionClient):
     """What Subscription.bill may ask of an instance of Payment."""
 
     def charge(
         self,
-        request: billing_pb2.Charge,
+        request: _billing_pb2.Charge,
         *,
-        carry: billing_pb2.Bill,
-        timeout: timedelta | None = timedelta(minutes=10),
-    ) -> sf.CallId:
+        carry: _billing_pb2.Bill,
+        timeout: _timedelta | None = _timedelta(minutes=10),
+    ) -> _sf.CallId:
         """Call Payment.charge; the outcome goes to `charged`."""
         return self._call(RPC_PAYMENT_CHARGE, "charged", request, carry, timeout)
 
 
-class SubscriptionBillFunctions(sf.Functions):
+class SubscriptionBillFunctions(_sf.Functions):
     """The functions Subscription.bill calls or sends to, by instance id."""
 
-    def payment(self, id: str) -> SubscriptionBillToPayment:
+    def payment(self, id: _builtins.str) -> SubscriptionBillToPayment:
         """The Payment instance `id`."""
         return SubscriptionBillToPayment(self._invocation, "com.example.billing/payment", id)
 
 
-class SubscriptionBillEgress(sf.Egresses):
+class SubscriptionBillEgress(_sf.Egresses):
     """The egresses Subscription.bill writes."""
 
-    @property
-    def notifications(self) -> sf.Egress[billing_pb2.Notification]:
-        return self._egress("com.example.billing/notifications", billing_pb2.Notification)
+    @_builtins.property
+    def notifications(self) -> _sf.Egress[_billing_pb2.Notification]:
+        return self._egress("com.example.billing/notifications", _billing_pb2.Notification)
 
 
-class SubscriptionBillTimers(sf.Timers):
+class SubscriptionBillTimers(_sf.Timers):
     """The timers Subscription.bill sets or cancels."""
 
-    @property
-    def bill(self) -> sf.Timer[billing_pb2.Bill]:
+    @_builtins.property
+    def bill(self) -> _sf.Timer[_billing_pb2.Bill]:
         """A period is due (or a failed charge is to be retried): charges it."""
-        return self._timer("bill", billing_pb2.Bill)
+        return self._timer("bill", _billing_pb2.Bill)
 
 
 class SubscriptionBillContext(SubscriptionContext):
     """What Subscription.bill declared it may do, beside what every method of Subscription sees."""
 
-    @property
+    @_builtins.property
     def functions(self) -> SubscriptionBillFunctions:
         return self._part(SubscriptionBillFunctions)
 
-    @property
+    @_builtins.property
     def egress(self) -> SubscriptionBillEgress:
         return self._part(SubscriptionBillEgress)
 
-    @property
+    @_builtins.property
     def timers(self) -> SubscriptionBillTimers:
         return self._part(SubscriptionBillTimers)
 
 
-class SubscriptionChargedToPayment(sf.FunctionClient):
+class SubscriptionChargedToPayment(_sf.FunctionClient):
     """What Subscription.charged may ask of an instance of Payment."""
 
     def charge(
         self,
-        request: billing_pb2.Charge,
+        request: _billing_pb2.Charge,
         *,
-        carry: billing_pb2.Bill,
-        timeout: timedelta | None = timedelta(minutes=10),
-    ) -> sf.CallId:
+        carry: _billing_pb2.Bill,
+        timeout: _timedelta | None = _timedelta(minutes=10),
+    ) -> _sf.CallId:
         """Call Payment.charge; the outcome goes to `charged`."""
         return self._call(RPC_PAYMENT_CHARGE, "charged", request, carry, timeout)
 
 
-class SubscriptionChargedFunctions(sf.Functions):
+class SubscriptionChargedFunctions(_sf.Functions):
     """The functions Subscription.charged calls or sends to, by instance id."""
 
-    def payment(self, id: str) -> SubscriptionChargedToPayment:
+    def payment(self, id: _builtins.str) -> SubscriptionChargedToPayment:
         """The Payment instance `id`."""
         return SubscriptionChargedToPayment(self._invocation, "com.example.billing/payment", id)
 
 
-class SubscriptionChargedEgress(sf.Egresses):
+class SubscriptionChargedEgress(_sf.Egresses):
     """The egresses Subscription.charged writes."""
 
-    @property
-    def notifications(self) -> sf.Egress[billing_pb2.Notification]:
-        return self._egress("com.example.billing/notifications", billing_pb2.Notification)
+    @_builtins.property
+    def notifications(self) -> _sf.Egress[_billing_pb2.Notification]:
+        return self._egress("com.example.billing/notifications", _billing_pb2.Notification)
 
 
-class SubscriptionChargedTimers(sf.Timers):
+class SubscriptionChargedTimers(_sf.Timers):
     """The timers Subscription.charged sets or cancels."""
 
-    @property
-    def bill(self) -> sf.Timer[billing_pb2.Bill]:
+    @_builtins.property
+    def bill(self) -> _sf.Timer[_billing_pb2.Bill]:
         """A period is due (or a failed charge is to be retried): charges it."""
-        return self._timer("bill", billing_pb2.Bill)
+        return self._timer("bill", _billing_pb2.Bill)
 
 
 class SubscriptionChargedContext(SubscriptionContext):
     """What Subscription.charged declared it may do, beside what every method of Subscription sees."""
 
-    @property
+    @_builtins.property
     def functions(self) -> SubscriptionChargedFunctions:
         return self._part(SubscriptionChargedFunctions)
 
-    @property
+    @_builtins.property
     def egress(self) -> SubscriptionChargedEgress:
         return self._part(SubscriptionChargedEgress)
 
-    @property
+    @_builtins.property
     def timers(self) -> SubscriptionChargedTimers:
         return self._part(SubscriptionChargedTimers)
 
 
-class Subscription(sf.Function, abc.ABC):
+class Subscription(_sf.Function, _abc.ABC):
     """One instance per user (the id is the user id). Exclusive: a Cancel that arrives
     while a charge is in flight waits for the charge's outcome, so it never interleaves
     with the continuation that books the charge and plans the next period."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.billing/subscription",
         context=SubscriptionContext,
         state=SubscriptionState,
         handlers=(
-            sf.OneWay(
+            _sf.OneWay(
                 "subscribe",
-                billing_pb2.Subscribe,
-                effects=sf.Effects(
-                    calls=frozenset({"charged"}),
-                    emits=frozenset({"com.example.billing/notifications"}),
-                    timers=frozenset({"bill"}),
+                _billing_pb2.Subscribe,
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"charged"}),
+                    emits=_builtins.frozenset({"com.example.billing/notifications"}),
+                    timers=_builtins.frozenset({"bill"}),
                 ),
                 context=SubscriptionSubscribeContext,
             ),
-            sf.OneWay(
+            _sf.OneWay(
                 "cancel",
-                billing_pb2.Cancel,
-                effects=sf.Effects(
-                    emits=frozenset({"com.example.billing/notifications"}),
-                    timers=frozenset({"bill"}),
+                _billing_pb2.Cancel,
+                effects=_sf.Effects(
+                    emits=_builtins.frozenset({"com.example.billing/notifications"}),
+                    timers=_builtins.frozenset({"bill"}),
                 ),
                 context=SubscriptionCancelContext,
             ),
         ),
         timers=(
-            sf.TimerSpec(
+            _sf.TimerSpec(
                 "bill",
-                billing_pb2.Bill,
-                effects=sf.Effects(
-                    calls=frozenset({"charged"}),
-                    emits=frozenset({"com.example.billing/notifications"}),
-                    timers=frozenset({"bill"}),
+                _billing_pb2.Bill,
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"charged"}),
+                    emits=_builtins.frozenset({"com.example.billing/notifications"}),
+                    timers=_builtins.frozenset({"bill"}),
                 ),
                 context=SubscriptionBillContext,
             ),
         ),
         continuations=(
-            sf.Continuation(
+            _sf.Continuation(
                 "charged",
                 (RPC_PAYMENT_CHARGE,),
-                carries=billing_pb2.Bill,
-                timeout=timedelta(minutes=10),
-                effects=sf.Effects(
-                    calls=frozenset({"charged"}),
-                    emits=frozenset({"com.example.billing/notifications"}),
-                    timers=frozenset({"bill"}),
+                carries=_billing_pb2.Bill,
+                timeout=_timedelta(minutes=10),
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"charged"}),
+                    emits=_builtins.frozenset({"com.example.billing/notifications"}),
+                    timers=_builtins.frozenset({"bill"}),
                 ),
                 context=SubscriptionChargedContext,
             ),
@@ -340,95 +341,95 @@ class Subscription(sf.Function, abc.ABC):
         exclusive=True,
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def subscribe(
         self,
         ctx: SubscriptionSubscribeContext,
-        message: billing_pb2.Subscribe,
-    ) -> sf.MaybeAwaitable[None]:
+        message: _billing_pb2.Subscribe,
+    ) -> _sf.MaybeAwaitable[None]:
         """Starts billing: charges the first period at once."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def cancel(
         self,
         ctx: SubscriptionCancelContext,
-        message: billing_pb2.Cancel,
-    ) -> sf.MaybeAwaitable[None]:
+        message: _billing_pb2.Cancel,
+    ) -> _sf.MaybeAwaitable[None]:
         """Stops billing: the next period is not charged."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def bill(
         self,
         ctx: SubscriptionBillContext,
-        message: billing_pb2.Bill,
-    ) -> sf.MaybeAwaitable[None]:
+        message: _billing_pb2.Bill,
+    ) -> _sf.MaybeAwaitable[None]:
         """A period is due (or a failed charge is to be retried): charges it."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def charged(
         self,
         ctx: SubscriptionChargedContext,
         outcome: PaymentChargeOutcome,
-        request: billing_pb2.Charge,
-        carried: billing_pb2.Bill,
-    ) -> sf.MaybeAwaitable[None]:
+        request: _billing_pb2.Charge,
+        carried: _billing_pb2.Bill,
+    ) -> _sf.MaybeAwaitable[None]:
         """The outcome of a call to Payment.charge."""
 
 
 # -- Payment (com.example.billing/payment) ----------------------------------------
 
 
-class PaymentState(sf.State):
+class PaymentState(_sf.State):
     """The state of one Payment instance."""
 
-    progress: sf.MessageState[billing_pb2.Progress] = sf.MessageState(
-        billing_pb2.Progress,
-        expire_after_write=timedelta(days=30),
+    progress: _sf.MessageState[_billing_pb2.Progress] = _sf.MessageState(
+        _billing_pb2.Progress,
+        expire_after_write=_timedelta(days=30),
     )
     """Kept a month: a repeated charge is answered from it, a late result recognized."""
 
 
-class PaymentContext(sf.Context):
+class PaymentContext(_sf.Context):
     """What every method of Payment may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> PaymentState:
         return self._part(PaymentState)
 
 
-class PaymentChargeEgress(sf.Egresses):
+class PaymentChargeEgress(_sf.Egresses):
     """The egresses Payment.charge writes."""
 
-    @property
-    def payment_requests(self) -> sf.Egress[billing_pb2.PaymentRequest]:
-        return self._egress("com.example.billing/payment_requests", billing_pb2.PaymentRequest)
+    @_builtins.property
+    def payment_requests(self) -> _sf.Egress[_billing_pb2.PaymentRequest]:
+        return self._egress("com.example.billing/payment_requests", _billing_pb2.PaymentRequest)
 
 
 class PaymentChargeContext(PaymentContext):
     """What Payment.charge declared it may do, beside what every method of Payment sees."""
 
-    @property
+    @_builtins.property
     def egress(self) -> PaymentChargeEgress:
         return self._part(PaymentChargeEgress)
 
-    def defer(self) -> sf.Deferred:
+    def defer(self) -> _sf.Deferred:
         """Answer later: return this, keep its `id`, and complete it from a member that declares it."""
         return self._defer()
 
 
-class PaymentResultEgress(sf.Egresses):
+class PaymentResultEgress(_sf.Egresses):
     """The egresses Payment.result writes."""
 
-    @property
-    def inconsistencies(self) -> sf.Egress[billing_pb2.Inconsistency]:
-        return self._egress("com.example.billing/inconsistencies", billing_pb2.Inconsistency)
+    @_builtins.property
+    def inconsistencies(self) -> _sf.Egress[_billing_pb2.Inconsistency]:
+        return self._egress("com.example.billing/inconsistencies", _billing_pb2.Inconsistency)
 
 
-class PaymentResultReplies(sf.Replies):
+class PaymentResultReplies(_sf.Replies):
     """The deferred replies Payment.result completes."""
 
-    @property
-    def charge(self) -> sf.PendingReplies[billing_pb2.Charged, DeclinedError]:
+    @_builtins.property
+    def charge(self) -> _sf.PendingReplies[_billing_pb2.Charged, DeclinedError]:
         """Complete a deferred reply of `charge` with its reply or a declared error."""
         return self._replies(RPC_PAYMENT_CHARGE)
 
@@ -436,36 +437,38 @@ class PaymentResultReplies(sf.Replies):
 class PaymentResultContext(PaymentContext):
     """What Payment.result declared it may do, beside what every method of Payment sees."""
 
-    @property
+    @_builtins.property
     def egress(self) -> PaymentResultEgress:
         return self._part(PaymentResultEgress)
 
-    @property
+    @_builtins.property
     def replies(self) -> PaymentResultReplies:
         return self._part(PaymentResultReplies)
 
 
-class Payment(sf.Function, abc.ABC):
+class Payment(_sf.Function, _abc.ABC):
     """One instance per payment (the id is the payment id, chosen by the subscription)."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.billing/payment",
         context=PaymentContext,
         state=PaymentState,
         handlers=(
-            sf.RequestReply(
+            _sf.RequestReply(
                 "charge",
                 RPC_PAYMENT_CHARGE,
                 defers=True,
-                effects=sf.Effects(emits=frozenset({"com.example.billing/payment_requests"})),
+                effects=_sf.Effects(
+                    emits=_builtins.frozenset({"com.example.billing/payment_requests"}),
+                ),
                 context=PaymentChargeContext,
             ),
-            sf.OneWay(
+            _sf.OneWay(
                 "result",
-                billing_pb2.PaymentResult,
-                effects=sf.Effects(
-                    emits=frozenset({"com.example.billing/inconsistencies"}),
-                    completes=frozenset({"charge"}),
+                _billing_pb2.PaymentResult,
+                effects=_sf.Effects(
+                    emits=_builtins.frozenset({"com.example.billing/inconsistencies"}),
+                    completes=_builtins.frozenset({"charge"}),
                 ),
                 context=PaymentResultContext,
             ),
@@ -474,12 +477,12 @@ class Payment(sf.Function, abc.ABC):
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def charge(
         self,
         ctx: PaymentChargeContext,
-        request: billing_pb2.Charge,
-    ) -> sf.MaybeAwaitable[billing_pb2.Charged | DeclinedError | sf.Deferred]:
+        request: _billing_pb2.Charge,
+    ) -> _sf.MaybeAwaitable[_billing_pb2.Charged | DeclinedError | _sf.Deferred]:
         """Asks the provider for the money and answers when its result arrives (a deferred
         reply); answers at once when the result is already in. Idempotent: a repeated
         call repeats the request with the same payment id and waits for the same result.
@@ -488,39 +491,39 @@ class Payment(sf.Function, abc.ABC):
 
         Return `ctx.defer()` to answer later, from a member that completes it."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def result(
         self,
         ctx: PaymentResultContext,
-        message: billing_pb2.PaymentResult,
-    ) -> sf.MaybeAwaitable[None]:
+        message: _billing_pb2.PaymentResult,
+    ) -> _sf.MaybeAwaitable[None]:
         """The provider's result: completes the waiting charge, or reports an inconsistency."""
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="com.example.billing",
     functions=("com.example.billing/subscription", "com.example.billing/payment"),
     ingresses=(
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.billing/subscriptions",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="subscriptions",
             target="com.example.billing/subscription",
-            message=billing_pb2.Subscribe,
+            message=_billing_pb2.Subscribe,
         ),
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.billing/cancellations",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="cancellations",
             target="com.example.billing/subscription",
-            message=billing_pb2.Cancel,
+            message=_billing_pb2.Cancel,
         ),
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.billing/payment_results",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="payment-results",
             target="com.example.billing/payment",
-            message=billing_pb2.PaymentResult,
+            message=_billing_pb2.PaymentResult,
         ),
     ),
     egresses=(
@@ -533,7 +536,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class BillingApp(sf.Application):
+class BillingApp(_sf.Application):
     """The com.example.billing application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -545,6 +548,7 @@ class BillingApp(sf.Application):
         *,
         subscription: Subscription,
         payment: Payment,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(MANIFEST, (subscription, payment), playground=playground)
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(self, MANIFEST, (subscription, payment), playground=playground)

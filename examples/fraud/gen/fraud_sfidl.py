@@ -7,73 +7,76 @@ when the model's score passes the threshold."""
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-import fraud_pb2
+import fraud_pb2 as _fraud_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
 NAMESPACE = "com.example.fraud"
 
 
-class UnknownMerchantError(sf.RpcError[fraud_pb2.UnknownMerchant]):
+class UnknownMerchantError(_sf.RpcError[_fraud_pb2.UnknownMerchant]):
     """A merchant the scorer has never heard of."""
 
-    detail_type = fraud_pb2.UnknownMerchant
+    detail_type = _fraud_pb2.UnknownMerchant
 
 
-RPC_FRAUD_COUNTER_RECENT: sf.Rpc[fraud_pb2.RecentFraudQuery, fraud_pb2.RecentFraud] = sf.Rpc(
+RPC_FRAUD_COUNTER_RECENT: _sf.Rpc[_fraud_pb2.RecentFraudQuery, _fraud_pb2.RecentFraud] = _sf.Rpc(
     function="com.example.fraud/fraud_counter",
     handler="recent",
-    request=fraud_pb2.RecentFraudQuery,
-    reply=fraud_pb2.RecentFraud,
-    call_envelope=fraud_pb2.FraudCounterRecentCall,
-    reply_envelope=fraud_pb2.FraudCounterRecentReply,
+    request=_fraud_pb2.RecentFraudQuery,
+    reply=_fraud_pb2.RecentFraud,
+    call_envelope=_fraud_pb2.FraudCounterRecentCall,
+    reply_envelope=_fraud_pb2.FraudCounterRecentReply,
     errors=(),
 )
-FraudCounterRecentOutcome: TypeAlias = fraud_pb2.RecentFraud | sf.Timeout
+FraudCounterRecentOutcome: _TypeAlias = _fraud_pb2.RecentFraud | _sf.Timeout
 
 
-RPC_MERCHANT_SCORER_SCORE: sf.Rpc[fraud_pb2.MerchantQuery, fraud_pb2.MerchantScore] = sf.Rpc(
+RPC_MERCHANT_SCORER_SCORE: _sf.Rpc[_fraud_pb2.MerchantQuery, _fraud_pb2.MerchantScore] = _sf.Rpc(
     function="com.example.fraud/merchant_scorer",
     handler="score",
-    request=fraud_pb2.MerchantQuery,
-    reply=fraud_pb2.MerchantScore,
-    call_envelope=fraud_pb2.MerchantScorerScoreCall,
-    reply_envelope=fraud_pb2.MerchantScorerScoreReply,
+    request=_fraud_pb2.MerchantQuery,
+    reply=_fraud_pb2.MerchantScore,
+    call_envelope=_fraud_pb2.MerchantScorerScoreCall,
+    reply_envelope=_fraud_pb2.MerchantScorerScoreReply,
     errors=(UnknownMerchantError,),
 )
-MerchantScorerScoreOutcome: TypeAlias = fraud_pb2.MerchantScore | UnknownMerchantError | sf.Timeout
+MerchantScorerScoreOutcome: _TypeAlias = (
+    _fraud_pb2.MerchantScore | UnknownMerchantError | _sf.Timeout
+)
 
 
-RPC_MODEL_SCORE: sf.Rpc[fraud_pb2.Features, fraud_pb2.FraudScore] = sf.Rpc(
+RPC_MODEL_SCORE: _sf.Rpc[_fraud_pb2.Features, _fraud_pb2.FraudScore] = _sf.Rpc(
     function="com.example.fraud/model",
     handler="score",
-    request=fraud_pb2.Features,
-    reply=fraud_pb2.FraudScore,
-    call_envelope=fraud_pb2.ModelScoreCall,
-    reply_envelope=fraud_pb2.ModelScoreReply,
+    request=_fraud_pb2.Features,
+    reply=_fraud_pb2.FraudScore,
+    call_envelope=_fraud_pb2.ModelScoreCall,
+    reply_envelope=_fraud_pb2.ModelScoreReply,
     errors=(),
 )
-ModelScoreOutcome: TypeAlias = fraud_pb2.FraudScore | sf.Timeout
+ModelScoreOutcome: _TypeAlias = _fraud_pb2.FraudScore | _sf.Timeout
 
-EGRESS_ALERTS = sf.EgressManifest(
+EGRESS_ALERTS = _sf.EgressManifest(
     typename="com.example.fraud/alerts",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="alerts",
-    message=fraud_pb2.Alert,
+    message=_fraud_pb2.Alert,
 )
 
-EGRESS_DEAD_LETTERS = sf.EgressManifest(
+EGRESS_DEAD_LETTERS = _sf.EgressManifest(
     typename="com.example.fraud/dead_letters",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="dead-letters",
-    message=sf.DeadLetter,
+    message=_sf.DeadLetter,
     dead_letters=True,
 )
 
@@ -81,203 +84,203 @@ EGRESS_DEAD_LETTERS = sf.EgressManifest(
 # -- FraudCounter (com.example.fraud/fraud_counter) ----------------------------------------
 
 
-class FraudCounterState(sf.State):
+class FraudCounterState(_sf.State):
     """The state of one FraudCounter instance."""
 
-    count: sf.ScalarState[int] = sf.ScalarState(sf.INT32, 0)
+    count: _sf.ScalarState[_builtins.int] = _sf.ScalarState(_sf.INT32, 0)
 
 
-class FraudCounterContext(sf.Context):
+class FraudCounterContext(_sf.Context):
     """What every method of FraudCounter may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> FraudCounterState:
         return self._part(FraudCounterState)
 
 
-class FraudCounterConfirmTimers(sf.Timers):
+class FraudCounterConfirmTimers(_sf.Timers):
     """The timers FraudCounter.confirm sets or cancels."""
 
-    @property
-    def forget(self) -> sf.Timer[fraud_pb2.ForgetFraud]:
-        return self._timer("forget", fraud_pb2.ForgetFraud)
+    @_builtins.property
+    def forget(self) -> _sf.Timer[_fraud_pb2.ForgetFraud]:
+        return self._timer("forget", _fraud_pb2.ForgetFraud)
 
 
 class FraudCounterConfirmContext(FraudCounterContext):
     """What FraudCounter.confirm declared it may do, beside what every method of FraudCounter sees."""
 
-    @property
+    @_builtins.property
     def timers(self) -> FraudCounterConfirmTimers:
         return self._part(FraudCounterConfirmTimers)
 
 
-class FraudCounter(sf.Function, abc.ABC):
+class FraudCounter(_sf.Function, _abc.ABC):
     """Counts confirmed fraud per account over a rolling 30 days."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.fraud/fraud_counter",
         context=FraudCounterContext,
         state=FraudCounterState,
         handlers=(
-            sf.RequestReply("recent", RPC_FRAUD_COUNTER_RECENT),
-            sf.OneWay(
+            _sf.RequestReply("recent", RPC_FRAUD_COUNTER_RECENT),
+            _sf.OneWay(
                 "confirm",
-                fraud_pb2.ConfirmFraud,
-                effects=sf.Effects(timers=frozenset({"forget"})),
+                _fraud_pb2.ConfirmFraud,
+                effects=_sf.Effects(timers=_builtins.frozenset({"forget"})),
                 context=FraudCounterConfirmContext,
             ),
         ),
-        timers=(sf.TimerSpec("forget", fraud_pb2.ForgetFraud),),
+        timers=(_sf.TimerSpec("forget", _fraud_pb2.ForgetFraud),),
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def recent(
         self,
         ctx: FraudCounterContext,
-        request: fraud_pb2.RecentFraudQuery,
-    ) -> sf.MaybeAwaitable[fraud_pb2.RecentFraud]: ...
+        request: _fraud_pb2.RecentFraudQuery,
+    ) -> _sf.MaybeAwaitable[_fraud_pb2.RecentFraud]: ...
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def confirm(
         self,
         ctx: FraudCounterConfirmContext,
-        message: fraud_pb2.ConfirmFraud,
-    ) -> sf.MaybeAwaitable[None]: ...
+        message: _fraud_pb2.ConfirmFraud,
+    ) -> _sf.MaybeAwaitable[None]: ...
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def forget(
         self,
         ctx: FraudCounterContext,
-        message: fraud_pb2.ForgetFraud,
-    ) -> sf.MaybeAwaitable[None]:
+        message: _fraud_pb2.ForgetFraud,
+    ) -> _sf.MaybeAwaitable[None]:
         """The timer `forget` fired."""
 
 
 # -- MerchantScorer (com.example.fraud/merchant_scorer) ----------------------------------------
 
 
-class MerchantScorerState(sf.State):
+class MerchantScorerState(_sf.State):
     """The state of one MerchantScorer instance."""
 
-    score: sf.ScalarState[float] = sf.ScalarState(sf.DOUBLE, 0.0)
-    known: sf.ScalarState[bool] = sf.ScalarState(sf.BOOL, False)
+    score: _sf.ScalarState[_builtins.float] = _sf.ScalarState(_sf.DOUBLE, 0.0)
+    known: _sf.ScalarState[_builtins.bool] = _sf.ScalarState(_sf.BOOL, False)
 
 
-class MerchantScorerContext(sf.Context):
+class MerchantScorerContext(_sf.Context):
     """What every method of MerchantScorer may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> MerchantScorerState:
         return self._part(MerchantScorerState)
 
 
-class MerchantScorer(sf.Function, abc.ABC):
+class MerchantScorer(_sf.Function, _abc.ABC):
     """Scores merchants by the reports on them."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.fraud/merchant_scorer",
         context=MerchantScorerContext,
         state=MerchantScorerState,
         handlers=(
-            sf.RequestReply("score", RPC_MERCHANT_SCORER_SCORE),
-            sf.OneWay("report", fraud_pb2.MerchantReport),
+            _sf.RequestReply("score", RPC_MERCHANT_SCORER_SCORE),
+            _sf.OneWay("report", _fraud_pb2.MerchantReport),
         ),
         timers=(),
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def score(
         self,
         ctx: MerchantScorerContext,
-        request: fraud_pb2.MerchantQuery,
-    ) -> sf.MaybeAwaitable[fraud_pb2.MerchantScore | UnknownMerchantError]:
+        request: _fraud_pb2.MerchantQuery,
+    ) -> _sf.MaybeAwaitable[_fraud_pb2.MerchantScore | UnknownMerchantError]:
         """Return (or raise) `UnknownMerchantError` to answer with that error."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def report(
         self,
         ctx: MerchantScorerContext,
-        message: fraud_pb2.MerchantReport,
-    ) -> sf.MaybeAwaitable[None]: ...
+        message: _fraud_pb2.MerchantReport,
+    ) -> _sf.MaybeAwaitable[None]: ...
 
 
 # -- Model (com.example.fraud/model) ----------------------------------------
 
 
-class ModelContext(sf.Context):
+class ModelContext(_sf.Context):
     """What every method of Model may see: its id, state and time."""
 
 
-class Model(sf.Function, abc.ABC):
+class Model(_sf.Function, _abc.ABC):
     """The fraud model: one instance serves every request (id "default")."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.fraud/model",
         context=ModelContext,
-        state=sf.State,
-        handlers=(sf.RequestReply("score", RPC_MODEL_SCORE),),
+        state=_sf.State,
+        handlers=(_sf.RequestReply("score", RPC_MODEL_SCORE),),
         timers=(),
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def score(
         self,
         ctx: ModelContext,
-        request: fraud_pb2.Features,
-    ) -> sf.MaybeAwaitable[fraud_pb2.FraudScore]: ...
+        request: _fraud_pb2.Features,
+    ) -> _sf.MaybeAwaitable[_fraud_pb2.FraudScore]: ...
 
 
 # -- TransactionManager (com.example.fraud/transaction_manager) ----------------------------------------
 
 
-class TransactionManagerContext(sf.Context):
+class TransactionManagerContext(_sf.Context):
     """What every method of TransactionManager may see: its id, state and time."""
 
 
-class TransactionManagerCheckToModel(sf.FunctionClient):
+class TransactionManagerCheckToModel(_sf.FunctionClient):
     """What TransactionManager.check may ask of an instance of Model."""
 
     def score(
         self,
-        request: fraud_pb2.Features,
+        request: _fraud_pb2.Features,
         *,
-        carry: fraud_pb2.Transaction,
-        timeout: timedelta | None = timedelta(seconds=2),
-    ) -> sf.CallId:
+        carry: _fraud_pb2.Transaction,
+        timeout: _timedelta | None = _timedelta(seconds=2),
+    ) -> _sf.CallId:
         """Call Model.score; the outcome goes to `scored`."""
         return self._call(RPC_MODEL_SCORE, "scored", request, carry, timeout)
 
 
-class TransactionManagerCheckFunctions(sf.Functions):
+class TransactionManagerCheckFunctions(_sf.Functions):
     """The functions TransactionManager.check calls or sends to, by instance id."""
 
-    def model(self, id: str) -> TransactionManagerCheckToModel:
+    def model(self, id: _builtins.str) -> TransactionManagerCheckToModel:
         """The Model instance `id`."""
         return TransactionManagerCheckToModel(self._invocation, "com.example.fraud/model", id)
 
 
-class TransactionManagerCheckEgress(sf.Egresses):
+class TransactionManagerCheckEgress(_sf.Egresses):
     """The egresses TransactionManager.check writes."""
 
-    @property
-    def alerts(self) -> sf.Egress[fraud_pb2.Alert]:
-        return self._egress("com.example.fraud/alerts", fraud_pb2.Alert)
+    @_builtins.property
+    def alerts(self) -> _sf.Egress[_fraud_pb2.Alert]:
+        return self._egress("com.example.fraud/alerts", _fraud_pb2.Alert)
 
 
-class TransactionManagerCheckJoins(sf.Joins):
+class TransactionManagerCheckJoins(_sf.Joins):
     """Calls TransactionManager.check makes together, continuing once all have an outcome."""
 
     def features(
         self,
-        fraud_counter_recent: tuple[str, fraud_pb2.RecentFraudQuery],
-        merchant_scorer_score: tuple[str, fraud_pb2.MerchantQuery],
+        fraud_counter_recent: _builtins.tuple[_builtins.str, _fraud_pb2.RecentFraudQuery],
+        merchant_scorer_score: _builtins.tuple[_builtins.str, _fraud_pb2.MerchantQuery],
         *,
-        carry: fraud_pb2.Transaction,
-        timeout: timedelta | None = timedelta(seconds=2),
-    ) -> sf.CallId:
+        carry: _fraud_pb2.Transaction,
+        timeout: _timedelta | None = _timedelta(seconds=2),
+    ) -> _sf.CallId:
         """Call FraudCounter.recent, MerchantScorer.score (each an `(id, request)` pair) and hand every outcome to `features`."""
         return self._join(
             "features",
@@ -293,94 +296,94 @@ class TransactionManagerCheckJoins(sf.Joins):
 class TransactionManagerCheckContext(TransactionManagerContext):
     """What TransactionManager.check declared it may do, beside what every method of TransactionManager sees."""
 
-    @property
+    @_builtins.property
     def functions(self) -> TransactionManagerCheckFunctions:
         return self._part(TransactionManagerCheckFunctions)
 
-    @property
+    @_builtins.property
     def egress(self) -> TransactionManagerCheckEgress:
         return self._part(TransactionManagerCheckEgress)
 
-    @property
+    @_builtins.property
     def joins(self) -> TransactionManagerCheckJoins:
         return self._part(TransactionManagerCheckJoins)
 
 
-class TransactionManager(sf.Function, abc.ABC):
+class TransactionManager(_sf.Function, _abc.ABC):
     """One instance per transaction."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.fraud/transaction_manager",
         context=TransactionManagerContext,
-        state=sf.State,
+        state=_sf.State,
         handlers=(
-            sf.OneWay(
+            _sf.OneWay(
                 "check",
-                fraud_pb2.Transaction,
-                effects=sf.Effects(
-                    calls=frozenset({"features", "scored"}),
-                    emits=frozenset({"com.example.fraud/alerts"}),
+                _fraud_pb2.Transaction,
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"features", "scored"}),
+                    emits=_builtins.frozenset({"com.example.fraud/alerts"}),
                 ),
                 context=TransactionManagerCheckContext,
             ),
         ),
         timers=(),
         continuations=(
-            sf.Continuation(
+            _sf.Continuation(
                 "features",
                 (RPC_FRAUD_COUNTER_RECENT, RPC_MERCHANT_SCORER_SCORE),
-                carries=fraud_pb2.Transaction,
-                timeout=timedelta(seconds=2),
-                effects=sf.Effects(
-                    calls=frozenset({"features", "scored"}),
-                    emits=frozenset({"com.example.fraud/alerts"}),
+                carries=_fraud_pb2.Transaction,
+                timeout=_timedelta(seconds=2),
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"features", "scored"}),
+                    emits=_builtins.frozenset({"com.example.fraud/alerts"}),
                 ),
                 context=TransactionManagerCheckContext,
             ),
-            sf.Continuation(
+            _sf.Continuation(
                 "scored",
                 (RPC_MODEL_SCORE,),
-                carries=fraud_pb2.Transaction,
-                timeout=timedelta(seconds=2),
-                effects=sf.Effects(
-                    calls=frozenset({"features", "scored"}),
-                    emits=frozenset({"com.example.fraud/alerts"}),
+                carries=_fraud_pb2.Transaction,
+                timeout=_timedelta(seconds=2),
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"features", "scored"}),
+                    emits=_builtins.frozenset({"com.example.fraud/alerts"}),
                 ),
                 context=TransactionManagerCheckContext,
             ),
         ),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def check(
         self,
         ctx: TransactionManagerCheckContext,
-        message: fraud_pb2.Transaction,
-    ) -> sf.MaybeAwaitable[None]:
+        message: _fraud_pb2.Transaction,
+    ) -> _sf.MaybeAwaitable[None]:
         """Asks the counter and the scorer at once, then the model."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def features(
         self,
         ctx: TransactionManagerCheckContext,
-        outcomes: tuple[FraudCounterRecentOutcome, MerchantScorerScoreOutcome],
-        requests: tuple[fraud_pb2.RecentFraudQuery, fraud_pb2.MerchantQuery],
-        carried: fraud_pb2.Transaction,
-    ) -> sf.MaybeAwaitable[None]:
+        outcomes: _builtins.tuple[FraudCounterRecentOutcome, MerchantScorerScoreOutcome],
+        requests: _builtins.tuple[_fraud_pb2.RecentFraudQuery, _fraud_pb2.MerchantQuery],
+        carried: _fraud_pb2.Transaction,
+    ) -> _sf.MaybeAwaitable[None]:
         """The outcomes of FraudCounter.recent, MerchantScorer.score, in that order, once every one is known."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def scored(
         self,
         ctx: TransactionManagerCheckContext,
         outcome: ModelScoreOutcome,
-        request: fraud_pb2.Features,
-        carried: fraud_pb2.Transaction,
-    ) -> sf.MaybeAwaitable[None]:
+        request: _fraud_pb2.Features,
+        carried: _fraud_pb2.Transaction,
+    ) -> _sf.MaybeAwaitable[None]:
         """The outcome of a call to Model.score."""
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="com.example.fraud",
     functions=(
         "com.example.fraud/fraud_counter",
@@ -389,26 +392,26 @@ MANIFEST = sf.Manifest(
         "com.example.fraud/transaction_manager",
     ),
     ingresses=(
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.fraud/transactions",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="transactions",
             target="com.example.fraud/transaction_manager",
-            message=fraud_pb2.Transaction,
+            message=_fraud_pb2.Transaction,
         ),
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.fraud/confirmed_fraud",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="confirmed-fraud",
             target="com.example.fraud/fraud_counter",
-            message=fraud_pb2.ConfirmFraud,
+            message=_fraud_pb2.ConfirmFraud,
         ),
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.fraud/merchant_reports",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="merchant-reports",
             target="com.example.fraud/merchant_scorer",
-            message=fraud_pb2.MerchantReport,
+            message=_fraud_pb2.MerchantReport,
         ),
     ),
     egresses=(EGRESS_ALERTS, EGRESS_DEAD_LETTERS),
@@ -416,7 +419,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class FraudApp(sf.Application):
+class FraudApp(_sf.Application):
     """The com.example.fraud application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -430,9 +433,11 @@ class FraudApp(sf.Application):
         merchant_scorer: MerchantScorer,
         model: Model,
         transaction_manager: TransactionManager,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(
+            self,
             MANIFEST,
             (fraud_counter, merchant_scorer, model, transaction_manager),
             playground=playground,

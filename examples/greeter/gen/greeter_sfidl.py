@@ -3,73 +3,74 @@
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-import greeter_pb2
+import greeter_pb2 as _greeter_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
 NAMESPACE = "com.example.greeter"
 
-EGRESS_GREETINGS = sf.EgressManifest(
+EGRESS_GREETINGS = _sf.EgressManifest(
     typename="com.example.greeter/greetings",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="greetings",
-    message=greeter_pb2.Greeting,
+    message=_greeter_pb2.Greeting,
 )
 
 
 # -- Greeter (com.example.greeter/greeter) ----------------------------------------
 
 
-class GreeterState(sf.State):
+class GreeterState(_sf.State):
     """The state of one Greeter instance."""
 
-    seen: sf.ScalarState[int] = sf.ScalarState(sf.INT32, 0)
+    seen: _sf.ScalarState[_builtins.int] = _sf.ScalarState(_sf.INT32, 0)
     """How many times this user was greeted."""
 
 
-class GreeterContext(sf.Context):
+class GreeterContext(_sf.Context):
     """What every method of Greeter may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> GreeterState:
         return self._part(GreeterState)
 
 
-class GreeterGreetEgress(sf.Egresses):
+class GreeterGreetEgress(_sf.Egresses):
     """The egresses Greeter.greet writes."""
 
-    @property
-    def greetings(self) -> sf.Egress[greeter_pb2.Greeting]:
-        return self._egress("com.example.greeter/greetings", greeter_pb2.Greeting)
+    @_builtins.property
+    def greetings(self) -> _sf.Egress[_greeter_pb2.Greeting]:
+        return self._egress("com.example.greeter/greetings", _greeter_pb2.Greeting)
 
 
 class GreeterGreetContext(GreeterContext):
     """What Greeter.greet declared it may do, beside what every method of Greeter sees."""
 
-    @property
+    @_builtins.property
     def egress(self) -> GreeterGreetEgress:
         return self._part(GreeterGreetEgress)
 
 
-class Greeter(sf.Function, abc.ABC):
+class Greeter(_sf.Function, _abc.ABC):
     """One instance per user name."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.greeter/greeter",
         context=GreeterContext,
         state=GreeterState,
         handlers=(
-            sf.OneWay(
+            _sf.OneWay(
                 "greet",
-                greeter_pb2.Greet,
-                effects=sf.Effects(emits=frozenset({"com.example.greeter/greetings"})),
+                _greeter_pb2.Greet,
+                effects=_sf.Effects(emits=_builtins.frozenset({"com.example.greeter/greetings"})),
                 context=GreeterGreetContext,
             ),
         ),
@@ -77,24 +78,24 @@ class Greeter(sf.Function, abc.ABC):
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def greet(
         self,
         ctx: GreeterGreetContext,
-        message: greeter_pb2.Greet,
-    ) -> sf.MaybeAwaitable[None]: ...
+        message: _greeter_pb2.Greet,
+    ) -> _sf.MaybeAwaitable[None]: ...
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="com.example.greeter",
     functions=("com.example.greeter/greeter",),
     ingresses=(
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.greeter/names",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="names",
             target="com.example.greeter/greeter",
-            message=greeter_pb2.Greet,
+            message=_greeter_pb2.Greet,
         ),
     ),
     egresses=(EGRESS_GREETINGS,),
@@ -102,7 +103,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class GreeterApp(sf.Application):
+class GreeterApp(_sf.Application):
     """The com.example.greeter application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -113,6 +114,7 @@ class GreeterApp(sf.Application):
         self,
         *,
         greeter: Greeter,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(MANIFEST, (greeter,), playground=playground)
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(self, MANIFEST, (greeter,), playground=playground)

@@ -4,49 +4,50 @@ inventories; a checkout writes a receipt to Kafka."""
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-import shop_pb2
+import shop_pb2 as _shop_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
 NAMESPACE = "com.example.shop"
 
 
-class OutOfStockError(sf.RpcError[shop_pb2.OutOfStock]):
+class OutOfStockError(_sf.RpcError[_shop_pb2.OutOfStock]):
     """There is not enough of the item."""
 
-    detail_type = shop_pb2.OutOfStock
+    detail_type = _shop_pb2.OutOfStock
 
 
-RPC_INVENTORY_RESERVE: sf.Rpc[shop_pb2.Reserve, shop_pb2.Reserved] = sf.Rpc(
+RPC_INVENTORY_RESERVE: _sf.Rpc[_shop_pb2.Reserve, _shop_pb2.Reserved] = _sf.Rpc(
     function="com.example.shop/inventory",
     handler="reserve",
-    request=shop_pb2.Reserve,
-    reply=shop_pb2.Reserved,
-    call_envelope=shop_pb2.InventoryReserveCall,
-    reply_envelope=shop_pb2.InventoryReserveReply,
+    request=_shop_pb2.Reserve,
+    reply=_shop_pb2.Reserved,
+    call_envelope=_shop_pb2.InventoryReserveCall,
+    reply_envelope=_shop_pb2.InventoryReserveReply,
     errors=(OutOfStockError,),
 )
-InventoryReserveOutcome: TypeAlias = shop_pb2.Reserved | OutOfStockError | sf.Timeout
+InventoryReserveOutcome: _TypeAlias = _shop_pb2.Reserved | OutOfStockError | _sf.Timeout
 
-EGRESS_RECEIPTS = sf.EgressManifest(
+EGRESS_RECEIPTS = _sf.EgressManifest(
     typename="com.example.shop/receipts",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="receipts",
-    message=shop_pb2.Receipt,
+    message=_shop_pb2.Receipt,
 )
 
-EGRESS_DEAD_LETTERS = sf.EgressManifest(
+EGRESS_DEAD_LETTERS = _sf.EgressManifest(
     typename="com.example.shop/dead_letters",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="dead-letters",
-    message=sf.DeadLetter,
+    message=_sf.DeadLetter,
     dead_letters=True,
 )
 
@@ -54,157 +55,161 @@ EGRESS_DEAD_LETTERS = sf.EgressManifest(
 # -- Inventory (com.example.shop/inventory) ----------------------------------------
 
 
-class InventoryState(sf.State):
+class InventoryState(_sf.State):
     """The state of one Inventory instance."""
 
-    stock: sf.ScalarState[int] = sf.ScalarState(sf.INT32, 0)
+    stock: _sf.ScalarState[_builtins.int] = _sf.ScalarState(_sf.INT32, 0)
     """Units in stock."""
 
 
-class InventoryContext(sf.Context):
+class InventoryContext(_sf.Context):
     """What every method of Inventory may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> InventoryState:
         return self._part(InventoryState)
 
 
-class Inventory(sf.Function, abc.ABC):
+class Inventory(_sf.Function, _abc.ABC):
     """One instance per item (the id is the item id)."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.shop/inventory",
         context=InventoryContext,
         state=InventoryState,
         handlers=(
-            sf.RequestReply("reserve", RPC_INVENTORY_RESERVE),
-            sf.OneWay("restock", shop_pb2.Restock),
+            _sf.RequestReply("reserve", RPC_INVENTORY_RESERVE),
+            _sf.OneWay("restock", _shop_pb2.Restock),
         ),
         timers=(),
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def reserve(
         self,
         ctx: InventoryContext,
-        request: shop_pb2.Reserve,
-    ) -> sf.MaybeAwaitable[shop_pb2.Reserved | OutOfStockError]:
+        request: _shop_pb2.Reserve,
+    ) -> _sf.MaybeAwaitable[_shop_pb2.Reserved | OutOfStockError]:
         """Sets `quantity` units aside, or raises OutOfStock.
 
         Return (or raise) `OutOfStockError` to answer with that error."""
 
-    @abc.abstractmethod
-    def restock(self, ctx: InventoryContext, message: shop_pb2.Restock) -> sf.MaybeAwaitable[None]:
+    @_abc.abstractmethod
+    def restock(
+        self,
+        ctx: InventoryContext,
+        message: _shop_pb2.Restock,
+    ) -> _sf.MaybeAwaitable[None]:
         """Adds units to the stock."""
 
 
 # -- UserCart (com.example.shop/user_cart) ----------------------------------------
 
 
-class UserCartState(sf.State):
+class UserCartState(_sf.State):
     """The state of one UserCart instance."""
 
-    cart: sf.MessageState[shop_pb2.Cart] = sf.MessageState(
-        shop_pb2.Cart,
-        expire_after_write=timedelta(hours=1),
+    cart: _sf.MessageState[_shop_pb2.Cart] = _sf.MessageState(
+        _shop_pb2.Cart,
+        expire_after_write=_timedelta(hours=1),
     )
-    expiry: sf.ScalarState[str] = sf.ScalarState(sf.STRING, "")
+    expiry: _sf.ScalarState[_builtins.str] = _sf.ScalarState(_sf.STRING, "")
     """The timer that clears an idle cart; empty when none is pending."""
 
 
-class UserCartContext(sf.Context):
+class UserCartContext(_sf.Context):
     """What every method of UserCart may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> UserCartState:
         return self._part(UserCartState)
 
 
-class UserCartAddToInventory(sf.FunctionClient):
+class UserCartAddToInventory(_sf.FunctionClient):
     """What UserCart.add may ask of an instance of Inventory."""
 
     def reserve(
         self,
-        request: shop_pb2.Reserve,
+        request: _shop_pb2.Reserve,
         *,
-        carry: shop_pb2.AddToCart,
-        timeout: timedelta | None = timedelta(seconds=5),
-    ) -> sf.CallId:
+        carry: _shop_pb2.AddToCart,
+        timeout: _timedelta | None = _timedelta(seconds=5),
+    ) -> _sf.CallId:
         """Call Inventory.reserve; the outcome goes to `reserved`."""
         return self._call(RPC_INVENTORY_RESERVE, "reserved", request, carry, timeout)
 
 
-class UserCartAddFunctions(sf.Functions):
+class UserCartAddFunctions(_sf.Functions):
     """The functions UserCart.add calls or sends to, by instance id."""
 
-    def inventory(self, id: str) -> UserCartAddToInventory:
+    def inventory(self, id: _builtins.str) -> UserCartAddToInventory:
         """The Inventory instance `id`."""
         return UserCartAddToInventory(self._invocation, "com.example.shop/inventory", id)
 
 
-class UserCartAddTimers(sf.Timers):
+class UserCartAddTimers(_sf.Timers):
     """The timers UserCart.add sets or cancels."""
 
-    @property
-    def expire(self) -> sf.Timer[shop_pb2.ExpireCart]:
+    @_builtins.property
+    def expire(self) -> _sf.Timer[_shop_pb2.ExpireCart]:
         """Empties an idle cart and gives its items back to the inventories."""
-        return self._timer("expire", shop_pb2.ExpireCart)
+        return self._timer("expire", _shop_pb2.ExpireCart)
 
 
 class UserCartAddContext(UserCartContext):
     """What UserCart.add declared it may do, beside what every method of UserCart sees."""
 
-    @property
+    @_builtins.property
     def functions(self) -> UserCartAddFunctions:
         return self._part(UserCartAddFunctions)
 
-    @property
+    @_builtins.property
     def timers(self) -> UserCartAddTimers:
         return self._part(UserCartAddTimers)
 
 
-class UserCartCheckoutEgress(sf.Egresses):
+class UserCartCheckoutEgress(_sf.Egresses):
     """The egresses UserCart.checkout writes."""
 
-    @property
-    def receipts(self) -> sf.Egress[shop_pb2.Receipt]:
-        return self._egress("com.example.shop/receipts", shop_pb2.Receipt)
+    @_builtins.property
+    def receipts(self) -> _sf.Egress[_shop_pb2.Receipt]:
+        return self._egress("com.example.shop/receipts", _shop_pb2.Receipt)
 
 
-class UserCartCheckoutTimers(sf.Timers):
+class UserCartCheckoutTimers(_sf.Timers):
     """The timers UserCart.checkout sets or cancels."""
 
-    @property
-    def expire(self) -> sf.Timer[shop_pb2.ExpireCart]:
+    @_builtins.property
+    def expire(self) -> _sf.Timer[_shop_pb2.ExpireCart]:
         """Empties an idle cart and gives its items back to the inventories."""
-        return self._timer("expire", shop_pb2.ExpireCart)
+        return self._timer("expire", _shop_pb2.ExpireCart)
 
 
 class UserCartCheckoutContext(UserCartContext):
     """What UserCart.checkout declared it may do, beside what every method of UserCart sees."""
 
-    @property
+    @_builtins.property
     def egress(self) -> UserCartCheckoutEgress:
         return self._part(UserCartCheckoutEgress)
 
-    @property
+    @_builtins.property
     def timers(self) -> UserCartCheckoutTimers:
         return self._part(UserCartCheckoutTimers)
 
 
-class UserCartExpireToInventory(sf.FunctionClient):
+class UserCartExpireToInventory(_sf.FunctionClient):
     """What UserCart.expire may ask of an instance of Inventory."""
 
-    def restock(self, message: shop_pb2.Restock) -> None:
+    def restock(self, message: _shop_pb2.Restock) -> None:
         """Send to Inventory.restock."""
         self._send("restock", message)
 
 
-class UserCartExpireFunctions(sf.Functions):
+class UserCartExpireFunctions(_sf.Functions):
     """The functions UserCart.expire calls or sends to, by instance id."""
 
-    def inventory(self, id: str) -> UserCartExpireToInventory:
+    def inventory(self, id: _builtins.str) -> UserCartExpireToInventory:
         """The Inventory instance `id`."""
         return UserCartExpireToInventory(self._invocation, "com.example.shop/inventory", id)
 
@@ -212,112 +217,124 @@ class UserCartExpireFunctions(sf.Functions):
 class UserCartExpireContext(UserCartContext):
     """What UserCart.expire declared it may do, beside what every method of UserCart sees."""
 
-    @property
+    @_builtins.property
     def functions(self) -> UserCartExpireFunctions:
         return self._part(UserCartExpireFunctions)
 
 
-class UserCart(sf.Function, abc.ABC):
+class UserCart(_sf.Function, _abc.ABC):
     """One instance per user (the id is the user id). Exclusive: a checkout that arrives while
     a reservation is pending waits for it, so the receipt has every item reserved before it."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.shop/user_cart",
         context=UserCartContext,
         state=UserCartState,
         handlers=(
-            sf.OneWay(
+            _sf.OneWay(
                 "add",
-                shop_pb2.AddToCart,
-                effects=sf.Effects(calls=frozenset({"reserved"}), timers=frozenset({"expire"})),
+                _shop_pb2.AddToCart,
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"reserved"}),
+                    timers=_builtins.frozenset({"expire"}),
+                ),
                 context=UserCartAddContext,
             ),
-            sf.OneWay(
+            _sf.OneWay(
                 "checkout",
-                shop_pb2.Checkout,
-                effects=sf.Effects(
-                    emits=frozenset({"com.example.shop/receipts"}),
-                    timers=frozenset({"expire"}),
+                _shop_pb2.Checkout,
+                effects=_sf.Effects(
+                    emits=_builtins.frozenset({"com.example.shop/receipts"}),
+                    timers=_builtins.frozenset({"expire"}),
                 ),
                 context=UserCartCheckoutContext,
             ),
         ),
         timers=(
-            sf.TimerSpec(
+            _sf.TimerSpec(
                 "expire",
-                shop_pb2.ExpireCart,
-                effects=sf.Effects(sends=frozenset({("com.example.shop/inventory", "restock")})),
+                _shop_pb2.ExpireCart,
+                effects=_sf.Effects(
+                    sends=_builtins.frozenset({("com.example.shop/inventory", "restock")}),
+                ),
                 context=UserCartExpireContext,
             ),
         ),
         continuations=(
-            sf.Continuation(
+            _sf.Continuation(
                 "reserved",
                 (RPC_INVENTORY_RESERVE,),
-                carries=shop_pb2.AddToCart,
-                timeout=timedelta(seconds=5),
-                effects=sf.Effects(calls=frozenset({"reserved"}), timers=frozenset({"expire"})),
+                carries=_shop_pb2.AddToCart,
+                timeout=_timedelta(seconds=5),
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"reserved"}),
+                    timers=_builtins.frozenset({"expire"}),
+                ),
                 context=UserCartAddContext,
             ),
         ),
         exclusive=True,
     )
 
-    @abc.abstractmethod
-    def add(self, ctx: UserCartAddContext, message: shop_pb2.AddToCart) -> sf.MaybeAwaitable[None]:
+    @_abc.abstractmethod
+    def add(
+        self,
+        ctx: UserCartAddContext,
+        message: _shop_pb2.AddToCart,
+    ) -> _sf.MaybeAwaitable[None]:
         """Reserves the item, then adds it to the cart."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def checkout(
         self,
         ctx: UserCartCheckoutContext,
-        message: shop_pb2.Checkout,
-    ) -> sf.MaybeAwaitable[None]:
+        message: _shop_pb2.Checkout,
+    ) -> _sf.MaybeAwaitable[None]:
         """Writes the receipt and empties the cart."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def expire(
         self,
         ctx: UserCartExpireContext,
-        message: shop_pb2.ExpireCart,
-    ) -> sf.MaybeAwaitable[None]:
+        message: _shop_pb2.ExpireCart,
+    ) -> _sf.MaybeAwaitable[None]:
         """Empties an idle cart and gives its items back to the inventories."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def reserved(
         self,
         ctx: UserCartAddContext,
         outcome: InventoryReserveOutcome,
-        request: shop_pb2.Reserve,
-        carried: shop_pb2.AddToCart,
-    ) -> sf.MaybeAwaitable[None]:
+        request: _shop_pb2.Reserve,
+        carried: _shop_pb2.AddToCart,
+    ) -> _sf.MaybeAwaitable[None]:
         """The outcome of a call to Inventory.reserve."""
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="com.example.shop",
     functions=("com.example.shop/inventory", "com.example.shop/user_cart"),
     ingresses=(
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.shop/add_to_cart",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="add-to-cart",
             target="com.example.shop/user_cart",
-            message=shop_pb2.AddToCart,
+            message=_shop_pb2.AddToCart,
         ),
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.shop/checkouts",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="checkouts",
             target="com.example.shop/user_cart",
-            message=shop_pb2.Checkout,
+            message=_shop_pb2.Checkout,
         ),
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.shop/restocks",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="restocks",
             target="com.example.shop/inventory",
-            message=shop_pb2.Restock,
+            message=_shop_pb2.Restock,
         ),
     ),
     egresses=(EGRESS_RECEIPTS, EGRESS_DEAD_LETTERS),
@@ -325,7 +342,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class ShopApp(sf.Application):
+class ShopApp(_sf.Application):
     """The com.example.shop application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -337,6 +354,7 @@ class ShopApp(sf.Application):
         *,
         inventory: Inventory,
         user_cart: UserCart,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(MANIFEST, (inventory, user_cart), playground=playground)
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(self, MANIFEST, (inventory, user_cart), playground=playground)

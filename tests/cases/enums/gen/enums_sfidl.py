@@ -3,93 +3,94 @@
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-import enums_pb2
+import enums_pb2 as _enums_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
 NAMESPACE = "com.example.enums"
 
 
-RPC_PAINTER_PAINT: sf.Rpc[enums_pb2.Paint, enums_pb2.Painted] = sf.Rpc(
+RPC_PAINTER_PAINT: _sf.Rpc[_enums_pb2.Paint, _enums_pb2.Painted] = _sf.Rpc(
     function="com.example.enums/painter",
     handler="paint",
-    request=enums_pb2.Paint,
-    reply=enums_pb2.Painted,
-    call_envelope=enums_pb2.PainterPaintCall,
-    reply_envelope=enums_pb2.PainterPaintReply,
+    request=_enums_pb2.Paint,
+    reply=_enums_pb2.Painted,
+    call_envelope=_enums_pb2.PainterPaintCall,
+    reply_envelope=_enums_pb2.PainterPaintReply,
     errors=(),
 )
-PainterPaintOutcome: TypeAlias = enums_pb2.Painted | sf.Timeout
+PainterPaintOutcome: _TypeAlias = _enums_pb2.Painted | _sf.Timeout
 
 
 # -- Painter (com.example.enums/painter) ----------------------------------------
 
 
-class PainterState(sf.State):
+class PainterState(_sf.State):
     """The state of one Painter instance."""
 
-    last: sf.MessageState[enums_pb2.Paint] = sf.MessageState(enums_pb2.Paint)
+    last: _sf.MessageState[_enums_pb2.Paint] = _sf.MessageState(_enums_pb2.Paint)
 
 
-class PainterContext(sf.Context):
+class PainterContext(_sf.Context):
     """What every method of Painter may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> PainterState:
         return self._part(PainterState)
 
 
-class Painter(sf.Function, abc.ABC):
+class Painter(_sf.Function, _abc.ABC):
     """The function com.example.enums/painter: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.enums/painter",
         context=PainterContext,
         state=PainterState,
-        handlers=(sf.RequestReply("paint", RPC_PAINTER_PAINT),),
+        handlers=(_sf.RequestReply("paint", RPC_PAINTER_PAINT),),
         timers=(),
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def paint(
         self,
         ctx: PainterContext,
-        request: enums_pb2.Paint,
-    ) -> sf.MaybeAwaitable[enums_pb2.Painted]: ...
+        request: _enums_pb2.Paint,
+    ) -> _sf.MaybeAwaitable[_enums_pb2.Painted]: ...
 
 
 # -- Walls (com.example.enums/walls) ----------------------------------------
 
 
-class WallsContext(sf.Context):
+class WallsContext(_sf.Context):
     """What every method of Walls may see: its id, state and time."""
 
 
-class WallsRepaintToPainter(sf.FunctionClient):
+class WallsRepaintToPainter(_sf.FunctionClient):
     """What Walls.repaint may ask of an instance of Painter."""
 
     def paint(
         self,
-        request: enums_pb2.Paint,
+        request: _enums_pb2.Paint,
         *,
-        timeout: timedelta | None = timedelta(seconds=10),
-    ) -> sf.CallId:
+        timeout: _timedelta | None = _timedelta(seconds=10),
+    ) -> _sf.CallId:
         """Call Painter.paint; the outcome goes to `painted`."""
         return self._call(RPC_PAINTER_PAINT, "painted", request, None, timeout)
 
 
-class WallsRepaintFunctions(sf.Functions):
+class WallsRepaintFunctions(_sf.Functions):
     """The functions Walls.repaint calls or sends to, by instance id."""
 
-    def painter(self, id: str) -> WallsRepaintToPainter:
+    def painter(self, id: _builtins.str) -> WallsRepaintToPainter:
         """The Painter instance `id`."""
         return WallsRepaintToPainter(self._invocation, "com.example.enums/painter", id)
 
@@ -97,65 +98,65 @@ class WallsRepaintFunctions(sf.Functions):
 class WallsRepaintContext(WallsContext):
     """What Walls.repaint declared it may do, beside what every method of Walls sees."""
 
-    @property
+    @_builtins.property
     def functions(self) -> WallsRepaintFunctions:
         return self._part(WallsRepaintFunctions)
 
 
-class Walls(sf.Function, abc.ABC):
+class Walls(_sf.Function, _abc.ABC):
     """The function com.example.enums/walls: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.enums/walls",
         context=WallsContext,
-        state=sf.State,
+        state=_sf.State,
         handlers=(
-            sf.OneWay(
+            _sf.OneWay(
                 "repaint",
-                enums_pb2.Paint,
-                effects=sf.Effects(calls=frozenset({"painted"})),
+                _enums_pb2.Paint,
+                effects=_sf.Effects(calls=_builtins.frozenset({"painted"})),
                 context=WallsRepaintContext,
             ),
         ),
         timers=(),
         continuations=(
-            sf.Continuation(
+            _sf.Continuation(
                 "painted",
                 (RPC_PAINTER_PAINT,),
-                timeout=timedelta(seconds=10),
-                effects=sf.Effects(calls=frozenset({"painted"})),
+                timeout=_timedelta(seconds=10),
+                effects=_sf.Effects(calls=_builtins.frozenset({"painted"})),
                 context=WallsRepaintContext,
             ),
         ),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def repaint(
         self,
         ctx: WallsRepaintContext,
-        message: enums_pb2.Paint,
-    ) -> sf.MaybeAwaitable[None]: ...
+        message: _enums_pb2.Paint,
+    ) -> _sf.MaybeAwaitable[None]: ...
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def painted(
         self,
         ctx: WallsRepaintContext,
         outcome: PainterPaintOutcome,
-        request: enums_pb2.Paint,
-    ) -> sf.MaybeAwaitable[None]:
+        request: _enums_pb2.Paint,
+    ) -> _sf.MaybeAwaitable[None]:
         """The outcome of a call to Painter.paint."""
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="com.example.enums",
     functions=("com.example.enums/painter", "com.example.enums/walls"),
     ingresses=(
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.enums/walls",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="walls",
             target="com.example.enums/walls",
-            message=enums_pb2.Paint,
+            message=_enums_pb2.Paint,
         ),
     ),
     egresses=(),
@@ -163,7 +164,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class EnumsApp(sf.Application):
+class EnumsApp(_sf.Application):
     """The com.example.enums application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -175,6 +176,7 @@ class EnumsApp(sf.Application):
         *,
         painter: Painter,
         walls: Walls,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(MANIFEST, (painter, walls), playground=playground)
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(self, MANIFEST, (painter, walls), playground=playground)

@@ -3,131 +3,132 @@
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-import errors_pb2
+import errors_pb2 as _errors_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
 NAMESPACE = "com.example.errors"
 
 
-class InsufficientError(sf.RpcError[errors_pb2.Insufficient]):
+class InsufficientError(_sf.RpcError[_errors_pb2.Insufficient]):
     """Not enough money in the account."""
 
-    detail_type = errors_pb2.Insufficient
+    detail_type = _errors_pb2.Insufficient
 
 
-class FrozenError(sf.RpcError[errors_pb2.Frozen]):
+class FrozenError(_sf.RpcError[_errors_pb2.Frozen]):
     """The account is frozen."""
 
-    detail_type = errors_pb2.Frozen
+    detail_type = _errors_pb2.Frozen
 
 
-RPC_ACCOUNT_WITHDRAW: sf.Rpc[errors_pb2.Withdraw, errors_pb2.Balance] = sf.Rpc(
+RPC_ACCOUNT_WITHDRAW: _sf.Rpc[_errors_pb2.Withdraw, _errors_pb2.Balance] = _sf.Rpc(
     function="com.example.errors/account",
     handler="withdraw",
-    request=errors_pb2.Withdraw,
-    reply=errors_pb2.Balance,
-    call_envelope=errors_pb2.AccountWithdrawCall,
-    reply_envelope=errors_pb2.AccountWithdrawReply,
+    request=_errors_pb2.Withdraw,
+    reply=_errors_pb2.Balance,
+    call_envelope=_errors_pb2.AccountWithdrawCall,
+    reply_envelope=_errors_pb2.AccountWithdrawReply,
     errors=(InsufficientError, FrozenError),
 )
-AccountWithdrawOutcome: TypeAlias = (
-    errors_pb2.Balance | InsufficientError | FrozenError | sf.Timeout
+AccountWithdrawOutcome: _TypeAlias = (
+    _errors_pb2.Balance | InsufficientError | FrozenError | _sf.Timeout
 )
 
 
-RPC_ACCOUNT_PEEK: sf.Rpc[errors_pb2.Withdraw, errors_pb2.Balance] = sf.Rpc(
+RPC_ACCOUNT_PEEK: _sf.Rpc[_errors_pb2.Withdraw, _errors_pb2.Balance] = _sf.Rpc(
     function="com.example.errors/account",
     handler="peek",
-    request=errors_pb2.Withdraw,
-    reply=errors_pb2.Balance,
-    call_envelope=errors_pb2.AccountPeekCall,
-    reply_envelope=errors_pb2.AccountPeekReply,
+    request=_errors_pb2.Withdraw,
+    reply=_errors_pb2.Balance,
+    call_envelope=_errors_pb2.AccountPeekCall,
+    reply_envelope=_errors_pb2.AccountPeekReply,
     errors=(FrozenError,),
 )
-AccountPeekOutcome: TypeAlias = errors_pb2.Balance | FrozenError | sf.Timeout
+AccountPeekOutcome: _TypeAlias = _errors_pb2.Balance | FrozenError | _sf.Timeout
 
 
 # -- Account (com.example.errors/account) ----------------------------------------
 
 
-class AccountState(sf.State):
+class AccountState(_sf.State):
     """The state of one Account instance."""
 
-    balance: sf.ScalarState[int] = sf.ScalarState(sf.INT64, 0)
+    balance: _sf.ScalarState[_builtins.int] = _sf.ScalarState(_sf.INT64, 0)
 
 
-class AccountContext(sf.Context):
+class AccountContext(_sf.Context):
     """What every method of Account may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> AccountState:
         return self._part(AccountState)
 
 
-class Account(sf.Function, abc.ABC):
+class Account(_sf.Function, _abc.ABC):
     """The function com.example.errors/account: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.errors/account",
         context=AccountContext,
         state=AccountState,
         handlers=(
-            sf.RequestReply("withdraw", RPC_ACCOUNT_WITHDRAW),
-            sf.RequestReply("peek", RPC_ACCOUNT_PEEK),
+            _sf.RequestReply("withdraw", RPC_ACCOUNT_WITHDRAW),
+            _sf.RequestReply("peek", RPC_ACCOUNT_PEEK),
         ),
         timers=(),
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def withdraw(
         self,
         ctx: AccountContext,
-        request: errors_pb2.Withdraw,
-    ) -> sf.MaybeAwaitable[errors_pb2.Balance | InsufficientError | FrozenError]:
+        request: _errors_pb2.Withdraw,
+    ) -> _sf.MaybeAwaitable[_errors_pb2.Balance | InsufficientError | FrozenError]:
         """Return (or raise) `InsufficientError` or `FrozenError` to answer with that error."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def peek(
         self,
         ctx: AccountContext,
-        request: errors_pb2.Withdraw,
-    ) -> sf.MaybeAwaitable[errors_pb2.Balance | FrozenError]:
+        request: _errors_pb2.Withdraw,
+    ) -> _sf.MaybeAwaitable[_errors_pb2.Balance | FrozenError]:
         """Return (or raise) `FrozenError` to answer with that error."""
 
 
 # -- Atm (com.example.errors/atm) ----------------------------------------
 
 
-class AtmContext(sf.Context):
+class AtmContext(_sf.Context):
     """What every method of Atm may see: its id, state and time."""
 
 
-class AtmWithdrawToAccount(sf.FunctionClient):
+class AtmWithdrawToAccount(_sf.FunctionClient):
     """What Atm.withdraw may ask of an instance of Account."""
 
     def withdraw(
         self,
-        request: errors_pb2.Withdraw,
+        request: _errors_pb2.Withdraw,
         *,
-        timeout: timedelta | None = timedelta(seconds=5),
-    ) -> sf.CallId:
+        timeout: _timedelta | None = _timedelta(seconds=5),
+    ) -> _sf.CallId:
         """Call Account.withdraw; the outcome goes to `withdrawn`."""
         return self._call(RPC_ACCOUNT_WITHDRAW, "withdrawn", request, None, timeout)
 
 
-class AtmWithdrawFunctions(sf.Functions):
+class AtmWithdrawFunctions(_sf.Functions):
     """The functions Atm.withdraw calls or sends to, by instance id."""
 
-    def account(self, id: str) -> AtmWithdrawToAccount:
+    def account(self, id: _builtins.str) -> AtmWithdrawToAccount:
         """The Account instance `id`."""
         return AtmWithdrawToAccount(self._invocation, "com.example.errors/account", id)
 
@@ -135,65 +136,65 @@ class AtmWithdrawFunctions(sf.Functions):
 class AtmWithdrawContext(AtmContext):
     """What Atm.withdraw declared it may do, beside what every method of Atm sees."""
 
-    @property
+    @_builtins.property
     def functions(self) -> AtmWithdrawFunctions:
         return self._part(AtmWithdrawFunctions)
 
 
-class Atm(sf.Function, abc.ABC):
+class Atm(_sf.Function, _abc.ABC):
     """The function com.example.errors/atm: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.errors/atm",
         context=AtmContext,
-        state=sf.State,
+        state=_sf.State,
         handlers=(
-            sf.OneWay(
+            _sf.OneWay(
                 "withdraw",
-                errors_pb2.Withdraw,
-                effects=sf.Effects(calls=frozenset({"withdrawn"})),
+                _errors_pb2.Withdraw,
+                effects=_sf.Effects(calls=_builtins.frozenset({"withdrawn"})),
                 context=AtmWithdrawContext,
             ),
         ),
         timers=(),
         continuations=(
-            sf.Continuation(
+            _sf.Continuation(
                 "withdrawn",
                 (RPC_ACCOUNT_WITHDRAW,),
-                timeout=timedelta(seconds=5),
-                effects=sf.Effects(calls=frozenset({"withdrawn"})),
+                timeout=_timedelta(seconds=5),
+                effects=_sf.Effects(calls=_builtins.frozenset({"withdrawn"})),
                 context=AtmWithdrawContext,
             ),
         ),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def withdraw(
         self,
         ctx: AtmWithdrawContext,
-        message: errors_pb2.Withdraw,
-    ) -> sf.MaybeAwaitable[None]: ...
+        message: _errors_pb2.Withdraw,
+    ) -> _sf.MaybeAwaitable[None]: ...
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def withdrawn(
         self,
         ctx: AtmWithdrawContext,
         outcome: AccountWithdrawOutcome,
-        request: errors_pb2.Withdraw,
-    ) -> sf.MaybeAwaitable[None]:
+        request: _errors_pb2.Withdraw,
+    ) -> _sf.MaybeAwaitable[None]:
         """The outcome of a call to Account.withdraw."""
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="com.example.errors",
     functions=("com.example.errors/account", "com.example.errors/atm"),
     ingresses=(
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.errors/withdrawals",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="withdrawals",
             target="com.example.errors/atm",
-            message=errors_pb2.Withdraw,
+            message=_errors_pb2.Withdraw,
         ),
     ),
     egresses=(),
@@ -201,7 +202,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class ErrorsApp(sf.Application):
+class ErrorsApp(_sf.Application):
     """The com.example.errors application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -213,6 +214,7 @@ class ErrorsApp(sf.Application):
         *,
         account: Account,
         atm: Atm,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(MANIFEST, (account, atm), playground=playground)
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(self, MANIFEST, (account, atm), playground=playground)

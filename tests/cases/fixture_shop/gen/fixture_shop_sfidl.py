@@ -4,49 +4,50 @@ One instance of Inventory per item, of UserCart per user."""
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-import fixture_shop_pb2
+import fixture_shop_pb2 as _fixture_shop_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
 NAMESPACE = "com.example.fixture.shop"
 
 
-class OutOfStockError(sf.RpcError[fixture_shop_pb2.OutOfStock]):
+class OutOfStockError(_sf.RpcError[_fixture_shop_pb2.OutOfStock]):
     """Not enough stock for the reservation."""
 
-    detail_type = fixture_shop_pb2.OutOfStock
+    detail_type = _fixture_shop_pb2.OutOfStock
 
 
-RPC_INVENTORY_RESERVE: sf.Rpc[fixture_shop_pb2.Reserve, fixture_shop_pb2.Reserved] = sf.Rpc(
+RPC_INVENTORY_RESERVE: _sf.Rpc[_fixture_shop_pb2.Reserve, _fixture_shop_pb2.Reserved] = _sf.Rpc(
     function="com.example.fixture.shop/inventory",
     handler="reserve",
-    request=fixture_shop_pb2.Reserve,
-    reply=fixture_shop_pb2.Reserved,
-    call_envelope=fixture_shop_pb2.InventoryReserveCall,
-    reply_envelope=fixture_shop_pb2.InventoryReserveReply,
+    request=_fixture_shop_pb2.Reserve,
+    reply=_fixture_shop_pb2.Reserved,
+    call_envelope=_fixture_shop_pb2.InventoryReserveCall,
+    reply_envelope=_fixture_shop_pb2.InventoryReserveReply,
     errors=(OutOfStockError,),
 )
-InventoryReserveOutcome: TypeAlias = fixture_shop_pb2.Reserved | OutOfStockError | sf.Timeout
+InventoryReserveOutcome: _TypeAlias = _fixture_shop_pb2.Reserved | OutOfStockError | _sf.Timeout
 
-EGRESS_RECEIPTS = sf.EgressManifest(
+EGRESS_RECEIPTS = _sf.EgressManifest(
     typename="com.example.fixture.shop/receipts",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="receipts",
-    message=fixture_shop_pb2.Receipt,
+    message=_fixture_shop_pb2.Receipt,
 )
 
-EGRESS_DEAD = sf.EgressManifest(
+EGRESS_DEAD = _sf.EgressManifest(
     typename="com.example.fixture.shop/dead",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="dead-letters",
-    message=sf.DeadLetter,
+    message=_sf.DeadLetter,
     dead_letters=True,
 )
 
@@ -54,99 +55,99 @@ EGRESS_DEAD = sf.EgressManifest(
 # -- Inventory (com.example.fixture.shop/inventory) ----------------------------------------
 
 
-class InventoryState(sf.State):
+class InventoryState(_sf.State):
     """The state of one Inventory instance."""
 
-    stock: sf.ScalarState[int] = sf.ScalarState(sf.INT32, 0)
+    stock: _sf.ScalarState[_builtins.int] = _sf.ScalarState(_sf.INT32, 0)
 
 
-class InventoryContext(sf.Context):
+class InventoryContext(_sf.Context):
     """What every method of Inventory may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> InventoryState:
         return self._part(InventoryState)
 
 
-class Inventory(sf.Function, abc.ABC):
+class Inventory(_sf.Function, _abc.ABC):
     """One instance per item."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.fixture.shop/inventory",
         context=InventoryContext,
         state=InventoryState,
         handlers=(
-            sf.RequestReply("reserve", RPC_INVENTORY_RESERVE),
-            sf.OneWay("restock", fixture_shop_pb2.Restock),
+            _sf.RequestReply("reserve", RPC_INVENTORY_RESERVE),
+            _sf.OneWay("restock", _fixture_shop_pb2.Restock),
         ),
         timers=(),
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def reserve(
         self,
         ctx: InventoryContext,
-        request: fixture_shop_pb2.Reserve,
-    ) -> sf.MaybeAwaitable[fixture_shop_pb2.Reserved | OutOfStockError]:
+        request: _fixture_shop_pb2.Reserve,
+    ) -> _sf.MaybeAwaitable[_fixture_shop_pb2.Reserved | OutOfStockError]:
         """Return (or raise) `OutOfStockError` to answer with that error."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def restock(
         self,
         ctx: InventoryContext,
-        message: fixture_shop_pb2.Restock,
-    ) -> sf.MaybeAwaitable[None]: ...
+        message: _fixture_shop_pb2.Restock,
+    ) -> _sf.MaybeAwaitable[None]: ...
 
 
 # -- UserCart (com.example.fixture.shop/user_cart) ----------------------------------------
 
 
-class UserCartState(sf.State):
+class UserCartState(_sf.State):
     """The state of one UserCart instance."""
 
-    cart: sf.MessageState[fixture_shop_pb2.Cart] = sf.MessageState(
-        fixture_shop_pb2.Cart,
-        expire_after_write=timedelta(hours=1),
+    cart: _sf.MessageState[_fixture_shop_pb2.Cart] = _sf.MessageState(
+        _fixture_shop_pb2.Cart,
+        expire_after_write=_timedelta(hours=1),
     )
-    visits: sf.ScalarState[int] = sf.ScalarState(sf.INT32, 0)
-    seen: sf.ScalarState[str] = sf.ScalarState(
-        sf.STRING,
+    visits: _sf.ScalarState[_builtins.int] = _sf.ScalarState(_sf.INT32, 0)
+    seen: _sf.ScalarState[_builtins.str] = _sf.ScalarState(
+        _sf.STRING,
         "never",
-        expire_after_call=timedelta(days=1),
+        expire_after_call=_timedelta(days=1),
     )
 
 
-class UserCartContext(sf.Context):
+class UserCartContext(_sf.Context):
     """What every method of UserCart may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> UserCartState:
         return self._part(UserCartState)
 
 
-class UserCartAddToInventory(sf.FunctionClient):
+class UserCartAddToInventory(_sf.FunctionClient):
     """What UserCart.add may ask of an instance of Inventory."""
 
     def reserve(
         self,
-        request: fixture_shop_pb2.Reserve,
+        request: _fixture_shop_pb2.Reserve,
         *,
-        carry: fixture_shop_pb2.AddToCart,
-        timeout: timedelta | None = timedelta(seconds=5),
-    ) -> sf.CallId:
+        carry: _fixture_shop_pb2.AddToCart,
+        timeout: _timedelta | None = _timedelta(seconds=5),
+    ) -> _sf.CallId:
         """Call Inventory.reserve; the outcome goes to `reserved`."""
         return self._call(RPC_INVENTORY_RESERVE, "reserved", request, carry, timeout)
 
-    def restock(self, message: fixture_shop_pb2.Restock) -> None:
+    def restock(self, message: _fixture_shop_pb2.Restock) -> None:
         """Send to Inventory.restock."""
         self._send("restock", message)
 
 
-class UserCartAddFunctions(sf.Functions):
+class UserCartAddFunctions(_sf.Functions):
     """The functions UserCart.add calls or sends to, by instance id."""
 
-    def inventory(self, id: str) -> UserCartAddToInventory:
+    def inventory(self, id: _builtins.str) -> UserCartAddToInventory:
         """The Inventory instance `id`."""
         return UserCartAddToInventory(self._invocation, "com.example.fixture.shop/inventory", id)
 
@@ -154,39 +155,39 @@ class UserCartAddFunctions(sf.Functions):
 class UserCartAddContext(UserCartContext):
     """What UserCart.add declared it may do, beside what every method of UserCart sees."""
 
-    @property
+    @_builtins.property
     def functions(self) -> UserCartAddFunctions:
         return self._part(UserCartAddFunctions)
 
 
-class UserCartCheckoutEgress(sf.Egresses):
+class UserCartCheckoutEgress(_sf.Egresses):
     """The egresses UserCart.checkout writes."""
 
-    @property
-    def receipts(self) -> sf.Egress[fixture_shop_pb2.Receipt]:
-        return self._egress("com.example.fixture.shop/receipts", fixture_shop_pb2.Receipt)
+    @_builtins.property
+    def receipts(self) -> _sf.Egress[_fixture_shop_pb2.Receipt]:
+        return self._egress("com.example.fixture.shop/receipts", _fixture_shop_pb2.Receipt)
 
 
 class UserCartCheckoutContext(UserCartContext):
     """What UserCart.checkout declared it may do, beside what every method of UserCart sees."""
 
-    @property
+    @_builtins.property
     def egress(self) -> UserCartCheckoutEgress:
         return self._part(UserCartCheckoutEgress)
 
 
-class UserCartExpireToInventory(sf.FunctionClient):
+class UserCartExpireToInventory(_sf.FunctionClient):
     """What UserCart.expire may ask of an instance of Inventory."""
 
-    def restock(self, message: fixture_shop_pb2.Restock) -> None:
+    def restock(self, message: _fixture_shop_pb2.Restock) -> None:
         """Send to Inventory.restock."""
         self._send("restock", message)
 
 
-class UserCartExpireFunctions(sf.Functions):
+class UserCartExpireFunctions(_sf.Functions):
     """The functions UserCart.expire calls or sends to, by instance id."""
 
-    def inventory(self, id: str) -> UserCartExpireToInventory:
+    def inventory(self, id: _builtins.str) -> UserCartExpireToInventory:
         """The Inventory instance `id`."""
         return UserCartExpireToInventory(self._invocation, "com.example.fixture.shop/inventory", id)
 
@@ -194,103 +195,105 @@ class UserCartExpireFunctions(sf.Functions):
 class UserCartExpireContext(UserCartContext):
     """What UserCart.expire declared it may do, beside what every method of UserCart sees."""
 
-    @property
+    @_builtins.property
     def functions(self) -> UserCartExpireFunctions:
         return self._part(UserCartExpireFunctions)
 
 
-class UserCart(sf.Function, abc.ABC):
+class UserCart(_sf.Function, _abc.ABC):
     """One instance per user."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.fixture.shop/user_cart",
         context=UserCartContext,
         state=UserCartState,
         handlers=(
-            sf.OneWay(
+            _sf.OneWay(
                 "add",
-                fixture_shop_pb2.AddToCart,
-                effects=sf.Effects(
-                    calls=frozenset({"reserved"}),
-                    sends=frozenset({("com.example.fixture.shop/inventory", "restock")}),
+                _fixture_shop_pb2.AddToCart,
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"reserved"}),
+                    sends=_builtins.frozenset({("com.example.fixture.shop/inventory", "restock")}),
                 ),
                 context=UserCartAddContext,
             ),
-            sf.OneWay(
+            _sf.OneWay(
                 "checkout",
-                fixture_shop_pb2.Checkout,
-                effects=sf.Effects(emits=frozenset({"com.example.fixture.shop/receipts"})),
+                _fixture_shop_pb2.Checkout,
+                effects=_sf.Effects(
+                    emits=_builtins.frozenset({"com.example.fixture.shop/receipts"}),
+                ),
                 context=UserCartCheckoutContext,
             ),
         ),
         timers=(
-            sf.TimerSpec(
+            _sf.TimerSpec(
                 "expire",
-                fixture_shop_pb2.ExpireCart,
-                effects=sf.Effects(
-                    sends=frozenset({("com.example.fixture.shop/inventory", "restock")}),
+                _fixture_shop_pb2.ExpireCart,
+                effects=_sf.Effects(
+                    sends=_builtins.frozenset({("com.example.fixture.shop/inventory", "restock")}),
                 ),
                 context=UserCartExpireContext,
             ),
         ),
         continuations=(
-            sf.Continuation(
+            _sf.Continuation(
                 "reserved",
                 (RPC_INVENTORY_RESERVE,),
-                carries=fixture_shop_pb2.AddToCart,
-                timeout=timedelta(seconds=5),
-                effects=sf.Effects(
-                    calls=frozenset({"reserved"}),
-                    sends=frozenset({("com.example.fixture.shop/inventory", "restock")}),
+                carries=_fixture_shop_pb2.AddToCart,
+                timeout=_timedelta(seconds=5),
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"reserved"}),
+                    sends=_builtins.frozenset({("com.example.fixture.shop/inventory", "restock")}),
                 ),
                 context=UserCartAddContext,
             ),
         ),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def add(
         self,
         ctx: UserCartAddContext,
-        message: fixture_shop_pb2.AddToCart,
-    ) -> sf.MaybeAwaitable[None]: ...
+        message: _fixture_shop_pb2.AddToCart,
+    ) -> _sf.MaybeAwaitable[None]: ...
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def checkout(
         self,
         ctx: UserCartCheckoutContext,
-        message: fixture_shop_pb2.Checkout,
-    ) -> sf.MaybeAwaitable[None]: ...
+        message: _fixture_shop_pb2.Checkout,
+    ) -> _sf.MaybeAwaitable[None]: ...
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def expire(
         self,
         ctx: UserCartExpireContext,
-        message: fixture_shop_pb2.ExpireCart,
-    ) -> sf.MaybeAwaitable[None]:
+        message: _fixture_shop_pb2.ExpireCart,
+    ) -> _sf.MaybeAwaitable[None]:
         """The timer `expire` fired."""
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def reserved(
         self,
         ctx: UserCartAddContext,
         outcome: InventoryReserveOutcome,
-        request: fixture_shop_pb2.Reserve,
-        carried: fixture_shop_pb2.AddToCart,
-    ) -> sf.MaybeAwaitable[None]:
+        request: _fixture_shop_pb2.Reserve,
+        carried: _fixture_shop_pb2.AddToCart,
+    ) -> _sf.MaybeAwaitable[None]:
         """The outcome of a call to Inventory.reserve."""
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="com.example.fixture.shop",
     functions=("com.example.fixture.shop/inventory", "com.example.fixture.shop/user_cart"),
     ingresses=(
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.fixture.shop/add_to_cart",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="add-to-cart",
             target="com.example.fixture.shop/user_cart",
-            message=fixture_shop_pb2.AddToCart,
+            message=_fixture_shop_pb2.AddToCart,
         ),
     ),
     egresses=(EGRESS_RECEIPTS, EGRESS_DEAD),
@@ -298,7 +301,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class FixtureShopApp(sf.Application):
+class FixtureShopApp(_sf.Application):
     """The com.example.fixture.shop application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -310,6 +313,7 @@ class FixtureShopApp(sf.Application):
         *,
         inventory: Inventory,
         user_cart: UserCart,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(MANIFEST, (inventory, user_cart), playground=playground)
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(self, MANIFEST, (inventory, user_cart), playground=playground)

@@ -3,72 +3,73 @@
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-import common_pb2
-import main_pb2
+import common_pb2 as _common_pb2
+import main_pb2 as _main_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
 NAMESPACE = "shop.orders"
 
 
-RPC_LEDGER_POST: sf.Rpc[common_pb2.Money, common_pb2.Posted] = sf.Rpc(
+RPC_LEDGER_POST: _sf.Rpc[_common_pb2.Money, _common_pb2.Posted] = _sf.Rpc(
     function="common/ledger",
     handler="post",
-    request=common_pb2.Money,
-    reply=common_pb2.Posted,
-    call_envelope=common_pb2.LedgerPostCall,
-    reply_envelope=common_pb2.LedgerPostReply,
+    request=_common_pb2.Money,
+    reply=_common_pb2.Posted,
+    call_envelope=_common_pb2.LedgerPostCall,
+    reply_envelope=_common_pb2.LedgerPostReply,
     errors=(),
 )
-LedgerPostOutcome: TypeAlias = common_pb2.Posted | sf.Timeout
+LedgerPostOutcome: _TypeAlias = _common_pb2.Posted | _sf.Timeout
 
 
 # -- Orders (shop.orders/orders) ----------------------------------------
 
 
-class OrdersState(sf.State):
+class OrdersState(_sf.State):
     """The state of one Orders instance."""
 
-    last: sf.MessageState[common_pb2.Money] = sf.MessageState(common_pb2.Money)
+    last: _sf.MessageState[_common_pb2.Money] = _sf.MessageState(_common_pb2.Money)
 
 
-class OrdersContext(sf.Context):
+class OrdersContext(_sf.Context):
     """What every method of Orders may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> OrdersState:
         return self._part(OrdersState)
 
 
-class OrdersPlaceToLedger(sf.FunctionClient):
+class OrdersPlaceToLedger(_sf.FunctionClient):
     """What Orders.place may ask of an instance of Ledger."""
 
     def post(
         self,
-        request: common_pb2.Money,
+        request: _common_pb2.Money,
         *,
-        carry: main_pb2.Order,
-        timeout: timedelta | None = timedelta(seconds=3),
-    ) -> sf.CallId:
+        carry: _main_pb2.Order,
+        timeout: _timedelta | None = _timedelta(seconds=3),
+    ) -> _sf.CallId:
         """Call Ledger.post; the outcome goes to `posted`."""
         return self._call(RPC_LEDGER_POST, "posted", request, carry, timeout)
 
-    def audit(self, message: common_pb2.Money) -> None:
+    def audit(self, message: _common_pb2.Money) -> None:
         """Send to Ledger.audit."""
         self._send("audit", message)
 
 
-class OrdersPlaceFunctions(sf.Functions):
+class OrdersPlaceFunctions(_sf.Functions):
     """The functions Orders.place calls or sends to, by instance id."""
 
-    def ledger(self, id: str) -> OrdersPlaceToLedger:
+    def ledger(self, id: _builtins.str) -> OrdersPlaceToLedger:
         """The Ledger instance `id`."""
         return OrdersPlaceToLedger(self._invocation, "common/ledger", id)
 
@@ -76,73 +77,73 @@ class OrdersPlaceFunctions(sf.Functions):
 class OrdersPlaceContext(OrdersContext):
     """What Orders.place declared it may do, beside what every method of Orders sees."""
 
-    @property
+    @_builtins.property
     def functions(self) -> OrdersPlaceFunctions:
         return self._part(OrdersPlaceFunctions)
 
 
-class Orders(sf.Function, abc.ABC):
+class Orders(_sf.Function, _abc.ABC):
     """The function shop.orders/orders: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="shop.orders/orders",
         context=OrdersContext,
         state=OrdersState,
         handlers=(
-            sf.OneWay(
+            _sf.OneWay(
                 "place",
-                main_pb2.Order,
-                effects=sf.Effects(
-                    calls=frozenset({"posted"}),
-                    sends=frozenset({("common/ledger", "audit")}),
+                _main_pb2.Order,
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"posted"}),
+                    sends=_builtins.frozenset({("common/ledger", "audit")}),
                 ),
                 context=OrdersPlaceContext,
             ),
         ),
         timers=(),
         continuations=(
-            sf.Continuation(
+            _sf.Continuation(
                 "posted",
                 (RPC_LEDGER_POST,),
-                carries=main_pb2.Order,
-                timeout=timedelta(seconds=3),
-                effects=sf.Effects(
-                    calls=frozenset({"posted"}),
-                    sends=frozenset({("common/ledger", "audit")}),
+                carries=_main_pb2.Order,
+                timeout=_timedelta(seconds=3),
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"posted"}),
+                    sends=_builtins.frozenset({("common/ledger", "audit")}),
                 ),
                 context=OrdersPlaceContext,
             ),
         ),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def place(
         self,
         ctx: OrdersPlaceContext,
-        message: main_pb2.Order,
-    ) -> sf.MaybeAwaitable[None]: ...
+        message: _main_pb2.Order,
+    ) -> _sf.MaybeAwaitable[None]: ...
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def posted(
         self,
         ctx: OrdersPlaceContext,
         outcome: LedgerPostOutcome,
-        request: common_pb2.Money,
-        carried: main_pb2.Order,
-    ) -> sf.MaybeAwaitable[None]:
+        request: _common_pb2.Money,
+        carried: _main_pb2.Order,
+    ) -> _sf.MaybeAwaitable[None]:
         """The outcome of a call to Ledger.post."""
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="shop.orders",
     functions=("shop.orders/orders",),
     ingresses=(
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="shop.orders/orders",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="orders",
             target="shop.orders/orders",
-            message=main_pb2.Order,
+            message=_main_pb2.Order,
         ),
     ),
     egresses=(),
@@ -150,7 +151,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class MainApp(sf.Application):
+class MainApp(_sf.Application):
     """The shop.orders application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -161,6 +162,7 @@ class MainApp(sf.Application):
         self,
         *,
         orders: Orders,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(MANIFEST, (orders,), playground=playground)
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(self, MANIFEST, (orders,), playground=playground)

@@ -3,138 +3,139 @@
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-import joins_pb2
+import joins_pb2 as _joins_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
 NAMESPACE = "com.example.joins"
 
 
-class UnknownError(sf.RpcError[joins_pb2.Unknown]):
-    """The error joins_pb2.Unknown, raised to answer a call with it."""
+class UnknownError(_sf.RpcError[_joins_pb2.Unknown]):
+    """The error _joins_pb2.Unknown, raised to answer a call with it."""
 
-    detail_type = joins_pb2.Unknown
+    detail_type = _joins_pb2.Unknown
 
 
-RPC_COUNTER_COUNT: sf.Rpc[joins_pb2.CountRequest, joins_pb2.Count] = sf.Rpc(
+RPC_COUNTER_COUNT: _sf.Rpc[_joins_pb2.CountRequest, _joins_pb2.Count] = _sf.Rpc(
     function="com.example.joins/counter",
     handler="count",
-    request=joins_pb2.CountRequest,
-    reply=joins_pb2.Count,
-    call_envelope=joins_pb2.CounterCountCall,
-    reply_envelope=joins_pb2.CounterCountReply,
+    request=_joins_pb2.CountRequest,
+    reply=_joins_pb2.Count,
+    call_envelope=_joins_pb2.CounterCountCall,
+    reply_envelope=_joins_pb2.CounterCountReply,
     errors=(),
 )
-CounterCountOutcome: TypeAlias = joins_pb2.Count | sf.Timeout
+CounterCountOutcome: _TypeAlias = _joins_pb2.Count | _sf.Timeout
 
 
-RPC_MERCHANT_SCORE: sf.Rpc[joins_pb2.ScoreRequest, joins_pb2.Score] = sf.Rpc(
+RPC_MERCHANT_SCORE: _sf.Rpc[_joins_pb2.ScoreRequest, _joins_pb2.Score] = _sf.Rpc(
     function="com.example.joins/merchant",
     handler="score",
-    request=joins_pb2.ScoreRequest,
-    reply=joins_pb2.Score,
-    call_envelope=joins_pb2.MerchantScoreCall,
-    reply_envelope=joins_pb2.MerchantScoreReply,
+    request=_joins_pb2.ScoreRequest,
+    reply=_joins_pb2.Score,
+    call_envelope=_joins_pb2.MerchantScoreCall,
+    reply_envelope=_joins_pb2.MerchantScoreReply,
     errors=(UnknownError,),
 )
-MerchantScoreOutcome: TypeAlias = joins_pb2.Score | UnknownError | sf.Timeout
+MerchantScoreOutcome: _TypeAlias = _joins_pb2.Score | UnknownError | _sf.Timeout
 
-EGRESS_VERDICTS = sf.EgressManifest(
+EGRESS_VERDICTS = _sf.EgressManifest(
     typename="com.example.joins/verdicts",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="verdicts",
-    message=joins_pb2.Verdict,
+    message=_joins_pb2.Verdict,
 )
 
 
 # -- Counter (com.example.joins/counter) ----------------------------------------
 
 
-class CounterContext(sf.Context):
+class CounterContext(_sf.Context):
     """What every method of Counter may see: its id, state and time."""
 
 
-class Counter(sf.Function, abc.ABC):
+class Counter(_sf.Function, _abc.ABC):
     """The function com.example.joins/counter: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.joins/counter",
         context=CounterContext,
-        state=sf.State,
-        handlers=(sf.RequestReply("count", RPC_COUNTER_COUNT),),
+        state=_sf.State,
+        handlers=(_sf.RequestReply("count", RPC_COUNTER_COUNT),),
         timers=(),
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def count(
         self,
         ctx: CounterContext,
-        request: joins_pb2.CountRequest,
-    ) -> sf.MaybeAwaitable[joins_pb2.Count]: ...
+        request: _joins_pb2.CountRequest,
+    ) -> _sf.MaybeAwaitable[_joins_pb2.Count]: ...
 
 
 # -- Merchant (com.example.joins/merchant) ----------------------------------------
 
 
-class MerchantContext(sf.Context):
+class MerchantContext(_sf.Context):
     """What every method of Merchant may see: its id, state and time."""
 
 
-class Merchant(sf.Function, abc.ABC):
+class Merchant(_sf.Function, _abc.ABC):
     """The function com.example.joins/merchant: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.joins/merchant",
         context=MerchantContext,
-        state=sf.State,
-        handlers=(sf.RequestReply("score", RPC_MERCHANT_SCORE),),
+        state=_sf.State,
+        handlers=(_sf.RequestReply("score", RPC_MERCHANT_SCORE),),
         timers=(),
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def score(
         self,
         ctx: MerchantContext,
-        request: joins_pb2.ScoreRequest,
-    ) -> sf.MaybeAwaitable[joins_pb2.Score | UnknownError]:
+        request: _joins_pb2.ScoreRequest,
+    ) -> _sf.MaybeAwaitable[_joins_pb2.Score | UnknownError]:
         """Return (or raise) `UnknownError` to answer with that error."""
 
 
 # -- Fraud (com.example.joins/fraud) ----------------------------------------
 
 
-class FraudContext(sf.Context):
+class FraudContext(_sf.Context):
     """What every method of Fraud may see: its id, state and time."""
 
 
-class FraudCheckEgress(sf.Egresses):
+class FraudCheckEgress(_sf.Egresses):
     """The egresses Fraud.check writes."""
 
-    @property
-    def verdicts(self) -> sf.Egress[joins_pb2.Verdict]:
-        return self._egress("com.example.joins/verdicts", joins_pb2.Verdict)
+    @_builtins.property
+    def verdicts(self) -> _sf.Egress[_joins_pb2.Verdict]:
+        return self._egress("com.example.joins/verdicts", _joins_pb2.Verdict)
 
 
-class FraudCheckJoins(sf.Joins):
+class FraudCheckJoins(_sf.Joins):
     """Calls Fraud.check makes together, continuing once all have an outcome."""
 
     def scored(
         self,
-        counter_count: tuple[str, joins_pb2.CountRequest],
-        merchant_score: tuple[str, joins_pb2.ScoreRequest],
+        counter_count: _builtins.tuple[_builtins.str, _joins_pb2.CountRequest],
+        merchant_score: _builtins.tuple[_builtins.str, _joins_pb2.ScoreRequest],
         *,
-        carry: joins_pb2.Transaction,
-        timeout: timedelta | None = timedelta(seconds=2),
-    ) -> sf.CallId:
+        carry: _joins_pb2.Transaction,
+        timeout: _timedelta | None = _timedelta(seconds=2),
+    ) -> _sf.CallId:
         """Call Counter.count, Merchant.score (each an `(id, request)` pair) and hand every outcome to `scored`."""
         return self._join(
             "scored",
@@ -147,68 +148,68 @@ class FraudCheckJoins(sf.Joins):
 class FraudCheckContext(FraudContext):
     """What Fraud.check declared it may do, beside what every method of Fraud sees."""
 
-    @property
+    @_builtins.property
     def egress(self) -> FraudCheckEgress:
         return self._part(FraudCheckEgress)
 
-    @property
+    @_builtins.property
     def joins(self) -> FraudCheckJoins:
         return self._part(FraudCheckJoins)
 
 
-class Fraud(sf.Function, abc.ABC):
+class Fraud(_sf.Function, _abc.ABC):
     """The function com.example.joins/fraud: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.joins/fraud",
         context=FraudContext,
-        state=sf.State,
+        state=_sf.State,
         handlers=(
-            sf.OneWay(
+            _sf.OneWay(
                 "check",
-                joins_pb2.Transaction,
-                effects=sf.Effects(
-                    calls=frozenset({"scored"}),
-                    emits=frozenset({"com.example.joins/verdicts"}),
+                _joins_pb2.Transaction,
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"scored"}),
+                    emits=_builtins.frozenset({"com.example.joins/verdicts"}),
                 ),
                 context=FraudCheckContext,
             ),
         ),
         timers=(),
         continuations=(
-            sf.Continuation(
+            _sf.Continuation(
                 "scored",
                 (RPC_COUNTER_COUNT, RPC_MERCHANT_SCORE),
-                carries=joins_pb2.Transaction,
-                timeout=timedelta(seconds=2),
-                effects=sf.Effects(
-                    calls=frozenset({"scored"}),
-                    emits=frozenset({"com.example.joins/verdicts"}),
+                carries=_joins_pb2.Transaction,
+                timeout=_timedelta(seconds=2),
+                effects=_sf.Effects(
+                    calls=_builtins.frozenset({"scored"}),
+                    emits=_builtins.frozenset({"com.example.joins/verdicts"}),
                 ),
                 context=FraudCheckContext,
             ),
         ),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def check(
         self,
         ctx: FraudCheckContext,
-        message: joins_pb2.Transaction,
-    ) -> sf.MaybeAwaitable[None]: ...
+        message: _joins_pb2.Transaction,
+    ) -> _sf.MaybeAwaitable[None]: ...
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def scored(
         self,
         ctx: FraudCheckContext,
-        outcomes: tuple[CounterCountOutcome, MerchantScoreOutcome],
-        requests: tuple[joins_pb2.CountRequest, joins_pb2.ScoreRequest],
-        carried: joins_pb2.Transaction,
-    ) -> sf.MaybeAwaitable[None]:
+        outcomes: _builtins.tuple[CounterCountOutcome, MerchantScoreOutcome],
+        requests: _builtins.tuple[_joins_pb2.CountRequest, _joins_pb2.ScoreRequest],
+        carried: _joins_pb2.Transaction,
+    ) -> _sf.MaybeAwaitable[None]:
         """The outcomes of Counter.count, Merchant.score, in that order, once every one is known."""
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="com.example.joins",
     functions=(
         "com.example.joins/counter",
@@ -216,12 +217,12 @@ MANIFEST = sf.Manifest(
         "com.example.joins/fraud",
     ),
     ingresses=(
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.joins/transactions",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="transactions",
             target="com.example.joins/fraud",
-            message=joins_pb2.Transaction,
+            message=_joins_pb2.Transaction,
         ),
     ),
     egresses=(EGRESS_VERDICTS,),
@@ -229,7 +230,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class JoinsApp(sf.Application):
+class JoinsApp(_sf.Application):
     """The com.example.joins application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -242,6 +243,7 @@ class JoinsApp(sf.Application):
         counter: Counter,
         merchant: Merchant,
         fraud: Fraud,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(MANIFEST, (counter, merchant, fraud), playground=playground)
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(self, MANIFEST, (counter, merchant, fraud), playground=playground)

@@ -3,38 +3,39 @@
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-import kinesis_io_pb2
+import kinesis_io_pb2 as _kinesis_io_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
 NAMESPACE = "com.example.shop"
 
-EGRESS_RECEIPTS = sf.EgressManifest(
+EGRESS_RECEIPTS = _sf.EgressManifest(
     typename="com.example.shop/receipts",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="receipts",
-    message=kinesis_io_pb2.Receipt,
+    message=_kinesis_io_pb2.Receipt,
 )
 
-EGRESS_ALERTS = sf.EgressManifest(
+EGRESS_ALERTS = _sf.EgressManifest(
     typename="com.example.shop/alerts",
-    kind=sf.IoKind.KINESIS,
+    kind=_sf.IoKind.KINESIS,
     sink="alert-stream",
-    message=kinesis_io_pb2.Alert,
+    message=_kinesis_io_pb2.Alert,
 )
 
-EGRESS_DEAD = sf.EgressManifest(
+EGRESS_DEAD = _sf.EgressManifest(
     typename="com.example.shop/dead",
-    kind=sf.IoKind.KAFKA,
+    kind=_sf.IoKind.KAFKA,
     sink="dead-letters",
-    message=sf.DeadLetter,
+    message=_sf.DeadLetter,
     dead_letters=True,
 )
 
@@ -42,38 +43,38 @@ EGRESS_DEAD = sf.EgressManifest(
 # -- Cart (com.example.shop/cart) ----------------------------------------
 
 
-class CartContext(sf.Context):
+class CartContext(_sf.Context):
     """What every method of Cart may see: its id, state and time."""
 
 
-class CartAddEgress(sf.Egresses):
+class CartAddEgress(_sf.Egresses):
     """The egresses Cart.add writes."""
 
-    @property
-    def receipts(self) -> sf.Egress[kinesis_io_pb2.Receipt]:
-        return self._egress("com.example.shop/receipts", kinesis_io_pb2.Receipt)
+    @_builtins.property
+    def receipts(self) -> _sf.Egress[_kinesis_io_pb2.Receipt]:
+        return self._egress("com.example.shop/receipts", _kinesis_io_pb2.Receipt)
 
 
 class CartAddContext(CartContext):
     """What Cart.add declared it may do, beside what every method of Cart sees."""
 
-    @property
+    @_builtins.property
     def egress(self) -> CartAddEgress:
         return self._part(CartAddEgress)
 
 
-class Cart(sf.Function, abc.ABC):
+class Cart(_sf.Function, _abc.ABC):
     """The function com.example.shop/cart: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.shop/cart",
         context=CartContext,
-        state=sf.State,
+        state=_sf.State,
         handlers=(
-            sf.OneWay(
+            _sf.OneWay(
                 "add",
-                kinesis_io_pb2.AddToCart,
-                effects=sf.Effects(emits=frozenset({"com.example.shop/receipts"})),
+                _kinesis_io_pb2.AddToCart,
+                effects=_sf.Effects(emits=_builtins.frozenset({"com.example.shop/receipts"})),
                 context=CartAddContext,
             ),
         ),
@@ -81,59 +82,63 @@ class Cart(sf.Function, abc.ABC):
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def add(
         self,
         ctx: CartAddContext,
-        message: kinesis_io_pb2.AddToCart,
-    ) -> sf.MaybeAwaitable[None]: ...
+        message: _kinesis_io_pb2.AddToCart,
+    ) -> _sf.MaybeAwaitable[None]: ...
 
 
 # -- Clicks (com.example.shop/clicks) ----------------------------------------
 
 
-class ClicksState(sf.State):
+class ClicksState(_sf.State):
     """The state of one Clicks instance."""
 
-    seen: sf.ScalarState[int] = sf.ScalarState(sf.INT32, 0, expire_after_write=timedelta(days=1))
+    seen: _sf.ScalarState[_builtins.int] = _sf.ScalarState(
+        _sf.INT32,
+        0,
+        expire_after_write=_timedelta(days=1),
+    )
 
 
-class ClicksContext(sf.Context):
+class ClicksContext(_sf.Context):
     """What every method of Clicks may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> ClicksState:
         return self._part(ClicksState)
 
 
-class ClicksRecordEgress(sf.Egresses):
+class ClicksRecordEgress(_sf.Egresses):
     """The egresses Clicks.record writes."""
 
-    @property
-    def alerts(self) -> sf.Egress[kinesis_io_pb2.Alert]:
-        return self._egress("com.example.shop/alerts", kinesis_io_pb2.Alert)
+    @_builtins.property
+    def alerts(self) -> _sf.Egress[_kinesis_io_pb2.Alert]:
+        return self._egress("com.example.shop/alerts", _kinesis_io_pb2.Alert)
 
 
 class ClicksRecordContext(ClicksContext):
     """What Clicks.record declared it may do, beside what every method of Clicks sees."""
 
-    @property
+    @_builtins.property
     def egress(self) -> ClicksRecordEgress:
         return self._part(ClicksRecordEgress)
 
 
-class Clicks(sf.Function, abc.ABC):
+class Clicks(_sf.Function, _abc.ABC):
     """The function com.example.shop/clicks: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.shop/clicks",
         context=ClicksContext,
         state=ClicksState,
         handlers=(
-            sf.OneWay(
+            _sf.OneWay(
                 "record",
-                kinesis_io_pb2.Click,
-                effects=sf.Effects(emits=frozenset({"com.example.shop/alerts"})),
+                _kinesis_io_pb2.Click,
+                effects=_sf.Effects(emits=_builtins.frozenset({"com.example.shop/alerts"})),
                 context=ClicksRecordContext,
             ),
         ),
@@ -141,31 +146,31 @@ class Clicks(sf.Function, abc.ABC):
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def record(
         self,
         ctx: ClicksRecordContext,
-        message: kinesis_io_pb2.Click,
-    ) -> sf.MaybeAwaitable[None]: ...
+        message: _kinesis_io_pb2.Click,
+    ) -> _sf.MaybeAwaitable[None]: ...
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="com.example.shop",
     functions=("com.example.shop/cart", "com.example.shop/clicks"),
     ingresses=(
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.shop/add_to_cart",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="add-to-cart",
             target="com.example.shop/cart",
-            message=kinesis_io_pb2.AddToCart,
+            message=_kinesis_io_pb2.AddToCart,
         ),
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.shop/clicks",
-            kind=sf.IoKind.KINESIS,
+            kind=_sf.IoKind.KINESIS,
             source="click-stream",
             target="com.example.shop/clicks",
-            message=kinesis_io_pb2.Click,
+            message=_kinesis_io_pb2.Click,
         ),
     ),
     egresses=(EGRESS_RECEIPTS, EGRESS_ALERTS, EGRESS_DEAD),
@@ -173,7 +178,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class KinesisIoApp(sf.Application):
+class KinesisIoApp(_sf.Application):
     """The com.example.shop application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -185,6 +190,7 @@ class KinesisIoApp(sf.Application):
         *,
         cart: Cart,
         clicks: Clicks,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(MANIFEST, (cart, clicks), playground=playground)
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(self, MANIFEST, (cart, clicks), playground=playground)

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-import maps_pb2
+import maps_pb2 as _maps_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
@@ -20,46 +21,46 @@ NAMESPACE = "com.example.maps"
 # -- Store (com.example.maps/store) ----------------------------------------
 
 
-class StoreState(sf.State):
+class StoreState(_sf.State):
     """The state of one Store instance."""
 
-    catalogue: sf.MessageState[maps_pb2.Catalogue] = sf.MessageState(maps_pb2.Catalogue)
+    catalogue: _sf.MessageState[_maps_pb2.Catalogue] = _sf.MessageState(_maps_pb2.Catalogue)
 
 
-class StoreContext(sf.Context):
+class StoreContext(_sf.Context):
     """What every method of Store may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> StoreState:
         return self._part(StoreState)
 
 
-class Store(sf.Function, abc.ABC):
+class Store(_sf.Function, _abc.ABC):
     """The function com.example.maps/store: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.maps/store",
         context=StoreContext,
         state=StoreState,
-        handlers=(sf.OneWay("update", maps_pb2.Update),),
+        handlers=(_sf.OneWay("update", _maps_pb2.Update),),
         timers=(),
         continuations=(),
     )
 
-    @abc.abstractmethod
-    def update(self, ctx: StoreContext, message: maps_pb2.Update) -> sf.MaybeAwaitable[None]: ...
+    @_abc.abstractmethod
+    def update(self, ctx: StoreContext, message: _maps_pb2.Update) -> _sf.MaybeAwaitable[None]: ...
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="com.example.maps",
     functions=("com.example.maps/store",),
     ingresses=(
-        sf.IngressManifest(
+        _sf.IngressManifest(
             typename="com.example.maps/updates",
-            kind=sf.IoKind.KAFKA,
+            kind=_sf.IoKind.KAFKA,
             source="updates",
             target="com.example.maps/store",
-            message=maps_pb2.Update,
+            message=_maps_pb2.Update,
         ),
     ),
     egresses=(),
@@ -67,7 +68,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class MapsApp(sf.Application):
+class MapsApp(_sf.Application):
     """The com.example.maps application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -78,6 +79,7 @@ class MapsApp(sf.Application):
         self,
         *,
         store: Store,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(MANIFEST, (store,), playground=playground)
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(self, MANIFEST, (store,), playground=playground)

@@ -3,60 +3,61 @@
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-import oneof_pb2
+import oneof_pb2 as _oneof_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
 NAMESPACE = "com.example.oneof"
 
 
-RPC_TILL_PAY: sf.Rpc[oneof_pb2.Pay, oneof_pb2.Paid] = sf.Rpc(
+RPC_TILL_PAY: _sf.Rpc[_oneof_pb2.Pay, _oneof_pb2.Paid] = _sf.Rpc(
     function="com.example.oneof/till",
     handler="pay",
-    request=oneof_pb2.Pay,
-    reply=oneof_pb2.Paid,
-    call_envelope=oneof_pb2.TillPayCall,
-    reply_envelope=oneof_pb2.TillPayReply,
+    request=_oneof_pb2.Pay,
+    reply=_oneof_pb2.Paid,
+    call_envelope=_oneof_pb2.TillPayCall,
+    reply_envelope=_oneof_pb2.TillPayReply,
     errors=(),
 )
-TillPayOutcome: TypeAlias = oneof_pb2.Paid | sf.Timeout
+TillPayOutcome: _TypeAlias = _oneof_pb2.Paid | _sf.Timeout
 
 
 # -- Till (com.example.oneof/till) ----------------------------------------
 
 
-class TillContext(sf.Context):
+class TillContext(_sf.Context):
     """What every method of Till may see: its id, state and time."""
 
 
-class Till(sf.Function, abc.ABC):
+class Till(_sf.Function, _abc.ABC):
     """The function com.example.oneof/till: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.oneof/till",
         context=TillContext,
-        state=sf.State,
-        handlers=(sf.RequestReply("pay", RPC_TILL_PAY),),
+        state=_sf.State,
+        handlers=(_sf.RequestReply("pay", RPC_TILL_PAY),),
         timers=(),
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def pay(
         self,
         ctx: TillContext,
-        request: oneof_pb2.Pay,
-    ) -> sf.MaybeAwaitable[oneof_pb2.Paid]: ...
+        request: _oneof_pb2.Pay,
+    ) -> _sf.MaybeAwaitable[_oneof_pb2.Paid]: ...
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="com.example.oneof",
     functions=("com.example.oneof/till",),
     ingresses=(),
@@ -65,7 +66,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class OneofApp(sf.Application):
+class OneofApp(_sf.Application):
     """The com.example.oneof application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -76,6 +77,7 @@ class OneofApp(sf.Application):
         self,
         *,
         till: Till,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(MANIFEST, (till,), playground=playground)
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(self, MANIFEST, (till,), playground=playground)

@@ -3,94 +3,97 @@
 
 from __future__ import annotations
 
-import abc
-from datetime import timedelta
-from typing import TypeAlias
+import abc as _abc
+import builtins as _builtins
+from datetime import timedelta as _timedelta
+from typing import TypeAlias as _TypeAlias
 
-import sfidl.runtime as sf
+import sfidl.runtime as _sf
 from sfidl.runtime import CallId, Timeout, TimerId
 
-from google.protobuf import empty_pb2
-from google.protobuf import timestamp_pb2
-import well_known_types_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+import well_known_types_pb2 as _well_known_types_pb2
 
 __all__ = ["CallId", "Timeout", "TimerId"]
 
 NAMESPACE = "com.example.wkt"
 
 
-RPC_RECORDER_RECORD: sf.Rpc[well_known_types_pb2.Event, empty_pb2.Empty] = sf.Rpc(
+RPC_RECORDER_RECORD: _sf.Rpc[_well_known_types_pb2.Event, _empty_pb2.Empty] = _sf.Rpc(
     function="com.example.wkt/recorder",
     handler="record",
-    request=well_known_types_pb2.Event,
-    reply=empty_pb2.Empty,
-    call_envelope=well_known_types_pb2.RecorderRecordCall,
-    reply_envelope=well_known_types_pb2.RecorderRecordReply,
+    request=_well_known_types_pb2.Event,
+    reply=_empty_pb2.Empty,
+    call_envelope=_well_known_types_pb2.RecorderRecordCall,
+    reply_envelope=_well_known_types_pb2.RecorderRecordReply,
     errors=(),
 )
-RecorderRecordOutcome: TypeAlias = empty_pb2.Empty | sf.Timeout
+RecorderRecordOutcome: _TypeAlias = _empty_pb2.Empty | _sf.Timeout
 
 
-RPC_RECORDER_LAST: sf.Rpc[empty_pb2.Empty, timestamp_pb2.Timestamp] = sf.Rpc(
+RPC_RECORDER_LAST: _sf.Rpc[_empty_pb2.Empty, _timestamp_pb2.Timestamp] = _sf.Rpc(
     function="com.example.wkt/recorder",
     handler="last",
-    request=empty_pb2.Empty,
-    reply=timestamp_pb2.Timestamp,
-    call_envelope=well_known_types_pb2.RecorderLastCall,
-    reply_envelope=well_known_types_pb2.RecorderLastReply,
+    request=_empty_pb2.Empty,
+    reply=_timestamp_pb2.Timestamp,
+    call_envelope=_well_known_types_pb2.RecorderLastCall,
+    reply_envelope=_well_known_types_pb2.RecorderLastReply,
     errors=(),
 )
-RecorderLastOutcome: TypeAlias = timestamp_pb2.Timestamp | sf.Timeout
+RecorderLastOutcome: _TypeAlias = _timestamp_pb2.Timestamp | _sf.Timeout
 
 
 # -- Recorder (com.example.wkt/recorder) ----------------------------------------
 
 
-class RecorderState(sf.State):
+class RecorderState(_sf.State):
     """The state of one Recorder instance."""
 
-    last_seen: sf.MessageState[timestamp_pb2.Timestamp] = sf.MessageState(timestamp_pb2.Timestamp)
+    last_seen: _sf.MessageState[_timestamp_pb2.Timestamp] = _sf.MessageState(
+        _timestamp_pb2.Timestamp,
+    )
 
 
-class RecorderContext(sf.Context):
+class RecorderContext(_sf.Context):
     """What every method of Recorder may see: its id, state and time."""
 
-    @property
+    @_builtins.property
     def state(self) -> RecorderState:
         return self._part(RecorderState)
 
 
-class Recorder(sf.Function, abc.ABC):
+class Recorder(_sf.Function, _abc.ABC):
     """The function com.example.wkt/recorder: subclass it and implement every method."""
 
-    sfidl_spec = sf.FunctionSpec(
+    sfidl_spec = _sf.FunctionSpec(
         typename="com.example.wkt/recorder",
         context=RecorderContext,
         state=RecorderState,
         handlers=(
-            sf.RequestReply("record", RPC_RECORDER_RECORD),
-            sf.RequestReply("last", RPC_RECORDER_LAST),
+            _sf.RequestReply("record", RPC_RECORDER_RECORD),
+            _sf.RequestReply("last", RPC_RECORDER_LAST),
         ),
         timers=(),
         continuations=(),
     )
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def record(
         self,
         ctx: RecorderContext,
-        request: well_known_types_pb2.Event,
-    ) -> sf.MaybeAwaitable[empty_pb2.Empty]: ...
+        request: _well_known_types_pb2.Event,
+    ) -> _sf.MaybeAwaitable[_empty_pb2.Empty]: ...
 
-    @abc.abstractmethod
+    @_abc.abstractmethod
     def last(
         self,
         ctx: RecorderContext,
-        request: empty_pb2.Empty,
-    ) -> sf.MaybeAwaitable[timestamp_pb2.Timestamp]: ...
+        request: _empty_pb2.Empty,
+    ) -> _sf.MaybeAwaitable[_timestamp_pb2.Timestamp]: ...
 
 
-MANIFEST = sf.Manifest(
+MANIFEST = _sf.Manifest(
     namespace="com.example.wkt",
     functions=("com.example.wkt/recorder",),
     ingresses=(),
@@ -99,7 +102,7 @@ MANIFEST = sf.Manifest(
 )
 
 
-class WellKnownTypesApp(sf.Application):
+class WellKnownTypesApp(_sf.Application):
     """The com.example.wkt application: one implementation per function.
 
     Serve it with `.serve(port=8000)`, or hand `.request_reply_handler` to any HTTP
@@ -110,6 +113,7 @@ class WellKnownTypesApp(sf.Application):
         self,
         *,
         recorder: Recorder,
-        playground: bool = False,
+        playground: _builtins.bool = False,
     ) -> None:
-        super().__init__(MANIFEST, (recorder,), playground=playground)
+        # Not super(): a function `Super` would be the argument `super`.
+        _sf.Application.__init__(self, MANIFEST, (recorder,), playground=playground)
