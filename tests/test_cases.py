@@ -239,6 +239,13 @@ def run_mypy(folder: Path, files: list[str]) -> dict[Location, list[str]]:
 
 
 @pytest.mark.parametrize("case", APP_CASES, ids=[c.name for c in APP_CASES])
+def test_a_case_with_app_files_has_one_mypy_accepts_whole(case: Path) -> None:
+    """Misuses go in files of their own: a positive file shows the stubs used right."""
+    marked = {file for file, _ in marks(case)}
+    assert [path for path in app_files(case) if path.name not in marked], case
+
+
+@pytest.mark.parametrize("case", APP_CASES, ids=[c.name for c in APP_CASES])
 def test_app_files_type_check_exactly_where_marked(
     case: Path, mypy_errors: dict[Path, dict[Location, list[str]]]
 ) -> None:

@@ -1,4 +1,4 @@
-"""Enum values are their own types: an int or a value of another enum is not one."""
+"""Enums in fields, repeated, optional and map values, by constant, by nested name and by Name()."""
 
 from typing import assert_never
 
@@ -35,9 +35,6 @@ class WallsImpl(Walls):
                 by_room={"hall": pb.Paint.FINISH_MATT},
             )
         )
-        pb.Paint(color=pb.Paint.FINISH_MATT)  # E: [arg-type]
-        pb.Paint(color=1)  # E: [arg-type]
-        pb.Paint(finish=pb.Paint.FINISH_NEON)  # E: has no attribute "FINISH_NEON"
 
     def painted(
         self, ctx: WallsRepaintContext, outcome: PainterPaintOutcome, request: pb.Paint

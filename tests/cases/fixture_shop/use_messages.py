@@ -18,6 +18,3 @@ region: Region.ValueType = line.regions[0]
 stamp = line.at.ToDatetime()
 raw: bytes = Scalars(bytes_value=b"x").SerializeToString()
 error = OutOfStock(item_id="x", available=0)
-wrong: int = reply.correlation_id  # E: [assignment]
-Line(quantity="three")  # E: [arg-type]
-reply.WhichOneof("payment")  # E: [arg-type]

@@ -12,9 +12,7 @@ class OrdersImpl(Orders):
         ledger = ctx.functions.ledger(message.id)
         ledger.post(message.price, carry=message)
         ledger.audit(common_pb2.Money(currency="EUR", units=message.price.units))
-        ledger.audit(message)  # E: type "Order"; expected "Money"
         ctx.state.last = message.price
-        ctx.state.last = pb.Order()  # E: [assignment]
         currency: common_pb2.Currency.ValueType = message.accepted[0]
         assert currency == common_pb2.CURRENCY_EUR
 

@@ -33,7 +33,6 @@ class FraudImpl(Fraud):
         score = (message.merchant, pb.ScoreRequest(merchant=message.merchant))
         ctx.joins.scored(count, score, carry=message)
         ctx.joins.scored(count, score, carry=message, timeout=timedelta(seconds=1))
-        ctx.joins.scored(score, count, carry=message)  # E: [arg-type]  # E: [arg-type]
 
     def scored(
         self,
@@ -46,7 +45,6 @@ class FraudImpl(Fraud):
         if isinstance(count, pb.Count) and isinstance(score, pb.Score):
             blocked = count.recent > 10 or score.risk * carried.amount > 1000
             ctx.egress.verdicts.write(pb.Verdict(blocked=blocked))
-        risk: float = score.risk  # E: [union-attr]
 
 
 app = JoinsApp(counter=CounterImpl(), merchant=MerchantImpl(), fraud=FraudImpl())

@@ -1,4 +1,4 @@
-"""Well-known types come with protobuf's helpers (datetimes, dicts) under their own types."""
+"""Well-known types come with protobuf's helpers (datetimes, timedeltas, dicts)."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -21,16 +21,10 @@ class RecorderImpl(Recorder):
         assert note or count or request.flag.value or request.ratio.value or request.blob.value
         assert request.detail.Is(pb.Event.DESCRIPTOR) or request.mask.paths
         ctx.state.last_seen = request.at
-        ctx.state.last_seen = request.took  # E: [assignment]
-        request.note.value = 3  # E: [assignment]
         return Empty()
 
     def last(self, ctx: RecorderContext, request: Empty) -> Timestamp:
         return ctx.state.last_seen
-
-
-def wrong(ctx: RecorderContext) -> Timestamp:
-    return Empty()  # E: [return-value]
 
 
 app = WellKnownTypesApp(recorder=RecorderImpl())
