@@ -343,16 +343,32 @@ def _duration(text: str) -> float:
 
 
 def _lint_option(command: argparse.ArgumentParser, default: str) -> None:
-    from sfidl.check.lint import RULE_IDS
-
+    command.formatter_class = _LintHelp
     command.add_argument(
         "--lint",
         type=_lint_rules,
         default=default,
         metavar="RULES",
         help=f"the lint rules to warn about: all, none or a comma-separated list of "
-        f"{', '.join(RULE_IDS)} (default: {default}); warnings never change the exit code",
+        f"{_LINT_RULES} (default: {default}); warnings never change the exit code",
     )
+
+
+_LINT_RULES = "<lint rules>"
+
+
+class _LintHelp(argparse.HelpFormatter):
+    """Names the lint rules when help is shown: building the command line does not import
+    them (sfidl.check, the whole front end), which a command other than compile and check
+    does not need."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text is None or _LINT_RULES not in text:
+            return text
+        from sfidl.check.lint import RULE_IDS
+
+        return text.replace(_LINT_RULES, ", ".join(RULE_IDS))
 
 
 def _lint_rules(chosen: str) -> frozenset[str]:

@@ -4,7 +4,9 @@ move into the new set that the next write completes before anything else.
 Everything sfidl keeps in an output folder ``DIR`` lives in ``DIR/.sfidl-outputs/``:
 
 - ``manifest.json``: the name and SHA-256 of every file of the set now in ``DIR``, so that a
-  later set can remove the files it no longer produces (and only those, unchanged);
+  later set can remove the files it no longer produces (and only those, unchanged), and
+  what the writer says the set was made from (``sfidl run`` records its inputs there, to
+  start without compiling again when nothing changed: :func:`made_from`);
 - ``staging-*/``: a write in progress (``files/`` and its ``manifest.json``), never read;
 - ``switch/``: a staged set the writer committed to, whose files are being moved into ``DIR``;
 - ``.gitignore``: ``*``, as this is a record of one folder's history, not source.
@@ -29,6 +31,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,7 +43,9 @@ _STAGING = "staging-"
 _IGNORE_EVERYTHING = b"# sfidl's record of the files it wrote in this folder\n*\n"
 
 
-def write_outputs(directory: Path, files: Mapping[str, bytes]) -> list[Path]:
+def write_outputs(
+    directory: Path, files: Mapping[str, bytes], made_from: Mapping[str, Any] | None = None
+) -> list[Path]:
     """Replace the set of generated files in ``directory`` with ``files`` (name -> content).
 
     Everything is generated before this is called, so a compile error never gets here.
@@ -48,6 +53,7 @@ def write_outputs(directory: Path, files: Mapping[str, bytes]) -> list[Path]:
     them; other files in ``directory`` are left alone. New files get the mode ``open()``
     would give them (``0o666`` less the umask). Raises ``OSError`` when ``directory``
     cannot be written; an interrupted write is finished or rolled back by the next one.
+    ``made_from`` (JSON data) is kept in the manifest, for :func:`made_from` to read back.
     """
     for name in files:
         _check_name(name)
@@ -56,7 +62,7 @@ def write_outputs(directory: Path, files: Mapping[str, bytes]) -> list[Path]:
     with _locked(state):
         _recover(directory)
         _remove_old_temporaries(directory, files)
-        staging = _stage(state, files)
+        staging = _stage(state, files, made_from)
         os.rename(staging, state / _SWITCH)
         _fsync_folder(state)
         _finish_switch(directory)
@@ -94,7 +100,28 @@ def _remove_old_temporaries(directory: Path, names: Iterable[str]) -> None:
             os.unlink(leftover)
 
 
-def _stage(state: Path, files: Mapping[str, bytes]) -> Path:
+def made_from(directory: Path) -> dict[str, Any] | None:
+    """What the last write said its set was made from, if every file of that set is in
+    ``directory`` unchanged; else None (a file edited, removed or half written, no record)."""
+    state = directory / STATE
+    if not state.is_dir():
+        return None
+    with _locked(state):
+        _recover(directory)
+        try:
+            manifest = json.loads((state / _MANIFEST).read_bytes())
+        except (OSError, ValueError):
+            return None
+        record = manifest.get("made_from") if isinstance(manifest, dict) else None
+        files = _read_manifest(state / _MANIFEST)
+        if not isinstance(record, dict) or not files:
+            return None
+        if any(_digest(directory / name) != digest for name, digest in files.items()):
+            return None
+        return record
+
+
+def _stage(state: Path, files: Mapping[str, bytes], made_from: Mapping[str, Any] | None) -> Path:
     """A new staging folder holding every file and the manifest, all on disk (fsynced)."""
     staging = Path(tempfile.mkdtemp(prefix=_STAGING, dir=state))
     try:
@@ -103,7 +130,10 @@ def _stage(state: Path, files: Mapping[str, bytes]) -> Path:
             _write_new(staging / _FILES / name, content)
         _fsync_folder(staging / _FILES)
         digests = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
-        manifest = json.dumps({"files": digests}, indent=1, sort_keys=True) + "\n"
+        record: dict[str, Any] = {"files": digests}
+        if made_from is not None:
+            record["made_from"] = made_from
+        manifest = json.dumps(record, indent=1, sort_keys=True) + "\n"
         _write_new(staging / _MANIFEST, manifest.encode())
         _fsync_folder(staging)
     except BaseException:
