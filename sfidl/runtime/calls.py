@@ -126,24 +126,38 @@ def on_reply(
     # The call index: ASCII digits, or no call's.
     index = int(index_text) if index_text.isascii() and index_text.isdigit() else -1
     group = invocation.runtime.pending.get(group_id)
-    continuation = None
     if group is not None:
         # Each access to a protobuf field makes a new object: the calls are read once.
         recorded = list(group.calls)
         continuation = _continuation(invocation, group_id, group, recorded, continuations)
-    if (
-        group is None
-        or continuation is None
-        or not _awaits(invocation, recorded, index, rpc, continuation)
-    ):
-        log.warning(
-            "%s: dropped a reply from %s with correlation id %r: no call is waiting for it "
-            "(late after a timeout, duplicate, or unknown)",
-            invocation.address,
-            invocation.caller or "an ingress",
-            correlation,
-        )
-        return None
+        if continuation is not None and 0 <= index < len(recorded):
+            call, target = recorded[index], continuation.targets[index]
+            if (
+                not call.done
+                and (target is rpc or target == rpc)
+                and invocation.is_from(call.target_typename, call.target_id)
+            ):
+                return _record(invocation, group_id, group, recorded, continuation, index, envelope)
+    log.warning(
+        "%s: dropped a reply from %s with correlation id %r: no call is waiting for it "
+        "(late after a timeout, duplicate, or unknown)",
+        invocation.address,
+        invocation.caller or "an ingress",
+        correlation,
+    )
+    return None
+
+
+def _record(
+    invocation: Invocation,
+    group_id: str,
+    group: PendingGroup,
+    recorded: list[PendingCall],
+    continuation: Continuation,
+    index: int,
+    envelope: Message,
+) -> Completion | None:
+    """Reply ``index`` of a group came: the completion if it is the last one, else kept."""
     for other, call in enumerate(recorded):
         if other != index and not call.done:  # a join still waiting for another reply
             invocation.changing()
@@ -169,25 +183,6 @@ def on_timeout(
     if continuation is None:
         return None
     return _complete(invocation, group_id, group, recorded, continuation, timed_out=True)
-
-
-def _awaits(
-    invocation: Invocation,
-    recorded: list[PendingCall],
-    index: int,
-    rpc: Rpc[Any, Any],
-    continuation: Continuation,
-) -> bool:
-    """Whether call ``index`` of the group still waits for a reply of ``rpc`` from the caller."""
-    if not 0 <= index < len(recorded):
-        return False
-    call = recorded[index]
-    target = continuation.targets[index]
-    return (
-        not call.done
-        and invocation.is_from(call.target_typename, call.target_id)
-        and (target is rpc or target == rpc)
-    )
 
 
 def _continuation(

@@ -96,13 +96,12 @@ def invoker(
     """
     continuations = {c.name: c for c in spec.continuations}
     timers = {t.name: t for t in spec.timers}
-    table = {
+    table = routes(spec)
+    runners = {
         typename: _runner(implementation, spec, typename, route, continuations, timers)
-        for typename, route in routes(spec).items()
+        for typename, route in table.items()
     }
-    holding = frozenset(
-        t for t, r in routes(spec).items() if spec.exclusive and exclusive.may_hold(r)
-    )
+    holding = frozenset(t for t, r in table.items() if spec.exclusive and exclusive.may_hold(r))
 
     async def handle(invocation: Invocation, run: _Run | None) -> None:
         if run is None:
@@ -122,10 +121,18 @@ def invoker(
         typed = message.typed_value
         typename = typed.typename
         invocation = Invocation(context, typed, context.caller, spec, deployment)
+        run = runners.get(typename)
         if typename in holding and exclusive.hold_if_busy(invocation):
             invocation.finish()
+        elif run is not None and typed.has_value:  # what handle does, one call less
+            try:
+                await run(invocation)
+            except _Poison as poison:
+                invocation.dead_letter(str(poison))
+            else:
+                invocation.finish()
         else:
-            await handle(invocation, table.get(typename))
+            await handle(invocation, run)
         if not invocation.releases:
             return
         # Nothing pending any more: what was held runs now, in order, as if just arrived.
@@ -137,7 +144,7 @@ def invoker(
                 return
             typed, caller = held
             await handle(
-                Invocation(context, typed, caller, spec, deployment), table.get(typed.typename)
+                Invocation(context, typed, caller, spec, deployment), runners.get(typed.typename)
             )
 
     return invoke

@@ -12,13 +12,12 @@ from typing import Any, NoReturn
 import statefun
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from statefun.request_reply_pb2 import TypedValue
 
 from sfidl.runtime.errors import UndeclaredEffect
 from sfidl.runtime.internal_pb2 import DeadLetter, RuntimeState
 from sfidl.runtime.manifest import EgressManifest, IoKind, Manifest
 from sfidl.runtime.spec import NO_EFFECTS, Effects, FunctionSpec, RequestReply
-from sfidl.runtime.types import encode, protobuf_type, typed_message, typename_of
+from sfidl.runtime.types import encode, protobuf_type, typed_message
 from sfidl.wire import Address
 
 log = logging.getLogger("sfidl.runtime")
@@ -214,10 +213,7 @@ class Invocation:
         """Send ``message`` to instance ``id`` of the function type ``typename``."""
         # What statefun.message_builder(value=, value_type=protobuf_type(...)) builds, minus
         # its argument juggling: this runs for every message sent.
-        typed = TypedValue(
-            typename=typename_of(type(message)), has_value=True, value=message.SerializeToString()
-        )
-        self.sdk.send(statefun.Message(typename, id, typed))
+        self.sdk.send(statefun.Message(typename, id, typed_message(message)))
 
     def send_self_after(self, delay: timedelta, message: Message, token: str) -> None:
         """Send ``message`` to this same instance once ``delay`` has passed (cancellable by ``token``)."""
