@@ -203,7 +203,9 @@ class ScalarState(StateField[S]):
         return self.default if value is None else value
 
     def set(self, invocation: Invocation, value: S) -> None:
-        self._write(invocation, self.accept(value, "not"))
+        if type(value) is not type(self.default):  # else it is of the declared type as is
+            value = self.accept(value, "not")
+        self._write(invocation, value)
 
     def accept(self, value: Any, what: str) -> Any:
         kind = type(self.default)
