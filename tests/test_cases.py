@@ -164,6 +164,33 @@ def test_case(case: Path) -> None:
             check_expected(case / name, render(build_graph(program)).encode())
 
 
+DIAGNOSTIC_CASES = [case for case in CASES if (case / "expected.txt").is_file()]
+
+
+@pytest.mark.parametrize("case", DIAGNOSTIC_CASES, ids=[c.name for c in DIAGNOSTIC_CASES])
+def test_mangled_inputs_give_diagnostics_not_tracebacks(
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The case's root file with one line dropped, or cut short, still fails cleanly."""
+    for other in case.rglob("*.sfidl"):
+        target = tmp_path / other.relative_to(case)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(other.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    root = Path(root_file(case).name)
+    text = root.read_bytes()
+    lines = text.splitlines(keepends=True)
+    variants = [b"".join(lines[:i] + lines[i + 1 :]) for i in range(len(lines))]
+    # Every 11th cut; about 300 for a large case.
+    variants += [text[:cut] for cut in range(0, len(text), max(11, len(text) // 300))]
+    for variant in variants:
+        root.write_bytes(variant)
+        try:
+            load_program(root)
+        except CompileError as error:
+            assert error.diagnostics, variant
+
+
 # --- application files under mypy -----------------------------------------------------
 
 APP_CASES = [case for case in CASES if app_files(case)]
