@@ -28,8 +28,6 @@ class GroupCommit:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._pending: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
-        self.groups = 0
-        """How many groups were committed (for the status log and benchmarks)."""
 
     async def write(self, operation: Callable[[], T]) -> T:
         """Run ``operation`` (store writes) in the next group; its result once the group committed.
@@ -64,7 +62,6 @@ class GroupCommit:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             return
-        self.groups += 1
         for future, result, error in outcomes:
             if error is None:
                 future.set_result(result)
