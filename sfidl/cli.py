@@ -442,14 +442,18 @@ def _compile_watching(args: argparse.Namespace) -> int:
 def _compile_once(args: argparse.Namespace, read: set[Path]) -> int:
     """Compile ``args.files`` (writing unless ``args.write`` is false); adds the files read to ``read``."""
     from sfidl.check.lint import lint
-    from sfidl.compiler import compile_file
+    from sfidl.compiler import Compiled, check_file, compile_file
     from sfidl.outputs import write_outputs
 
     compiled: list[tuple[Path, Compiled]] = []
     errors: list[CompileError] = []
     for path in args.files:
         try:
-            result = compile_file(path, endpoint=args.endpoint)
+            if args.write:
+                result = compile_file(path, endpoint=args.endpoint)
+            else:  # `check`: the checker holds every rule; no generator, protoc or black runs
+                loaded = check_file(path)
+                result = Compiled(loaded.program, {}, loaded.warnings, dict(loaded.sources))
         except CompileError as error:
             errors.append(error)
             continue

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sfidl.diagnostics import Diagnostic
-from sfidl.frontend import load_program
+from sfidl.frontend import LoadedProgram, load_program
 from sfidl.gen.module_yaml import render_module_yaml, render_playground_module_yaml
 from sfidl.gen.proto import render_proto
 from sfidl.gen.protoc import compile_protos
@@ -27,6 +27,16 @@ class Compiled:
     files: dict[str, bytes]
     warnings: tuple[Diagnostic, ...]
     sources: dict[str, str]
+
+
+def check_file(path: Path) -> LoadedProgram:
+    """Check ``path`` and the files it imports as :func:`compile_file` would, generating nothing.
+
+    Every input :func:`compile_file` refuses is refused here (the checker holds every rule;
+    the generators, protoc and black never reject a checked program), without running them.
+    """
+    with _few_collections():
+        return load_program(path)
 
 
 def compile_file(path: Path, *, endpoint: str | None = None) -> Compiled:

@@ -1,6 +1,6 @@
 """Declared names against the generated Python: what clashed by accident now works, and what
 Python itself forbids is refused by the checker (sfidl/check/python_names.py), every clash
-of a file in one run."""
+of a file in one run, and `sfidl check` finds it without running protoc or black."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from sfidl.cli import main
-from sfidl.compiler import compile_file
+from sfidl.compiler import check_file, compile_file
+from sfidl.diagnostics import CompileError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -178,3 +179,83 @@ def test_every_clash_is_reported_in_one_run(
     assert err.rstrip().endswith("3 errors")
     for name, line in (("FState", 5), ("FGoContext", 6), ("OopsError", 7)):
         assert f"c.sfidl:{line}:10: error[name-clash]: the generated Python name `{name}`" in err
+
+
+def test_check_runs_neither_protoc_nor_black() -> None:
+    # Not even imported: check holds every rule, so it needs none of the generators' tools.
+    script = textwrap.dedent("""\
+        import sys
+        from sfidl.cli import main
+        assert main(["check", "examples/shop/shop.sfidl", "examples/fraud/fraud.sfidl"]) == 0
+        assert main(["check", sys.argv[1]]) == 1
+        tools = ("black", "grpc_tools", "mypy_protobuf", "google.protobuf.compiler")
+        loaded = sorted(m for m in sys.modules if m.startswith(tools))
+        assert not loaded, loaded
+        """)
+    bad = REPO / "tests" / "diagnostics" / "python_name_clashes" / "main.sfidl"
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(bad)], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def _long_name_program(length: int) -> str:
+    name = "L" + "l" * (length - 1)
+    return (
+        f"namespace a;\nmessage {name} {{ int32 x = 1; }}\n"
+        f'function F {{ on go({name}); }}\ningress i: kafka topic "t" -> F.go;\n'
+    )
+
+
+def test_a_65000_character_name_compiles(tmp_path: Path) -> None:
+    out = _compile_into(_long_name_program(65_000), tmp_path, "long")
+    assert "L" + "l" * 64_999 in (out / "long_sfidl.py").read_text()
+
+
+def test_a_name_too_long_for_protoc_is_refused_by_check_as_by_compile(tmp_path: Path) -> None:
+    # protoc accepts a full name of 65,535 characters (`a.` + 65,531 + `.x` here), not more.
+    for length, fits in ((65_531, True), (65_532, False), (100_000, False)):
+        path = tmp_path / "long.sfidl"
+        path.write_text(_long_name_program(length))
+        if fits:
+            check_file(path)
+            compile_file(path)
+            continue
+        with pytest.raises(CompileError) as checked:
+            check_file(path)
+        with pytest.raises(CompileError) as compiled:
+            compile_file(path)
+        assert checked.value.diagnostics == compiled.value.diagnostics
+        [diagnostic] = checked.value.diagnostics  # the field `x`, or the message alone
+        assert diagnostic.code == "name-too-long"
+        assert "characters long; protoc accepts at most 65,535" in diagnostic.message
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        # A map field's entry message `<Name>Entry` has a field `value`: `a.Short.<Name>Entry.value`.
+        "message Short {{ map<string, int32> {name} = 1; }}",
+        # An enum value is a sibling of its enum: `a.<VALUE>`.
+        "enum E {{ {name} = 0; }}",
+        "message Short {{ oneof {name} {{ int32 x = 1; }} }}",
+    ],
+    ids=["map-entry", "enum-value", "oneof"],
+)
+def test_protocs_limit_is_the_checkers_at_the_last_character(
+    tmp_path: Path, declaration: str
+) -> None:
+    # The longest full name protoc accepts, and one character more.
+    prefix, suffix = declaration.split("{name}")
+    longest = {"map-entry": 65_516, "enum-value": 65_533, "oneof": 65_527}
+    kind = "map-entry" if "map" in prefix else "enum-value" if "enum" in prefix else "oneof"
+    for length in (longest[kind], longest[kind] + 1):
+        name = ("V" if kind == "enum-value" else "f") * length
+        path = tmp_path / "edge.sfidl"
+        path.write_text(f"namespace a;\n{prefix.format()}{name}{suffix.format()}\n")
+        if length == longest[kind]:
+            compile_file(path)
+            continue
+        with pytest.raises(CompileError) as checked:
+            check_file(path)
+        assert [d.code for d in checked.value.diagnostics] == ["name-too-long"]
