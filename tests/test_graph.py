@@ -200,7 +200,7 @@ def test_graph_of_a_file_with_errors_reports_them(
     bad.write_text("namespace a;\nfunction F { on h(Missing); }\n")
     code, out, err = _run(capsys, bad, "-o", tmp_path / "bad.mmd")
     assert (code, out) == (1, "")
-    assert f"{bad}:2:19: error: unknown type `Missing`" in err
+    assert f"{bad}:2:19: error[unknown-type]: unknown type `Missing`" in err
     assert not (tmp_path / "bad.mmd").exists()
 
 

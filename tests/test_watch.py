@@ -104,7 +104,7 @@ def test_compile_watch_rewrites_reports_and_recovers(tmp_path: Path) -> None:
         good = proto.read_bytes()
 
         edit(source, lambda t: t.replace("string mood", "strin mood"))
-        watch.expect(r"error: unknown type `strin`")
+        watch.expect(r"error\[unknown-type\]: unknown type `strin`")
         watch.expect(r"watching 1 file")
         assert watch.popen.poll() is None  # still running
         assert proto.read_bytes() == good  # the last good outputs stay
@@ -188,7 +188,7 @@ def test_run_reload_keeps_state_across_an_edit_of_the_app(tmp_path: Path) -> Non
 
         # A bad compile is reported and the running functions keep serving.
         edit(tmp_path / "greeter.sfidl", lambda t: t.replace("int32 seen = 3;", "int33 seen = 3;"))
-        run.expect(r"error: unknown type `int33`")
+        run.expect(r"error\[unknown-type\]: unknown type `int33`")
         run.expect(r"keeping the running functions")
         post_greet(base, "ada")
         assert pop_greeting(egress)["seen"] == 3
@@ -240,7 +240,7 @@ def test_run_reload_waits_for_a_first_good_compile(tmp_path: Path) -> None:
         "--port", "0", "--egress-port", "0", "--db", "local.sqlite",
     ]  # fmt: skip
     with running(command, tmp_path) as run:
-        run.expect(r"error: unknown type `int33`")
+        run.expect(r"error\[unknown-type\]: unknown type `int33`")
         run.expect(r"watching 1 file\(s\) for a fix")
         edit(source, lambda t: t.replace("int33", "int32"))
         base = run.expect(r"ingress listening on (http://127\.0\.0\.1:\d+)").group(1)
