@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sfidl import __version__
-from sfidl.diagnostics import CompileError, Diagnostic
+from sfidl.diagnostics import CompileError, Diagnostic, render_all
 
 if TYPE_CHECKING:
     from sfidl.breaking.rule import Category
@@ -505,8 +505,8 @@ def _count_warnings(count: int) -> str:
 
 
 def _print_warnings(warnings: Sequence[Diagnostic], sources: dict[str, str]) -> None:
-    for warning in warnings:
-        print(warning.render(sources), file=sys.stderr)
+    for rendered in render_all(warnings, sources):
+        print(rendered, file=sys.stderr)
 
 
 def _fmt(args: argparse.Namespace) -> int:

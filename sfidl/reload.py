@@ -29,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 
 from sfidl.compiler import compile_file
-from sfidl.diagnostics import CompileError
+from sfidl.diagnostics import CompileError, render_all
 from sfidl.launch import LaunchError, check_app, load_app
 from sfidl.local.app import LocalApp
 from sfidl.local.run import LocalRuntime, RunOptions, configure_logging
@@ -96,8 +96,8 @@ class Builder:
                 print(error.render(), file=sys.stderr)
                 return None
             read = compiled.sources
-            for warning in compiled.warnings:
-                print(warning.render(compiled.sources), file=sys.stderr)
+            for rendered in render_all(compiled.warnings, compiled.sources):
+                print(rendered, file=sys.stderr)
             try:
                 write_outputs(self.out, compiled.files)
             except OSError as error:

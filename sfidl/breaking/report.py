@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from sfidl.breaking.rule import Finding
 from sfidl.breaking.run import Result
 from sfidl.breaking.suppress import Allow
-from sfidl.diagnostics import Diagnostic, Severity, Span
+from sfidl.diagnostics import Diagnostic, Severity, SourceLines, Span
 
 Label = Callable[[str], str]
 """How an old file's path is shown (``main:shop.sfidl`` for a file read from git)."""
@@ -46,19 +46,20 @@ def _where(span: Span, old_label: Label) -> str:
 
 def _text(result: Result, sources: Mapping[str, str], old_label: Label) -> str:
     parts = []
+    source_lines = SourceLines(sources)  # each file split once, however many findings
     for finding in result.findings:
         change = finding.change
         diagnostic = Diagnostic(
             change.span, f"{change.message} [{finding.rule.id}]", severity=finding.rule.severity
         )
-        lines = [diagnostic.render(sources)]
+        shown = [diagnostic.render(source_lines)]
         if change.old is not None:
-            lines.append(f"  = was: {_where(change.old, old_label)}")
-        lines.append(f"  = breaks: {finding.rule.reason}")
-        lines.append(f"  = fix: {finding.fix}")
-        parts.append("\n".join(lines))
+            shown.append(f"  = was: {_where(change.old, old_label)}")
+        shown.append(f"  = breaks: {finding.rule.reason}")
+        shown.append(f"  = fix: {finding.fix}")
+        parts.append("\n".join(shown))
     for allow in result.unused:
-        parts.append(_unused(allow).render(sources))
+        parts.append(_unused(allow).render(source_lines))
     parts.append(summary(result))
     return "\n".join(parts) + "\n"
 

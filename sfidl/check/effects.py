@@ -19,7 +19,7 @@ from sfidl.check.names import check_member_name
 from sfidl.check.report import Reporter, where
 from sfidl.check.scope import Resolver
 from sfidl.check.states import build_states, check_duration
-from sfidl.diagnostics import Span, did_you_mean
+from sfidl.diagnostics import Span
 from sfidl.model import HandlerKind, TypeRef
 
 Target = tuple[FunctionSignature, HandlerSignature]
@@ -54,6 +54,8 @@ class FunctionChecker:
         # Per function: continuation name -> its calls; single rpc target -> continuation.
         self._continuations: dict[str, _Continuation] = {}
         self._single_targets: dict[str, tuple[str, Span]] = {}
+        # Per function: the names of its rpc handlers, the candidates of a `completes` hint.
+        self._rpcs: dict[str, tuple[str, ...]] = {}
 
     def function(self, signature: FunctionSignature) -> model.Function:
         node = signature.symbol.node
@@ -135,11 +137,18 @@ class FunctionChecker:
         self.report.error(
             name.span,
             f"`{signature.symbol.name}` has no timer `{name.text}`",
-            hint=did_you_mean(name.text, signature.timers)
+            hint=self.report.did_you_mean(name.text, signature.timers)
             or "`sets` names a `timer` of the same function",
             code=rules.UNKNOWN_TIMER,
         )
         return False
+
+    def _rpc_names(self, signature: FunctionSignature) -> tuple[str, ...]:
+        key = signature.symbol.full_name
+        if key not in self._rpcs:
+            handlers = signature.handlers.items()
+            self._rpcs[key] = tuple(n for n, h in handlers if h.kind is HandlerKind.RPC)
+        return self._rpcs[key]
 
     def _completes(self, signature: FunctionSignature, name: ast.Name) -> bool:
         handler = signature.handlers.get(name.text)
@@ -147,10 +156,7 @@ class FunctionChecker:
             self.report.error(
                 name.span,
                 f"`{signature.symbol.name}` has no rpc `{name.text}`",
-                hint=did_you_mean(
-                    name.text,
-                    [n for n, h in signature.handlers.items() if h.kind is HandlerKind.RPC],
-                )
+                hint=self.report.did_you_mean(name.text, self._rpc_names(signature))
                 or "`completes` names an `rpc` of the same function, to answer it later",
                 code=rules.UNKNOWN_RPC,
             )
@@ -294,7 +300,7 @@ class FunctionChecker:
             self.report.error(
                 name.span,
                 f"unknown egress `{name.text}`",
-                hint=did_you_mean(name.text, self.egresses),
+                hint=self.report.did_you_mean(name.text, self.egresses),
                 code=rules.UNKNOWN_EGRESS,
             )
             return False
@@ -359,7 +365,7 @@ def resolve_target(
         report.error(
             ref.handler.span,
             f"`{symbol.name}` has no handler `{ref.handler.text}`",
-            hint=did_you_mean(ref.handler.text, signature.handlers),
+            hint=report.did_you_mean(ref.handler.text, signature.handlers),
             code=rules.UNKNOWN_HANDLER,
         )
     return None

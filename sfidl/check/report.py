@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sfidl.diagnostics import Diagnostic, Severity, Span
+from collections.abc import Collection
+
+from sfidl.diagnostics import Diagnostic, Severity, Span, Suggester
 
 
 class Reporter:
@@ -10,6 +12,7 @@ class Reporter:
 
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
+        self._suggester = Suggester()
 
     def error(
         self, span: Span, message: str, hint: str | None = None, *, code: str | None = None
@@ -22,6 +25,11 @@ class Reporter:
     ) -> None:
         """Report a warning of the rule ``code`` (an id from :mod:`sfidl.check.rules`)."""
         self.diagnostics.append(Diagnostic(span, message, hint, Severity.WARNING, code=code))
+
+    def did_you_mean(self, name: str, candidates: Collection[str]) -> str | None:
+        """A hint naming the candidate closest to ``name``, or None (see :class:`Suggester`:
+        pass the same collection each time for the same candidates)."""
+        return self._suggester.hint(name, candidates)
 
     @property
     def has_errors(self) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sfidl import ast
 from sfidl.check import rules
 from sfidl.check.report import Reporter, where
-from sfidl.diagnostics import Span, did_you_mean
+from sfidl.diagnostics import Span
 from sfidl.model import SCALARS, MessageOrigin, TypeKind, TypeRef
 
 _WELL_KNOWN_FILES = {
@@ -139,6 +139,8 @@ class Resolver:
         # Unknown names are not reported in a file whose imports failed to load:
         # they most likely live in the file that could not be read.
         self.complete = complete
+        self._functions: list[str] | None = None
+        self._types: tuple[list[str], dict[str, list[str]]] | None = None
 
     def type(self, name: ast.TypeName, scope: str | None = None) -> TypeSymbol | None:
         """The type ``name`` means in ``scope`` (a message's full name, or the package)."""
@@ -164,15 +166,10 @@ class Resolver:
                 code=rules.NOT_IMPORTED,
             )
             return None
-        names = [
-            self._relative(f.full_name)
-            for f in self._visible(self.table.functions)
-            if isinstance(f, FunctionSymbol)
-        ]
         self.report.error(
             name.span,
             f"unknown function `{name.text}`",
-            hint=did_you_mean(name.text, names),
+            hint=self.report.did_you_mean(name.text, self._function_names()),
             code=rules.UNKNOWN_FUNCTION,
         )
         return None
@@ -196,6 +193,28 @@ class Resolver:
     ) -> list[TypeSymbol | FunctionSymbol]:
         return [s for s in table.values() if s.file in self.visible]
 
+    # The candidates of "did you mean" hints, gathered on the first unknown name: every
+    # declaration is in the table by then, and each later unknown name reuses them.
+
+    def _function_names(self) -> list[str]:
+        if self._functions is None:
+            functions = self._visible(self.table.functions)
+            self._functions = [
+                self._relative(f.full_name) for f in functions if isinstance(f, FunctionSymbol)
+            ]
+        return self._functions
+
+    def _type_names(self) -> tuple[list[str], dict[str, list[str]]]:
+        """The visible types' names as this file writes them, and them by their last part."""
+        if self._types is None:
+            visible = [s for s in self._visible(self.table.types) if isinstance(s, TypeSymbol)]
+            names = [self._relative(s.ref.name) for s in visible] + list(SCALARS)
+            by_last_part: dict[str, list[str]] = {}
+            for written in sorted(names):
+                by_last_part.setdefault(written.rsplit(".", 1)[-1], []).append(written)
+            self._types = names, by_last_part
+        return self._types
+
     def _relative(self, full_name: str) -> str:
         if full_name.startswith(self.package + "."):
             return full_name[len(self.package) + 1 :]
@@ -211,13 +230,11 @@ class Resolver:
                 code=rules.NOT_IMPORTED,
             )
             return
-        visible = [s for s in self._visible(self.table.types) if isinstance(s, TypeSymbol)]
-        names = [self._relative(s.ref.name) for s in visible] + list(SCALARS)
-        hint = did_you_mean(name.text, names)
+        names, by_last_part = self._type_names()
+        hint = self.report.did_you_mean(name.text, names)
         if hint is None:
             # `Timestamp` for `google.protobuf.Timestamp`, `Money` for `common.Money`.
-            last = name.parts[-1]
-            same = sorted(n for n in names if n.rsplit(".", 1)[-1] == last and n != name.text)
+            same = [n for n in by_last_part.get(name.parts[-1], ()) if n != name.text]
             hint = f"did you mean `{same[0]}`?" if same else None
         self.report.error(
             name.span, f"unknown type `{name.text}`", hint=hint, code=rules.UNKNOWN_TYPE
