@@ -18,15 +18,20 @@ gives the same tree or the parse error in its words.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import pickle
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from lark import Lark, Token
-from lark.lexer import PatternRE, PatternStr, TerminalDef
-from lark.parsers.lalr_analysis import Shift
+from sfidl.user_cache import user_cache_dir
+
+if TYPE_CHECKING:
+    from lark import Lark
 
 # A builder: rule (or alias) name -> method(meta, children) -> the node.
 Methods = Callable[[str], Callable[[Any, list[Any]], Any]]
@@ -36,6 +41,40 @@ _Entry = tuple[Any, _Position, _Position]  # value, where it starts, where it en
 
 class Unsure(Exception):
     """The fast path cannot vouch for the tree of this text: parse it with lark instead."""
+
+
+class Token(str):
+    """A lexeme as the builder reads one: the attributes of lark's ``Token`` (which the
+    fast path does not import lark for)."""
+
+    type: str
+    start_pos: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    end_pos: int
+
+    def __new__(
+        cls,
+        kind: str,
+        value: str,
+        start_pos: int,
+        line: int,
+        column: int,
+        end_line: int,
+        end_column: int,
+        end_pos: int,
+    ) -> Token:
+        token = super().__new__(cls, value)
+        token.type = kind
+        token.start_pos, token.line, token.column = start_pos, line, column
+        token.end_line, token.end_column, token.end_pos = end_line, end_column, end_pos
+        return token
+
+    @property
+    def value(self) -> str:
+        return str(self)
 
 
 class Meta:
@@ -81,9 +120,48 @@ class Tables:
     collected: str  # the terminal handed to the caller (doc comments)
 
 
-@cache
+_FORMAT = b"sfidl.lalr_driver 1"  # changes when the form of the tables does
+
+
+def cached_tables(grammar: str, build: Callable[[], Lark]) -> Tables:
+    """The tables of ``grammar``, from the user cache folder when a run has derived them from
+    lark's parser ``build()`` before (keyed by the grammar and lark's version), so that a
+    parse imports no lark; a cache that cannot be read or written is no error."""
+    key = hashlib.sha256(_FORMAT + grammar.encode() + _lark_version()).hexdigest()[:32]
+    path = user_cache_dir() / "parser" / f"{key}.pickle"
+    try:
+        found = pickle.loads(path.read_bytes())
+        if isinstance(found, Tables):
+            return found
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+        pass
+    derived = tables(build())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{id(derived)}.tmp")
+        temporary.write_bytes(pickle.dumps(derived, protocol=pickle.HIGHEST_PROTOCOL))
+        temporary.replace(path)  # whole or not at all, for a concurrent reader
+    except OSError:
+        pass
+    return derived
+
+
+def _lark_version() -> bytes:
+    """lark's ``__init__.py`` (which holds its version), read without importing lark."""
+    spec = importlib.util.find_spec("lark")
+    if spec is None or spec.origin is None:
+        return b""
+    try:
+        return Path(spec.origin).read_bytes()
+    except OSError:
+        return b""
+
+
 def tables(lark: Lark) -> Tables:
     """The tables of ``lark`` (an LALR parser with the contextual lexer)."""
+    from lark.lexer import PatternRE, PatternStr, TerminalDef
+    from lark.parsers.lalr_analysis import Shift
+
     frontend = lark.parser
     root = frontend.lexer.root_lexer
     table = frontend.parser.parser.parse_table
@@ -298,9 +376,9 @@ def parse(
                     kids.extend(children[i][0])
                 else:  # take over the list (a long list grows by one item per reduction)
                     kids = children[i][0]
-            if shape is _INLINE:
+            if shape == _INLINE:
                 node: Any = kids
-            elif shape is _SINGLE and len(kids) == 1:
+            elif shape == _SINGLE and len(kids) == 1:
                 node = kids[0]
             else:
                 build = built[number]

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
-
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-from lark.tree import Meta
+from typing import TYPE_CHECKING, Any
 
 from sfidl import ast, lalr_driver
 from sfidl.check import rules
 from sfidl.diagnostics import Diagnostic, Span
-from sfidl.parse_errors import describe_unexpected
 from sfidl.resources import data_dir
+
+if TYPE_CHECKING:  # lark is imported only where a parse leaves the fast path
+    from lark import Lark, Token, Tree
+    from lark.exceptions import UnexpectedInput, UnexpectedToken
+    from lark.tree import Meta
 
 
 @dataclass(frozen=True)
@@ -34,13 +35,15 @@ class ParseResult:
 
 def parse(text: str, path: str) -> ParseResult:
     """Parse the text of the .sfidl file shown as ``path`` in diagnostics."""
+    try:
+        return _parse_fast(text, path)
+    except lalr_driver.Unsure:  # lark parses: the same tree, or the error in its words
+        pass
+    from lark.exceptions import UnexpectedInput
+
     docs: list[Token] = []
     parser = _parser(docs)
     docs.clear()
-    try:
-        return _parse_fast(parser, text, path)
-    except lalr_driver.Unsure:  # lark parses again: the same tree, or the error in its words
-        pass
     try:
         tree = parser.parse(text)
         builder = _Builder(path, _doc_blocks(text, docs))
@@ -57,10 +60,10 @@ def parse(text: str, path: str) -> ParseResult:
     return ParseResult(file, tuple(builder.diagnostics))
 
 
-def _parse_fast(parser: Lark, text: str, path: str) -> ParseResult:
+def _parse_fast(text: str, path: str) -> ParseResult:
     """The AST lark's parse and the builder's tree walk would give, built in one pass over the
     text (sfidl.lalr_driver); raises ``Unsure`` where it cannot vouch for that."""
-    tables = lalr_driver.tables(parser)
+    tables = _tables()
     lexemes, docs = lalr_driver.lex(tables, text)
     builder = _Builder(path, _doc_blocks(text, docs))
     file = lalr_driver.parse(tables, text, lexemes, lambda name: getattr(builder, name))
@@ -69,6 +72,16 @@ def _parse_fast(parser: Lark, text: str, path: str) -> ParseResult:
 
 
 # ---------------------------------------------------------------- the parser
+
+
+@cache
+def _grammar() -> str:
+    return (data_dir("grammar") / "sfidl.lark").read_text(encoding="utf-8")
+
+
+@cache
+def _tables() -> lalr_driver.Tables:
+    return lalr_driver.cached_tables(_grammar(), lambda: collecting_parser(("DOC_COMMENT",))[0])
 
 
 class TokenSink(threading.local):
@@ -84,6 +97,8 @@ def collecting_parser(
     """The language's LALR parser, handing tokens of ``kinds`` (comments, which the grammar
     ignores) to the sink the current thread's parse installed: a lexer callback cannot be
     swapped after construction. One per set of arguments; ``sfidl fmt`` keeps all tokens."""
+    from lark import Lark
+
     sink = TokenSink()
 
     def collect(token: Token) -> Token:
@@ -91,9 +106,8 @@ def collecting_parser(
             sink.tokens.append(token)
         return token
 
-    grammar = (data_dir("grammar") / "sfidl.lark").read_text(encoding="utf-8")
     lark = Lark(
-        grammar,
+        _grammar(),
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
@@ -113,6 +127,10 @@ def _parser(docs: list[Token]) -> Lark:
 
 
 def _parse_error(parser: Lark, error: UnexpectedInput, text: str, path: str) -> Diagnostic:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+    from sfidl.parse_errors import describe_unexpected
+
     if isinstance(error, UnexpectedCharacters):
         rest = text[error.pos_in_stream :]
         if rest.startswith('"'):
@@ -149,6 +167,8 @@ def _show_character(char: str) -> str:
 
 def _previous_end(error: UnexpectedToken) -> tuple[int, int] | None:
     """Where the last token the parser accepted ends, if known."""
+    from lark import Token
+
     stack = getattr(error.state, "value_stack", None)
     if not stack:
         return None
@@ -169,7 +189,7 @@ def _previous_end(error: UnexpectedToken) -> tuple[int, int] | None:
 _SPACE = re.compile(r"\s*")
 
 
-def _doc_blocks(text: str, docs: list[Token]) -> dict[int, str]:
+def _doc_blocks(text: str, docs: Sequence[Token | lalr_driver.Token]) -> dict[int, str]:
     """Doc blocks keyed by the offset of the first token after them.
 
     A block is a run of `///` lines separated only by whitespace; it documents the
@@ -273,6 +293,8 @@ class _Builder:
     def build(self, tree: Tree[Token]) -> Any:
         """The AST of ``tree``, bottom-up. (Not lark's ``Transformer``: its wrappers around
         every call were a third of the time of parsing a large file.)"""
+        from lark import Tree
+
         children = [self.build(c) if isinstance(c, Tree) else c for c in tree.children]
         return getattr(self, tree.data)(tree.meta, children)
 
@@ -464,7 +486,7 @@ class _Builder:
     # -- functions
 
     def function_decl(self, meta: Meta, children: list[Any]) -> ast.Function:
-        exclusive = isinstance(children[0], Token) and children[0].type == "EXCLUSIVE"
+        exclusive = getattr(children[0], "type", None) == "EXCLUSIVE"  # lark's or the fast path's
         if exclusive:
             children = children[1:]
         name = self._name(children[0])
