@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sfidl import __version__
+from sfidl.dataclass_code import cached
 from sfidl.diagnostics import CompileError, Diagnostic, render_all
 
 if TYPE_CHECKING:
@@ -41,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # `run --reload` starts itself again
     try:
-        result: int = args.run(args)
+        with cached():  # every command imports many dataclasses (the AST, the model...)
+            result: int = args.run(args)
         return result
     except CompileError as error:
         print(error.render(), file=sys.stderr)
