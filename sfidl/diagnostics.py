@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -47,7 +47,7 @@ class Diagnostic:
     hint: str | None = None
     severity: Severity = Severity.ERROR
     # The id of the rule broken (sfidl.check.rules), shown as ``error[unknown-type]``.
-    code: str | None = None
+    code: str = field(kw_only=True)
 
     def render(self, sources: Mapping[str, str] | SourceLines) -> str:
         """The message with the source line and a caret under the span.
@@ -57,8 +57,7 @@ class Diagnostic:
         """
         lines_of = sources if isinstance(sources, SourceLines) else SourceLines(sources)
         s = self.span
-        kind = self.severity.value if self.code is None else f"{self.severity.value}[{self.code}]"
-        head = f"{s.file}:{s.line}:{s.column}: {kind}: {self.message}"
+        head = f"{s.file}:{s.line}:{s.column}: {self.severity.value}[{self.code}]: {self.message}"
         lines = [head]
         source_line = lines_of.line(s.file, s.line)
         if source_line is not None:

@@ -7,6 +7,7 @@ report (refreshed with SFIDL_UPDATE_GOLDENS=1, see tests/golden.py).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -41,9 +42,7 @@ def test_fixture_pair(
     monkeypatch.chdir(FIXTURES / rule_id)
     code, out, _ = _breaking(capsys, "new.sfidl", "--against", "old.sfidl")
     assert f"[{rule_id}]" in out, out
-    flagged = {
-        line.rsplit("[", 1)[1].rstrip("]") for line in out.splitlines() if line.endswith("]")
-    }
+    flagged = set(re.findall(r"^\S+ (?:error|warning)\[([A-Z_]+)\]: ", out, re.M))
     breaks = any(BY_ID[i].severity is Severity.ERROR for i in flagged)
     assert code == (1 if breaks else 0)
     assert_golden(FIXTURES / rule_id / "expected.txt", out)
@@ -111,7 +110,7 @@ def test_an_allow_that_accepts_nothing_is_a_warning(
     code, out, _ = _breaking(capsys, str(new), "--against", str(_OLD))
     assert code == 0
     assert out == (
-        f"{new}:7:3: warning: `sfidl:allow FIELD_JSON_NAME` accepts nothing here\n"
+        f"{new}:7:3: warning[unused-allow]: `sfidl:allow FIELD_JSON_NAME` accepts nothing here\n"
         " 7 |   // sfidl:allow STATE_TYPE, FIELD_JSON_NAME: counts restart\n"
         "   |   " + "^" * 58 + "\n"
         "  = hint: remove it once the change it accepted is deployed (or move it to the line it means)\n"
@@ -145,7 +144,7 @@ def test_a_malformed_allow_comment_is_an_error_at_the_comment(
     new = _new_state_type(tmp_path, f"  {comment}\n")
     code, out, err = _breaking(capsys, str(new), "--against", str(_OLD))
     assert (code, out) == (2, "")
-    assert f"{new}:7:3: error: {error}\n 7 |   {comment}\n   |   ^^^" in err
+    assert f"{new}:7:3: error[bad-allow]: {error}\n 7 |   {comment}\n   |   ^^^" in err
 
 
 def test_categories_choose_the_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -262,8 +261,8 @@ def test_against_git_reads_the_file_and_its_imports_at_a_revision(
     code, out, _ = _breaking(capsys, "shop.sfidl", "--against-git", "HEAD")
     assert code == 1
     assert out.startswith(
-        "common/money.sfidl:2:9: error: `Money` lost its field `currency = 2` without "
-        "reserving its number [FIELD_NO_DELETE]\n"
+        "common/money.sfidl:2:9: error[FIELD_NO_DELETE]: `Money` lost its field `currency = 2` "
+        "without reserving its number\n"
     )
     assert "  = was: HEAD:app/common/money.sfidl:2:41\n" in out
     # Unchanged against the working tree's own commit: safe.

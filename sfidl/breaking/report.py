@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from sfidl.breaking.rule import Finding
 from sfidl.breaking.run import Result
 from sfidl.breaking.suppress import Allow
+from sfidl.check import rules
 from sfidl.diagnostics import Diagnostic, Severity, SourceLines, Span
 
 Label = Callable[[str], str]
@@ -50,7 +51,7 @@ def _text(result: Result, sources: Mapping[str, str], old_label: Label) -> str:
     for finding in result.findings:
         change = finding.change
         diagnostic = Diagnostic(
-            change.span, f"{change.message} [{finding.rule.id}]", severity=finding.rule.severity
+            change.span, change.message, severity=finding.rule.severity, code=finding.rule.id
         )
         shown = [diagnostic.render(source_lines)]
         if change.old is not None:
@@ -70,6 +71,7 @@ def _unused(allow: Allow) -> Diagnostic:
         f"`sfidl:allow {allow.rule}` accepts nothing here",
         hint="remove it once the change it accepted is deployed (or move it to the line it means)",
         severity=Severity.WARNING,
+        code=rules.UNUSED_ALLOW,
     )
 
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from sfidl.check.rules import BAD_ALLOW
 from sfidl.diagnostics import Diagnostic, Span
 
 _ALLOW = re.compile(r"sfidl:allow(?![-\w])")
@@ -70,6 +71,7 @@ def find_suppressions(sources: Mapping[str, str], rules: Iterable[str]) -> Suppr
                         span,
                         "`sfidl:allow` names no rule",
                         hint="write `// sfidl:allow RULE_ID why this is safe`",
+                        code=BAD_ALLOW,
                     )
                 )
                 continue
@@ -80,6 +82,7 @@ def find_suppressions(sources: Mapping[str, str], rules: Iterable[str]) -> Suppr
                         span,
                         f"`sfidl:allow` names an unknown rule `{unknown[0]}`",
                         hint="docs/breaking.md lists the rules",
+                        code=BAD_ALLOW,
                     )
                 )
                 continue
@@ -89,6 +92,7 @@ def find_suppressions(sources: Mapping[str, str], rules: Iterable[str]) -> Suppr
                         span,
                         f"`sfidl:allow {' '.join(ids)}` gives no reason",
                         hint="say why breaking this is acceptable: `// sfidl:allow RULE_ID why`",
+                        code=BAD_ALLOW,
                     )
                 )
                 continue

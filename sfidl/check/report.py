@@ -14,15 +14,11 @@ class Reporter:
         self.diagnostics: list[Diagnostic] = []
         self._suggester = Suggester()
 
-    def error(
-        self, span: Span, message: str, hint: str | None = None, *, code: str | None = None
-    ) -> None:
+    def error(self, span: Span, message: str, hint: str | None = None, *, code: str) -> None:
         """Report an error of the rule ``code`` (an id from :mod:`sfidl.check.rules`)."""
         self.diagnostics.append(Diagnostic(span, message, hint, code=code))
 
-    def warning(
-        self, span: Span, message: str, hint: str | None = None, *, code: str | None = None
-    ) -> None:
+    def warning(self, span: Span, message: str, hint: str | None = None, *, code: str) -> None:
         """Report a warning of the rule ``code`` (an id from :mod:`sfidl.check.rules`)."""
         self.diagnostics.append(Diagnostic(span, message, hint, Severity.WARNING, code=code))
 

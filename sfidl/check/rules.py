@@ -181,6 +181,12 @@ INGRESS_TO_RPC = _error("ingress-to-rpc", "an ingress routed to an rpc handler")
 INGRESS_TYPE = _error("ingress-type", "an ingress of a type its handler does not receive")
 NO_INGRESS = _warning("no-ingress", "a program with functions but no ingress")
 
+# ---------------------------------------------------------------- sfidl breaking's suppressions
+# (its own rules, which compare two versions, are in sfidl/breaking/rules.py)
+
+BAD_ALLOW = _error("bad-allow", "a `// sfidl:allow` naming no rule or an unknown one, or no reason")
+UNUSED_ALLOW = _warning("unused-allow", "a `// sfidl:allow` that accepts no change")
+
 # ---------------------------------------------------------------- sfidl fmt
 
 FMT_FAILED = _error("fmt-failed", "sfidl fmt could not reformat a file (a bug in sfidl fmt)")
