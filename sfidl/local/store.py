@@ -538,11 +538,16 @@ class Store:
         """
         fn, id = address.typename, address.id
         with self._transaction() as db:
-            _insert_messages(
-                db,
-                [(Incoming(m.target, address, m.argument)) for m in effects.messages],
-                now_ms if sent_at is None else sent_at,
-            )
+            if effects.messages:
+                due_at = now_ms if sent_at is None else sent_at
+                db.executemany(
+                    "INSERT INTO inbox (fn, id, caller_fn, caller_id, argument, due_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (m.target.typename, m.target.id, fn, id, m.argument, due_at)
+                        for m in effects.messages
+                    ],
+                )
             for d in effects.delayed:
                 if isinstance(d, DelayedCancel):
                     db.execute(
