@@ -249,18 +249,14 @@ def _rule(rule: Any) -> _Rule:
 def lex(tables: Tables, text: str) -> tuple[list[tuple[str, str, int, int, int]], list[Token]]:
     """The lexemes of ``text``: (terminal, text, offset, line, column), comments left out, and
     the collected tokens (doc comments). Raises :class:`Unsure` where no terminal matches."""
-    match = tables.lexeme.match
     ignored, multiline, collected = tables.ignored, tables.multiline, tables.collected
     lexemes: list[tuple[str, str, int, int, int]] = []
     docs: list[Token] = []
     append = lexemes.append
     pos, line, line_start, size = 0, 1, 0, len(text)
-    while pos < size:
-        found = match(text, pos)
-        if found is None:
-            if tables.blank.match(text, pos) is None:
-                raise Unsure
-            break
+    for found in tables.lexeme.finditer(text):
+        if found.start() != pos:
+            raise Unsure  # characters no terminal matches (the search skipped them)
         kind = found.lastgroup
         assert kind is not None
         start = found.start(kind)
@@ -271,19 +267,19 @@ def lex(tables: Tables, text: str) -> tuple[list[tuple[str, str, int, int, int]]
                 line_start = text.rfind("\n", pos, start) + 1
         pos = found.end()
         value = text[start:pos]
-        column = start - line_start + 1
         if kind in ignored:
             if kind == collected:
+                column = start - line_start + 1
                 docs.append(
                     Token(kind, value, start, line, column, line, pos - line_start + 1, pos)
                 )
         else:
-            append((kind, value, start, line, column))
-        if kind in multiline:
-            newlines = value.count("\n")
-            if newlines:
-                line += newlines
-                line_start = start + value.rindex("\n") + 1
+            append((kind, value, start, line, start - line_start + 1))
+        if kind in multiline and "\n" in value:
+            line += value.count("\n")
+            line_start = start + value.rindex("\n") + 1
+    if pos < size and tables.blank.match(text, pos) is None:
+        raise Unsure
     lexemes.append(("$END", "", size, 0, 0))  # never shifted: its place is not read
     return lexemes, docs
 
@@ -362,9 +358,13 @@ def parse(
                 break
             number = ~action
             size, goto_name, include, shape, name = rules[number]
-            children = stack[-size:]
-            del stack[-size:]
-            del states[-size:]
+            if size == 1:  # most reductions
+                children = [stack.pop()]
+                states.pop()
+            else:
+                children = stack[-size:]
+                del stack[-size:]
+                del states[-size:]
             # Where lark's tree puts a node: from its first child to its last, dropped tokens
             # included (every rule has at least one child).
             first, last = children[0][1], children[-1][2]
