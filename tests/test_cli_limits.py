@@ -40,10 +40,10 @@ def nested(depth: int) -> str:
         nested(32),  # protoc: "Reached maximum recursion limit for nested messages"
         nested(300),  # protoc's limit too, reported once (the parser goes any depth)
         "namespace " + ".".join(["abc" * 50] * 40) + ";\nmessage M { int32 x = 1; }\n",
-        # StubNameClash: `FState` is F's state class and a function
+        # name-clash: `FState` is F's state class and a function
         "namespace a;\nmessage M { int32 x = 1; }\nmessage N { int32 x = 1; }\n"
         "function F { on go(M); }\nfunction FState { on go(N); }\n",
-        # StubNameClash: `C3App` is the function and the application class
+        # name-clash: `C3App` is the function and the application class
         "namespace c3;\nmessage M { int32 x = 1; }\nfunction C3App { on go(M); }\n",
     ],
     ids=["nest-32", "nest-300", "long-namespace", "clash-state", "clash-app"],
