@@ -46,7 +46,7 @@ from sfidl.local.store import Incoming, Queued, Store
 from sfidl.local.transport import InProcess
 from sfidl.runtime.app import Application
 from sfidl.runtime.manifest import Manifest
-from sfidl.runtime.state import StateField
+from sfidl.runtime.state import State, StateField
 from sfidl.runtime.types import typename_of
 from sfidl.wire import message_typename
 
@@ -344,7 +344,8 @@ class Harness:
     def _state_field(self, typename: str, name: str) -> StateField[Any]:
         if not isinstance(self._app, Application):
             raise LocalRuntimeError("seeded and migrated states need an sfidl Application")
-        fields = self._app.function_spec(typename).state.sfidl_states()
+        state: type[State] = self._app.function_spec(typename).state
+        fields = state.sfidl_states()
         field = next((f for f in fields if f.name == name), None)
         if field is None:
             declared = ", ".join(f.name for f in fields) or "none"
