@@ -6,8 +6,9 @@ with sfidl's hundred-odd dataclasses (the AST, the model, the generators' views)
 compiling was over a third of the import time of a small compile. While :func:`cached` is
 active, the ``exec`` the ``dataclasses`` module calls on that source finds the code object
 compiled from the very same text in a cache (the user cache folder, one file per Python
-version, as ``marshal`` data like the ``.pyc`` files Python keeps itself), so nothing
-changes but the time: the text is the key, the code is what ``compile`` makes of it.
+version, as ``marshal`` data like the ``.pyc`` files Python keeps itself; each entry is
+unmarshalled only when used), so nothing changes but the time: the text is the key, the
+code is what ``compile`` makes of it.
 
 A cache that cannot be read or written is no error: the methods are compiled as usual.
 """
@@ -37,16 +38,13 @@ def cached() -> Iterator[None]:
         return
     path = user_cache_dir() / "dataclasses" / f"{sys.implementation.cache_tag}.marshal"
     known = _load(path)
-    added: dict[str, CodeType] = {}
+    added: dict[str, bytes] = {}
 
     def cached_exec(
         source: Any, globals: dict[str, Any] | None = None, locals: Mapping[str, Any] | None = None
     ) -> None:
         if isinstance(source, str):
-            code = known.get(source) or added.get(source)
-            if code is None:
-                code = added[source] = compile(source, "<string>", "exec")
-            source = code
+            source = _code(source, known) or _compiled(source, added)
         builtins.exec(source, globals, locals)
 
     setattr(dataclasses, "exec", cached_exec)
@@ -58,7 +56,21 @@ def cached() -> Iterator[None]:
             _save(path, {**known, **added})
 
 
-def _load(path: os.PathLike[str]) -> dict[str, CodeType]:
+def _code(source: str, known: dict[str, bytes]) -> CodeType | None:
+    try:
+        code = marshal.loads(known[source])
+    except (KeyError, EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, CodeType) else None
+
+
+def _compiled(source: str, added: dict[str, bytes]) -> CodeType:
+    code = compile(source, "<string>", "exec")
+    added[source] = marshal.dumps(code)
+    return code
+
+
+def _load(path: os.PathLike[str]) -> dict[str, bytes]:
     try:
         with open(path, "rb") as stream:
             loaded = marshal.load(stream)
@@ -66,10 +78,10 @@ def _load(path: os.PathLike[str]) -> dict[str, CodeType]:
         return {}
     if not isinstance(loaded, dict):
         return {}
-    return {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, CodeType)}
+    return {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, bytes)}
 
 
-def _save(path: Any, entries: dict[str, CodeType]) -> None:
+def _save(path: Any, entries: dict[str, bytes]) -> None:
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
