@@ -6,9 +6,11 @@ the machine hits all alike):
 
 - whole process: ``sfidl compile FILE -o DIR`` against ``python -m grpc_tools.protoc
   --python_out --mypy_out`` (mypy-protobuf as a plugin, as one would run it by hand) on
-  the .proto sfidl generated from FILE;
-- stage by stage, in-process: parse, check, each output (.proto, protoc + mypy-protobuf,
-  stubs: template and layout, then black's share, module.yaml).
+  the .proto sfidl generated from FILE: wall clock, and CPU seconds (user and system, of
+  the process and what it waited for: protoc's plugin), which other work on the machine
+  disturbs far less;
+- stage by stage, in-process, CPU seconds: parse, check, each output (.proto, protoc +
+  mypy-protobuf, stubs: template and layout, then black's share, module.yaml).
 
 The sfidl processes share one cache folder (``SFIDL_CACHE_DIR``: compiled templates,
 black's output for blocks layout cannot vouch for), filled by a first compile before the
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,15 +43,21 @@ EXAMPLE = ROOT / "examples" / "shop" / "shop.sfidl"
 T = TypeVar("T")
 
 
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+Timing = tuple[float, float]  # wall clock and CPU seconds
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> Timing:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
 def whole_process(
     source: Path, work: Path, repeat: int, cold: bool
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[Timing], list[Timing]]:
     """Seconds of `sfidl compile` and of protoc with mypy-protobuf, ``repeat`` each."""
     python = sys.executable
     ref = work / "ref"
@@ -63,7 +72,8 @@ def whole_process(
     plugin = Path(python).parent / "protoc-gen-mypy"
     protoc = [python, "-m", "grpc_tools.protoc", "-I", "ref"]
     protoc += [f"--plugin=protoc-gen-mypy={plugin}", "--python_out=p", "--mypy_out=p", proto]
-    sfidl_times, protoc_times = [], []
+    sfidl_times: list[Timing] = []
+    protoc_times: list[Timing] = []
     for i in range(repeat):
         env = dict(os.environ)
         env["SFIDL_CACHE_DIR"] = str(work / (f"cache{i}" if cold else "cache"))
@@ -75,7 +85,7 @@ def whole_process(
 
 
 def stages(source: Path, repeat: int) -> dict[str, float]:
-    """Median seconds of each stage of one compile, in this process (imports excluded)."""
+    """Median CPU seconds of each stage of one compile, in this process (imports excluded)."""
     from sfidl.compiler import _few_collections
     from sfidl.frontend import load_program
     from sfidl.gen import python_format
@@ -90,9 +100,9 @@ def stages(source: Path, repeat: int) -> dict[str, float]:
 
     def stage(name: str, run: Callable[[], T]) -> T:
         with _few_collections():  # as compile_file runs every stage
-            start = time.perf_counter()
+            start = time.process_time()
             result = run()
-            samples.setdefault(name, []).append(time.perf_counter() - start)
+            samples.setdefault(name, []).append(time.process_time() - start)
         return result
 
     for i in range(repeat):
@@ -113,6 +123,13 @@ def stages(source: Path, repeat: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def _medians(timings: list[Timing]) -> Timing:
+    return (
+        statistics.median(t[0] for t in timings),
+        statistics.median(t[1] for t in timings),
+    )
+
+
 _black_total = [0.0]  # seconds spent in black so far, in this process
 
 
@@ -123,11 +140,11 @@ def _count_black() -> None:
     original = python_format._black
 
     def counted(block: str) -> str:
-        start = time.perf_counter()
+        start = time.process_time()
         try:
             return original(block)
         finally:
-            _black_total[0] += time.perf_counter() - start
+            _black_total[0] += time.process_time() - start
 
     python_format._black = counted
 
@@ -140,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     _count_black()
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    rows: list[tuple[str, float, float, dict[str, float]]] = []
+    rows: list[tuple[str, Timing, Timing, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         inputs = [EXAMPLE]
         for size in sizes:
@@ -158,21 +175,22 @@ def main() -> None:
                 f"{function_count(int(source.stem.removeprefix('large')))} functions"
             )
             rows.append(
-                (
-                    name,
-                    statistics.median(sfidl_times),
-                    statistics.median(protoc_times),
-                    stages(source, args.repeat),
-                )
+                (name, _medians(sfidl_times), _medians(protoc_times), stages(source, args.repeat))
             )
     cache = "a fresh cache each run" if args.cold else "the cache filled by a first compile"
     print(f"Whole process, median of {args.repeat}, {cache}:\n")
-    print("| input | `sfidl compile` | `protoc --python_out --mypy_out` | ratio |")
-    print("|---|---:|---:|---:|")
-    for name, sfidl, protoc, _ in rows:
-        print(f"| {name} | {sfidl:.2f} s | {protoc:.2f} s | {sfidl / protoc:.2f}× |")
+    print(
+        "| input | `sfidl compile` | `protoc --python_out --mypy_out` | ratio"
+        " | CPU: sfidl | CPU: protoc | CPU ratio |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, (wall, cpu), (ref_wall, ref_cpu), _ in rows:
+        print(
+            f"| {name} | {wall:.2f} s | {ref_wall:.2f} s | {wall / ref_wall:.2f}× "
+            f"| {cpu:.2f} s | {ref_cpu:.2f} s | {cpu / ref_cpu:.2f}× |"
+        )
     names = list(rows[0][3])
-    print("\nStages in one process (seconds, median):\n")
+    print("\nStages in one process (CPU seconds, median):\n")
     print("| input | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))
     for name, _, _, measured in rows:
