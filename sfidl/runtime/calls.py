@@ -129,6 +129,23 @@ def on_reply(
     if group is not None:
         # Each access to a protobuf field makes a new object: the calls are read once.
         recorded = list(group.calls)
+        if index_text == "0" and len(recorded) == 1:
+            # The common case, one call answered by the callee asked: checked and completed
+            # at once. A reply failing any check takes the general path, which says why.
+            call = recorded[0]
+            continuation = continuations.get(group.continuation)
+            sender = invocation.sender
+            if (
+                continuation is not None
+                and continuation.targets == (rpc,)
+                and not call.done
+                and call.target_typename == rpc.function
+                and call.handler in ("", rpc.handler)
+                and sender is not None
+                and sender.id == call.target_id
+                and sender.typename == rpc.function
+            ):
+                return _complete_one(invocation, group_id, group, call, continuation, envelope)
         continuation = _continuation(invocation, group_id, group, recorded, continuations)
         if continuation is not None and 0 <= index < len(recorded):
             call, target = recorded[index], continuation.targets[index]
@@ -264,6 +281,31 @@ def _complete(
     if token and not timed_out:
         invocation.cancel(token)
     return Completion(continuation, tuple(outcomes), tuple(requests), carried)
+
+
+def _complete_one(
+    invocation: Invocation,
+    group_id: str,
+    group: PendingGroup,
+    call: PendingCall,
+    continuation: Continuation,
+    envelope: Message,
+) -> Completion | None:
+    """:func:`_complete` for a group of one call, completed by ``envelope``."""
+    rpc = continuation.targets[0]
+    try:
+        request = rpc.request.FromString(call.request)
+        carried = None
+        if continuation.carries is not None and group.has_carried:
+            carried = continuation.carries.FromString(group.carried)
+    except DecodeError as error:
+        _drop(invocation, group_id, f"what it recorded no longer decodes: {error}", False)
+        return None
+    token = group.timeout_token
+    del invocation.changing().pending[group_id]
+    if token:
+        invocation.cancel(token)
+    return Completion(continuation, (_outcome_of(rpc, envelope),), (request,), carried)
 
 
 def _outcome(rpc: Rpc[Any, Any], call: PendingCall, group: PendingGroup) -> Any:

@@ -184,12 +184,15 @@ def _runner(
 
         async def on_reply(invocation: Invocation) -> None:
             envelope = _decode(reply_envelope, invocation.message.value)
-            problem = calls.outcome_problem(rpc, envelope)
-            if problem is not None:
-                raise _Poison(problem)
+            if envelope.WhichOneof("outcome") != "reply":  # a reply can always complete
+                problem = calls.outcome_problem(rpc, envelope)
+                if problem is not None:
+                    raise _Poison(problem)
             completion = calls.on_reply(invocation, rpc, envelope, continuations)
             if completion is not None:
-                await _resume(implementation, invocation, completion)
+                result = _resume(implementation, invocation, completion)
+                if result is not None:
+                    await _awaited(result)
 
         return on_reply
     if route is CallTimeout:
@@ -199,7 +202,9 @@ def _runner(
             _from_itself(invocation, "a call timeout")
             completion = calls.on_timeout(invocation, timeout, continuations)
             if completion is not None:
-                await _resume(implementation, invocation, completion)
+                result = _resume(implementation, invocation, completion)
+                if result is not None:
+                    await _awaited(result)
 
         return on_timeout
     if route is ReplyExpired:
@@ -338,19 +343,18 @@ def _answerer(implementation: Any, spec: FunctionSpec, handler: RequestReply) ->
     return on_call
 
 
-async def _resume(
-    implementation: Any, invocation: Invocation, completion: calls.Completion
-) -> None:
+def _resume(implementation: Any, invocation: Invocation, completion: calls.Completion) -> Any:
+    """Run the continuation of a completed group: what it returned (an awaitable if async)."""
     continuation = completion.continuation
-    method = getattr(implementation, continuation.name)
-    if continuation.is_join:
-        args: list[Any] = [completion.outcomes, completion.requests]
+    invocation.member = continuation.name
+    invocation.effects = continuation.effects
+    context = (continuation.context or invocation.spec.context)(invocation)
+    outcomes, requests = completion.outcomes, completion.requests
+    if len(outcomes) > 1:  # a join
+        args: list[Any] = [outcomes, requests]
     else:
-        args = [completion.outcomes[0], completion.requests[0]]
-    if continuation.carries is not None:
-        args.append(
-            completion.carried if completion.carried is not None else continuation.carries()
-        )
-    result = method(_enter(invocation, continuation), *args)
-    if result is not None:
-        await _awaited(result)
+        args = [outcomes[0], requests[0]]
+    carries = continuation.carries
+    if carries is not None:
+        args.append(completion.carried if completion.carried is not None else carries())
+    return getattr(implementation, continuation.name)(context, *args)

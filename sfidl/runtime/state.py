@@ -199,13 +199,19 @@ class ScalarState(StateField[S]):
         self.default: S = default
 
     def get(self, invocation: Invocation) -> S:
-        value = self._read(invocation)
+        if self.previous_type is None:  # nothing to upgrade: the SDK's storage as is
+            value = getattr(invocation.sdk.storage, self.name)
+        else:
+            value = self._read(invocation)
         return self.default if value is None else value
 
     def set(self, invocation: Invocation, value: S) -> None:
         if type(value) is not type(self.default):  # else it is of the declared type as is
             value = self.accept(value, "not")
-        self._write(invocation, value)
+        if self.previous_type is None:
+            setattr(invocation.sdk.storage, self.name, value)
+        else:
+            self._write(invocation, value)
 
     def accept(self, value: Any, what: str) -> Any:
         kind = type(self.default)
