@@ -33,7 +33,8 @@ Each step's request bytes are captured once from a real exchange, then replayed:
 functions keep no state between requests, so every iteration does the same work. Each
 step is timed in CPU time (``time.thread_time``: what this process spent, not the time
 other processes on a busy machine took), over a loop of iterations; the figure is the
-fastest of the interleaved rounds, and an exchange's the sum of its steps'.
+fastest of the interleaved rounds, and an exchange's the sum of its steps'. Beside it,
+the Python bytecodes each step runs, counted once: repeatable where CPU time is not.
 
     python benchmarks/call_roundtrip.py [--iterations 500] [--repeat 15]
 """
@@ -50,7 +51,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -588,17 +589,46 @@ async def timed(handler: Any, requests: Sequence[bytes], iterations: int) -> lis
     return seconds
 
 
+def bytecodes(handler: Any, request: bytes) -> int:
+    """The Python bytecodes one ``handle_async`` of ``request`` runs (the SDK's, sfidl's and
+    the application's alike): the same on every run, where CPU time moves with the machine's
+    load. Work in C (protobuf, builtins) is not counted."""
+    count = 0
+
+    def trace(frame: FrameType, event: str, arg: Any) -> Any:
+        nonlocal count
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        if event == "opcode":
+            count += 1
+        return trace
+
+    async def once() -> None:
+        sys.settrace(trace)
+        try:
+            await handler.handle_async(request)
+        finally:
+            sys.settrace(None)
+
+    asyncio.run(once())
+    return count
+
+
 def measure(
     exchange: Exchange, variants: dict[str, Any], iterations: int, repeat: int
-) -> dict[str, list[float]]:
-    """Per variant: the fastest CPU seconds of each step, then their sum (the exchange)."""
+) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
+    """Per variant: the fastest CPU seconds of each step, then their sum (the exchange);
+    and the bytecodes of each step, then their sum."""
     replays = {}
+    counted = {}
     for name, app in variants.items():
         requests = captured(app, exchange)
         handler = app.request_reply_handler
         responses = [FromFunction.FromString(handler.handle_sync(r)) for r in requests]
         exchange.check([r.invocation_result for r in responses], name)
         replays[name] = (handler, requests)
+        counts = [bytecodes(handler, r) for r in requests]
+        counted[name] = counts + [sum(counts)]
     samples: dict[str, list[list[float]]] = {name: [] for name in variants}
     for _ in range(repeat):  # interleaved, so drift affects both alike
         for name, (handler, requests) in replays.items():
@@ -607,7 +637,7 @@ def measure(
     fastest = {
         name: [min(run[i] for run in runs) for i in range(steps)] for name, runs in samples.items()
     }
-    return {name: values + [sum(values)] for name, values in fastest.items()}
+    return {name: values + [sum(values)] for name, values in fastest.items()}, counted
 
 
 def main() -> None:
@@ -623,7 +653,7 @@ def main() -> None:
             " (µs of CPU time in handle_async, per step)"
         )
         for exchange in exchanges(pb):
-            medians = measure(exchange, apps, args.iterations, args.repeat)
+            medians, counted = measure(exchange, apps, args.iterations, args.repeat)
             hand, plain = medians[HAND][-1], medians[PLAIN][-1]
             print(f"\n{exchange.name}\n")
             print(
@@ -636,6 +666,12 @@ def main() -> None:
                 print(
                     f"| {name} | {cells} | {values[-1] / hand:.2f}x | {values[-1] / plain:.2f}x |"
                 )
+            print(f"\nPython bytecodes per step (repeatable: C work is not counted)\n")
+            print(f"| variant | {' | '.join(exchange.columns)} | whole | ratio to hand-written |")
+            print("|---|" + "---:|" * (len(exchange.columns) + 2))
+            for name, counts in counted.items():
+                cells = " | ".join(str(n) for n in counts)
+                print(f"| {name} | {cells} | {counts[-1] / counted[HAND][-1]:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -30,8 +30,11 @@ def test_every_exchange_replays_for_every_variant(bench: ModuleType, tmp_path: P
     assert list(variants) == ["sfidl", "hand-written, same semantics", "plain SDK sends"]
     names = []
     for exchange in bench.exchanges(pb):
-        medians = bench.measure(exchange, variants, iterations=1, repeat=1)
-        assert set(medians) == set(variants)
+        medians, counted = bench.measure(exchange, variants, iterations=1, repeat=1)
+        assert set(medians) == set(counted) == set(variants)
         assert all(len(values) == len(exchange.steps) + 1 for values in medians.values())
+        for counts in counted.values():  # each step runs Python code; the last is their sum
+            assert len(counts) == len(exchange.steps) + 1
+            assert all(n > 0 for n in counts) and sum(counts[:-1]) == counts[-1]
         names.append(exchange.name)
     assert names == ["call", "deferred reply", "exclusive call"]
