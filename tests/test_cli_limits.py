@@ -54,7 +54,7 @@ def test_limits_are_diagnostics(
     (tmp_path / "c3.sfidl").write_text(text)
     code, err = run(capsys, "compile", tmp_path / "c3.sfidl", "-o", tmp_path / "o")
     assert "Traceback" not in err
-    assert code == 1 and re.search(r": error(\[[a-z0-9-]+\])?: ", err)
+    assert code == 1 and re.search(r": error\[[a-z0-9-]+\]: ", err)
 
 
 HUGE = "9" * 5000  # Python refuses to convert or print an int of more than 4,300 digits
