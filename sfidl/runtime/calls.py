@@ -333,16 +333,15 @@ def reply_envelope(
     rpc: Rpc[Any, Any], correlation_id: str, outcome: Message | RpcError[Any]
 ) -> Message:
     """The envelope answering a call with a reply or a declared error."""
+    if not isinstance(outcome, RpcError):
+        return rpc.reply_envelope(correlation_id=correlation_id, reply=outcome)  # a copy
     envelope = rpc.reply_envelope(correlation_id=correlation_id)
-    if isinstance(outcome, RpcError):
-        detail = outcome.detail
-        name = detail.DESCRIPTOR.full_name
-        field = next(
-            f
-            for f in envelope.DESCRIPTOR.oneofs_by_name["outcome"].fields
-            if f.message_type is not None and f.message_type.full_name == name
-        )
-        getattr(envelope, field.name).CopyFrom(detail)
-    else:
-        envelope.reply.CopyFrom(outcome)  # type: ignore[attr-defined]
+    detail = outcome.detail
+    name = detail.DESCRIPTOR.full_name
+    field = next(
+        f
+        for f in envelope.DESCRIPTOR.oneofs_by_name["outcome"].fields
+        if f.message_type is not None and f.message_type.full_name == name
+    )
+    getattr(envelope, field.name).CopyFrom(detail)
     return envelope

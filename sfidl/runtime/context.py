@@ -133,7 +133,7 @@ class FunctionClient(Part):
     __slots__ = ("_typename", "_id")
 
     def __init__(self, invocation: Invocation, typename: str, id: str) -> None:
-        super().__init__(invocation)
+        self._invocation = invocation  # Part's, without the call: one is made per call or send
         if not id:
             raise ValueError(f"the id of a {typename} instance cannot be empty")
         self._typename = typename

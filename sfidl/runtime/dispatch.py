@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,7 +111,9 @@ def invoker(
             invocation.dead_letter("the message carries no value")
             return
         try:
-            await run(invocation)
+            result = run(invocation)
+            if result is not None:
+                await _awaited(result)
         except _Poison as poison:
             invocation.dead_letter(str(poison))
             return
@@ -126,7 +128,9 @@ def invoker(
             invocation.finish()
         elif run is not None and typed.has_value:  # what handle does, one call less
             try:
-                await run(invocation)
+                result = run(invocation)
+                if result is not None:
+                    await _awaited(result)
             except _Poison as poison:
                 invocation.dead_letter(str(poison))
             else:
@@ -150,7 +154,9 @@ def invoker(
     return invoke
 
 
-_Run = Callable[[Invocation], Coroutine[Any, Any, None]]
+# A runner runs what it can at once and returns what is left to await (async user code),
+# if anything: most messages need no coroutine of their own.
+_Run = Callable[[Invocation], Any]
 
 
 def _runner(
@@ -167,13 +173,11 @@ def _runner(
         request, name, effects = route.request, route.name, route.effects
         context = route.context or spec.context
 
-        async def on_message(invocation: Invocation) -> None:
+        def on_message(invocation: Invocation) -> Any:
             message = decode(request, invocation.message.value)
             invocation.member = name
             invocation.effects = effects
-            result = getattr(implementation, name)(context(invocation), message)
-            if result is not None:
-                await _awaited(result)
+            return getattr(implementation, name)(context(invocation), message)
 
         return on_message
     if isinstance(route, RequestReply):
@@ -182,49 +186,45 @@ def _runner(
         rpc = route.rpc
         reply_envelope = rpc.reply_envelope
 
-        async def on_reply(invocation: Invocation) -> None:
+        def on_reply(invocation: Invocation) -> Any:
             envelope = _decode(reply_envelope, invocation.message.value)
             if envelope.WhichOneof("outcome") != "reply":  # a reply can always complete
                 problem = calls.outcome_problem(rpc, envelope)
                 if problem is not None:
                     raise _Poison(problem)
             completion = calls.on_reply(invocation, rpc, envelope, continuations)
-            if completion is not None:
-                result = _resume(implementation, invocation, completion)
-                if result is not None:
-                    await _awaited(result)
+            if completion is None:
+                return None
+            return _resume(implementation, invocation, completion)
 
         return on_reply
     if route is CallTimeout:
 
-        async def on_timeout(invocation: Invocation) -> None:
+        def on_timeout(invocation: Invocation) -> Any:
             timeout = _decode(CallTimeout, invocation.message.value)
             _from_itself(invocation, "a call timeout")
             completion = calls.on_timeout(invocation, timeout, continuations)
-            if completion is not None:
-                result = _resume(implementation, invocation, completion)
-                if result is not None:
-                    await _awaited(result)
+            if completion is None:
+                return None
+            return _resume(implementation, invocation, completion)
 
         return on_timeout
     if route is ReplyExpired:
 
-        async def on_expired(invocation: Invocation) -> None:
+        def on_expired(invocation: Invocation) -> None:
             expired = _decode(ReplyExpired, invocation.message.value)
             _from_itself(invocation, "a deferred reply's expiry")
             replies.on_expired(invocation, expired)
 
         return on_expired
 
-    async def on_timer(invocation: Invocation) -> None:
+    def on_timer(invocation: Invocation) -> Any:
         fired = _decode(TimerFired, invocation.message.value)
         if not invocation.is_from_itself() or fired.timer not in timers:
             raise _Poison(f"not a timer this function set: {fired.timer!r}")
         timer = timers[fired.timer]
         message = _decode(timer.message, fired.payload)
-        result = getattr(implementation, timer.name)(_enter(invocation, timer), message)
-        if result is not None:
-            await _awaited(result)
+        return getattr(implementation, timer.name)(_enter(invocation, timer), message)
 
     return on_timer
 
@@ -305,7 +305,7 @@ def _answerer(implementation: Any, spec: FunctionSpec, handler: RequestReply) ->
     name, effects = handler.name, handler.effects
     context = handler.context or spec.context
 
-    async def on_call(invocation: Invocation) -> None:
+    def on_call(invocation: Invocation) -> Any:
         envelope = _decode(call_envelope, invocation.message.value)
         if invocation.sender is None:
             raise _Poison(
@@ -324,18 +324,32 @@ def _answerer(implementation: Any, spec: FunctionSpec, handler: RequestReply) ->
                 invocation.caller,
                 envelope.correlation_id,
             )
-            return
+            return None
         invocation.member = name
         invocation.effects = effects
         invocation.answering = handler
         invocation.envelope = envelope
         try:
             outcome = getattr(implementation, name)(context(invocation), envelope.request)
-            if outcome is not None and not isinstance(outcome, Message):
-                outcome = await _awaited(outcome)
         except RpcError as error:
             # Declared or not: replies.answer fails the invocation for an undeclared one,
             # naming it and what the handler declares.
+            replies.answer(invocation, handler, error, raised=True)
+            return None
+        if (
+            outcome is not None
+            and not isinstance(outcome, (Message, replies.Deferred))
+            and inspect.isawaitable(outcome)
+        ):
+            return answer_later(invocation, outcome)
+        replies.answer(invocation, handler, outcome, raised=False)
+        return None
+
+    async def answer_later(invocation: Invocation, awaitable: Awaitable[Any]) -> None:
+        """An ``async`` rpc method's outcome, awaited, then answered."""
+        try:
+            outcome = await awaitable
+        except RpcError as error:
             replies.answer(invocation, handler, error, raised=True)
         else:
             replies.answer(invocation, handler, outcome, raised=False)

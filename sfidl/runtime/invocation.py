@@ -33,6 +33,9 @@ _PLAYGROUND_RECORD = statefun.make_json_type("io.statefun.playground/EgressRecor
 DEAD_LETTER_KEY = "sfidl.dead-letter"
 
 
+_ZERO = timedelta(0)
+
+
 def wall_clock_ms() -> int:
     """Milliseconds since the epoch, by this machine's clock: the production default."""
     return time.time_ns() // 1_000_000
@@ -217,7 +220,7 @@ class Invocation:
 
     def send_self_after(self, delay: timedelta, message: Message, token: str) -> None:
         """Send ``message`` to this same instance once ``delay`` has passed (cancellable by ``token``)."""
-        if delay < timedelta(0):
+        if delay < _ZERO:
             raise ValueError(f"a delay cannot be negative, got {delay}")
         here = self.sdk.address
         self.sdk.send_after(

@@ -166,10 +166,11 @@ class StateField(Generic[T]):
         self.set(obj._invocation, value)
 
     def __delete__(self, obj: State) -> None:
-        obj._invocation.loaded.pop(self.stored_as, None)
-        obj._invocation.delete(self.stored_as)
+        invocation = obj._invocation
+        invocation.loaded.pop(self.stored_as, None)
+        invocation.delete(self.stored_as)
         if self.previous_type is not None:
-            obj._invocation.delete(self.name)
+            invocation.delete(self.name)
 
     def get(self, invocation: Invocation) -> T:
         raise NotImplementedError
