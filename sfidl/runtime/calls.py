@@ -123,8 +123,6 @@ def on_reply(
     """
     correlation: str = envelope.correlation_id  # type: ignore[attr-defined]
     group_id, _, index_text = correlation.partition(".")
-    # The call index: ASCII digits, or no call's.
-    index = int(index_text) if index_text.isascii() and index_text.isdigit() else -1
     group = invocation.runtime.pending.get(group_id)
     if group is not None:
         # Each access to a protobuf field makes a new object: the calls are read once.
@@ -147,6 +145,8 @@ def on_reply(
             ):
                 return _complete_one(invocation, group_id, group, call, continuation, envelope)
         continuation = _continuation(invocation, group_id, group, recorded, continuations)
+        # The call index: ASCII digits, or no call's.
+        index = int(index_text) if index_text.isascii() and index_text.isdigit() else -1
         if continuation is not None and 0 <= index < len(recorded):
             call, target = recorded[index], continuation.targets[index]
             if (
@@ -305,7 +305,11 @@ def _complete_one(
     del invocation.changing().pending[group_id]
     if token:
         invocation.cancel(token)
-    return Completion(continuation, (_outcome_of(rpc, envelope),), (request,), carried)
+    if envelope.WhichOneof("outcome") == "reply":
+        outcome = envelope.reply  # type: ignore[attr-defined]
+    else:
+        outcome = _outcome_of(rpc, envelope)
+    return Completion(continuation, (outcome,), (request,), carried)
 
 
 def _outcome(rpc: Rpc[Any, Any], call: PendingCall, group: PendingGroup) -> Any:

@@ -201,7 +201,7 @@ class Invocation:
         if runtime is not None:
             self.releases = len(runtime.held) > 0 and not runtime.pending and not runtime.replies
             if self._runtime_changed:
-                self.write(RUNTIME_STATE, runtime)
+                setattr(self.sdk.storage, RUNTIME_STATE, runtime)  # self.write, one call less
             self._runtime = None
             self._runtime_changed = False
         if self.loaded:
