@@ -48,11 +48,10 @@ _TIMER_TOKEN = "sfidl.timer."
 class Context:
     """What a handler of a function may see and do during one invocation."""
 
-    __slots__ = ("_invocation", "_parts")
+    __slots__ = ("_invocation",)
 
     def __init__(self, invocation: Invocation) -> None:
         self._invocation = invocation
-        self._parts: dict[type[Any], Any] = {}
 
     @property
     def address(self) -> Address:
@@ -99,10 +98,9 @@ class Context:
         return replies.defer(self._invocation)
 
     def _part(self, cls: type[P]) -> P:
-        part = self._parts.get(cls)
-        if part is None:
-            part = self._parts[cls] = cls(self._invocation)
-        return part
+        # A part holds nothing but the invocation: making one per access costs less than
+        # a cache of them in every context (most handlers use a part once or twice).
+        return cls(self._invocation)
 
     if not TYPE_CHECKING:  # mypy must keep rejecting a part the context does not have
 

@@ -199,20 +199,30 @@ class ScalarState(StateField[S]):
         )
         self.default: S = default
 
-    def get(self, invocation: Invocation) -> S:
+    # __get__ and __set__ themselves, not get and set: a call less on every read and write.
+
+    @overload
+    def __get__(self, obj: None, owner: type[State]) -> Self: ...
+
+    @overload
+    def __get__(self, obj: State, owner: type[State]) -> S: ...
+
+    def __get__(self, obj: State | None, owner: type[State]) -> Self | S:
+        if obj is None:
+            return self
         if self.previous_type is None:  # nothing to upgrade: the SDK's storage as is
-            value = getattr(invocation.sdk.storage, self.name)
+            value = getattr(obj._invocation.sdk.storage, self.name)
         else:
-            value = self._read(invocation)
+            value = self._read(obj._invocation)
         return self.default if value is None else value
 
-    def set(self, invocation: Invocation, value: S) -> None:
+    def __set__(self, obj: State, value: S) -> None:
         if type(value) is not type(self.default):  # else it is of the declared type as is
             value = self.accept(value, "not")
         if self.previous_type is None:
-            setattr(invocation.sdk.storage, self.name, value)
+            setattr(obj._invocation.sdk.storage, self.name, value)
         else:
-            self._write(invocation, value)
+            self._write(obj._invocation, value)
 
     def accept(self, value: Any, what: str) -> Any:
         kind = type(self.default)
