@@ -21,9 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from statefun.request_reply_pb2 import FromFunction, ToFunction, TypedValue
+from statefun.request_reply_pb2 import FromFunction, TypedValue
 
 from sfidl.local import codec
 from sfidl.local.clock import Clock
@@ -33,6 +33,7 @@ from sfidl.local.faults import Faults, Interference
 from sfidl.local.group_commit import GroupCommit
 from sfidl.local.records import Address
 from sfidl.local.store import Incoming, IngressKey, Queued, Store, StoredEgress
+from sfidl.local.to_function import build_request
 from sfidl.local.transport import Transport, TransportError
 from sfidl.runtime.manifest import Manifest
 from sfidl.wire import ExpireMode
@@ -55,37 +56,6 @@ def unpack(argument: bytes) -> tuple[str, bytes]:
     typename: str = value.typename
     data: bytes = value.value
     return typename, data
-
-
-def build_request(
-    target: Address,
-    specs: Mapping[str, StateSpec],
-    values: Mapping[str, tuple[str, bytes]],
-    batch: Sequence[Queued],
-) -> bytes:
-    """``ToFunction`` bytes: every registered state (unset when absent) and the batch's invocations."""
-    request = ToFunction()
-    invocation = request.invocation
-    invocation.target.namespace = target.namespace
-    invocation.target.type = target.type
-    invocation.target.id = target.id
-    for name in specs:
-        persisted = invocation.state.add()
-        persisted.state_name = name
-        if name in values:
-            typename, value = values[name]
-            persisted.state_value.typename = typename
-            persisted.state_value.has_value = True
-            persisted.state_value.value = value
-    for queued in batch:
-        pb = invocation.invocations.add()
-        if queued.caller is not None:
-            pb.caller.namespace = queued.caller.namespace
-            pb.caller.type = queued.caller.type
-            pb.caller.id = queued.caller.id
-        pb.argument.ParseFromString(queued.argument)
-    data: bytes = request.SerializeToString()
-    return data
 
 
 class Engine:
