@@ -1,5 +1,5 @@
 """The call-graph checks (sfidl/check/call_graph.py): deadlock cycles of exclusive
-functions and timeout chains, beyond the golden cases in tests/diagnostics/."""
+functions and timeout chains, beyond the golden cases in tests/cases/."""
 
 from __future__ import annotations
 

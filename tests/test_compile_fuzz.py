@@ -27,7 +27,9 @@ from sfidl.diagnostics import CompileError
 
 ROOT = Path(__file__).parent.parent
 SEEDS = sorted(ROOT.glob("examples/*/*.sfidl")) + sorted(
-    ROOT.glob("tests/diagnostics/*/main.sfidl")
+    p.parent / "main.sfidl"
+    for p in ROOT.glob("tests/cases/*/expected.txt")
+    if (p.parent / "main.sfidl").is_file()
 )
 
 

@@ -29,7 +29,12 @@ from tests.test_compile_fuzz import _folder, _program, _seed_and_mutation, _sett
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(ROOT.glob("examples/*/*.sfidl"))
-CASES = sorted(ROOT.glob("tests/diagnostics/*/main.sfidl"))
+# The diagnostics cases (tests/cases/ with an expected.txt) whose root is main.sfidl.
+CASES = sorted(
+    p.parent / "main.sfidl"
+    for p in ROOT.glob("tests/cases/*/expected.txt")
+    if (p.parent / "main.sfidl").is_file()
+)
 FMT = ROOT / "tests" / "fmt"
 
 

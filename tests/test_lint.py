@@ -1,4 +1,4 @@
-"""Lint from the command line and over the examples (the rules themselves: tests/diagnostics/lint_*)."""
+"""Lint from the command line and over the examples (the rules themselves: tests/cases/lint_*)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 def test_every_rule_has_an_id_a_reason_and_a_golden_case() -> None:
-    cases = Path(__file__).parent / "diagnostics"
+    cases = Path(__file__).parent / "cases"
     for rule in RULES:
         assert rule.id and rule.reason and "\n" not in rule.reason
         naming = rule.id in ("pascal-case", "snake-case", "enum-value-name")

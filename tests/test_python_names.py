@@ -192,7 +192,7 @@ def test_check_runs_neither_protoc_nor_black() -> None:
         loaded = sorted(m for m in sys.modules if m.startswith(tools))
         assert not loaded, loaded
         """)
-    bad = REPO / "tests" / "diagnostics" / "python_name_clashes" / "main.sfidl"
+    bad = REPO / "tests" / "cases" / "python_name_clashes" / "main.sfidl"
     result = subprocess.run(
         [sys.executable, "-c", script, str(bad)], cwd=REPO, capture_output=True, text=True
     )

@@ -15,11 +15,8 @@ from sfidl.check.lint import RULE_IDS, SUPPRESSION_ID
 from sfidl.diagnostics import Severity
 
 ROOT = Path(__file__).parent.parent
-# Golden cases: tests/diagnostics/<case>/ and tests/cases/<case>/, expected.txt in each.
-EXPECTED = sorted(
-    [*(ROOT / "tests" / "diagnostics").glob("*/expected.txt")]
-    + [*(ROOT / "tests" / "cases").glob("*/expected.txt")]
-)
+# Golden cases: tests/cases/<case>/expected.txt.
+EXPECTED = sorted((ROOT / "tests" / "cases").glob("*/expected.txt"))
 RENDERED = re.compile(r"^\S+:\d+:\d+: (error|warning)\[([a-z0-9-]+)\]: ", re.M)
 # Rules that no case of one program shows, each with the test that shows its diagnostic.
 WITHOUT_CASE = {
@@ -61,7 +58,7 @@ def test_lint_rules_are_registered_as_warnings() -> None:
 def test_every_rule_has_a_golden_case() -> None:
     assert len(EXPECTED) > 80
     missing = set(rules.RULES) - set(_rendered()) - set(WITHOUT_CASE)
-    assert not missing, f"no case in tests/diagnostics/ shows {sorted(missing)}"
+    assert not missing, f"no case in tests/cases/ shows {sorted(missing)}"
     for id, shown_by in WITHOUT_CASE.items():
         assert id not in _rendered(), f"{id} has a case now: drop it from WITHOUT_CASE"
         text = shown_by.read_text(encoding="utf-8")
