@@ -18,7 +18,7 @@ from statefun.request_reply_pb2 import FromFunction
 
 from sfidl.local.errors import JobFailure
 from sfidl.local.records import Address
-from sfidl.runtime.manifest import IoKind, Manifest
+from sfidl.runtime.manifest import EgressManifest, IoKind, Manifest
 from sfidl.runtime.types import typename_of
 from sfidl.wire import ExpireMode, is_typename
 
@@ -141,23 +141,30 @@ def plan(
 ) -> Effects:
     """Check an ``InvocationResponse`` and turn it into :class:`Effects`."""
     functions = set(manifest.functions)
+    # A batch mostly sends to few addresses: each is checked, and its Address made, once.
+    seen: dict[tuple[str, str, str], Address] = {}
 
     def target(pb: Any, what: str) -> Address:
-        address = Address(pb.namespace, pb.type, pb.id)
-        if address.typename not in functions:
-            raise fail(f"{what} to {address}: no function type {address.typename!r} is bound")
-        if not address.id:
-            raise fail(f"{what} to {address.typename} has an empty id")
+        key = (pb.namespace, pb.type, pb.id)
+        address = seen.get(key)
+        if address is None:
+            address = Address(*key)
+            if address.typename not in functions:
+                raise fail(f"{what} to {address}: no function type {address.typename!r} is bound")
+            if not address.id:
+                raise fail(f"{what} to {address.typename} has an empty id")
+            seen[key] = address
         return address
 
     messages = tuple(
         Outgoing(target(m.target, "a message"), m.argument.SerializeToString())
         for m in response.outgoing_messages
     )
+    egresses = response.outgoing_egresses
     return Effects(
         messages,
         _delayed(fail, response.delayed_invocations, target, token_pending, now_ms),
-        tuple(_egress(fail, e, manifest) for e in response.outgoing_egresses),
+        _egresses(fail, egresses, manifest) if egresses else (),
         tuple(_mutation(fail, m, specs, now_ms) for m in response.state_mutations),
     )
 
@@ -202,9 +209,19 @@ def _delayed(
     return tuple(out)
 
 
-def _egress(fail: Failure, pb: Any, manifest: Manifest) -> EgressOut:
+def _egresses(fail: Failure, egresses: Sequence[Any], manifest: Manifest) -> tuple[EgressOut, ...]:
+    declared = {e.typename: e for e in manifest.egresses}  # looked up once per record
+    return tuple(_egress(fail, e, manifest, declared.get) for e in egresses)
+
+
+def _egress(
+    fail: Failure,
+    pb: Any,
+    manifest: Manifest,
+    declared_as: Callable[[str], EgressManifest | None],
+) -> EgressOut:
     egress_id = f"{pb.egress_namespace}/{pb.egress_type}"
-    declared = manifest.egress(egress_id)
+    declared = declared_as(egress_id)
     if declared is None:
         known = ", ".join(e.typename for e in manifest.egresses) or "none"
         raise fail(f"unknown egress {egress_id!r} (declared: {known})")

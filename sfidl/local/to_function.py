@@ -24,15 +24,24 @@ _HAS_VALUE = b"\x10\x01"  # TypedValue.has_value = true (a varint field)
 _INVOCATION = b"\xa2\x06"  # ToFunction.invocation, field 100
 
 
-def _varint(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
+def _encode_varint(n: int) -> bytes:
     out = bytearray()
     while n >= 0x80:
         out.append(n & 0x7F | 0x80)
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+_ONE_BYTE = tuple(bytes((n,)) for n in range(0x80))
+
+
+def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return _ONE_BYTE[n]
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
+    return _encode_varint(n)
 
 
 def _field(key: bytes, data: bytes) -> bytes:
@@ -83,11 +92,15 @@ def build_request(
     parts = [_field(_FIELD_1, _address(target))]
     for name in states:
         parts.append(_field(_FIELD_2, _state(name, values.get(name))))
+    append = parts.append
+    caller, caller_field = None, b""  # a batch's messages often come from one caller
     for queued in batch:
         argument = queued.argument
         invocation = _FIELD_2 + _varint(len(argument)) + argument
         if queued.caller is not None:
-            invocation = _caller(queued.caller) + invocation
-        parts.append(_FIELD_3 + _varint(len(invocation)) + invocation)
+            if queued.caller is not caller:
+                caller, caller_field = queued.caller, _caller(queued.caller)
+            invocation = caller_field + invocation
+        append(_FIELD_3 + _varint(len(invocation)) + invocation)
     body = b"".join(parts)
     return _INVOCATION + _varint(len(body)) + body

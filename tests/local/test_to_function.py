@@ -44,10 +44,12 @@ def through_protobuf(
 
 TARGET = Address("démo", "counter", "k" * 300)  # non-ASCII, and a length over one varint byte
 ARGUMENT = TypedValue(typename="demo/x", has_value=True, value=b"v" * 200).SerializeToString()
+LARGE = TypedValue(typename="demo/x", has_value=True, value=b"v" * 20000).SerializeToString()
 BATCH = [
     Queued(1, TARGET, None, ARGUMENT),
     Queued(2, TARGET, Address("a", "b", "c"), b""),  # an empty argument
     Queued(3, TARGET, Address("", "", ""), ARGUMENT),  # a caller with nothing set
+    Queued(4, TARGET, Address("a", "b", "c"), LARGE),  # lengths over two varint bytes
 ] * 50
 STATES = (("total", "note", ""), {"total": ("t/long", b""), "": ("t/s", b"s" * 1000)})
 
