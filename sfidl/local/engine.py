@@ -328,10 +328,12 @@ class Engine:
                     now,
                 )
             effects, interfered = self.faults.route(address, effects, now)
+            # A state the batch writes gets its new expiry with the write: no update of its own.
+            writes = {write.name for write in effects.state}
             touched = [
                 (name, now + spec.ttl_ms)
                 for name, spec in specs.items()
-                if spec.expiry is ExpireMode.AFTER_CALL and name in values
+                if spec.expiry is ExpireMode.AFTER_CALL and name in values and name not in writes
             ]
             written = await self._commits.write(
                 lambda: self.store.commit_batch(

@@ -275,6 +275,7 @@ class Store:
         self._identity: tuple[int, int] | None = None
         self._grouped = False
         self._processed = 0  # by the batches of the open group so far
+        self._last_egress: int | None = None  # the last egress number given out in the open group
         self.failure_observers: list[Callable[[StoreError], None]] = []
         if self._path != ":memory:":
             try:
@@ -360,12 +361,12 @@ class Store:
         in a savepoint, so one that fails rolls back alone, and those that succeeded commit
         together at the end (a crash before the end commits none of them)."""
         with self._transaction() as db:
-            self._grouped, self._processed = True, 0
+            self._grouped, self._processed, self._last_egress = True, 0, None
             try:
                 yield
                 _count_processed(db, self._processed)
             finally:
-                self._grouped = False
+                self._grouped, self._last_egress = False, None
 
     @property
     def in_group(self) -> bool:
@@ -401,6 +402,7 @@ class Store:
             yield self._db
             self._db.execute("RELEASE one")
         except BaseException:
+            self._last_egress = None  # what this savepoint gave out is undone: read it again
             if self._db.in_transaction:  # else SQLite rolled the whole group back already
                 try:
                     self._db.execute("ROLLBACK TO one")
@@ -476,7 +478,7 @@ class Store:
             " ORDER BY due_at, seq LIMIT ?",
             (address.typename, address.id, limit),
         )
-        return [Queued(seq, address, _address(cfn, cid), bytes(arg)) for seq, cfn, cid, arg in rows]
+        return [Queued(seq, address, _address(cfn, cid), arg) for seq, cfn, cid, arg in rows]
 
     def state(self, address: Address, now_ms: int) -> dict[str, tuple[str, bytes]]:
         """The live (unexpired) state values of ``address``: name -> (typename, value)."""
@@ -591,10 +593,13 @@ class Store:
 
     def _insert_egress(self, db: sqlite3.Connection, effects: Effects) -> list[StoredEgress]:
         """Insert a batch's egress records (one statement), numbered after every record so far
-        (records are never deleted, so the highest number is the last one given out)."""
+        (records are never deleted, so the highest number is the last one given out; within a
+        group, the store keeps it rather than asking each batch's savepoint again)."""
         if not effects.egress:
             return []
-        (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM egress").fetchone()
+        last = self._last_egress
+        if last is None:
+            (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM egress").fetchone()
         written = [
             StoredEgress(seq, e.egress, e.topic, e.key, e.value)
             for seq, e in enumerate(effects.egress, start=int(last) + 1)
@@ -603,6 +608,8 @@ class Store:
             "INSERT INTO egress (seq, egress, topic, key, value) VALUES (?, ?, ?, ?, ?)",
             written,
         )
+        if self._grouped:
+            self._last_egress = written[-1].seq
         return written
 
     def last_due(self) -> int:
