@@ -98,7 +98,7 @@ _Rule = tuple[int, str, tuple[tuple[int, bool], ...], str, str]
 
 @dataclass(frozen=True)
 class Tables:
-    """The grammar's tables in the form the loop reads (built once per parser)."""
+    """The grammar's tables in the form the loop reads (derived once, then cached)."""
 
     lexeme: re.Pattern[str]  # whitespace, then one terminal as a named group
     blank: re.Pattern[str]  # whitespace to the end of the text
