@@ -92,15 +92,17 @@ def build_request(
     parts = [_field(_FIELD_1, _address(target))]
     for name in states:
         parts.append(_field(_FIELD_2, _state(name, values.get(name))))
-    append = parts.append
+    append, one_byte = parts.append, _ONE_BYTE
     caller, caller_field = None, b""  # a batch's messages often come from one caller
     for queued in batch:
         argument = queued.argument
-        invocation = _FIELD_2 + _varint(len(argument)) + argument
+        size = len(argument)  # most arguments and invocations take a one-byte length
+        invocation = _FIELD_2 + (one_byte[size] if size < 0x80 else _varint(size)) + argument
         if queued.caller is not None:
             if queued.caller is not caller:
                 caller, caller_field = queued.caller, _caller(queued.caller)
             invocation = caller_field + invocation
-        append(_FIELD_3 + _varint(len(invocation)) + invocation)
+        size = len(invocation)
+        append(_FIELD_3 + (one_byte[size] if size < 0x80 else _varint(size)) + invocation)
     body = b"".join(parts)
     return _INVOCATION + _varint(len(body)) + body
