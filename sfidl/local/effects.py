@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf.message import DecodeError
 from statefun.kafka_egress_pb2 import KafkaProducerRecord
@@ -40,8 +40,9 @@ class StateSpec:
         return None if self.expiry is ExpireMode.NONE else now_ms + self.ttl_ms
 
 
-@dataclass(frozen=True)
-class Outgoing:
+class Outgoing(NamedTuple):
+    """A message a batch sends (a tuple: made by the thousand per second)."""
+
     target: Address
     argument: bytes  # a serialized TypedValue
 
@@ -59,16 +60,18 @@ class DelayedCancel:
     token: str
 
 
-@dataclass(frozen=True)
-class EgressOut:
+class EgressOut(NamedTuple):
+    """An egress record a batch writes (a tuple: made by the thousand per second)."""
+
     egress: str
     topic: str
     key: str
     value: bytes
 
 
-@dataclass(frozen=True)
-class StateWrite:
+class StateWrite(NamedTuple):
+    """A state a batch writes, or deletes (a tuple: made by the thousand per second)."""
+
     name: str
     typename: str | None  # None: delete
     value: bytes
