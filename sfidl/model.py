@@ -18,6 +18,7 @@ from sfidl.wire import STATE_SCALARS, message_typename
 
 # The model's states expire by the wire's modes (a state without expiry has ``expiry=None``).
 from sfidl.wire import ExpireMode as ExpireMode
+from sfidl.wire import IoKind as IoKind
 
 # proto3 scalars, in the order protobuf's documentation lists them.
 SCALARS: tuple[str, ...] = (
@@ -361,11 +362,6 @@ class Function:
             for call in member.calls:
                 seen.setdefault(call.continuation, call)
         return tuple(seen.values())
-
-
-class IoKind(Enum):
-    KAFKA = "kafka"
-    KINESIS = "kinesis"
 
 
 @dataclass(frozen=True)

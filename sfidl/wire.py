@@ -78,6 +78,13 @@ class ExpireMode(Enum):
     AFTER_CALL = 2
 
 
+class IoKind(Enum):
+    """The systems an ingress reads and an egress writes (docs/statefun.md#ingress)."""
+
+    KAFKA = "kafka"
+    KINESIS = "kinesis"
+
+
 @dataclass(frozen=True, order=True)
 class Address:
     """A function instance: its type (``namespace/type``) and id."""

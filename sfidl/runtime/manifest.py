@@ -8,16 +8,11 @@ importing the compiler.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 from google.protobuf.message import Message
 
+from sfidl.wire import IoKind as IoKind
 from sfidl.wire import message_typename
-
-
-class IoKind(Enum):
-    KAFKA = "kafka"
-    KINESIS = "kinesis"
 
 
 @dataclass(frozen=True)
