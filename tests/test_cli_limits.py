@@ -163,3 +163,36 @@ def test_any_nesting_depth_compiles_or_is_protocs_one_diagnostic(
     assert code == 1
     assert err.count("messages nest 31 levels deep at most") == 1, err[:2000]
     assert "deep.sfidl:33:" in err and err.rstrip().endswith("1 error")
+
+
+PROGRAM = "namespace a;\nmessage M { int32 x = 1; }\nfunction F { on go(M); }\n"
+
+
+@pytest.mark.parametrize("stem_bytes", [246, 247, 249])
+def test_a_file_name_too_long_for_its_outputs_is_refused_by_check_and_compile(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, stem_bytes: int
+) -> None:
+    """`<stem>_sfidl.py` must fit in 255 bytes: protoc failed "File name too long" first."""
+    source = tmp_path / ("é" * (stem_bytes // 2) + "x" * (stem_bytes % 2) + ".sfidl")
+    source.write_text(PROGRAM)
+    checked, check_err = run(capsys, "check", source)
+    compiled, err = run(capsys, "compile", source, "-o", tmp_path / "o")
+    assert "Traceback" not in check_err + err
+    if stem_bytes <= 246:
+        assert checked == compiled == 0
+        assert (tmp_path / "o" / (source.stem + "_sfidl.py")).exists()
+    else:
+        assert checked == compiled == 1
+        assert "error[file-name-too-long]" in check_err and check_err == err
+        assert "at most 246 bytes" in err and not (tmp_path / "o").exists()
+
+
+def test_an_imported_file_name_too_long_for_its_outputs_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    imported = tmp_path / ("i" * 248 + ".sfidl")  # its `_pb2.pyi` would be 256 bytes
+    imported.write_text("namespace b;\nmessage N { int32 x = 1; }\n")
+    root = tmp_path / "root.sfidl"
+    root.write_text(PROGRAM.replace(";\n", f';\nimport "{imported.name}";\n', 1))
+    code, err = run(capsys, "compile", root, "-o", tmp_path / "o")
+    assert code == 1 and "error[file-name-too-long]" in err and "at most 247 bytes" in err

@@ -18,6 +18,7 @@ from sfidl.check.envelopes import declare_envelopes
 from sfidl.check.functions import FunctionSignature, build_signatures, declare_functions
 from sfidl.check.io import build_egresses, build_ingresses, check_settings
 from sfidl.check.names import check_identifier
+from sfidl.check.file_names import check_output_file_names
 from sfidl.check.proto_names import check_full_names
 from sfidl.check.python_names import check_python_names
 from sfidl.check.report import Reporter
@@ -123,6 +124,7 @@ def check(units: Sequence[Unit]) -> CheckResult:
         # Rules over names derived from the whole program: the stubs' and protoc's.
         check_python_names(report, program)
         check_full_names(report, program)
+        check_output_file_names(report, program)
     return CheckResult(None if report.has_errors else program, tuple(report.diagnostics))
 
 

@@ -78,6 +78,9 @@ NAME_CLASH = _error("name-clash", "a name that clashes with a name of the genera
 NAMESPACE_TOO_LONG = _error("namespace-too-long", "a namespace longer than protobuf allows")
 NAMESPACE_TOO_DEEP = _error("namespace-too-deep", "a namespace of more parts than protoc allows")
 NAME_TOO_LONG = _error("name-too-long", "a protobuf full name longer than protoc allows (65,535)")
+FILE_NAME_TOO_LONG = _error(
+    "file-name-too-long", "a .sfidl file whose outputs' names are too long for a file system"
+)
 MESSAGE_NESTING = _error("message-nesting", "messages nested deeper than protoc allows")
 ENUM_SHADOWS_MESSAGE = _error(
     "enum-shadows-message", "a nested enum named as its outermost message"
