@@ -8,7 +8,9 @@ from sfidl.local.records import Address
 from sfidl.local.store import Incoming, IngressKey, Store
 from sfidl.runtime.types import typed_value
 
-MESSAGE = Incoming(Address("demo", "counter", "a"), None, typed_value("demo/raw", b"x").SerializeToString())
+MESSAGE = Incoming(
+    Address("demo", "counter", "a"), None, typed_value("demo/raw", b"x").SerializeToString()
+)
 
 
 def test_a_key_queues_once_across_a_reopen_until_it_is_forgotten(tmp_path: Path) -> None:
