@@ -12,10 +12,6 @@ from pathlib import Path
 
 from sfidl.diagnostics import Diagnostic
 from sfidl.frontend import LoadedProgram, load_program
-from sfidl.gen.module_yaml import render_module_yaml, render_playground_module_yaml
-from sfidl.gen.proto import render_proto
-from sfidl.gen.protoc import compile_protos
-from sfidl.gen.stubs import render_stubs, stubs_module
 from sfidl.model import Program
 
 
@@ -74,6 +70,13 @@ _saved_thresholds: list[int] = []
 
 
 def _compile(path: Path, endpoint: str | None) -> Compiled:
+    # The generators are imported here, not with the module: `sfidl check` (check_file)
+    # needs none of them, and jinja2 alone is a tenth of a second of its start-up.
+    from sfidl.gen.module_yaml import render_module_yaml, render_playground_module_yaml
+    from sfidl.gen.proto import render_proto
+    from sfidl.gen.protoc import compile_protos
+    from sfidl.gen.stubs import render_stubs, stubs_module
+
     loaded = load_program(path)
     program = loaded.program
     if endpoint is not None:

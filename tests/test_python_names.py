@@ -188,7 +188,8 @@ def test_check_runs_neither_protoc_nor_black() -> None:
         from sfidl.cli import main
         assert main(["check", "examples/shop/shop.sfidl", "examples/fraud/fraud.sfidl"]) == 0
         assert main(["check", sys.argv[1]]) == 1
-        tools = ("black", "grpc_tools", "mypy_protobuf", "google.protobuf.compiler")
+        tools = ("black", "grpc_tools", "mypy_protobuf", "google.protobuf.compiler", "jinja2")
+        tools += ("sfidl.gen",)
         loaded = sorted(m for m in sys.modules if m.startswith(tools))
         assert not loaded, loaded
         """)
