@@ -68,11 +68,13 @@ def _state_type(
     if symbol is None:
         return None
     ref = symbol.ref
+    # A type no state can hold is no type a previous version can have stored either.
+    never_stored = "no version can have stored it: name the type the state held before"
     if ref.kind is TypeKind.ENUM:
         report.error(
             type_name.span,
             f"a state cannot {verb} {symbol.describe()}",
-            hint="store it as an `int32`, or in a message",
+            hint="store it as an `int32`, or in a message" if verb == "hold" else never_stored,
             code=rules.BAD_STATE_TYPE,
         )
         return None
@@ -80,7 +82,7 @@ def _state_type(
         report.error(
             type_name.span,
             f"a state cannot {verb} {symbol.describe()}: StateFun has no built-in type for it",
-            hint=f"use one of {_STATE_TYPES}, or a message",
+            hint=f"use one of {_STATE_TYPES}, or a message" if verb == "hold" else never_stored,
             code=rules.BAD_STATE_TYPE,
         )
         return None
