@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -211,8 +212,19 @@ def test_run_stops_cleanly_on_sigterm_and_logs_its_status(tmp_path):
     )
 
 
+class CountingPath(type(Path())):
+    """A path that counts how often it was asked whether it exists: once per poll."""
+
+    polls = 0
+
+    def exists(self, *args, **kwargs):
+        CountingPath.polls += 1
+        return super().exists(*args, **kwargs)
+
+
 def test_following_an_unchanged_file_writes_nothing(tmp_path):
-    path = tmp_path / "in.jsonl"
+    path = CountingPath(tmp_path / "in.jsonl")
+    CountingPath.polls = 0
     line = {"target": "demo/counter/a", "typename": "type.googleapis.com/sfidl.demo.Increment"}
     path.write_text(json.dumps({**line, "value": {"by": 1}}) + "\n")
     commits: list[tuple[int, int]] = []
@@ -224,7 +236,10 @@ def test_following_an_unchanged_file_writes_nothing(tmp_path):
         task = asyncio.create_task(
             ingress.follow_file(path, MANIFEST, enqueue, 0, follow=True, poll_s=0.001)
         )
-        await asyncio.sleep(0.05)  # dozens of polls of an unchanged file
+        deadline = time.monotonic() + 30
+        while CountingPath.polls < 30:  # dozens of polls of an unchanged file
+            assert time.monotonic() < deadline, f"only {CountingPath.polls} polls in 30 s"
+            await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
