@@ -58,6 +58,9 @@ class Driver:
                 context = response.incomplete_invocation_context
                 self.handshakes.append(context)
                 specs = self.registered.setdefault(typename, {})
+                # Each handshake must ask for a state not sent yet, so the loop ends.
+                asked = {spec.state_name for spec in context.missing_values}
+                assert asked - specs.keys(), f"asked again for states it was sent: {asked}"
                 for spec in context.missing_values:
                     specs[spec.state_name] = spec
                 continue
