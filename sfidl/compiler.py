@@ -75,7 +75,7 @@ def _compile(path: Path, endpoint: str | None) -> Compiled:
     from sfidl.gen.module_yaml import render_module_yaml, render_playground_module_yaml
     from sfidl.gen.proto import render_proto
     from sfidl.gen.protoc import compile_protos
-    from sfidl.gen.stubs import render_stubs, stubs_module
+    from sfidl.gen.stubs import render_stubs
 
     loaded = load_program(path)
     program = loaded.program
@@ -84,7 +84,7 @@ def _compile(path: Path, endpoint: str | None) -> Compiled:
     protos = {source.proto_file: render_proto(source) for source in program.files}
     files = {name: text.encode() for name, text in protos.items()}
     files.update(compile_protos(protos))
-    files[f"{stubs_module(program)}.py"] = render_stubs(program).encode()
+    files[f"{program.stubs_module}.py"] = render_stubs(program).encode()
     files["module.yaml"] = render_module_yaml(program).encode()
     files["module.playground.yaml"] = render_playground_module_yaml(program).encode()
     return Compiled(program, files, loaded.warnings, dict(loaded.sources))

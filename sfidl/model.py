@@ -427,5 +427,10 @@ class Program:
         return self.root.package
 
     @property
+    def stubs_module(self) -> str:
+        """The module name of the typed stubs: ``shop_sfidl`` (written as ``shop_sfidl.py``)."""
+        return f"{self.root.stem}_sfidl"
+
+    @property
     def dead_letters(self) -> Egress | None:
         return next((e for e in self.egresses if e.is_dead_letter), None)

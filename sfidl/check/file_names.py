@@ -20,8 +20,11 @@ MAX_FILE_NAME_BYTES = 255
 def check_output_file_names(report: Reporter, program: Program) -> None:
     """Report every .sfidl file whose outputs would have a name too long to write."""
     for source in program.files:
-        suffix = "_sfidl.py" if source is program.root else "_pb2.pyi"
-        longest = source.stem + suffix
+        # protoc's `<stem>_pb2.pyi` is the longest output of an imported file.
+        longest = (
+            f"{program.stubs_module}.py" if source is program.root else f"{source.stem}_pb2.pyi"
+        )
+        suffix = longest.removeprefix(source.stem)
         size = len(longest.encode())
         if size <= MAX_FILE_NAME_BYTES:
             continue

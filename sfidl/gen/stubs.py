@@ -70,11 +70,6 @@ from sfidl.model import (
 from sfidl.naming import pascal_case, snake_case
 
 
-def stubs_module(program: Program) -> str:
-    """The module name of the stubs: ``shop_sfidl``."""
-    return f"{program.root.stem}_sfidl"
-
-
 def render_stubs(program: Program) -> str:
     """The text of ``<name>_sfidl.py``, exactly as black formats it; byte-identical for the same program.
 
