@@ -18,7 +18,7 @@ from statefun.request_reply_pb2 import FromFunction
 
 from sfidl.local.errors import JobFailure
 from sfidl.local.records import Address
-from sfidl.runtime.manifest import EgressManifest, IoKind, Manifest
+from sfidl.runtime.manifest import IoKind, Manifest
 from sfidl.runtime.types import typename_of
 from sfidl.wire import ExpireMode, is_typename
 
@@ -213,18 +213,12 @@ def _delayed(
 
 
 def _egresses(fail: Failure, egresses: Sequence[Any], manifest: Manifest) -> tuple[EgressOut, ...]:
-    declared = {e.typename: e for e in manifest.egresses}  # looked up once per record
-    return tuple(_egress(fail, e, manifest, declared.get) for e in egresses)
+    return tuple(_egress(fail, e, manifest) for e in egresses)
 
 
-def _egress(
-    fail: Failure,
-    pb: Any,
-    manifest: Manifest,
-    declared_as: Callable[[str], EgressManifest | None],
-) -> EgressOut:
+def _egress(fail: Failure, pb: Any, manifest: Manifest) -> EgressOut:
     egress_id = f"{pb.egress_namespace}/{pb.egress_type}"
-    declared = declared_as(egress_id)
+    declared = manifest.egress(egress_id)
     if declared is None:
         known = ", ".join(e.typename for e in manifest.egresses) or "none"
         raise fail(f"unknown egress {egress_id!r} (declared: {known})")

@@ -8,6 +8,7 @@ importing the compiler.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from google.protobuf.message import Message
 
@@ -50,4 +51,9 @@ class Manifest:
     endpoint: str | None = None
 
     def egress(self, typename: str) -> EgressManifest | None:
-        return next((e for e in self.egresses if e.typename == typename), None)
+        return self._egress_by_typename.get(typename)
+
+    @cached_property
+    def _egress_by_typename(self) -> dict[str, EgressManifest]:
+        # Asked for every egress record a function writes.
+        return {e.typename: e for e in self.egresses}
