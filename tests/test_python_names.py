@@ -260,3 +260,31 @@ def test_protocs_limit_is_the_checkers_at_the_last_character(
         with pytest.raises(CompileError) as checked:
             check_file(path)
         assert [d.code for d in checked.value.diagnostics] == ["name-too-long"]
+
+
+def test_a_handler_named_like_a_client_class_keeps_the_client_class_defined(
+    tmp_path: Path,
+) -> None:
+    # `CartAddToInv` is both Cart's handler and the client class of Cart.add's call: the
+    # client class must be defined under its own name (an alias is for annotations only).
+    text = """\
+namespace t;
+message A { string x = 1; }
+message B { string y = 1; }
+message C { string z = 1; }
+function Inv { rpc reserve(A) returns B; }
+function Cart {
+  on add(A) calls Inv.reserve -> done;
+  on CartAddToInv(C);
+}
+ingress i: kafka topic "a" of A -> Cart.add;
+"""
+    out = _compile_into(text, tmp_path, "t")
+    result = subprocess.run(
+        [sys.executable, "-c", "import t_sfidl; assert t_sfidl.CartAddToInv"],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr

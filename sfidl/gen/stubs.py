@@ -312,7 +312,7 @@ class _Builder:
         targets = names.client_targets()
         return tuple(
             ClientClass(
-                name=self.ref(names.client_class(targets[typename])),
+                name=names.client_class(targets[typename]),
                 target=targets[typename],
                 accessor=snake_case(targets[typename]),
                 typename=typename,
@@ -522,8 +522,9 @@ class _Builder:
 
 
 # The kinds of module-level names (sfidl.check.python_names.Declared.key) that annotations
-# inside a class with declared members name: contexts, errors, outcomes and clients.
-_REFERENCED = frozenset({"context", "error", "outcome", "client"})
+# inside a class with declared members name: contexts, errors and outcomes. (A client class
+# is named only inside its `...Functions` class, whose members are the accessors.)
+_REFERENCED = frozenset({"context", "error", "outcome"})
 
 
 def _member_names(program: Program) -> set[str]:
