@@ -34,8 +34,9 @@ from sfidl.model import (
 from sfidl.naming import pascal_case, snake_case
 
 # Public names every stubs module defines (docs/python.md): the runtime's id and outcome
-# types users import from the stubs, and the program's namespace and manifest.
-FIXED_NAMES = ("CallId", "Timeout", "TimerId", "NAMESPACE", "MANIFEST")
+# types users import from the stubs (re-exported), and the program's namespace and manifest.
+RUNTIME_EXPORTS = ("CallId", "Timeout", "TimerId")
+FIXED_NAMES = (*RUNTIME_EXPORTS, "NAMESPACE", "MANIFEST")
 
 # The application class's own keyword argument, beside one per function.
 PLAYGROUND = "playground"

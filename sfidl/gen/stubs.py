@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sfidl.check.python_names import (
-    FIXED_NAMES,
+    RUNTIME_EXPORTS,
     MemberContext as MemberContextNames,
     all_rpcs,
     app_class_name,
@@ -59,15 +59,13 @@ from sfidl.model import (
     Function,
     Handler,
     HandlerKind,
-    MessageOrigin,
     Program,
-    RpcRef,
     SendRef,
     State,
     TypeKind,
     TypeRef,
 )
-from sfidl.naming import pascal_case, snake_case
+from sfidl.naming import snake_case
 
 
 def render_stubs(program: Program) -> str:
@@ -131,7 +129,7 @@ class _Builder:
             source=program.root.file_name,
             namespace=program.namespace,
             doc=program.root.doc,
-            exports=FIXED_NAMES[:3],
+            exports=RUNTIME_EXPORTS,
             errors=errors,
             rpcs=rpcs,
             egresses=egresses,
