@@ -67,6 +67,16 @@ def app_class_name(program: Program) -> str:
     return pascal_case(program.root.stem) + "App"
 
 
+def context_class_name(function: Function) -> str:
+    """``CartContext``: the context of the members of ``Cart`` that declared nothing."""
+    return f"{function.name}Context"
+
+
+def state_class_name(function: Function) -> str:
+    """``CartState``: the typed view of ``Cart``'s states."""
+    return f"{function.name}State"
+
+
 def app_keyword(function: Function) -> str:
     """The application's keyword argument taking ``function``'s implementation: ``user_cart``."""
     return snake_case(function.name)
@@ -177,7 +187,7 @@ def member_contexts(function: Function) -> tuple[list[MemberContext], dict[str, 
     with its one calling member's context (unless that member may defer its answer,
     which only the rpc itself may do), else it gets its own.
     """
-    base = f"{function.name}Context"
+    base = context_class_name(function)
     own: dict[str, MemberContext] = {}
     context_of: dict[str, str] = {}
     for member in function.members:
@@ -240,8 +250,8 @@ def declarations(program: Program) -> list[Declared]:
 def _function_declarations(function: Function) -> Iterator[Declared]:
     name, span = function.name, function.span
     yield Declared(name, ("function", name), f"the function {name}", span)
-    yield Declared(f"{name}Context", ("context", name), f"the context of {name}", span)
-    yield Declared(f"{name}State", ("state", name), f"the state of {name}", span)
+    yield Declared(context_class_name(function), ("context", name), f"the context of {name}", span)
+    yield Declared(state_class_name(function), ("state", name), f"the state of {name}", span)
     for context in member_contexts(function)[0]:
         member, at = f"{name}.{context.member}", context.span
         for typename, target in context.client_targets().items():

@@ -14,6 +14,7 @@ from sfidl.check.python_names import (
     all_rpcs,
     app_class_name,
     app_keyword,
+    context_class_name,
     declarations,
     egress_constant_name,
     error_class_name,
@@ -22,6 +23,7 @@ from sfidl.check.python_names import (
     outcome_alias,
     rpc_constant_name,
     rpc_ref_of,
+    state_class_name,
 )
 from sfidl.gen.python_format import format_python
 from sfidl.gen.python_names import (
@@ -185,7 +187,7 @@ class _Builder:
 
     def _function(self, function: Function) -> FunctionView:
         name = function.name
-        context = f"{name}Context"
+        context = context_class_name(function)
         own, context_of = member_contexts(function)
         contexts = tuple(self._member_context(c, context) for c in own)
 
@@ -196,7 +198,7 @@ class _Builder:
             name=name,
             typename=function.typename,
             doc=function.doc,
-            state_class=f"{name}State",
+            state_class=state_class_name(function),
             states=tuple(self._state_attr(s) for s in function.states),
             context_class=context,
             member_contexts=contexts,
