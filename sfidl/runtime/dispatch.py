@@ -360,11 +360,9 @@ def _answerer(implementation: Any, spec: FunctionSpec, handler: RequestReply) ->
 def _resume(implementation: Any, invocation: Invocation, completion: calls.Completion) -> Any:
     """Run the continuation of a completed group: what it returned (an awaitable if async)."""
     continuation = completion.continuation
-    invocation.member = continuation.name
-    invocation.effects = continuation.effects
-    context = (continuation.context or invocation.spec.context)(invocation)
+    context = _enter(invocation, continuation)
     outcomes, requests = completion.outcomes, completion.requests
-    if len(outcomes) > 1:  # a join
+    if continuation.is_join:
         args: list[Any] = [outcomes, requests]
     else:
         args = [outcomes[0], requests[0]]

@@ -123,7 +123,7 @@ class Invocation:
         sender = self.sender
         if sender is None or isinstance(sender, Address):
             return sender
-        return Address(sender.namespace, sender.name, sender.id)
+        return Address.from_sdk(sender)
 
     def is_from(self, typename: str, id: str) -> bool:
         """Whether the message being handled was sent by instance ``id`` of ``typename``."""
