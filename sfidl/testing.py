@@ -25,13 +25,13 @@ harness works the same from plain and from async tests.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
-import statefun
 from google.protobuf.message import Message
 
 from sfidl.local import codec, egress, ingress
@@ -48,19 +48,12 @@ from sfidl.runtime.app import Application
 from sfidl.runtime.manifest import Manifest
 from sfidl.runtime.state import State, StateField
 from sfidl.runtime.types import typename_of
-from sfidl.wire import message_typename
+from sfidl.wire import STATE_SCALARS, message_typename
 
 __all__ = ["Delivery", "EgressRecord", "Fault", "Faulted", "Harness"]
 
 # The Python type of the values of each SDK scalar type, by typename.
-_SCALARS = {
-    statefun.IntType.typename: int,
-    statefun.LongType.typename: int,
-    statefun.BoolType.typename: bool,
-    statefun.FloatType.typename: float,
-    statefun.DoubleType.typename: float,
-    statefun.StringType.typename: str,
-}
+_SCALARS = {s.typename: getattr(builtins, s.python) for s in STATE_SCALARS.values()}
 
 
 def _is_of(statefun_type: Any, value: object) -> bool:
