@@ -1,7 +1,7 @@
 """The hidden state's own format survives sfidl upgrades.
 
-Every sfidl function keeps the state `sfidl_runtime` (``RuntimeState`` in
-sfidl/runtime/internal.proto), and sfidl's delayed self-messages carry the other messages
+An sfidl function that calls, sets timers, defers or holds keeps the state
+`sfidl_runtime` (``RuntimeState`` in sfidl/runtime/internal.proto), and sfidl's delayed self-messages carry the other messages
 of that file: StateFun stores both across a deploy of a newer sfidl. The user's file does
 not declare them, so `sfidl breaking` cannot see them; this test runs its WIRE rules over
 internal.proto against the released format (tests/breaking_runtime_state/released.sfidl).

@@ -63,7 +63,7 @@ async def serve_one_request():
                 answer = FromFunction.FromString(await response.read())
         # The first request carries no state: the SDK asks for the state it registers.
         missing = answer.incomplete_invocation_context.missing_values
-        assert [spec.state_name for spec in missing] == ["seen", "sfidl_runtime"], answer
+        assert [spec.state_name for spec in missing] == ["seen"], answer
     finally:
         await runner.cleanup()
 

@@ -146,8 +146,7 @@ def test_the_states_are_declared_under_the_old_type_and_a_name_of_the_new_one(
         "sfidl_cart_as_migration_demo_cartv2": "type.googleapis.com/migration.demo.CartV2",
         "adds": "io.statefun.types/int",
         "sfidl_adds_as_long": "io.statefun.types/long",
-        "sfidl_runtime": "type.googleapis.com/sfidl.v1.RuntimeState",
-    }
+    }  # and no hidden state: the function makes no calls
 
 
 def test_a_write_or_delete_before_any_read_leaves_no_old_value_to_upgrade_later(

@@ -30,7 +30,7 @@ def test_each_visit_is_counted_and_greeted() -> None:
     first = driver.invoke(GREETER, "ada", pb.Greet(name="Ada"))
     second = driver.invoke(GREETER, "ada", pb.Greet(name="Ada"))
 
-    assert [s.state_name for s in driver.handshakes[0].missing_values] == ["seen", "sfidl_runtime"]
+    assert [s.state_name for s in driver.handshakes[0].missing_values] == ["seen"]
     assert greeting(first) == pb.Greeting(name="Ada", text="Hello Ada!", seen=1)
     assert greeting(second).text == "Welcome back Ada, visit 2."
     [mutation] = second.state_mutations

@@ -10,7 +10,7 @@ import statefun
 
 from sfidl.runtime.dispatch import ingress_typenames, invoker
 from sfidl.runtime.http import MAX_BODY_BYTES, web_app
-from sfidl.runtime.invocation import Deployment, runtime_state_spec
+from sfidl.runtime.invocation import Deployment, keeps_runtime_state, runtime_state_spec
 from sfidl.runtime.manifest import Manifest
 from sfidl.runtime.spec import FunctionSpec, RequestReply, Rpc
 from sfidl.runtime.state import MessageState, ScalarState, StateField, upgrade_method
@@ -54,7 +54,8 @@ class Application:
             fields: tuple[StateField[Any], ...] = spec.state.sfidl_states()
             specs = [field.value_spec() for field in fields]
             specs += [f.previous_spec() for f in fields if f.previous_type is not None]
-            specs.append(runtime_state_spec())
+            if keeps_runtime_state(spec):
+                specs.append(runtime_state_spec())
             self._deployment.upgrades[spec.typename] = _upgrades(implementation, spec)
             self._functions.register(
                 spec.typename, invoker(implementation, spec, self._deployment), specs
@@ -94,7 +95,7 @@ class Application:
         return ingress_typenames(self._specs[typename])
 
     def state_types(self, typename: str) -> Mapping[str, Any]:
-        """The SDK ``Type`` of each state function type ``typename`` declares (hidden one too)."""
+        """The SDK ``Type`` of each state function type ``typename`` declares (the hidden one too, if it keeps one)."""
         return self._state_types[typename]
 
     def function_spec(self, typename: str) -> FunctionSpec:

@@ -119,7 +119,8 @@ def on_reply(
     from another address than the one asked, or answering another rpc than the one
     called) is dropped and logged. The reply that completes its group is handed to the
     continuation as it came, never stored; only an earlier reply of a join is kept (its
-    envelope's bytes) in the hidden state until the last one comes.
+    envelope's bytes) in the hidden state until the last one comes. (Dispatch completes
+    the common case, the reply to a single call, without coming here.)
     """
     correlation: str = envelope.correlation_id  # type: ignore[attr-defined]
     group_id, _, index_text = correlation.partition(".")
@@ -127,23 +128,6 @@ def on_reply(
     if group is not None:
         # Each access to a protobuf field makes a new object: the calls are read once.
         recorded = list(group.calls)
-        if index_text == "0" and len(recorded) == 1:
-            # The common case, one call answered by the callee asked: checked and completed
-            # at once. A reply failing any check takes the general path, which says why.
-            call = recorded[0]
-            continuation = continuations.get(group.continuation)
-            sender = invocation.sender
-            if (
-                continuation is not None
-                and continuation.targets == (rpc,)
-                and not call.done
-                and call.target_typename == rpc.function
-                and call.handler in ("", rpc.handler)
-                and sender is not None
-                and sender.id == call.target_id
-                and sender.typename == rpc.function
-            ):
-                return _complete_one(invocation, group_id, group, call, continuation, envelope)
         continuation = _continuation(invocation, group_id, group, recorded, continuations)
         # The call index: ASCII digits, or no call's.
         index = int(index_text) if index_text.isascii() and index_text.isdigit() else -1
@@ -281,35 +265,6 @@ def _complete(
     if token and not timed_out:
         invocation.cancel(token)
     return Completion(continuation, tuple(outcomes), tuple(requests), carried)
-
-
-def _complete_one(
-    invocation: Invocation,
-    group_id: str,
-    group: PendingGroup,
-    call: PendingCall,
-    continuation: Continuation,
-    envelope: Message,
-) -> Completion | None:
-    """:func:`_complete` for a group of one call, completed by ``envelope``."""
-    rpc = continuation.targets[0]
-    try:
-        request = rpc.request.FromString(call.request)
-        carried = None
-        if continuation.carries is not None and group.has_carried:
-            carried = continuation.carries.FromString(group.carried)
-    except DecodeError as error:
-        _drop(invocation, group_id, f"what it recorded no longer decodes: {error}", False)
-        return None
-    token = group.timeout_token
-    del invocation.changing().pending[group_id]
-    if token:
-        invocation.cancel(token)
-    if envelope.WhichOneof("outcome") == "reply":
-        outcome = envelope.reply  # type: ignore[attr-defined]
-    else:
-        outcome = _outcome_of(rpc, envelope)
-    return Completion(continuation, (outcome,), (request,), carried)
 
 
 def _outcome(rpc: Rpc[Any, Any], call: PendingCall, group: PendingGroup) -> Any:

@@ -124,9 +124,11 @@ def invoker(
         typename = typed.typename
         invocation = Invocation(context, typed, context.caller, spec, deployment)
         run = runners.get(typename)
-        if typename in holding and exclusive.hold_if_busy(invocation):
+        if run is None or not typed.has_value:
+            await handle(invocation, run)
+        elif holding and typename in holding and exclusive.hold_if_busy(invocation):
             invocation.finish()
-        elif run is not None and typed.has_value:  # what handle does, one call less
+        else:  # what handle does, one call less
             try:
                 result = run(invocation)
                 if result is not None:
@@ -135,11 +137,11 @@ def invoker(
                 invocation.dead_letter(str(poison))
             else:
                 invocation.finish()
-        else:
-            await handle(invocation, run)
-        if not invocation.releases:
-            return
-        # Nothing pending any more: what was held runs now, in order, as if just arrived.
+        if invocation.releases:
+            await release(context)
+
+    async def release(context: Any) -> None:
+        """Nothing is pending any more: what was held runs now, in order, as if just arrived."""
         while True:
             control = Invocation(context, None, None, spec, deployment)
             held = exclusive.take_next(control)
@@ -169,35 +171,11 @@ def _runner(
 ) -> _Run:
     """What runs a message of ``typename`` (decoded, checked, handed to user code)."""
     if isinstance(route, OneWay):
-        decode = _decode_json if typename.endswith(JSON_SUFFIX) else _decode
-        request, name, effects = route.request, route.name, route.effects
-        context = route.context or spec.context
-
-        def on_message(invocation: Invocation) -> Any:
-            message = decode(request, invocation.message.value)
-            invocation.member = name
-            invocation.effects = effects
-            return getattr(implementation, name)(context(invocation), message)
-
-        return on_message
+        return _one_way(implementation, spec, route, json=typename.endswith(JSON_SUFFIX))
     if isinstance(route, RequestReply):
         return _answerer(implementation, spec, route)
     if isinstance(route, _Reply):
-        rpc = route.rpc
-        reply_envelope = rpc.reply_envelope
-
-        def on_reply(invocation: Invocation) -> Any:
-            envelope = _decode(reply_envelope, invocation.message.value)
-            if envelope.WhichOneof("outcome") != "reply":  # a reply can always complete
-                problem = calls.outcome_problem(rpc, envelope)
-                if problem is not None:
-                    raise _Poison(problem)
-            completion = calls.on_reply(invocation, rpc, envelope, continuations)
-            if completion is None:
-                return None
-            return _resume(implementation, invocation, completion)
-
-        return on_reply
+        return _reply_taker(implementation, spec, route.rpc, continuations)
     if route is CallTimeout:
 
         def on_timeout(invocation: Invocation) -> Any:
@@ -227,6 +205,113 @@ def _runner(
         return getattr(implementation, timer.name)(_enter(invocation, timer), message)
 
     return on_timer
+
+
+def _one_way(implementation: Any, spec: FunctionSpec, handler: OneWay, *, json: bool) -> _Run:
+    """What runs a one-way handler on its request (in its proto3 JSON form if ``json``)."""
+    request, name, effects = handler.request, handler.name, handler.effects
+    context = handler.context or spec.context
+    method = getattr(implementation, name)
+    if json:
+
+        def on_json(invocation: Invocation) -> Any:
+            message = _decode_json(request, invocation.message.value)
+            invocation.member = name
+            invocation.effects = effects
+            return method(context(invocation), message)
+
+        return on_json
+    parse = request.FromString
+
+    def on_message(invocation: Invocation) -> Any:
+        try:  # _decode, inline: this runs for every message
+            message = parse(invocation.message.value)
+        except DecodeError as error:
+            raise _undecodable(request, error) from None
+        invocation.member = name
+        invocation.effects = effects
+        return method(context(invocation), message)
+
+    return on_message
+
+
+def _reply_taker(
+    implementation: Any,
+    spec: FunctionSpec,
+    rpc: Rpc[Any, Any],
+    continuations: dict[str, Continuation],
+) -> _Run:
+    """What runs a reply of ``rpc``: its continuation, once its group is complete.
+
+    The common case, a reply to a single call from the callee asked, is checked and
+    completed here in one pass; anything else (an error outcome, a join, a reply to drop)
+    goes through :func:`calls.on_reply`, which says why.
+    """
+    reply_envelope = rpc.reply_envelope
+    function, handler = rpc.function, rpc.handler
+    parse_request = rpc.request.FromString
+    # The continuations of a single call of ``rpc``, with what runs each.
+    singles = {
+        c.name: (c, getattr(implementation, c.name), c.context or spec.context, c.carries)
+        for c in spec.continuations
+        if c.targets == (rpc,)
+    }
+
+    def on_reply(invocation: Invocation) -> Any:
+        try:
+            envelope: Any = reply_envelope.FromString(invocation.message.value)
+        except DecodeError as error:
+            raise _undecodable(reply_envelope, error) from None
+        if envelope.WhichOneof("outcome") != "reply":  # a reply can always complete
+            problem = calls.outcome_problem(rpc, envelope)
+            if problem is not None:
+                raise _Poison(problem)
+        else:
+            group_id, _, index = envelope.correlation_id.partition(".")
+            runtime = invocation.runtime
+            group = runtime.pending.get(group_id)
+            if group is not None and index == "0" and group.continuation in singles:
+                recorded = group.calls
+                call = recorded[0] if len(recorded) == 1 else None
+                sender = invocation.sender
+                if (
+                    call is not None
+                    and not call.done
+                    and call.target_typename == function
+                    and call.handler in ("", handler)
+                    and sender is not None
+                    and sender.id == call.target_id
+                    and sender.typename == function
+                ):
+                    continuation, method, context, carries = singles[group.continuation]
+                    carried = None
+                    try:
+                        request = parse_request(call.request)
+                        if carries is not None:
+                            carried = (
+                                carries.FromString(group.carried)
+                                if group.has_carried
+                                else carries()
+                            )
+                    except DecodeError:
+                        pass  # calls.on_reply drops the group, saying why
+                    else:
+                        token = group.timeout_token
+                        del runtime.pending[group_id]
+                        invocation.runtime_changed = True
+                        if token:
+                            invocation.sdk.cancel_delayed_message(token)
+                        invocation.member = continuation.name
+                        invocation.effects = continuation.effects
+                        if carries is None:
+                            return method(context(invocation), envelope.reply, request)
+                        return method(context(invocation), envelope.reply, request, carried)
+        completion = calls.on_reply(invocation, rpc, envelope, continuations)
+        if completion is None:
+            return None
+        return _resume(implementation, invocation, completion)
+
+    return on_reply
 
 
 def set_aside(
@@ -276,7 +361,11 @@ def _decode(cls: type[Message], data: bytes) -> Any:
     try:
         return cls.FromString(data)
     except DecodeError as error:
-        raise _Poison(f"cannot decode a {cls.DESCRIPTOR.full_name}: {error}") from None
+        raise _undecodable(cls, error) from None
+
+
+def _undecodable(cls: type[Message], error: DecodeError) -> _Poison:
+    return _Poison(f"cannot decode a {cls.DESCRIPTOR.full_name}: {error}")
 
 
 def _decode_json(cls: type[Message], data: bytes) -> Any:

@@ -75,7 +75,9 @@ class Invocation:
     SDK's address, or an :class:`Address` for a message an exclusive instance held: the one
     it arrived with, not the current batch's); ``caller`` is the same as an
     :class:`Address`. Dispatch sets ``member`` and ``effects`` before user code runs;
-    ``answering`` and ``envelope`` while a request/reply handler runs.
+    ``answering`` and ``envelope`` while a request/reply handler runs. ``runtime_changed``
+    says the hidden state changed (:meth:`changing` sets it; so does a hot path that
+    changed what :attr:`runtime` gave it).
 
     One is made per message handled, so it holds what the SDK already has (its address,
     the sender) as is and makes :class:`Address` objects only when asked for one; what
@@ -88,8 +90,11 @@ class Invocation:
     envelope: Any = None  # the call envelope being answered
     deferred: Any = None  # the replies.Deferred this invocation made, if any
     releases = False
+    # Message-typed states read, by stored name: the value and its bytes as read. Made at
+    # the first read (most invocations read none).
+    loaded: dict[str, tuple[Message, bytes]] | None = None
     _runtime: RuntimeState | None = None
-    _runtime_changed = False
+    runtime_changed = False
     _address: Address | None = None
 
     def __init__(
@@ -106,7 +111,6 @@ class Invocation:
         self.sender = sender
         self.spec = spec
         self.deployment = deployment
-        self.loaded: dict[str, tuple[Message, bytes]] = {}
 
     @property
     def address(self) -> Address:
@@ -157,7 +161,9 @@ class Invocation:
     # -- state -----------------------------------------------------------------------
 
     def read(self, name: str) -> Any:
-        return getattr(self.sdk.storage, name)
+        # None for a state the function does not register: the hidden state of a function
+        # that keeps none (the SDK's storage raises AttributeError for it).
+        return getattr(self.sdk.storage, name, None)
 
     def write(self, name: str, value: Any) -> None:
         setattr(self.sdk.storage, name, value)
@@ -171,7 +177,8 @@ class Invocation:
 
         Change it only through :meth:`changing`, which marks it for writing back: so the
         hidden state is decoded at most once per invocation and serialized once (by the
-        SDK) when it changed, never when it did not.
+        SDK) when it changed, never when it did not. A function that keeps no hidden state
+        (:func:`keeps_runtime_state`) reads it as empty.
         """
         runtime = self._runtime
         if runtime is None:
@@ -181,14 +188,15 @@ class Invocation:
 
     def changing(self) -> RuntimeState:
         """The hidden state, to change: it is written back when the invocation finishes."""
-        self._runtime_changed = True
-        return self.runtime
+        self.runtime_changed = True
+        return self._runtime or self.runtime
 
     def next_id(self) -> int:
         """A number never handed out before by this function instance."""
-        runtime = self.changing()
-        value = runtime.next_id
-        runtime.next_id += 1
+        self.runtime_changed = True
+        runtime = self._runtime or self.runtime
+        value: int = runtime.next_id
+        runtime.next_id = value + 1
         return value
 
     def finish(self) -> None:
@@ -199,16 +207,15 @@ class Invocation:
         """
         runtime = self._runtime
         if runtime is not None:
-            self.releases = len(runtime.held) > 0 and not runtime.pending and not runtime.replies
-            if self._runtime_changed:
+            if self.runtime_changed:
                 setattr(self.sdk.storage, RUNTIME_STATE, runtime)  # self.write, one call less
-            self._runtime = None
-            self._runtime_changed = False
-        if self.loaded:
-            for name, (value, before) in self.loaded.items():
+            if runtime.held and not runtime.pending and not runtime.replies:
+                self.releases = True
+        loaded = self.loaded
+        if loaded:
+            for name, (value, before) in loaded.items():
                 if encode(value) != before:
                     self.write(name, value)
-            self.loaded.clear()
 
     # -- messages --------------------------------------------------------------------
 
@@ -313,6 +320,23 @@ def _playground_record(target: EgressManifest, message: Message) -> Any:
 def is_kinesis_key(key: str) -> bool:
     """Whether Kinesis accepts ``key`` as a partition key (1 to 256 UTF-16 code units)."""
     return 1 <= len(key.encode("utf-16-le")) // 2 <= 256
+
+
+def keeps_runtime_state(spec: FunctionSpec) -> bool:
+    """Whether instances of the function keep the hidden state: whether it calls, sets
+    timers (their ids come from its counter), defers replies or holds messages.
+
+    Any other function registers no hidden state, so StateFun neither stores nor sends
+    one for it. (Dropping a registered state is harmless on StateFun: the runtime keeps
+    sending what it has and the SDK ignores it; a later version that calls again
+    registers it again.)
+    """
+    return bool(
+        spec.continuations
+        or spec.timers
+        or spec.exclusive
+        or any(isinstance(h, RequestReply) and h.defers for h in spec.handlers)
+    )
 
 
 def runtime_state_spec() -> Any:

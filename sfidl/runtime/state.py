@@ -167,7 +167,8 @@ class StateField(Generic[T]):
 
     def __delete__(self, obj: State) -> None:
         invocation = obj._invocation
-        invocation.loaded.pop(self.stored_as, None)
+        if invocation.loaded:
+            invocation.loaded.pop(self.stored_as, None)
         invocation.delete(self.stored_as)
         if self.previous_type is not None:
             invocation.delete(self.name)
@@ -260,16 +261,22 @@ class MessageState(StateField[M]):
         self.message_type = message_type
 
     def get(self, invocation: Invocation) -> M:
-        loaded = invocation.loaded.get(self.stored_as)
-        if loaded is not None:
-            return loaded[0]  # type: ignore[return-value]
+        loaded = invocation.loaded
+        if loaded is None:
+            loaded = invocation.loaded = {}
+        else:
+            value_read = loaded.get(self.stored_as)
+            if value_read is not None:
+                return value_read[0]  # type: ignore[return-value]
         stored = self._read(invocation)
         value = stored if stored is not None else self.message_type()
-        invocation.loaded[self.stored_as] = (value, encode(value) if stored is not None else b"")
+        loaded[self.stored_as] = (value, encode(value) if stored is not None else b"")
         return value
 
     def set(self, invocation: Invocation, value: M) -> None:
         self._write(invocation, self.accept(value, "not"))
+        if invocation.loaded is None:
+            invocation.loaded = {}
         invocation.loaded[self.stored_as] = (value, encode(value))
 
     def accept(self, value: Any, what: str) -> Any:

@@ -50,7 +50,7 @@ def hidden_state_changes_are_marked(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def finishing(self: Invocation) -> None:
         runtime = self._runtime
-        if runtime is not None and not self._runtime_changed:
+        if runtime is not None and not self.runtime_changed:
             assert encode(runtime) == before[id(self)], "the hidden state changed unmarked"
         before.pop(id(self), None)
         finish(self)

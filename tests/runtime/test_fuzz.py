@@ -271,7 +271,7 @@ def check_wire_rules(
     driver: Driver, typename: str, result: FromFunction.InvocationResponse
 ) -> None:
     """Nothing in ``result`` would make the StateFun runtime fail the job."""
-    registered = driver.registered[typename]
+    registered = driver.registered.get(typename, {})  # a function with no state registers none
     for mutation in result.state_mutations:
         assert mutation.state_name in registered
         if mutation.mutation_type == FromFunction.PersistedValueMutation.MODIFY:

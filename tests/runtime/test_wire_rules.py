@@ -21,9 +21,21 @@ from statefun.kinesis_egress_pb2 import KinesisEgressRecord
 from statefun.request_reply_pb2 import FromFunction
 
 import sfidl.runtime as sf
-from sfidl.runtime.internal_pb2 import RuntimeState
+from sfidl.runtime.internal_pb2 import CallTimeout, ReplyExpired, RuntimeState
 from tests.protocol import Driver, decode
-from tests.runtime.wire import CLIENT, RUNTIME_STATE, delayed, hidden, mutation, sent
+from tests.runtime.wire import (
+    CLIENT,
+    DESK,
+    FANNER,
+    RELAY,
+    RUNTIME_STATE,
+    STORE,
+    VAULT,
+    delayed,
+    hidden,
+    mutation,
+    sent,
+)
 
 MODIFY = FromFunction.PersistedValueMutation.MODIFY
 
@@ -82,6 +94,32 @@ def test_the_handshake_retry_runs_the_batch_once(impls: ModuleType, pb: ModuleTy
     assert len(driver.handshakes) == 1  # the first request carried no state: the batch ran once
     assert len(client.calls) == 2 and len(result.outgoing_messages) == 2
     assert tokens(result) == ["sfidl.timeout.0", "sfidl.timeout.1"]
+
+
+def test_only_a_function_that_calls_sets_timers_defers_or_holds_keeps_the_hidden_state(
+    impls: ModuleType, pb: ModuleType
+) -> None:
+    app = impls.app()
+    keeping = {t for t in app.typenames if RUNTIME_STATE in app.state_types(t)}
+    # Client calls and sets a timer, Vault defers, Relay calls, Desk is exclusive, Fanner
+    # calls; Store and Other only answer and receive.
+    assert keeping == {CLIENT, VAULT, RELAY, DESK, FANNER}
+    driver = Driver(app)
+    call = pb.StoreGetCall(correlation_id="0.0", request=pb.Ask(key="a"))
+    assert len(driver.invoke(STORE, "a", call, caller=(CLIENT, "u1")).outgoing_messages) == 1
+    assert [s.state_name for s in driver.handshakes[0].missing_values] == ["hits"]
+
+
+def test_a_runtime_message_to_a_function_without_hidden_state_changes_nothing(
+    impls: ModuleType, pb: ModuleType
+) -> None:
+    """A call timeout or a reply expiry left from a version that kept the hidden state (a
+    redeploy removed its calls or deferred replies): nothing is pending for it any more."""
+    driver = Driver(impls.app())
+    for message in (CallTimeout(group="0"), ReplyExpired(reply="0")):
+        result = driver.invoke(STORE, "a", message, caller=(STORE, "a"))
+        assert not result.state_mutations and not result.outgoing_egresses
+        assert not result.outgoing_messages and not result.delayed_invocations
 
 
 def test_the_hidden_state_never_expires(impls: ModuleType, pb: ModuleType) -> None:
