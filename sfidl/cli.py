@@ -39,10 +39,12 @@ class UsageError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # `run --reload` starts itself again
     try:
-        with cached():  # every command imports many dataclasses (the AST, the model...)
+        # Every command imports many dataclasses (the AST, the model...); parsing the
+        # arguments already may: --lint's default imports the front end.
+        with cached():
+            args = parser.parse_args(argv)
+            args.argv = list(sys.argv[1:] if argv is None else argv)  # `run --reload` restarts
             result: int = args.run(args)
         return result
     except CompileError as error:

@@ -70,3 +70,45 @@ def test_a_compile_fills_and_then_reads_it(tmp_path: Path) -> None:
         tmp_path / "out1" / "shop_sfidl.py"
     ).read_bytes()
     assert any((tmp_path / "cache" / "dataclasses").iterdir())
+
+
+_SPY = """
+import dataclasses, sys
+
+original = dataclasses.dataclass
+outside = []
+
+
+def spy(cls=None, /, **options):
+    def wrap(defined):
+        if "exec" not in vars(dataclasses):  # sfidl.dataclass_code.cached is not active
+            outside.append(f"{defined.__module__}.{defined.__qualname__}")
+        return original(**options)(defined)
+
+    return wrap if cls is None else wrap(cls)
+
+
+dataclasses.dataclass = spy
+from sfidl.cli import main
+
+outside.clear()  # what importing sfidl.cli defines comes before any command
+main(sys.argv[1:])
+print(",".join(outside))
+"""
+
+
+def test_every_dataclass_a_command_defines_goes_through_the_cache(tmp_path: Path) -> None:
+    # Parsing the command line already imports the front end (--lint's default): that too
+    # must happen with the cache active, or it serves a small part of what it could.
+    shop = Path(__file__).resolve().parent.parent / "examples" / "shop" / "shop.sfidl"
+    env = {"SFIDL_CACHE_DIR": str(tmp_path / "cache"), "PATH": ""}
+    for command in (["compile", str(shop), "-o", str(tmp_path / "out")], ["check", str(shop)]):
+        done = subprocess.run(
+            [sys.executable, "-c", _SPY, *command],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        outside = [name for name in done.stdout.strip().split(",") if name]
+        assert outside == [], (command[0], outside)
