@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NewType
 
+import statefun
 from google.protobuf.message import DecodeError, Message
+from statefun.request_reply_pb2 import TypedValue
 
 from sfidl.runtime.errors import RpcError, Timeout
 from sfidl.runtime.internal_pb2 import CallTimeout, PendingCall, PendingGroup
 from sfidl.runtime.invocation import Invocation
 from sfidl.runtime.spec import Continuation, Rpc
-from sfidl.runtime.types import encode
+from sfidl.runtime.types import encode, typename_of
 
 log = logging.getLogger("sfidl.runtime")
 
@@ -83,8 +85,77 @@ def start(
     return CallId(group)
 
 
+def call(
+    invocation: Invocation,
+    continuation: str,
+    rpc: Rpc[Any, Any],
+    target_id: str,
+    request: Message,
+    carried: Message | None,
+    timeout: timedelta | None,
+) -> CallId:
+    """:func:`start` for a group of one call to a non-empty ``target_id``, in one pass:
+    what ``ctx.functions.<function>(id).<rpc>(...)`` does."""
+    if continuation not in invocation.effects.calls:
+        invocation.require("calls", continuation)  # raises, saying what is undeclared
+    if timeout is not None and timeout <= _ZERO:
+        raise ValueError(f"a call timeout must be positive, got {timeout}")
+    if type(request) is not rpc.request and not isinstance(request, rpc.request):
+        raise TypeError(
+            f"{rpc.handler} takes a {rpc.request.DESCRIPTOR.full_name}, not {type(request).__name__}"
+        )
+    runtime = invocation.changing()
+    group = str(runtime.next_id)
+    runtime.next_id += 1
+    pending = runtime.pending[group]
+    pending.continuation = continuation
+    if carried is not None:
+        pending.carried = encode(carried)
+        pending.has_carried = True
+    deadline = timeout_millis = 0
+    if timeout is not None:
+        timeout_millis = timeout // _MILLISECOND
+        deadline = invocation.deployment.now_ms() + timeout_millis
+    envelope = rpc.call_envelope(
+        correlation_id=group + ".0", request=request, deadline_millis=deadline
+    )
+    sdk = invocation.sdk
+    # Invocation.send and send_self_after, inline: this runs for every call.
+    sdk.send(
+        statefun.Message(
+            rpc.function,
+            target_id,
+            TypedValue(
+                typename=rpc.call_typename, has_value=True, value=envelope.SerializeToString()
+            ),
+        )
+    )
+    pending.calls.add(
+        target_typename=rpc.function,
+        target_id=target_id,
+        handler=rpc.handler,
+        request=encode(request),
+    )
+    if timeout is not None:
+        token = pending.timeout_token = "sfidl.timeout." + group
+        pending.timeout_millis = timeout_millis
+        here = sdk.address
+        value = CallTimeout(group=group).SerializeToString()
+        sdk.send_after(
+            timeout,
+            statefun.Message(
+                here.typename,
+                here.id,
+                TypedValue(typename=_CALL_TIMEOUT, has_value=True, value=value),
+            ),
+            token,
+        )
+    return CallId(group)
+
+
 _MILLISECOND = timedelta(milliseconds=1)
 _ZERO = timedelta(0)
+_CALL_TIMEOUT = typename_of(CallTimeout)
 
 
 @dataclass(slots=True)

@@ -150,9 +150,7 @@ class FunctionClient(Part):
         carried: Message | None,
         timeout: timedelta | None,
     ) -> calls.CallId:
-        return calls.start(
-            self._invocation, continuation, ((rpc, self._id, request),), carried, timeout
-        )
+        return calls.call(self._invocation, continuation, rpc, self._id, request, carried, timeout)
 
 
 class Functions(Part):

@@ -24,9 +24,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import statefun
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
-from statefun.request_reply_pb2 import FromFunction, ToFunction
+from statefun.request_reply_pb2 import FromFunction, ToFunction, TypedValue
 from statefun.request_reply_v3 import collect_egress, sdk_address_from_pb
 
 from sfidl.runtime import calls, exclusive, replies
@@ -390,13 +391,20 @@ def _from_itself(invocation: Invocation, what: str) -> None:
 
 def _answerer(implementation: Any, spec: FunctionSpec, handler: RequestReply) -> _Run:
     """What runs a call of ``handler``: its method, then the answer to the caller."""
-    call_envelope = handler.rpc.call_envelope
+    rpc = handler.rpc
+    call_envelope, reply_envelope, reply_type = rpc.call_envelope, rpc.reply_envelope, rpc.reply
+    reply_typename = rpc.reply_typename
     name, effects = handler.name, handler.effects
     context = handler.context or spec.context
+    method = getattr(implementation, name)
 
     def on_call(invocation: Invocation) -> Any:
-        envelope = _decode(call_envelope, invocation.message.value)
-        if invocation.sender is None:
+        try:
+            envelope: Any = call_envelope.FromString(invocation.message.value)
+        except DecodeError as error:
+            raise _undecodable(call_envelope, error) from None
+        sender = invocation.sender
+        if sender is None:
             raise _Poison(
                 f"{handler.rpc.handler} returns a reply but the call has no caller to send it to"
             )
@@ -419,11 +427,27 @@ def _answerer(implementation: Any, spec: FunctionSpec, handler: RequestReply) ->
         invocation.answering = handler
         invocation.envelope = envelope
         try:
-            outcome = getattr(implementation, name)(context(invocation), envelope.request)
+            outcome = method(context(invocation), envelope.request)
         except RpcError as error:
             # Declared or not: replies.answer fails the invocation for an undeclared one,
             # naming it and what the handler declares.
             replies.answer(invocation, handler, error, raised=True)
+            return None
+        if type(outcome) is reply_type and invocation.deferred is None:
+            # A reply, sent at once: replies.answer's common case, inline (as is the send).
+            reply = reply_envelope(correlation_id=envelope.correlation_id, reply=outcome)
+            value = reply.SerializeToString()
+            invocation.sdk.send(
+                statefun.Message(
+                    sender.typename,
+                    sender.id,
+                    TypedValue(typename=reply_typename, has_value=True, value=value),
+                )
+            )
+            return None
+        deferred = invocation.deferred
+        if deferred is not None and outcome is deferred:  # answered later
+            replies.expire_at_deadline(invocation, deferred.id)
             return None
         if (
             outcome is not None

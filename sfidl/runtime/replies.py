@@ -21,13 +21,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, NewType, TypeVar
 
+import statefun
 from google.protobuf.message import Message
+from statefun.request_reply_pb2 import TypedValue
 
 from sfidl.runtime.calls import reply_envelope
 from sfidl.runtime.errors import RpcError
 from sfidl.runtime.internal_pb2 import PendingReply, ReplyExpired
 from sfidl.runtime.invocation import Invocation
 from sfidl.runtime.spec import RequestReply, Rpc
+from sfidl.runtime.types import typename_of
 from sfidl.wire import Address
 
 log = logging.getLogger("sfidl.runtime")
@@ -41,6 +44,7 @@ ReplyId = NewType("ReplyId", str)
 # Cleanup tokens are this prefix and the reply id (itself unique per instance).
 _CLEANUP_TOKEN = "sfidl.reply."
 _MAX_DELAY_MILLIS = timedelta.max // timedelta(milliseconds=1)
+_REPLY_EXPIRED = typename_of(ReplyExpired)
 
 
 @dataclass(frozen=True)
@@ -65,13 +69,17 @@ def defer(invocation: Invocation) -> Deferred:
         return deferred
     sender = invocation.sender
     assert sender is not None  # dispatch set aside a call with nobody to answer
-    reply_id = ReplyId(str(invocation.next_id()))
-    pending = invocation.changing().replies[reply_id]
+    runtime = invocation.runtime  # Invocation.next_id and changing, inline
+    invocation.runtime_changed = True
+    reply_id = ReplyId(str(runtime.next_id))
+    runtime.next_id += 1
+    pending = runtime.replies[reply_id]
     pending.caller_typename = sender.typename
     pending.caller_id = sender.id
-    pending.correlation_id = invocation.envelope.correlation_id
+    envelope = invocation.envelope
+    pending.correlation_id = envelope.correlation_id
     pending.handler = handler.name
-    pending.deadline_millis = invocation.envelope.deadline_millis
+    pending.deadline_millis = envelope.deadline_millis
     made = invocation.deferred = Deferred(reply_id)
     return made
 
@@ -95,7 +103,7 @@ def answer(invocation: Invocation, handler: RequestReply, outcome: Any, *, raise
             raise TypeError(
                 f"{handler.name} returned a Deferred it did not get from this call's ctx.defer()"
             )
-        _expire_at_deadline(invocation, outcome.id)
+        expire_at_deadline(invocation, outcome.id)
         return
     check_outcome(invocation, rpc, outcome, "raised" if raised else "returned")
     if deferred is not None:  # deferred, then answered at once after all
@@ -122,15 +130,29 @@ def check_outcome(invocation: Invocation, rpc: Rpc[Any, Any], outcome: Any, how:
         )
 
 
-def _expire_at_deadline(invocation: Invocation, reply_id: ReplyId) -> None:
-    pending = invocation.changing().replies.get(reply_id)  # its cleanup token is set
+def expire_at_deadline(invocation: Invocation, reply_id: ReplyId) -> None:
+    """Forget the deferred reply ``reply_id`` at its caller's deadline, if it has one."""
+    pending = invocation.runtime.replies.get(reply_id)  # its cleanup token is set
     if pending is None or not pending.deadline_millis:
         return  # completed already, or the caller waits forever: so does the reply
-    token = f"{_CLEANUP_TOKEN}{reply_id}"
+    invocation.runtime_changed = True
+    token = pending.cleanup_token = _CLEANUP_TOKEN + reply_id
     # The deadline comes off the wire: any int64, where a timedelta ends sooner.
-    delay = min(max(0, pending.deadline_millis - invocation.now_ms()), _MAX_DELAY_MILLIS)
-    pending.cleanup_token = token
-    invocation.send_self_after(timedelta(milliseconds=delay), ReplyExpired(reply=reply_id), token)
+    delay = pending.deadline_millis - invocation.deployment.now_ms()
+    delay = 0 if delay < 0 else _MAX_DELAY_MILLIS if delay > _MAX_DELAY_MILLIS else delay
+    sdk = invocation.sdk
+    here = sdk.address
+    value = ReplyExpired(reply=reply_id).SerializeToString()
+    # Invocation.send_self_after, inline (the delay is never negative): once per deferral.
+    sdk.send_after(
+        timedelta(milliseconds=delay),
+        statefun.Message(
+            here.typename,
+            here.id,
+            TypedValue(typename=_REPLY_EXPIRED, has_value=True, value=value),
+        ),
+        token,
+    )
 
 
 def complete(
@@ -139,10 +161,11 @@ def complete(
     """Answer the deferred reply ``reply_id`` of ``rpc``; False (logged) when it cannot be."""
     if rpc.handler not in invocation.effects.completes:
         invocation.require("completes", rpc.handler)  # raises, saying what is undeclared
-    if type(outcome) is not rpc.reply:  # else a reply as is
+    is_reply = type(outcome) is rpc.reply  # else checked: a declared error, or it raises
+    if not is_reply:
         check_outcome(invocation, rpc, outcome, how)
-    replies = invocation.runtime.replies
-    pending = replies.get(reply_id)
+    runtime = invocation.runtime
+    pending = runtime.replies.get(reply_id)
     if pending is None or pending.handler != rpc.handler:
         log.warning(
             "%s: no deferred reply %r of %s is pending (completed already, expired, or "
@@ -152,7 +175,8 @@ def complete(
             rpc.handler,
         )
         return False
-    if pending.deadline_millis and invocation.now_ms() >= pending.deadline_millis:
+    deadline = pending.deadline_millis
+    if deadline and invocation.deployment.now_ms() >= deadline:
         _forget(invocation, reply_id, pending)
         log.warning(
             "%s: the deferred reply %r of %s came after its caller's deadline: nothing sent",
@@ -161,9 +185,26 @@ def complete(
             rpc.handler,
         )
         return False
-    envelope = reply_envelope(rpc, pending.correlation_id, outcome)
-    invocation.send(pending.caller_typename, pending.caller_id, envelope)
-    _forget(invocation, reply_id, pending)
+    correlation_id = pending.correlation_id
+    if is_reply:  # reply_envelope's common case, inline
+        envelope = rpc.reply_envelope(correlation_id=correlation_id, reply=outcome)
+    else:
+        envelope = reply_envelope(rpc, correlation_id, outcome)
+    sdk = invocation.sdk
+    # Invocation.send and _forget, inline: once per completion.
+    value = envelope.SerializeToString()
+    sdk.send(
+        statefun.Message(
+            pending.caller_typename,
+            pending.caller_id,
+            TypedValue(typename=rpc.reply_typename, has_value=True, value=value),
+        )
+    )
+    token = pending.cleanup_token
+    if token:
+        sdk.cancel_delayed_message(token)
+    del runtime.replies[reply_id]
+    invocation.runtime_changed = True
     return True
 
 

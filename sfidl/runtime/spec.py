@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeAlias, TypeVar
 from google.protobuf.message import Message
 
 from sfidl.runtime.errors import RpcError
+from sfidl.wire import message_typename
 
 Req = TypeVar("Req", bound=Message)
 Rep = TypeVar("Rep", bound=Message)
@@ -46,6 +47,14 @@ class Rpc(Generic[Req, Rep]):
         Message
     ]  # fields: correlation_id = 1, oneof outcome {reply = 2, errors...}
     errors: tuple[type[RpcError[Any]], ...] = ()
+    # The envelopes' typenames on the wire, derived once: asked for every call and reply.
+    call_typename: str = field(init=False, repr=False, compare=False)
+    reply_typename: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name, envelope in (("call", self.call_envelope), ("reply", self.reply_envelope)):
+            typename = message_typename(envelope.DESCRIPTOR.full_name)
+            object.__setattr__(self, f"{name}_typename", typename)
 
     def error_for(self, detail: Message) -> type[RpcError[Any]] | None:
         """The declared error class carrying messages like ``detail``."""
