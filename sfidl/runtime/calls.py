@@ -104,7 +104,8 @@ def call(
         raise TypeError(
             f"{rpc.handler} takes a {rpc.request.DESCRIPTOR.full_name}, not {type(request).__name__}"
         )
-    runtime = invocation.changing()
+    runtime = invocation.runtime
+    invocation.runtime_changed = True
     group = str(runtime.next_id)
     runtime.next_id += 1
     pending = runtime.pending[group]

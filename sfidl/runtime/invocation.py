@@ -182,7 +182,7 @@ class Invocation:
         """
         runtime = self._runtime
         if runtime is None:
-            stored = self.read(RUNTIME_STATE)
+            stored = getattr(self.sdk.storage, RUNTIME_STATE, None)  # self.read, inline
             runtime = self._runtime = stored if stored is not None else RuntimeState()
         return runtime
 

@@ -199,8 +199,10 @@ class ScalarState(StateField[S]):
             previous_type=migrate_from,
         )
         self.default: S = default
+        self._kind: type[S] = type(default)
 
-    # __get__ and __set__ themselves, not get and set: a call less on every read and write.
+    # __get__, __set__ and __delete__ themselves, not get and set: a call less on every
+    # read and write.
 
     @overload
     def __get__(self, obj: None, owner: type[State]) -> Self: ...
@@ -218,12 +220,18 @@ class ScalarState(StateField[S]):
         return self.default if value is None else value
 
     def __set__(self, obj: State, value: S) -> None:
-        if type(value) is not type(self.default):  # else it is of the declared type as is
+        if type(value) is not self._kind:  # else it is of the declared type as is
             value = self.accept(value, "not")
         if self.previous_type is None:
             setattr(obj._invocation.sdk.storage, self.name, value)
         else:
             self._write(obj._invocation, value)
+
+    def __delete__(self, obj: State) -> None:
+        if self.previous_type is None:  # and no scalar is among the messages loaded
+            delattr(obj._invocation.sdk.storage, self.name)
+        else:
+            super().__delete__(obj)
 
     def accept(self, value: Any, what: str) -> Any:
         kind = type(self.default)

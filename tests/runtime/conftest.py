@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from sfidl.compiler import compile_file
-from sfidl.runtime.invocation import RUNTIME_STATE, Invocation
+from sfidl.runtime.invocation import Invocation
 from sfidl.runtime.types import encode
 
 CALLS_SFIDL = Path(__file__).with_name("calls.sfidl")
@@ -37,23 +37,27 @@ def impls(calls_out: Path) -> ModuleType:
 
 @pytest.fixture(autouse=True)
 def hidden_state_changes_are_marked(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test here also checks that the runtime changes the hidden state only through
-    ``Invocation.changing``: an unmarked change would silently never be written back."""
-    read, finish = Invocation.read, Invocation.finish
+    """Every test here also checks that the runtime marks every change of the hidden state
+    (``Invocation.changing`` or ``runtime_changed``): an unmarked one would silently never
+    be written back."""
+    runtime, finish = Invocation.runtime, Invocation.finish
+    assert isinstance(runtime, property) and runtime.fget is not None
+    read = runtime.fget
     before: dict[int, bytes] = {}  # the hidden state as read, by id() of its invocation
 
-    def reading(self: Invocation, name: str) -> Any:
-        value = read(self, name)
-        if name == RUNTIME_STATE:
-            before[id(self)] = b"" if value is None else encode(value)
+    def reading(self: Invocation) -> Any:
+        first = self._runtime is None
+        value = read(self)
+        if first:
+            before[id(self)] = encode(value)
         return value
 
     def finishing(self: Invocation) -> None:
-        runtime = self._runtime
-        if runtime is not None and not self.runtime_changed:
-            assert encode(runtime) == before[id(self)], "the hidden state changed unmarked"
+        value = self._runtime
+        if value is not None and not self.runtime_changed:
+            assert encode(value) == before[id(self)], "the hidden state changed unmarked"
         before.pop(id(self), None)
         finish(self)
 
-    monkeypatch.setattr(Invocation, "read", reading)
+    monkeypatch.setattr(Invocation, "runtime", property(reading))
     monkeypatch.setattr(Invocation, "finish", finishing)
