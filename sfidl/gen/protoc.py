@@ -13,7 +13,6 @@ time); whatever else was written there meanwhile is passed on afterwards.
 
 from __future__ import annotations
 
-import importlib.resources
 import inspect
 import os
 import sys
@@ -139,5 +138,12 @@ def _check_name(name: str) -> None:
 
 
 def _well_known_types() -> Path:
-    """The folder holding ``google/protobuf/*.proto`` inside grpcio-tools."""
-    return Path(str(importlib.resources.files("grpc_tools") / "_proto"))
+    """The folder holding ``google/protobuf/*.proto`` inside grpcio-tools.
+
+    Found beside the package's ``__init__`` (grpcio-tools is installed as plain files: its
+    extension module could not be imported from a zip), not through ``importlib.resources``,
+    whose import and readers (zipfile among them) cost about a small compile's parse.
+    """
+    import grpc_tools
+
+    return Path(grpc_tools.__file__).parent / "_proto"
