@@ -24,7 +24,6 @@ from sfidl.runtime.spec import Rpc
 from sfidl.runtime.types import encode
 from sfidl.wire import Address
 
-P = TypeVar("P", bound="Part")
 M = TypeVar("M", bound=Message)
 Req = TypeVar("Req", bound=Message)
 Rep = TypeVar("Rep", bound=Message)
@@ -96,11 +95,6 @@ class Context:
     def _defer(self) -> Deferred:
         """Answer the call later (generated rpc contexts expose it as ``defer()``)."""
         return replies.defer(self._invocation)
-
-    def _part(self, cls: type[P]) -> P:
-        # A part holds nothing but the invocation: making one per access costs less than
-        # a cache of them in every context (most handlers use a part once or twice).
-        return cls(self._invocation)
 
     if not TYPE_CHECKING:  # mypy must keep rejecting a part the context does not have
 

@@ -85,7 +85,7 @@ class SubscriptionContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> SubscriptionState:
-        return self._part(SubscriptionState)
+        return SubscriptionState(self._invocation)
 
 
 class SubscriptionSubscribeToPayment(_sf.FunctionClient):
@@ -132,15 +132,15 @@ class SubscriptionSubscribeContext(SubscriptionContext):
 
     @_builtins.property
     def functions(self) -> SubscriptionSubscribeFunctions:
-        return self._part(SubscriptionSubscribeFunctions)
+        return SubscriptionSubscribeFunctions(self._invocation)
 
     @_builtins.property
     def egress(self) -> SubscriptionSubscribeEgress:
-        return self._part(SubscriptionSubscribeEgress)
+        return SubscriptionSubscribeEgress(self._invocation)
 
     @_builtins.property
     def timers(self) -> SubscriptionSubscribeTimers:
-        return self._part(SubscriptionSubscribeTimers)
+        return SubscriptionSubscribeTimers(self._invocation)
 
 
 class SubscriptionCancelEgress(_sf.Egresses):
@@ -165,11 +165,11 @@ class SubscriptionCancelContext(SubscriptionContext):
 
     @_builtins.property
     def egress(self) -> SubscriptionCancelEgress:
-        return self._part(SubscriptionCancelEgress)
+        return SubscriptionCancelEgress(self._invocation)
 
     @_builtins.property
     def timers(self) -> SubscriptionCancelTimers:
-        return self._part(SubscriptionCancelTimers)
+        return SubscriptionCancelTimers(self._invocation)
 
 
 class SubscriptionBillToPayment(_sf.FunctionClient):
@@ -216,15 +216,15 @@ class SubscriptionBillContext(SubscriptionContext):
 
     @_builtins.property
     def functions(self) -> SubscriptionBillFunctions:
-        return self._part(SubscriptionBillFunctions)
+        return SubscriptionBillFunctions(self._invocation)
 
     @_builtins.property
     def egress(self) -> SubscriptionBillEgress:
-        return self._part(SubscriptionBillEgress)
+        return SubscriptionBillEgress(self._invocation)
 
     @_builtins.property
     def timers(self) -> SubscriptionBillTimers:
-        return self._part(SubscriptionBillTimers)
+        return SubscriptionBillTimers(self._invocation)
 
 
 class SubscriptionChargedToPayment(_sf.FunctionClient):
@@ -271,15 +271,15 @@ class SubscriptionChargedContext(SubscriptionContext):
 
     @_builtins.property
     def functions(self) -> SubscriptionChargedFunctions:
-        return self._part(SubscriptionChargedFunctions)
+        return SubscriptionChargedFunctions(self._invocation)
 
     @_builtins.property
     def egress(self) -> SubscriptionChargedEgress:
-        return self._part(SubscriptionChargedEgress)
+        return SubscriptionChargedEgress(self._invocation)
 
     @_builtins.property
     def timers(self) -> SubscriptionChargedTimers:
-        return self._part(SubscriptionChargedTimers)
+        return SubscriptionChargedTimers(self._invocation)
 
 
 class Subscription(_sf.Function, _abc.ABC):
@@ -394,7 +394,7 @@ class PaymentContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> PaymentState:
-        return self._part(PaymentState)
+        return PaymentState(self._invocation)
 
 
 class PaymentChargeEgress(_sf.Egresses):
@@ -410,7 +410,7 @@ class PaymentChargeContext(PaymentContext):
 
     @_builtins.property
     def egress(self) -> PaymentChargeEgress:
-        return self._part(PaymentChargeEgress)
+        return PaymentChargeEgress(self._invocation)
 
     def defer(self) -> _sf.Deferred:
         """Answer later: return this, keep its `id`, and complete it from a member that declares it."""
@@ -439,11 +439,11 @@ class PaymentResultContext(PaymentContext):
 
     @_builtins.property
     def egress(self) -> PaymentResultEgress:
-        return self._part(PaymentResultEgress)
+        return PaymentResultEgress(self._invocation)
 
     @_builtins.property
     def replies(self) -> PaymentResultReplies:
-        return self._part(PaymentResultReplies)
+        return PaymentResultReplies(self._invocation)
 
 
 class Payment(_sf.Function, _abc.ABC):

@@ -95,7 +95,7 @@ class FraudCounterContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> FraudCounterState:
-        return self._part(FraudCounterState)
+        return FraudCounterState(self._invocation)
 
 
 class FraudCounterConfirmTimers(_sf.Timers):
@@ -111,7 +111,7 @@ class FraudCounterConfirmContext(FraudCounterContext):
 
     @_builtins.property
     def timers(self) -> FraudCounterConfirmTimers:
-        return self._part(FraudCounterConfirmTimers)
+        return FraudCounterConfirmTimers(self._invocation)
 
 
 class FraudCounter(_sf.Function, _abc.ABC):
@@ -172,7 +172,7 @@ class MerchantScorerContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> MerchantScorerState:
-        return self._part(MerchantScorerState)
+        return MerchantScorerState(self._invocation)
 
 
 class MerchantScorer(_sf.Function, _abc.ABC):
@@ -298,15 +298,15 @@ class TransactionManagerCheckContext(TransactionManagerContext):
 
     @_builtins.property
     def functions(self) -> TransactionManagerCheckFunctions:
-        return self._part(TransactionManagerCheckFunctions)
+        return TransactionManagerCheckFunctions(self._invocation)
 
     @_builtins.property
     def egress(self) -> TransactionManagerCheckEgress:
-        return self._part(TransactionManagerCheckEgress)
+        return TransactionManagerCheckEgress(self._invocation)
 
     @_builtins.property
     def joins(self) -> TransactionManagerCheckJoins:
-        return self._part(TransactionManagerCheckJoins)
+        return TransactionManagerCheckJoins(self._invocation)
 
 
 class TransactionManager(_sf.Function, _abc.ABC):

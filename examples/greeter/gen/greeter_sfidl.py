@@ -40,7 +40,7 @@ class GreeterContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> GreeterState:
-        return self._part(GreeterState)
+        return GreeterState(self._invocation)
 
 
 class GreeterGreetEgress(_sf.Egresses):
@@ -56,7 +56,7 @@ class GreeterGreetContext(GreeterContext):
 
     @_builtins.property
     def egress(self) -> GreeterGreetEgress:
-        return self._part(GreeterGreetEgress)
+        return GreeterGreetEgress(self._invocation)
 
 
 class Greeter(_sf.Function, _abc.ABC):

@@ -67,7 +67,7 @@ class InventoryContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> InventoryState:
-        return self._part(InventoryState)
+        return InventoryState(self._invocation)
 
 
 class Inventory(_sf.Function, _abc.ABC):
@@ -123,7 +123,7 @@ class UserCartContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> UserCartState:
-        return self._part(UserCartState)
+        return UserCartState(self._invocation)
 
 
 class UserCartAddToInventory(_sf.FunctionClient):
@@ -162,11 +162,11 @@ class UserCartAddContext(UserCartContext):
 
     @_builtins.property
     def functions(self) -> UserCartAddFunctions:
-        return self._part(UserCartAddFunctions)
+        return UserCartAddFunctions(self._invocation)
 
     @_builtins.property
     def timers(self) -> UserCartAddTimers:
-        return self._part(UserCartAddTimers)
+        return UserCartAddTimers(self._invocation)
 
 
 class UserCartCheckoutEgress(_sf.Egresses):
@@ -191,11 +191,11 @@ class UserCartCheckoutContext(UserCartContext):
 
     @_builtins.property
     def egress(self) -> UserCartCheckoutEgress:
-        return self._part(UserCartCheckoutEgress)
+        return UserCartCheckoutEgress(self._invocation)
 
     @_builtins.property
     def timers(self) -> UserCartCheckoutTimers:
-        return self._part(UserCartCheckoutTimers)
+        return UserCartCheckoutTimers(self._invocation)
 
 
 class UserCartExpireToInventory(_sf.FunctionClient):
@@ -219,7 +219,7 @@ class UserCartExpireContext(UserCartContext):
 
     @_builtins.property
     def functions(self) -> UserCartExpireFunctions:
-        return self._part(UserCartExpireFunctions)
+        return UserCartExpireFunctions(self._invocation)
 
 
 class UserCart(_sf.Function, _abc.ABC):

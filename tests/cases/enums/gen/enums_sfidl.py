@@ -44,7 +44,7 @@ class PainterContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> PainterState:
-        return self._part(PainterState)
+        return PainterState(self._invocation)
 
 
 class Painter(_sf.Function, _abc.ABC):
@@ -100,7 +100,7 @@ class WallsRepaintContext(WallsContext):
 
     @_builtins.property
     def functions(self) -> WallsRepaintFunctions:
-        return self._part(WallsRepaintFunctions)
+        return WallsRepaintFunctions(self._invocation)
 
 
 class Walls(_sf.Function, _abc.ABC):

@@ -70,7 +70,7 @@ class AccountContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> AccountState:
-        return self._part(AccountState)
+        return AccountState(self._invocation)
 
 
 class Account(_sf.Function, _abc.ABC):
@@ -138,7 +138,7 @@ class AtmWithdrawContext(AtmContext):
 
     @_builtins.property
     def functions(self) -> AtmWithdrawFunctions:
-        return self._part(AtmWithdrawFunctions)
+        return AtmWithdrawFunctions(self._invocation)
 
 
 class Atm(_sf.Function, _abc.ABC):

@@ -45,7 +45,7 @@ class OrdersContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> OrdersState:
-        return self._part(OrdersState)
+        return OrdersState(self._invocation)
 
 
 class OrdersPlaceToLedger(_sf.FunctionClient):
@@ -79,7 +79,7 @@ class OrdersPlaceContext(OrdersContext):
 
     @_builtins.property
     def functions(self) -> OrdersPlaceFunctions:
-        return self._part(OrdersPlaceFunctions)
+        return OrdersPlaceFunctions(self._invocation)
 
 
 class Orders(_sf.Function, _abc.ABC):

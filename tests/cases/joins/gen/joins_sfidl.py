@@ -150,11 +150,11 @@ class FraudCheckContext(FraudContext):
 
     @_builtins.property
     def egress(self) -> FraudCheckEgress:
-        return self._part(FraudCheckEgress)
+        return FraudCheckEgress(self._invocation)
 
     @_builtins.property
     def joins(self) -> FraudCheckJoins:
-        return self._part(FraudCheckJoins)
+        return FraudCheckJoins(self._invocation)
 
 
 class Fraud(_sf.Function, _abc.ABC):

@@ -60,7 +60,7 @@ class CartAddContext(CartContext):
 
     @_builtins.property
     def egress(self) -> CartAddEgress:
-        return self._part(CartAddEgress)
+        return CartAddEgress(self._invocation)
 
 
 class Cart(_sf.Function, _abc.ABC):
@@ -108,7 +108,7 @@ class ClicksContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> ClicksState:
-        return self._part(ClicksState)
+        return ClicksState(self._invocation)
 
 
 class ClicksRecordEgress(_sf.Egresses):
@@ -124,7 +124,7 @@ class ClicksRecordContext(ClicksContext):
 
     @_builtins.property
     def egress(self) -> ClicksRecordEgress:
-        return self._part(ClicksRecordEgress)
+        return ClicksRecordEgress(self._invocation)
 
 
 class Clicks(_sf.Function, _abc.ABC):

@@ -32,7 +32,7 @@ class StoreContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> StoreState:
-        return self._part(StoreState)
+        return StoreState(self._invocation)
 
 
 class Store(_sf.Function, _abc.ABC):

@@ -45,7 +45,7 @@ class UserCartContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> UserCartState:
-        return self._part(UserCartState)
+        return UserCartState(self._invocation)
 
 
 class UserCartAddEgress(_sf.Egresses):
@@ -61,7 +61,7 @@ class UserCartAddContext(UserCartContext):
 
     @_builtins.property
     def egress(self) -> UserCartAddEgress:
-        return self._part(UserCartAddEgress)
+        return UserCartAddEgress(self._invocation)
 
 
 class UserCart(_sf.Function, _abc.ABC):

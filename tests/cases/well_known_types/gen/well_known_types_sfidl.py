@@ -60,7 +60,7 @@ class RecorderContext(_sf.Context):
 
     @_builtins.property
     def state(self) -> RecorderState:
-        return self._part(RecorderState)
+        return RecorderState(self._invocation)
 
 
 class Recorder(_sf.Function, _abc.ABC):
