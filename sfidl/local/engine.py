@@ -145,12 +145,14 @@ class Engine:
             self._arrived(m.target for m in messages)
         return queued
 
-    async def pop_egress(self, topic: str, egress: str | None = None) -> StoredEgress | None:
-        """The oldest unread record of ``topic`` (of ``egress``, if given), marked as read in the
-        next group commit; None at once, without a transaction, when there is none."""
+    async def pop_egress(
+        self, topic: str, egress: str | None = None, limit: int = 1
+    ) -> list[StoredEgress]:
+        """The oldest ``limit`` unread records of ``topic`` (of ``egress``, if given), marked as
+        read in the next group commit; none at once, without a transaction, when there is none."""
         if not self.store.has_egress(topic, egress):
-            return None
-        return await self._commits.write(lambda: self.store.pop_egress(topic, egress))
+            return []
+        return await self._commits.write(lambda: self.store.pop_egress(topic, egress, limit))
 
     def _check_targets(self, messages: Sequence[Incoming]) -> None:
         for m in messages:

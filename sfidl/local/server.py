@@ -13,7 +13,9 @@ proto3 JSON); like the image, always with HTTP status 200 and the outcome in a `
 header (404: no record, 405: no such topic). Beyond the image: ``/<egress name or
 typename>`` reads only that egress's records of its topic; ``?envelope=1`` answers the
 record as a JSON envelope (``seq``, ``egress``, ``topic``, ``key``, ``value``) with real
-HTTP statuses; ``?all=1`` lists every record as envelopes without popping. A pop is
+HTTP statuses; ``?all=1`` lists every record as envelopes without popping; ``?max=N`` pops
+up to N records in one answer (JSON lines, each what the one-record read answers);
+``?wait=S`` waits up to S seconds for a record instead of answering "none" at once. A pop is
 committed (with the other writes of its turn of the event loop) before it is answered, so a
 crash in between loses that record for the reader (it stays in the database and the
 ``?all=1`` listing), like the image's in-memory egress.
@@ -28,6 +30,7 @@ import errno
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -184,27 +187,108 @@ async def _once(engine: Engine, key: str, incoming: Incoming) -> web.Response:
     return response
 
 
+MAX_RECORDS = 1000
+"""The most records one egress read (``?max=N``) answers."""
+MAX_WAIT_S = 30.0
+"""The longest an egress read (``?wait=S``) waits for a record."""
+
+
+class _Arrivals:
+    """Wakes the egress reads waiting for a topic (``?wait=S``) when a batch that wrote to it
+    has committed, and all of them when the server shuts down."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+        self.closed = False
+
+    def event(self, topic: str) -> asyncio.Event:
+        """Set once a record of ``topic`` is committed after this call (or on shutdown)."""
+        event = self._events.get(topic)
+        if event is None:
+            event = self._events[topic] = asyncio.Event()
+        return event
+
+    def written(self, rows: Sequence[StoredEgress]) -> None:
+        for topic in {row.topic for row in rows}:
+            event = self._events.pop(topic, None)
+            if event is not None:
+                event.set()
+
+    async def close(self, app: web.Application) -> None:
+        self.closed = True
+        for event in self._events.values():
+            event.set()
+        self._events.clear()
+
+
+def _count(text: str | None) -> int | None:
+    """``?max=N``: a whole number of records from 1 to :data:`MAX_RECORDS` (None: not asked)."""
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 4 and 0 < int(text) <= MAX_RECORDS):
+        raise ValueError(
+            f"max is a whole number of records from 1 to {MAX_RECORDS}, not {text!r:.40}"
+        )
+    return int(text)
+
+
+def _seconds(text: str | None) -> float:
+    """``?wait=S``: seconds from 0 to :data:`MAX_WAIT_S` (0: not asked)."""
+    if text is None:
+        return 0.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_WAIT_S:  # NaN included
+        raise ValueError(f"wait is seconds from 0 to {MAX_WAIT_S:g}, not {text!r:.40}")
+    return seconds
+
+
 def egress_app(engine: Engine) -> web.Application:
     """The egress server for ``engine``."""
     manifest = engine.manifest
     shared = egress.shared_topics(manifest)
+    arrivals = _Arrivals()
+    engine.egress_observers.append(arrivals.written)
 
-    def envelope(row: StoredEgress) -> web.Response:
-        response = _answer(200)
-        response.text = json.dumps(egress.to_json(manifest, row), ensure_ascii=False) + "\n"
-        response.content_type = "application/json"
-        return response
+    def envelope(row: StoredEgress) -> str:
+        return json.dumps(egress.to_json(manifest, row), ensure_ascii=False) + "\n"
+
+    async def pop(
+        request: web.Request, found: egress.Reader, limit: int, wait_s: float
+    ) -> list[StoredEgress]:
+        """Up to ``limit`` records, waiting up to ``wait_s`` for a first one."""
+        rows = await engine.pop_egress(found.topic, found.egress, limit)
+        if rows or not wait_s:
+            return rows
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while not rows and not arrivals.closed:
+            arrived = arrivals.event(found.topic)
+            if not engine.store.has_egress(found.topic, found.egress):
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        await arrived.wait()
+                except TimeoutError:
+                    return rows
+            # A reader that went away meanwhile would lose what it popped: leave the records.
+            if arrivals.closed or request.transport is None or request.transport.is_closing():
+                return rows
+            rows = await engine.pop_egress(found.topic, found.egress, limit)
+        return rows
 
     async def read(request: web.Request) -> web.Response:
         name = request.path[1:]
         found = egress.reader(manifest, name)
-        as_envelope = bool(request.query.get("envelope")) or bool(request.query.get("all"))
+        query = request.query
+        as_envelope = bool(query.get("envelope")) or bool(query.get("all"))
         if found is None:
             topics = ", ".join(sorted({e.sink for e in manifest.egresses})) or "none"
             names = ", ".join(e.typename for e in manifest.egresses) or "none"
             why = f"no topic or egress {name!r} (topics: {topics}; egresses: {names})"
             return _answer(405, f"{why}\n") if as_envelope else _silent(405, why)
-        if request.query.get("all"):
+        if query.get("all"):
             rows = [
                 row
                 for row in engine.store.egress_of(found.topic)
@@ -217,23 +301,40 @@ def egress_app(engine: Engine) -> web.Application:
             )
             response.content_type = "application/json"
             return response
-        row = await engine.pop_egress(found.topic, found.egress)
-        if row is None:
+        try:
+            limit = _count(query.get("max"))
+            wait_s = _seconds(query.get("wait"))
+        except ValueError as exc:
+            return _answer(400, f"{exc}\n")
+        rows = await pop(request, found, limit or 1, wait_s)
+        if not rows:
             why = f"no record in {name!r}"
             return _answer(404, f"{why}\n") if as_envelope else _silent(404, why)
-        if as_envelope:
-            return envelope(row)
-        response = _answer(200, line=200)
-        response.body = egress.payload(manifest, row)
-        # The image sends no Content-Type (aiohttp would say octet-stream): the payload is JSON.
-        response.content_type = "application/json"
-        response.headers["Sfidl-Egress"] = row.egress
+        if limit is not None:  # JSON lines, each what the one-record read would answer
+            response = _answer(200, line=200)
+            if as_envelope:
+                response.body = "".join(envelope(row) for row in rows).encode()
+            else:
+                response.body = b"".join(egress.payload(manifest, row) + b"\n" for row in rows)
+            response.content_type = "application/x-ndjson"
+        elif as_envelope:
+            response = _answer(200)
+            response.text = envelope(rows[0])
+            response.content_type = "application/json"
+            return response
+        else:
+            response = _answer(200, line=200)
+            response.body = egress.payload(manifest, rows[0])
+            # The image sends no Content-Type (aiohttp would say octet-stream): the payload is JSON.
+            response.content_type = "application/json"
+            response.headers["Sfidl-Egress"] = rows[0].egress
         if found.egress is None and found.topic in shared:
             response.headers["Sfidl-Shared-By"] = ", ".join(shared[found.topic])
         return response
 
     app = web.Application()
     app.router.add_route("*", r"/{path:[\s\S]*}", read)
+    app.on_shutdown.append(arrivals.close)
     return app
 
 

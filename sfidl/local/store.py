@@ -668,19 +668,24 @@ class Store:
         ).fetchone()
         return row is not None
 
-    def pop_egress(self, topic: str, egress: str | None = None) -> StoredEgress | None:
-        """The oldest record of ``topic`` (written by ``egress``, if given) not read yet, marked as read."""
+    def pop_egress(
+        self, topic: str, egress: str | None = None, limit: int = 1
+    ) -> list[StoredEgress]:
+        """The oldest ``limit`` records of ``topic`` (written by ``egress``, if given) not read
+        yet, oldest first, marked as read."""
         with self._transaction() as db:
-            row = db.execute(
+            rows = db.execute(
                 "SELECT seq, egress, topic, key, value FROM egress WHERE topic = ? AND popped = 0"
-                " AND (? IS NULL OR egress = ?) ORDER BY seq LIMIT 1",
-                (topic, egress, egress),
-            ).fetchone()
-            if row is None:
-                return None
-            db.execute("UPDATE egress SET popped = 1 WHERE seq = ?", (row[0],))
-        s, e, t, k, v = row
-        return StoredEgress(s, e, t, k, bytes(v))
+                " AND (? IS NULL OR egress = ?) ORDER BY seq LIMIT ?",
+                (topic, egress, egress, limit),
+            ).fetchall()
+            if rows:  # exactly those rows: the unread ones of the same filter up to the last
+                db.execute(
+                    "UPDATE egress SET popped = 1 WHERE topic = ? AND popped = 0"
+                    " AND (? IS NULL OR egress = ?) AND seq <= ?",
+                    (topic, egress, egress, rows[-1][0]),
+                )
+        return [StoredEgress(s, e, t, k, bytes(v)) for s, e, t, k, v in rows]
 
     # -- status ----------------------------------------------------------------------------
 
