@@ -34,7 +34,7 @@ from sfidl.runtime import calls, exclusive, replies
 from sfidl.runtime.context import Context
 from sfidl.runtime.errors import RpcError
 from sfidl.runtime.internal_pb2 import CallTimeout, ReplyExpired, TimerFired
-from sfidl.runtime.invocation import Deployment, Invocation
+from sfidl.runtime.invocation import Deployment, Invocation, invocation_class
 from sfidl.runtime.spec import (
     Continuation,
     FunctionSpec,
@@ -103,6 +103,7 @@ def invoker(
         for typename, route in table.items()
     }
     holding = frozenset(t for t, r in table.items() if spec.exclusive and exclusive.may_hold(r))
+    new_invocation = invocation_class(spec, deployment)
 
     async def handle(invocation: Invocation, run: _Run | None) -> None:
         if run is None:
@@ -123,7 +124,7 @@ def invoker(
     async def invoke(context: Any, message: Any) -> None:
         typed = message.typed_value
         typename = typed.typename
-        invocation = Invocation(context, typed, context.caller, spec, deployment)
+        invocation = new_invocation(context, typed, context.caller)
         run = runners.get(typename)
         if run is None or not typed.has_value:
             await handle(invocation, run)
@@ -144,15 +145,13 @@ def invoker(
     async def release(context: Any) -> None:
         """Nothing is pending any more: what was held runs now, in order, as if just arrived."""
         while True:
-            control = Invocation(context, None, None, spec, deployment)
+            control = new_invocation(context, None, None)
             held = exclusive.take_next(control)
             control.finish()
             if held is None:
                 return
             typed, caller = held
-            await handle(
-                Invocation(context, typed, caller, spec, deployment), runners.get(typed.typename)
-            )
+            await handle(new_invocation(context, typed, caller), runners.get(typed.typename))
 
     return invoke
 
@@ -329,9 +328,10 @@ def set_aside(
     outbox = _Outbox(target)
     # No function of the application is behind it: a spec with no handler to name it.
     spec = FunctionSpec(typename=target.typename, context=Context, state=State, handlers=())
+    new_invocation = invocation_class(spec, deployment)
     for entry in batch.invocations:
         sender = sdk_address_from_pb(entry.caller)
-        Invocation(outbox, entry.argument, sender, spec, deployment).dead_letter(reason)
+        new_invocation(outbox, entry.argument, sender).dead_letter(reason)
     response = FromFunction()
     collect_egress(outbox.egress, response.invocation_result)
     data: bytes = response.SerializeToString()

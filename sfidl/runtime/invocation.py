@@ -97,20 +97,16 @@ class Invocation:
     runtime_changed = False
     _address: Address | None = None
 
-    def __init__(
-        self,
-        sdk: Any,
-        message: Any,
-        sender: Any,
-        spec: FunctionSpec,
-        deployment: Deployment,
-    ) -> None:
+    # The function invoked and its deployment: class attributes of the subclass
+    # :func:`invocation_class` makes per function, not set on every invocation.
+    spec: FunctionSpec
+    deployment: Deployment
+
+    def __init__(self, sdk: Any, message: Any, sender: Any) -> None:
         self.sdk = sdk
         self.message = message
         # Anything with ``typename`` and ``id`` (the SDK's address or ours); None: an ingress.
         self.sender = sender
-        self.spec = spec
-        self.deployment = deployment
 
     @property
     def address(self) -> Address:
@@ -320,6 +316,12 @@ def _playground_record(target: EgressManifest, message: Message) -> Any:
 def is_kinesis_key(key: str) -> bool:
     """Whether Kinesis accepts ``key`` as a partition key (1 to 256 UTF-16 code units)."""
     return 1 <= len(key.encode("utf-16-le")) // 2 <= 256
+
+
+def invocation_class(spec: FunctionSpec, deployment: Deployment) -> type[Invocation]:
+    """The class of the invocations of function ``spec`` in ``deployment``."""
+    name = f"Invocation[{spec.typename}]"
+    return type(name, (Invocation,), {"spec": spec, "deployment": deployment})
 
 
 def keeps_runtime_state(spec: FunctionSpec) -> bool:
