@@ -474,8 +474,9 @@ def test_the_timeout_of_a_join_the_redeployed_continuation_no_longer_fits_is_dro
     assert hidden(driver, CLIENT, "u1") == RuntimeState(next_id=1) and client.seen == []
 
 
+@pytest.mark.parametrize("by", ["its timeout", "its reply"])
 def test_a_recorded_call_that_no_longer_decodes_is_dropped_not_retried(
-    impls: ModuleType, pb: ModuleType
+    impls: ModuleType, pb: ModuleType, by: str
 ) -> None:
     """Bytes recorded under types a redeploy changed incompatibly: the group can never complete."""
     driver = Driver(impls.app(client=(client := impls.Client())))
@@ -483,8 +484,14 @@ def test_a_recorded_call_that_no_longer_decodes_is_dropped_not_retried(
     driver.state[(CLIENT, "u1")][RUNTIME_STATE].value = _with_carried(
         hidden(driver, CLIENT, "u1"), b"\xff"  # a truncated varint under any message type
     )
-    timed_out = driver.invoke(CLIENT, "u1", timeout_of(call))
-    assert not timed_out.outgoing_messages and not delayed(timed_out)
+    if by == "its timeout":
+        ended = driver.invoke(CLIENT, "u1", timeout_of(call))
+        assert not delayed(ended)
+    else:
+        answered = driver.invoke(STORE, "a", forward(call, sender=USER))
+        ended = driver.invoke(CLIENT, "u1", forward(answered, sender=(STORE, "a")))
+        assert only_cancellation(ended) == "sfidl.timeout.0"
+    assert not ended.outgoing_messages
     assert hidden(driver, CLIENT, "u1") == RuntimeState(next_id=1) and client.seen == []
 
 
