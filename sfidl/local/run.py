@@ -19,7 +19,7 @@ from sfidl.local.egress import FileSink, StdoutSink, shared_topics
 from sfidl.local.engine import Engine
 from sfidl.local.errors import LocalRuntimeError
 from sfidl.local.ingress import DeclaresIngress
-from sfidl.local.server import HTTP_LOG, OutOfFiles, egress_app, ingress_app
+from sfidl.local.server import OutOfFiles, egress_server, ingress_server
 from sfidl.local.store import Store
 from sfidl.local.transport import Http, InProcess, Transport
 
@@ -66,7 +66,7 @@ class LocalRuntime:
         self.options = options
         self._error: BaseException | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._runners: list[web.AppRunner] = []
+        self._runners: list[web.ServerRunner] = []
         self._transport: Transport | None = None
         self._engine: Engine | None = None
         self._store: Store | None = None
@@ -125,8 +125,8 @@ class LocalRuntime:
                 shared,
             )
         if options.port is not None:
-            app = ingress_app(engine, takes, body_timeout_s=options.idle_timeout_s)
-            self.port = await self._serve(app, options.port)
+            ingress_http = ingress_server(engine, takes, idle_timeout_s=options.idle_timeout_s)
+            self.port = await self._serve(ingress_http, options.port)
             log.info(
                 "ingress listening on http://%s:%d (POST /<namespace>/<type>/<id>"
                 " with Content-Type application/vnd.<typename>)",
@@ -134,7 +134,8 @@ class LocalRuntime:
                 self.port,
             )
         if options.egress_port is not None:
-            self.egress_port = await self._serve(egress_app(engine), options.egress_port)
+            egress_http = egress_server(engine, idle_timeout_s=options.idle_timeout_s)
+            self.egress_port = await self._serve(egress_http, options.egress_port)
             log.info(
                 "egress listening on http://%s:%d (GET /<topic> pops a record)",
                 HOST,
@@ -169,13 +170,9 @@ class LocalRuntime:
             )
         return Http(endpoint, timeout_s=self.options.call_timeout_s)
 
-    async def _serve(self, app: web.Application, port: int) -> int:
-        """Serve ``app`` on ``port``; returns the port bound."""
-        # An idle connection, and the rest of a body nobody reads, wait the idle timeout at most.
-        idle = self.options.idle_timeout_s
-        runner = web.AppRunner(
-            app, access_log=None, logger=HTTP_LOG, keepalive_timeout=idle, lingering_time=idle
-        )
+    async def _serve(self, server: web.Server, port: int) -> int:
+        """Serve ``server`` on ``port``; returns the port bound."""
+        runner = web.ServerRunner(server)
         await runner.setup()
         self._runners.append(runner)
         try:

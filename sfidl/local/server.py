@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from sfidl.local import egress, ingress
@@ -114,13 +115,104 @@ def _answer(status: int, text: str = "", *, line: int | None = None) -> web.Resp
     return response
 
 
-def ingress_app(
-    engine: Engine, takes: ingress.Takes | None, *, body_timeout_s: float
-) -> web.Application:
-    """The ingress server for ``engine``; ``takes`` says what each function takes (None: anything)."""
-    functions = frozenset(engine.manifest.functions)
+class _Server(web.Server):
+    """aiohttp's low-level server: every request goes to one handler, with no application,
+    router or middleware in between (a good part of aiohttp's work per request), plus the
+    ``Expect: 100-continue`` answer an application would give and a hook run on shutdown."""
 
-    async def receive(request: web.Request) -> web.Response:
+    def __init__(
+        self,
+        handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+        *,
+        idle_timeout_s: float,
+        on_shutdown: Callable[[], None] | None = None,
+    ) -> None:
+        async def handle(request: web.BaseRequest) -> web.StreamResponse:
+            if EXPECT in request.headers:
+                await _expect(request)
+            return await handler(request)
+
+        # An idle connection, and the rest of a body nobody reads, wait the idle timeout at most.
+        super().__init__(
+            handle,
+            access_log=None,
+            logger=HTTP_LOG,
+            keepalive_timeout=idle_timeout_s,
+            lingering_time=idle_timeout_s,
+        )
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """Run the hook (answer the requests that wait), then wait for the requests in progress."""
+        if self._on_shutdown is not None:
+            self._on_shutdown()
+        await super().shutdown(timeout)
+
+
+EXPECT = "Expect"
+
+
+async def _expect(request: web.BaseRequest) -> None:
+    """What aiohttp's router does for ``Expect:``: ``100 Continue`` (the client then sends the
+    body), or ``417`` for anything else."""
+    if request.version != HttpVersion11:
+        return
+    if request.headers[EXPECT].lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {request.headers[EXPECT]}")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the answer proper has not started
+    await request.writer.drain()
+
+
+class _TurnQueue:
+    """Queues the messages of the ingress requests handled in one turn of the event loop with
+    one write (one savepoint and one insert in the group commit instead of one each); each
+    request is answered once the write, and so its message, is committed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._messages: list[Incoming] = []
+        self._committed: asyncio.Future[None] | None = None
+        self._writes: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
+
+    async def enqueue(self, incoming: Incoming) -> None:
+        """Queue ``incoming`` with the other messages of this turn; raises what the write raised."""
+        committed = self._committed
+        if committed is None:
+            loop = asyncio.get_running_loop()
+            committed = self._committed = loop.create_future()
+            # A task of its own, which a request's cancellation cannot cancel for the others.
+            write = loop.create_task(self._write(committed))
+            self._writes.add(write)
+            write.add_done_callback(self._writes.discard)
+        self._messages.append(incoming)
+        await asyncio.shield(committed)
+
+    async def _write(self, committed: asyncio.Future[None]) -> None:
+        messages, self._messages, self._committed = self._messages, [], None
+        try:
+            await self._engine.enqueue_grouped(messages)
+        except asyncio.CancelledError:
+            committed.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - each waiting request answers it
+            committed.set_exception(exc)
+        else:
+            committed.set_result(None)
+
+
+def ingress_server(
+    engine: Engine, takes: ingress.Takes | None, *, idle_timeout_s: float
+) -> web.Server:
+    """The ingress server for ``engine``; ``takes`` says what each function takes (None:
+    anything). A body must arrive within ``idle_timeout_s``, and idle connections are closed then.
+    """
+    functions = frozenset(engine.manifest.functions)
+    queue = _TurnQueue(engine)
+    if takes is not None:  # what an application's functions take does not change while it runs
+        takes = functools.cache(takes)
+
+    async def receive(request: web.BaseRequest) -> web.Response:
         try:
             target = ingress.address_of_path(request.path)
             if target.typename not in functions:
@@ -129,11 +221,14 @@ def ingress_app(
                     f"unknown function type {target.typename!r} (known: {known})", status=404
                 )
             try:
-                async with asyncio.timeout(body_timeout_s):
+                if request.content.is_eof():  # all of the body came already: no wait
                     body = await request.read()
+                else:
+                    async with asyncio.timeout(idle_timeout_s):
+                        body = await request.read()
             except TimeoutError:
                 raise IngressError(
-                    f"the body did not arrive within {body_timeout_s:g} s", status=408
+                    f"the body did not arrive within {idle_timeout_s:g} s", status=408
                 ) from None
             except web.RequestPayloadError as exc:  # e.g. a gzip Content-Encoding that is not
                 # Nothing more of this body can be read: answer, then close the connection,
@@ -153,7 +248,7 @@ def ingress_app(
                 )
             if key is None:
                 await engine.room()  # backpressure: the request waits while a backlog is full
-                await engine.enqueue_grouped([incoming])
+                await queue.enqueue(incoming)
                 return _answer(200)
             return await _once(engine, key, incoming)
         except IngressError as exc:
@@ -161,9 +256,7 @@ def ingress_app(
         except web.HTTPException as exc:  # the body is over the size limit
             return _answer(exc.status, f"{exc.reason}\n")
 
-    app = web.Application()
-    app.router.add_route("*", r"/{path:[\s\S]*}", receive)  # any path, control characters too
-    return app
+    return _Server(receive, idle_timeout_s=idle_timeout_s)  # any path, control characters too
 
 
 async def _once(engine: Engine, key: str, incoming: Incoming) -> web.Response:
@@ -214,7 +307,7 @@ class _Arrivals:
             if event is not None:
                 event.set()
 
-    async def close(self, app: web.Application) -> None:
+    def close(self) -> None:
         self.closed = True
         for event in self._events.values():
             event.set()
@@ -245,8 +338,8 @@ def _seconds(text: str | None) -> float:
     return seconds
 
 
-def egress_app(engine: Engine) -> web.Application:
-    """The egress server for ``engine``."""
+def egress_server(engine: Engine, *, idle_timeout_s: float) -> web.Server:
+    """The egress server for ``engine``; idle connections are closed after ``idle_timeout_s``."""
     manifest = engine.manifest
     shared = egress.shared_topics(manifest)
     arrivals = _Arrivals()
@@ -256,7 +349,7 @@ def egress_app(engine: Engine) -> web.Application:
         return json.dumps(egress.to_json(manifest, row), ensure_ascii=False) + "\n"
 
     async def pop(
-        request: web.Request, found: egress.Reader, limit: int, wait_s: float
+        request: web.BaseRequest, found: egress.Reader, limit: int, wait_s: float
     ) -> list[StoredEgress]:
         """Up to ``limit`` records, waiting up to ``wait_s`` for a first one."""
         rows = await engine.pop_egress(found.topic, found.egress, limit)
@@ -278,7 +371,7 @@ def egress_app(engine: Engine) -> web.Application:
             rows = await engine.pop_egress(found.topic, found.egress, limit)
         return rows
 
-    async def read(request: web.Request) -> web.Response:
+    async def read(request: web.BaseRequest) -> web.Response:
         name = request.path[1:]
         found = egress.reader(manifest, name)
         query = request.query
@@ -332,10 +425,7 @@ def egress_app(engine: Engine) -> web.Application:
             response.headers["Sfidl-Shared-By"] = ", ".join(shared[found.topic])
         return response
 
-    app = web.Application()
-    app.router.add_route("*", r"/{path:[\s\S]*}", read)
-    app.on_shutdown.append(arrivals.close)
-    return app
+    return _Server(read, idle_timeout_s=idle_timeout_s, on_shutdown=arrivals.close)
 
 
 def _silent(status: int, why: str) -> web.Response:

@@ -604,3 +604,38 @@ def test_no_request_of_random_bytes_gets_a_5xx(tmp_path, http_local):
         assert 200 <= status < 500, answer
         statuses.add(status)
     assert {200, 400, 404, 415} <= statuses  # accepted, refused and unrouted requests alike
+
+
+def test_expect_100_continue_gets_the_go_ahead_before_the_body(tmp_path, http_local):
+    """What curl sends with a body over 1 KiB: the server says ``100 Continue``, then the body
+    comes and is queued; an Expect: it does not know is refused (417)."""
+
+    async def scenario() -> tuple[bytes, bytes, bytes]:
+        async with running(http_local.app(), tmp_path / "db.sqlite") as runtime:
+            assert runtime.port is not None
+            reader, writer = await asyncio.open_connection("127.0.0.1", runtime.port)
+            body = b'{"by": 4}'
+            writer.write(
+                b"POST /test.http_local/counter/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                + f"Content-Type: {ADD}+json\r\nContent-Length: {len(body)}\r\n".encode()
+                + b"Expect: 100-continue\r\n\r\n"
+            )
+            try:
+                async with asyncio.timeout(DEADLINE_S):
+                    go_ahead = await reader.readuntil(b"\r\n\r\n")  # before any body was sent
+                    writer.write(body)
+                    answer = await reader.read()
+            finally:
+                writer.close()
+            await processed(runtime, 1)
+            refused = await raw_request(
+                runtime.port,
+                b"POST /test.http_local/counter/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Expect: a-miracle\r\nContent-Length: 0\r\n\r\n",
+            )
+            return go_ahead, answer, refused
+
+    go_ahead, answer, refused = asyncio.run(scenario())
+    assert go_ahead == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nStatus: 200\r\n" in answer
+    assert refused.startswith(b"HTTP/1.1 417 ")
