@@ -1,18 +1,23 @@
 """``sfidl run`` end to end: the runtime as a process, driven over HTTP on 127.0.0.1.
 
 For the greeter and for the shop, 10,000 messages over 1,000 ids and over 10 ids are
-POSTed to the ingress with 64 requests in flight, while the egress is drained (a few
-readers popping records, pausing briefly on an empty topic) until every record the
-messages make has been read. Reported: messages per second from the first POST to the last
-record read, and the server process's CPU seconds per 1,000 messages (``utime + stime``
-from ``/proc/<pid>/stat``; the client runs in this process, on the same machine).
+POSTed to the ingress (one message a POST, as to the playground image) with 64 requests in
+flight, while the egress is drained until every record the messages make has been read:
+by one reader popping up to 1,000 records a GET and waiting up to 1 s when there is none
+(``?max=1000&wait=1``, what a consumer of ``sfidl run`` would use), or with
+``--one-record-pops`` by 4 readers popping one record a GET as the playground image
+answers it, pausing briefly on an empty topic. Reported: messages per second from the
+first POST to the last record read, and the CPU seconds per 1,000 messages of the server
+process (``utime + stime`` from ``/proc/<pid>/stat``) and of the client (this process,
+on the same machine).
 
 - greeter: each message is a ``Greet`` to ``Greeter/<id>``, each writes one greeting.
 - shop: per user, four ``AddToCart`` (each an rpc to an inventory: three invocations)
   then a ``Checkout``, which writes a receipt; the 50 inventories are restocked before the
   clock starts.
 
-Run: ``.venv/bin/python benchmarks/end_to_end.py`` (``--messages N`` for a quicker run).
+Run: ``.venv/bin/python benchmarks/end_to_end.py`` (``--messages N`` for a quicker run;
+``--tree OLD --tree .`` for before and after, interleaved, ``--rounds N`` for medians).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import asyncio
 import importlib
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,8 +42,11 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_FLIGHT = 64
-DRAINERS = 4
+DRAINERS = 4  # readers popping one record a GET
+READERS = 1  # readers popping up to MAX_RECORDS a GET (one is what a consumer would run)
 EMPTY_PAUSE_S = 0.005
+MAX_RECORDS = 1000
+WAIT_S = 1.0
 TICKS = os.sysconf("SC_CLK_TCK")
 ITEMS = 50
 
@@ -194,53 +203,69 @@ async def post_all(session: aiohttp.ClientSession, url: str, posts: list[Post]) 
     await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
 
 
-async def drain(session: aiohttp.ClientSession, url: str, expected: int) -> None:
+async def drain(session: aiohttp.ClientSession, url: str, expected: int, batched: bool) -> None:
+    """Pop records until ``expected`` were read: with ``batched``, up to :data:`MAX_RECORDS` a
+    read, waiting up to :data:`WAIT_S` for one (``?max=N&wait=S``, JSON lines); else one a
+    read, as the playground image answers them (a server without ``max`` answers one either way)."""
     read = 0
+    query = {"max": str(MAX_RECORDS), "wait": str(WAIT_S)} if batched else {}
 
     async def reader() -> None:
         nonlocal read
         while read < expected:
-            async with session.get(url) as answer:
-                await answer.read()
+            async with session.get(url, params=query) as answer:
+                body = await answer.read()
                 if answer.headers.get("Status") == "200":
-                    read += 1
+                    read += len(body.splitlines())
                 else:
                     await asyncio.sleep(EMPTY_PAUSE_S)
 
-    await asyncio.gather(*(reader() for _ in range(DRAINERS)))
+    await asyncio.gather(*(reader() for _ in range(READERS if batched else DRAINERS)))
+
+
+@dataclass(frozen=True)
+class Figures:
+    rate: float  # messages per second, first POST to last record read
+    server_cpu: float  # the server's CPU seconds per 1,000 messages
+    client_cpu: float  # this process's (the client's) CPU seconds per 1,000 messages
 
 
 async def drive(
-    server: Server, workload: Workload, pb: ModuleType, posts: list[Post]
-) -> tuple[float, float]:
-    """Seconds from the first POST to the last egress record read, and the server's CPU
-    seconds meanwhile."""
+    server: Server, workload: Workload, pb: ModuleType, posts: list[Post], batched: bool
+) -> tuple[float, float, float]:
+    """Seconds from the first POST to the last egress record read, and the server's and the
+    client's CPU seconds meanwhile."""
     limits = aiohttp.TCPConnector(limit=IN_FLIGHT + DRAINERS)
     async with aiohttp.ClientSession(connector=limits) as session:
         await post_all(session, server.ingress, workload.setup(pb))
         cpu = cpu_seconds(server.process.pid)
+        client = time.process_time()
         start = time.perf_counter()
         await asyncio.gather(
             post_all(session, server.ingress, posts),
-            drain(session, f"{server.egress}/{workload.topic}", workload.records(posts)),
+            drain(session, f"{server.egress}/{workload.topic}", workload.records(posts), batched),
         )
         seconds = time.perf_counter() - start
-        return seconds, cpu_seconds(server.process.pid) - cpu
+        return (
+            seconds,
+            cpu_seconds(server.process.pid) - cpu,
+            time.process_time() - client,
+        )
 
 
-def measure(workload: Workload, messages: int, ids: int, tree: Path) -> tuple[float, float]:
-    """(messages per second, server CPU seconds per 1,000 messages) on a fresh database."""
+def measure(workload: Workload, messages: int, ids: int, tree: Path, batched: bool) -> Figures:
+    """One run on a fresh database."""
     with tempfile.TemporaryDirectory() as scratch:
         server = Server(workload, Path(scratch), tree)
         try:
             sys.path.insert(0, str(server.out))
             pb = importlib.import_module(workload.app.removesuffix("_app") + "_pb2")
             posts = workload.posts(pb, messages, ids)
-            seconds, cpu = asyncio.run(drive(server, workload, pb, posts))
+            seconds, cpu, client = asyncio.run(drive(server, workload, pb, posts, batched))
         finally:
             server.stop()
             sys.path.remove(str(server.out))
-    return messages / seconds, cpu / messages * 1000
+    return Figures(messages / seconds, cpu / messages * 1000, client / messages * 1000)
 
 
 def main() -> None:
@@ -249,19 +274,56 @@ def main() -> None:
     parser.add_argument(
         "--tree",
         type=Path,
-        default=ROOT,
-        help="run `python -m sfidl run` in this checkout (an older commit, for before/after)",
+        action="append",
+        help="run `python -m sfidl run` in this checkout (an older commit, for before/after);"
+        " repeated: each row on each tree, interleaved (default: this checkout)",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs of each row per tree; the median is shown"
+    )
+    parser.add_argument(
+        "--one-record-pops",
+        action="store_true",
+        help="read the egress one record per GET, as the playground image answers it",
+    )
+    parser.add_argument("--app", choices=[w.name.split()[0] for w in WORKLOADS], action="append")
+    parser.add_argument("--ids", type=int, choices=(1000, 10), action="append")
     args = parser.parse_args()
-    print(
-        f"{args.messages} messages per row, {IN_FLIGHT} POSTs in flight, egress drained"
-        f" by {DRAINERS} readers meanwhile; {os.cpu_count()} CPUs\n"
+    trees: list[Path] = args.tree or [ROOT]
+    batched = not args.one_record_pops
+    reads = (
+        f"by {READERS} reader, up to {MAX_RECORDS} records a GET, waiting up to {WAIT_S:g} s"
+        if batched
+        else f"by {DRAINERS} readers, one record a GET"
     )
-    print(f"{'app':18} {'ids':>5} {'msg/s':>8} {'server CPU s / 1,000 msg':>25}")
+    print(
+        f"{args.messages} messages per row, {IN_FLIGHT} POSTs in flight, egress drained {reads};"
+        f" {os.cpu_count()} CPUs; median of {args.rounds} round(s)\n"
+    )
+    print(
+        f"{'tree':24} {'app':18} {'ids':>5} {'msg/s':>7} {'server CPU s/1k':>16}"
+        f" {'client CPU s/1k':>16}"
+    )
     for workload in WORKLOADS:
-        for ids in (1000, 10):
-            rate, cpu = measure(workload, args.messages, ids, args.tree)
-            print(f"{workload.name:18} {ids:5d} {rate:8.0f} {cpu:25.3f}")
+        if args.app and workload.name.split()[0] not in args.app:
+            continue
+        for ids in args.ids or (1000, 10):
+            runs: dict[Path, list[Figures]] = {tree: [] for tree in trees}
+            for _ in range(args.rounds):
+                for tree in trees:
+                    runs[tree].append(measure(workload, args.messages, ids, tree, batched))
+            for tree, figures in runs.items():
+                print(
+                    f"{_short(tree):24} {workload.name:18} {ids:5d}"
+                    f" {statistics.median(f.rate for f in figures):7.0f}"
+                    f" {statistics.median(f.server_cpu for f in figures):16.3f}"
+                    f" {statistics.median(f.client_cpu for f in figures):16.3f}",
+                    flush=True,
+                )
+
+
+def _short(tree: Path) -> str:
+    return "this checkout" if tree == ROOT else str(tree)[-24:]
 
 
 if __name__ == "__main__":
