@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sfidl.user_cache import user_cache_dir
 
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 Methods = Callable[[str], Callable[[Any, list[Any]], Any]]
 _Position = tuple[int, int, int]  # line, column (both from 1), offset: where a lexeme starts
 _Entry = tuple[Any, _Position, _Position]  # value, where it starts, where it ends
+# A lexeme: terminal, text, where it starts and where it ends (its line and column then).
+_Lexeme = tuple[str, str, _Position, _Position]
 
 
 class Unsure(Exception):
@@ -77,15 +79,21 @@ class Token(str):
         return str(self)
 
 
-class Meta:
-    """The positions a builder method reads, as lark's ``Tree.meta`` would hold them."""
+class _Place(NamedTuple):
+    line: int
+    column: int
+    start_pos: int
+    end_line: int
+    end_column: int
+    end_pos: int
 
-    __slots__ = ("line", "column", "start_pos", "end_line", "end_column", "end_pos", "empty")
 
-    def __init__(self, start: _Position, end: _Position) -> None:
-        self.line, self.column, self.start_pos = start
-        self.end_line, self.end_column, self.end_pos = end
-        self.empty = False
+class Meta(_Place):
+    """The positions a builder method reads, as lark's ``Tree.meta`` would hold them (a tuple:
+    one is made per node, from where its first child starts and where its last ends)."""
+
+    __slots__ = ()
+    empty = False  # a node the fast path builds has a child at least
 
 
 # How a reduction shapes its node, as lark's tree builder would: a `_rule` (or lark's own
@@ -246,11 +254,11 @@ def _rule(rule: Any) -> _Rule:
     return (len(rule.expansion), rule.origin.name, include, shape, rule.alias or rule.origin.name)
 
 
-def lex(tables: Tables, text: str) -> tuple[list[tuple[str, str, int, int, int]], list[Token]]:
-    """The lexemes of ``text``: (terminal, text, offset, line, column), comments left out, and
-    the collected tokens (doc comments). Raises :class:`Unsure` where no terminal matches."""
+def lex(tables: Tables, text: str) -> tuple[list[_Lexeme], list[Token]]:
+    """The lexemes of ``text`` with where each starts and ends, comments left out, and the
+    collected tokens (doc comments). Raises :class:`Unsure` where no terminal matches."""
     ignored, multiline, collected = tables.ignored, tables.multiline, tables.collected
-    lexemes: list[tuple[str, str, int, int, int]] = []
+    lexemes: list[_Lexeme] = []
     docs: list[Token] = []
     append = lexemes.append
     pos, line, line_start, size = 0, 1, 0, len(text)
@@ -267,20 +275,23 @@ def lex(tables: Tables, text: str) -> tuple[list[tuple[str, str, int, int, int]]
                 line_start = text.rfind("\n", pos, start) + 1
         pos = found.end()
         value = text[start:pos]
+        column = start - line_start + 1
+        if "\n" in value:
+            end: _Position = (line + value.count("\n"), len(value) - value.rindex("\n"), pos)
+        else:
+            end = (line, column + len(value), pos)
         if kind in ignored:
             if kind == collected:
-                column = start - line_start + 1
-                docs.append(
-                    Token(kind, value, start, line, column, line, pos - line_start + 1, pos)
-                )
+                docs.append(Token(kind, value, start, line, column, end[0], end[1], pos))
         else:
-            append((kind, value, start, line, start - line_start + 1))
+            append((kind, value, (line, column, start), end))
         if kind in multiline and "\n" in value:
             line += value.count("\n")
             line_start = start + value.rindex("\n") + 1
     if pos < size and tables.blank.match(text, pos) is None:
         raise Unsure
-    lexemes.append(("$END", "", size, 0, 0))  # never shifted: its place is not read
+    # Never shifted: its place is not read.
+    lexemes.append(("$END", "", (0, 0, size), (0, 0, size)))
     return lexemes, docs
 
 
@@ -307,9 +318,7 @@ def _compiled(regex: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
-def parse(
-    tables: Tables, text: str, lexemes: list[tuple[str, str, int, int, int]], methods: Methods
-) -> Any:
+def parse(tables: Tables, text: str, lexemes: list[_Lexeme], methods: Methods) -> Any:
     """Run the LALR automaton over the ``lexemes`` of ``text``, building each node with
     ``methods(name)``.
 
@@ -319,11 +328,15 @@ def parse(
     if not tables.usable:
         raise Unsure
     actions, rules, keywords, kept = tables.actions, tables.rules, tables.keywords, tables.kept
+    # A `?rule` of one symbol, kept: the node is its child, with the child's place, so the
+    # reduction changes the state alone (about a fifth of all reductions).
+    passes = [rule[0] == 1 and rule[3] == _SINGLE and rule[2] == ((0, False),) for rule in rules]
     built: list[Callable[[Any, list[Any]], Any] | None] = [None] * len(rules)
     states: list[int] = [tables.start]
     stack: list[_Entry] = []
     end_state = tables.end
-    for kind, value, offset, line, column in lexemes:
+    new_token, new_meta = str.__new__, tuple.__new__
+    for kind, value, start, end in lexemes:
         row = actions[states[-1]]
         # What the contextual lexer of this state makes of the lexeme.
         words = keywords.get(kind)
@@ -331,21 +344,22 @@ def parse(
         if keyword is not None and keyword in row:
             kind = keyword
         elif kind not in row and kind != "$END":
-            kind = _instead(tables, row, kind, text, offset, value)
-        stop = offset + len(value)
-        if "\n" in value:
-            end: _Position = (line + value.count("\n"), len(value) - value.rindex("\n"), stop)
+            kind = _instead(tables, row, kind, text, start[2], value)
+        if kind in kept:
+            token = new_token(Token, value)
+            line, column, offset = start
+            token.__dict__ = {  # Token's attributes, without a call to its constructor
+                "type": kind,
+                "start_pos": offset,
+                "line": line,
+                "column": column,
+                "end_line": end[0],
+                "end_column": end[1],
+                "end_pos": end[2],
+            }
+            entry: _Entry = (token, start, end)
         else:
-            end = (line, column + len(value), stop)
-        entry: _Entry = (
-            (
-                Token(kind, value, offset, line, column, end[0], end[1], stop)
-                if kind in kept
-                else None
-            ),
-            (line, column, offset),
-            end,
-        )
+            entry = (None, start, end)
         while True:
             action = row.get(kind)
             if action is None:
@@ -358,9 +372,19 @@ def parse(
                 break
             number = ~action
             size, goto_name, include, shape, name = rules[number]
+            if passes[number]:
+                del states[-1]
+                goto = actions[states[-1]].get(goto_name)
+                if goto is None or goto < 0:
+                    raise Unsure
+                states.append(goto)
+                if kind == "$END" and goto == end_state:
+                    return stack[-1][0]
+                row = actions[goto]
+                continue
             if size == 1:  # most reductions
                 children = [stack.pop()]
-                states.pop()
+                del states[-1]
             else:
                 children = stack[-size:]
                 del stack[-size:]
@@ -384,7 +408,7 @@ def parse(
                 build = built[number]
                 if build is None:
                     build = built[number] = methods(name)
-                node = build(Meta(first, last), kids)
+                node = build(new_meta(Meta, first + last), kids)
             goto = actions[states[-1]].get(goto_name)
             if goto is None or goto < 0:
                 raise Unsure
