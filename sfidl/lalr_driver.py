@@ -128,7 +128,7 @@ class Tables:
     collected: str  # the terminal handed to the caller (doc comments)
 
 
-_FORMAT = b"sfidl.lalr_driver 1"  # changes when the form of the tables does
+_FORMAT = b"sfidl.lalr_driver 2"  # changes when the form of the tables does
 
 
 def cached_tables(grammar: str, build: Callable[[], Lark]) -> Tables:
@@ -192,13 +192,16 @@ def tables(lark: Lark) -> Tables:
                 keywords.setdefault(word.name, {})[text] = string.name
                 embedded.add(string.name)
     space = [t for t in terminals if t.name in root.ignore_types and t.name == "WS"]
+    scanned = [t for t in terminals if t.name not in embedded and t not in space]
+    order = [t.name for t in scanned]
+    regexes = {t.name: t.pattern.to_regexp() for t in terminals}
     alternatives = "|".join(
-        f"(?P<{t.name}>{t.pattern.to_regexp()})"
-        for t in terminals
-        if t.name not in embedded and t not in space
+        f"(?P<{name}>{regexes[name]})"
+        for name in _scanning_order(
+            [(t.name, regexes[t.name], isinstance(t.pattern, PatternRE)) for t in scanned]
+        )
     )
     skip = f"(?:{space[0].pattern.to_regexp()})?" if space else ""
-    order = [t.name for t in terminals if t.name not in embedded and t not in space]
     rules: list[_Rule] = []
     index: dict[Any, int] = {}
     actions: list[dict[str, int]] = [{} for _ in range(max(table.states) + 1)]
@@ -228,12 +231,125 @@ def tables(lark: Lark) -> Tables:
         end=table.end_states["start"],
         keywords=keywords,
         later={name: tuple(order[i + 1 :]) for i, name in enumerate(order)},
-        regexes={t.name: t.pattern.to_regexp() for t in terminals},
+        regexes=regexes,
         ignored=frozenset(root.ignore_types),
         multiline=frozenset(root.newline_types),
         kept=frozenset(kept),
         collected="DOC_COMMENT",
     )
+
+
+def _scanning_order(terminals: list[tuple[str, str, bool]]) -> list[str]:
+    """The terminals (name, regex, whether a regex rather than a string) in the order the
+    lexer's regex tries them: the lexer's order, except that a regex terminal goes ahead of
+    those before it that cannot start with any character it can start with (they never
+    match where it does, so the order between them changes nothing). A name, the commonest
+    lexeme, is then tried first instead of after every kind of number and comment: the
+    scan takes half the time."""
+    starts = {name: _first_characters(regex) for name, regex, _ in terminals}
+    result: list[str] = []
+    for name, _, movable in terminals:
+        at = len(result)
+        while movable and at and _disjoint(starts[name], starts[result[at - 1]]):
+            at -= 1
+        result.insert(at, name)
+    return result
+
+
+# What a match can start with: a character class, and the characters it names one by one.
+_Starts = tuple[re.Pattern[str], frozenset[str]] | None  # None: anything, as far as known
+_CATEGORIES = {
+    "CATEGORY_DIGIT": r"\d",
+    "CATEGORY_NOT_DIGIT": r"\D",
+    "CATEGORY_WORD": r"\w",
+    "CATEGORY_NOT_WORD": r"\W",
+    "CATEGORY_SPACE": r"\s",
+    "CATEGORY_NOT_SPACE": r"\S",
+}
+# Characters outside the classes' named ones are in or out of a class by their category
+# alone (digit, other word character, space, anything else): one of each stands for all.
+_STAND_INS = ("0\u0663", "aZ_\u00e9", " \u00a0", "#~\u2603")
+
+
+def _first_characters(regex: str) -> _Starts:
+    """The characters a match of ``regex`` can start with (None when not worked out)."""
+    try:
+        from re import _parser  # the regex module's own parser, for the tree of ``regex``
+
+        items, nullable, named = _starts(list(_parser.parse(regex)))
+    except Exception:  # a construct the walk does not know: assume anything
+        return None
+    if items is None or nullable or not items:
+        return None
+    return re.compile("|".join(items)), frozenset(named)
+
+
+def _starts(parsed: list[Any]) -> tuple[list[str] | None, bool, set[str]]:
+    """Single-character regexes for what ``parsed`` can start with, whether it can match
+    nothing, and the characters named; None for the first when not worked out."""
+    items: list[str] = []
+    named: set[str] = set()
+    for op, argument in parsed:
+        kind = str(op)
+        if kind == "LITERAL":
+            items.append(re.escape(chr(argument)))
+            named.add(chr(argument))
+            return items, False, named
+        if kind == "IN":
+            parts: list[str] = []
+            for part, value in argument:
+                if str(part) == "NEGATE":
+                    parts.insert(0, "^")
+                elif str(part) == "LITERAL":
+                    parts.append(re.escape(chr(value)))
+                    named.add(chr(value))
+                elif str(part) == "RANGE" and value[1] - value[0] < 256:
+                    parts.append(f"{re.escape(chr(value[0]))}-{re.escape(chr(value[1]))}")
+                    named.update(chr(c) for c in range(value[0], value[1] + 1))
+                elif str(part) == "CATEGORY" and str(value) in _CATEGORIES:
+                    parts.append(_CATEGORIES[str(value)])
+                else:
+                    return None, False, named
+            items.append("[" + "".join(parts) + "]")
+            return items, False, named
+        if kind in ("AT", "ASSERT", "ASSERT_NOT"):
+            continue  # consumes nothing: what follows starts the match
+        if kind == "SUBPATTERN" and not argument[1] and not argument[2]:  # no flags
+            inner, nullable, more = _starts(list(argument[3]))
+        elif kind == "BRANCH":
+            inner, nullable, more = [], False, set()
+            for branch in argument[1]:
+                found, empty, names = _starts(list(branch))
+                if found is None:
+                    return None, False, named
+                inner += found
+                nullable = nullable or empty
+                more |= names
+        elif kind in ("MAX_REPEAT", "MIN_REPEAT"):
+            inner, nullable, more = _starts(list(argument[2]))
+            nullable = nullable or argument[0] == 0
+        else:
+            return None, False, named
+        if inner is None:
+            return None, False, named
+        items += inner
+        named |= more
+        if not nullable:
+            return items, False, named
+    return items, True, named
+
+
+def _disjoint(one: _Starts, other: _Starts) -> bool:
+    """Whether no character can start both."""
+    if one is None or other is None:
+        return False
+    candidates = set(one[1] | other[1])
+    for stand_ins in _STAND_INS:
+        unnamed = [c for c in stand_ins if c not in candidates]
+        if not unnamed:
+            return False  # every stand-in is named: no safe one for that category
+        candidates.add(unnamed[0])
+    return not any(one[0].fullmatch(c) and other[0].fullmatch(c) for c in candidates)
 
 
 def _rule(rule: Any) -> _Rule:

@@ -144,3 +144,20 @@ def test_a_parse_imports_no_lark_once_the_tables_are_cached(tmp_path: Path) -> N
     assert imported_lark() == "False"
     (next((tmp_path / "parser").iterdir())).write_bytes(b"not a pickle")
     assert imported_lark() == "True"  # a broken cache entry is derived again, no error
+
+
+def test_the_scan_tries_a_terminal_early_only_past_those_that_cannot_start_where_it_does() -> None:
+    order = lalr_driver._scanning_order
+    # A word cannot start like a number or a comment, nor a comment like a number.
+    terminals = [("NUM", r"-?\d+", True), ("C", r"//[^\n]*", True), ("W", r"[^\W\d]\w*", True)]
+    assert order(terminals) == ["W", "C", "NUM"]
+    # \w starts with digits too: the number stays ahead of it.
+    assert order([("NUM", r"\d+", True), ("W", r"\w+", True)]) == ["NUM", "W"]
+    # Strings (keywords, punctuation) keep their place; so does what starts with nothing known.
+    assert order([("NUM", r"\d+", True), ("ARROW", "->", False)]) == ["NUM", "ARROW"]
+    assert order([("NUM", r"\d+", True), ("ANY", r".", True), ("W", r"[a-z]+", True)]) == [
+        "NUM",
+        "ANY",
+        "W",
+    ]
+    assert order([("OPT", r"a?", True), ("W", r"[b-z]+", True)]) == ["OPT", "W"]  # may be empty
