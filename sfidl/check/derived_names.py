@@ -28,6 +28,8 @@ MODULE_PREFIX = "Global___"
 
 def json_name(field: str) -> str:
     """protoc's default JSON name: ``foo_bar`` -> ``fooBar`` (ToJsonName)."""
+    if "_" not in field:  # most names: nothing to change
+        return field
     out: list[str] = []
     upper = False
     for char in field:

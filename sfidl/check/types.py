@@ -246,10 +246,12 @@ def _check_derived_names(
                 hint="rename one of them",
                 code=rules.NAME_CLASH,
             )
+        if field.label != "map":
+            continue
         # Two map fields with one entry name already collide in JSON or Python names.
         entry = map_entry_name(text)
         declared = resolver.table.names.get(full_name(name, entry))
-        if field.label == "map" and declared is not None:
+        if declared is not None:
             report.error(
                 field.name.span,
                 f"the map field `{text}` needs the generated nested message `{entry}`, "
