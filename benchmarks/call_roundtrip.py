@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 import tempfile
 import time
@@ -650,7 +651,8 @@ def main() -> None:
         apps = variants(pb, gen)
         print(
             f"Fastest of {args.repeat} interleaved rounds x {args.iterations} iterations"
-            " (µs of CPU time in handle_async, per step)"
+            " (µs of CPU time in handle_async, per step);"
+            f" load average {os.getloadavg()[0]:.1f} at the start"
         )
         for exchange in exchanges(pb):
             medians, counted = measure(exchange, apps, args.iterations, args.repeat)
@@ -672,6 +674,7 @@ def main() -> None:
             for name, counts in counted.items():
                 cells = " | ".join(str(n) for n in counts)
                 print(f"| {name} | {cells} | {counts[-1] / counted[HAND][-1]:.2f}x |")
+        print(f"\nLoad average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
