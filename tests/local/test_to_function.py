@@ -46,10 +46,10 @@ TARGET = Address("démo", "counter", "k" * 300)  # non-ASCII, and a length over 
 ARGUMENT = TypedValue(typename="demo/x", has_value=True, value=b"v" * 200).SerializeToString()
 LARGE = TypedValue(typename="demo/x", has_value=True, value=b"v" * 20000).SerializeToString()
 BATCH = [
-    Queued(1, TARGET, None, ARGUMENT),
-    Queued(2, TARGET, Address("a", "b", "c"), b""),  # an empty argument
-    Queued(3, TARGET, Address("", "", ""), ARGUMENT),  # a caller with nothing set
-    Queued(4, TARGET, Address("a", "b", "c"), LARGE),  # lengths over two varint bytes
+    Queued(1, TARGET, None, ARGUMENT, 0),
+    Queued(2, TARGET, Address("a", "b", "c"), b"", 0),  # an empty argument
+    Queued(3, TARGET, Address("", "", ""), ARGUMENT, 0),  # a caller with nothing set
+    Queued(4, TARGET, Address("a", "b", "c"), LARGE, 0),  # lengths over two varint bytes
 ] * 50
 STATES = (("total", "note", ""), {"total": ("t/long", b""), "": ("t/s", b"s" * 1000)})
 
