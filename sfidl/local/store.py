@@ -20,6 +20,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -69,6 +71,16 @@ class Queued(NamedTuple):  # a tuple: made by the thousand per second
     target: Address
     caller: Address | None
     argument: bytes  # a serialized TypedValue
+    due_at: int  # the queue's order is (due_at, seq)
+
+
+# A Queued made from a tuple of its fields in C: the named tuple's own constructor is a Python
+# function, and one runs for every message delivered.
+_queued = functools.partial(tuple.__new__, Queued)
+_SEQ = attrgetter("seq")
+_TARGET = attrgetter("target")
+_CALLER = attrgetter("caller")
+_ARGUMENT = attrgetter("argument")
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,38 @@ def _address(fn: str | None, id: str | None) -> Address | None:
     if fn is None or id is None:
         return None
     return Address(*_split(fn), id)
+
+
+@functools.lru_cache(maxsize=4096)  # the same targets and callers, batch after batch
+def _typename(address: Address | None) -> str | None:
+    return None if address is None else address.typename
+
+
+@functools.lru_cache(maxsize=4096)
+def _id(address: Address | None) -> str | None:
+    return None if address is None else address.id
+
+
+_CHUNKS = (64, 16, 4, 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(head: str, width: int, rows: int) -> str:
+    return head + " VALUES " + ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
+
+
+def _insert_many(db: sqlite3.Connection, head: str, width: int, rows: Iterable[Any]) -> None:
+    """``head`` (``INSERT INTO table (columns)``) for each of ``rows``, several rows to a
+    statement: SQLite's work per statement run (and the Python binding's, which lets go of
+    the interpreter lock around each) is about a third of a row's insert. The statements
+    hold 64, 16, 4 or 1 rows, so only those four are prepared and cached."""
+    rows = list(rows)
+    start = 0
+    for size in _CHUNKS:
+        while len(rows) - start >= size:
+            end = start + size
+            db.execute(_insert_sql(head, width, size), list(chain.from_iterable(rows[start:end])))
+            start = end
 
 
 APPLICATION_ID = 0x5346444C
@@ -474,11 +518,16 @@ class Store:
     def batch(self, address: Address, limit: int) -> list[Queued]:
         """The first ``limit`` messages queued for ``address``, in the order they became due."""
         rows = self._db.execute(
-            "SELECT seq, caller_fn, caller_id, argument FROM inbox WHERE fn = ? AND id = ?"
+            "SELECT seq, caller_fn, caller_id, argument, due_at FROM inbox WHERE fn = ? AND id = ?"
             " ORDER BY due_at, seq LIMIT ?",
             (address.typename, address.id, limit),
-        )
-        return [Queued(seq, address, _address(cfn, cid), arg) for seq, cfn, cid, arg in rows]
+        ).fetchall()
+        if not rows:
+            return []
+        seqs, callers_fn, callers_id, arguments, due_at = zip(*rows)
+        # Column by column, each a map in C: no Python code runs per message.
+        callers = map(_address, callers_fn, callers_id)
+        return list(map(_queued, zip(seqs, repeat(address), callers, arguments, due_at)))
 
     def state(self, address: Address, now_ms: int) -> dict[str, tuple[str, bytes]]:
         """The live (unexpired) state values of ``address``: name -> (typename, value)."""
@@ -542,13 +591,19 @@ class Store:
         with self._transaction() as db:
             if effects.messages:
                 due_at = now_ms if sent_at is None else sent_at
-                db.executemany(
-                    "INSERT INTO inbox (fn, id, caller_fn, caller_id, argument, due_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (m.target.typename, m.target.id, fn, id, m.argument, due_at)
-                        for m in effects.messages
-                    ],
+                targets = list(map(_TARGET, effects.messages))
+                _insert_many(
+                    db,
+                    _INSERT_INBOX,
+                    6,
+                    zip(
+                        map(_typename, targets),
+                        map(_id, targets),
+                        repeat(fn),
+                        repeat(id),
+                        map(_ARGUMENT, effects.messages),
+                        repeat(due_at),
+                    ),
                 )
             for d in effects.delayed:
                 if isinstance(d, DelayedCancel):
@@ -582,9 +637,17 @@ class Store:
                         if w.typename is not None
                     ],
                 )
-            # One statement whatever the batch's size (an IN list of each length would be one
-            # more statement to prepare, and the cache of prepared statements would churn).
-            db.executemany("DELETE FROM inbox WHERE seq = ?", [(q.seq,) for q in consumed])
+            if consumed:
+                # The batch was the address's first messages by (due_at, seq) when read, and
+                # whatever was queued since has a higher seq (AUTOINCREMENT): so the batch is
+                # exactly those up to its last by (due_at, seq) and its highest seq. One
+                # statement, a range of the index, instead of a lookup per message.
+                last = consumed[-1]
+                db.execute(
+                    "DELETE FROM inbox WHERE fn = ? AND id = ? AND seq <= ?"
+                    " AND (due_at, seq) <= (?, ?)",
+                    (fn, id, max(map(_SEQ, consumed)), last.due_at, last.seq),
+                )
             if not self._grouped:
                 _count_processed(db, len(consumed))
         if self._grouped:  # the group counts them once, should this batch's savepoint hold
@@ -710,20 +773,24 @@ def _count_processed(db: sqlite3.Connection, count: int) -> None:
     )
 
 
+_INSERT_INBOX = "INSERT INTO inbox (fn, id, caller_fn, caller_id, argument, due_at)"
+
+
 def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming], due_at: int) -> None:
-    db.executemany(
-        "INSERT INTO inbox (fn, id, caller_fn, caller_id, argument, due_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (
-                m.target.typename,
-                m.target.id,
-                m.caller.typename if m.caller else None,
-                m.caller.id if m.caller else None,
-                m.argument,
-                due_at,
-            )
-            for m in messages
-        ],
+    targets = list(map(_TARGET, messages))
+    callers = list(map(_CALLER, messages))
+    _insert_many(
+        db,
+        _INSERT_INBOX,
+        6,
+        zip(
+            map(_typename, targets),
+            map(_id, targets),
+            map(_typename, callers),
+            map(_id, callers),
+            map(_ARGUMENT, messages),
+            repeat(due_at),
+        ),
     )
 
 
