@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from operator import attrgetter, methodcaller
 from typing import Any, NamedTuple
 
 from google.protobuf.message import DecodeError
@@ -134,40 +136,79 @@ def register(
     return new
 
 
+class Routes:
+    """What :func:`plan` checks a response against, looked up once per runtime rather than
+    per batch: the function types bound, and each egress by (namespace, type)."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self.functions = frozenset(manifest.functions)
+        self.egresses: dict[tuple[str, str], _Egress] = {}
+        for declared in manifest.egresses:
+            namespace, _, type_ = declared.typename.rpartition("/")
+            kafka = declared.kind is IoKind.KAFKA
+            self.egresses[namespace, type_] = _Egress(
+                declared.typename,
+                declared.kind,
+                KAFKA_RECORD if kafka else KINESIS_RECORD,
+                KafkaProducerRecord if kafka else KinesisEgressRecord,
+            )
+
+
+class _Egress(NamedTuple):
+    typename: str
+    kind: IoKind
+    record_typename: str  # what the SDK wraps the record in: a Kafka or a Kinesis record
+    record: type[KafkaProducerRecord] | type[KinesisEgressRecord]
+
+
+_TARGET_KEY = attrgetter("target.namespace", "target.type", "target.id")
+_SERIALIZED_ARGUMENT = methodcaller("SerializeToString")
+_ARGUMENT = attrgetter("argument")
+# An Outgoing made in C from a (target, argument) tuple (its own constructor is Python).
+_outgoing = partial(tuple.__new__, Outgoing)
+
+
 def plan(
     fail: Failure,
     response: Any,
-    manifest: Manifest,
+    routes: Routes,
     specs: Mapping[str, StateSpec],
     token_pending: Callable[[str], bool],
     now_ms: int,
 ) -> Effects:
     """Check an ``InvocationResponse`` and turn it into :class:`Effects`."""
-    functions = set(manifest.functions)
     # A batch mostly sends to few addresses: each is checked, and its Address made, once.
     seen: dict[tuple[str, str, str], Address] = {}
 
     def target(pb: Any, what: str) -> Address:
         key = (pb.namespace, pb.type, pb.id)
-        address = seen.get(key)
-        if address is None:
-            address = Address(*key)
-            if address.typename not in functions:
-                raise fail(f"{what} to {address}: no function type {address.typename!r} is bound")
-            if not address.id:
-                raise fail(f"{what} to {address.typename} has an empty id")
-            seen[key] = address
+        return seen.get(key) or check(key, what)
+
+    def check(key: tuple[str, str, str], what: str) -> Address:
+        address = Address(*key)
+        if address.typename not in routes.functions:
+            raise fail(f"{what} to {address}: no function type {address.typename!r} is bound")
+        if not address.id:
+            raise fail(f"{what} to {address.typename} has an empty id")
+        seen[key] = address
         return address
 
-    messages = tuple(
-        Outgoing(target(m.target, "a message"), m.argument.SerializeToString())
-        for m in response.outgoing_messages
-    )
+    messages: tuple[Outgoing, ...] = ()
+    outgoing = response.outgoing_messages
+    if outgoing:
+        # Each message's target and argument taken in C (maps), the Python code running once
+        # per distinct target: a batch may send thousands.
+        keys = list(map(_TARGET_KEY, outgoing))
+        for key in dict.fromkeys(keys):  # in order: the first bad target is the one named
+            check(key, "a message")
+        arguments = map(_SERIALIZED_ARGUMENT, map(_ARGUMENT, outgoing))
+        messages = tuple(map(_outgoing, zip(map(seen.__getitem__, keys), arguments)))
     egresses = response.outgoing_egresses
     return Effects(
         messages,
         _delayed(fail, response.delayed_invocations, target, token_pending, now_ms),
-        _egresses(fail, egresses, manifest) if egresses else (),
+        tuple(_egress(fail, e, routes) for e in egresses) if egresses else (),
         tuple(_mutation(fail, m, specs, now_ms) for m in response.state_mutations),
     )
 
@@ -212,34 +253,28 @@ def _delayed(
     return tuple(out)
 
 
-def _egresses(fail: Failure, egresses: Sequence[Any], manifest: Manifest) -> tuple[EgressOut, ...]:
-    return tuple(_egress(fail, e, manifest) for e in egresses)
-
-
-def _egress(fail: Failure, pb: Any, manifest: Manifest) -> EgressOut:
-    egress_id = f"{pb.egress_namespace}/{pb.egress_type}"
-    declared = manifest.egress(egress_id)
+def _egress(fail: Failure, pb: Any, routes: Routes) -> EgressOut:
+    declared = routes.egresses.get((pb.egress_namespace, pb.egress_type))
     if declared is None:
-        known = ", ".join(e.typename for e in manifest.egresses) or "none"
+        egress_id = f"{pb.egress_namespace}/{pb.egress_type}"
+        known = ", ".join(e.typename for e in routes.manifest.egresses) or "none"
         raise fail(f"unknown egress {egress_id!r} (declared: {known})")
-    expected, cls = (
-        (KAFKA_RECORD, KafkaProducerRecord)
-        if declared.kind is IoKind.KAFKA
-        else (KINESIS_RECORD, KinesisEgressRecord)
-    )
-    typename: str = pb.argument.typename
-    if typename != expected:
+    argument = pb.argument
+    if argument.typename != declared.record_typename:
         raise fail(
-            f"egress {egress_id!r} ({declared.kind.value}) got a record of type {typename!r}, expected {expected!r}"
+            f"egress {declared.typename!r} ({declared.kind.value}) got a record of type"
+            f" {argument.typename!r}, expected {declared.record_typename!r}"
         )
-    record = cls()
+    record = declared.record()
     try:
-        record.ParseFromString(pb.argument.value)
+        record.ParseFromString(argument.value)
     except DecodeError as exc:
-        raise fail(f"egress {egress_id!r} got a malformed {typename}: {exc}") from None
-    if declared.kind is IoKind.KAFKA:
-        return EgressOut(egress_id, record.topic, record.key, record.value_bytes)
-    return EgressOut(egress_id, record.stream, record.partition_key, record.value_bytes)
+        raise fail(
+            f"egress {declared.typename!r} got a malformed {argument.typename}: {exc}"
+        ) from None
+    if isinstance(record, KafkaProducerRecord):
+        return EgressOut(declared.typename, record.topic, record.key, record.value_bytes)
+    return EgressOut(declared.typename, record.stream, record.partition_key, record.value_bytes)
 
 
 def _mutation(fail: Failure, pb: Any, specs: Mapping[str, StateSpec], now_ms: int) -> StateWrite:

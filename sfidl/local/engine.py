@@ -21,13 +21,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import attrgetter
 
 from statefun.request_reply_pb2 import FromFunction, TypedValue
 
 from sfidl.local import codec
 from sfidl.local.clock import Clock
-from sfidl.local.effects import Effects, Failure, StateSpec, plan, register
+from sfidl.local.effects import Effects, Failure, Routes, StateSpec, plan, register
 from sfidl.local.errors import IngressError, LocalRuntimeError, StoreError
 from sfidl.local.faults import Faults, Interference
 from sfidl.local.group_commit import GroupCommit
@@ -41,6 +42,7 @@ from sfidl.wire import ExpireMode
 log = logging.getLogger("sfidl.local")
 
 NO_EFFECTS = Effects((), (), (), ())
+_TARGET = attrgetter("target")  # of an Incoming or an Outgoing, read in C
 # A function that keeps answering "missing state" for states it was given never gets anywhere.
 MAX_HANDSHAKES = 8
 
@@ -80,7 +82,8 @@ class Engine:
         self.manifest = manifest
         self.store = store
         self.clock = clock
-        self._functions = frozenset(manifest.functions)
+        self._routes = Routes(manifest)
+        self._functions = self._routes.functions
         self._transport = transport
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
@@ -89,7 +92,7 @@ class Engine:
         self._call_timeout_s = call_timeout_s
         self._registry: dict[str, dict[str, StateSpec]] = {}
         self._commits = GroupCommit(store)
-        self._backlog: Counter[Address] = Counter(store.backlog())
+        self._backlog: dict[Address, int] = store.backlog()
         self._last_sent = store.last_due()
         store.failure_observers.append(self._store_failed)
         self._full = {a for a, n in self._backlog.items() if n >= max_batch}
@@ -119,13 +122,13 @@ class Engine:
 
         With an idempotency ``key`` already recorded, nothing is queued; returns whether it was.
         """
-        self._check_targets(messages)
+        targets = self._check_targets(messages)
         try:
             queued = self.store.enqueue(messages, source, offset, key, due_at=self._sent_at())
         except StoreError as exc:  # not queued, so not acknowledged; the engine stops on it
             raise IngressError(str(exc), status=503) from exc
         if queued:
-            self._arrived(m.target for m in messages)
+            self._arrived(targets)
         return queued
 
     async def enqueue_grouped(
@@ -133,7 +136,7 @@ class Engine:
     ) -> bool:
         """:meth:`enqueue` in the next group commit, with the other writes of this turn of the
         event loop (each HTTP request's message would otherwise cost a commit of its own)."""
-        self._check_targets(messages)
+        targets = self._check_targets(messages)
         due_at = self._sent_at()
         try:
             queued = await self._commits.write(
@@ -142,7 +145,7 @@ class Engine:
         except StoreError as exc:  # not queued, so not acknowledged; the engine stops on it
             raise IngressError(str(exc), status=503) from exc
         if queued:
-            self._arrived(m.target for m in messages)
+            self._arrived(targets)
         return queued
 
     async def pop_egress(
@@ -154,15 +157,18 @@ class Engine:
             return []
         return await self._commits.write(lambda: self.store.pop_egress(topic, egress, limit))
 
-    def _check_targets(self, messages: Sequence[Incoming]) -> None:
-        for m in messages:
-            if m.target.typename not in self._functions:
+    def _check_targets(self, messages: Sequence[Incoming]) -> Counter[Address]:
+        """How many of ``messages`` go to each target, once each target is checked."""
+        targets = Counter(map(_TARGET, messages))
+        for target in targets:
+            if target.typename not in self._functions:
                 known = ", ".join(sorted(self._functions))
                 raise IngressError(
-                    f"unknown function type {m.target.typename!r} (known: {known})", status=404
+                    f"unknown function type {target.typename!r} (known: {known})", status=404
                 )
-            if not m.target.id:
-                raise IngressError(f"a message to {m.target.typename} needs a non-empty id")
+            if not target.id:
+                raise IngressError(f"a message to {target.typename} needs a non-empty id")
+        return targets
 
     def _sent_at(self) -> int:
         """Now, as the due time of a message sent now: never before one sent earlier, so
@@ -189,7 +195,8 @@ class Engine:
     def fire_due(self) -> int:
         """Queue the delayed messages due now; returns how many."""
         targets = self.store.fire_due(self.clock.now_ms())
-        self._arrived(targets)
+        if targets:
+            self._arrived(Counter(targets))
         return len(targets)
 
     # -- driving ---------------------------------------------------------------------------
@@ -247,15 +254,18 @@ class Engine:
         if self._failure is not None:
             raise self._failure
 
-    def _arrived(self, targets: Iterable[Address]) -> None:
-        for address, count in Counter(targets).items():  # a batch often sends many to one
-            before = self._backlog[address]
-            self._backlog[address] = before + count
-            if before < self._max_batch <= before + count:
+    def _arrived(self, counts: Mapping[Address, int]) -> None:
+        """``counts`` more messages queued for each address (a batch often sends many to one)."""
+        backlog, busy, ready, limit = self._backlog, self._busy, self._ready, self._max_batch
+        for address, count in counts.items():
+            before = backlog.get(address, 0)
+            backlog[address] = before + count
+            if before < limit <= before + count:
                 self._full.add(address)
-            if address not in self._busy:
-                self._ready[address] = None
-            self._wake.set()  # only when something came: the loops await it without yielding first
+            if address not in busy:
+                ready[address] = None
+        if counts:  # only when something came: the loops await it without yielding first
+            self._wake.set()
 
     def _consumed(self, address: Address, count: int) -> None:
         left = self._backlog.pop(address, 0) - count
@@ -277,7 +287,7 @@ class Engine:
     async def _drive(self, address: Address) -> None:
         limit = 1  # a message reaching an idle address goes out alone, as in StateFun
         try:
-            while self._failure is None and self._backlog[address]:
+            while self._failure is None and self._backlog.get(address):
                 batch = self.store.batch(address, limit)
                 if not batch:
                     break
@@ -324,7 +334,7 @@ class Engine:
                 effects = plan(
                     fail,
                     reply.invocation_result,
-                    self.manifest,
+                    self._routes,
                     specs,
                     lambda token: self.store.token_pending(address, token),
                     now,
@@ -343,7 +353,8 @@ class Engine:
                 )
             )
             self._consumed(address, len(batch))
-            self._arrived(message.target for message in effects.messages)
+            if effects.messages:
+                self._arrived(Counter(map(_TARGET, effects.messages)))
             for observe in self.delivery_observers:
                 observe(address, batch)
             for interference in interfered:
