@@ -86,13 +86,21 @@ def start_to_ready(example: str, work: Path, env: dict[str, str]) -> tuple[float
     def drain() -> None:  # no full pipe blocks the process
         for line in stderr:
             lines.put(line)
+        lines.put("")  # it closed its standard error: it is exiting
 
     threading.Thread(target=drain, daemon=True).start()
     try:
         seen: list[str] = []
         ports: dict[str, str] = {}
         while len(ports) < 2:
-            line = lines.get(timeout=DEADLINE_S)
+            try:
+                line = lines.get(timeout=DEADLINE_S)
+            except queue.Empty:
+                line = ""
+            if not line:
+                code = process.poll()
+                state = f"exited with {code}" if code is not None else "silent, still running"
+                raise SystemExit(f"{' '.join(command)}: not listening, {state}:\n{''.join(seen)}")
             seen.append(line)
             found = re.search(r"(ingress|egress) listening on (http://127\.0\.0\.1:\d+)", line)
             if found:
