@@ -85,13 +85,10 @@ def split_line(line: str) -> list[str]:
         return [line]
     indent = line[: len(line) - len(line.lstrip())]
     code = line[len(indent) :]
-    brackets = _brackets(code)
-    if not brackets:
+    pair = _split_at(code, first=code.startswith(("def ", "async def ")))
+    if pair is None:
         return _split_assignment(indent, code) or [line]
-    if code.startswith(("def ", "async def ")):
-        opening, closing = min(brackets)
-    else:
-        opening, closing = max(brackets, key=lambda pair: pair[1])
+    opening, closing = pair
     head, body, tail = code[: opening + 1], code[opening + 1 : closing], code[closing:]
     elements = _elements(body)
     if not elements:
@@ -124,24 +121,36 @@ def _split_assignment(indent: str, code: str) -> list[str] | None:
 
 
 # What matters for splitting: string literals (skipped whole), brackets and commas.
+_NESTING = "()[]{}\"'"  # what can hide a comma from the top level
 _SIGNIFICANT = re.compile(r""""[^"]*"|'[^']*'|[()\[\]{},]""")
 
 
-def _brackets(code: str) -> list[tuple[int, int]]:
-    """Every matched bracket pair of ``code`` (outside string literals), as index pairs."""
-    pairs: list[tuple[int, int]] = []
+def _split_at(code: str, first: bool) -> tuple[int, int] | None:
+    """The matched bracket pair (outside string literals) whose opening comes first
+    (``first``) or whose closing comes last, as indices; None when there is no pair."""
+    found: tuple[int, int] | None = None
     stack: list[int] = []
     for match in _SIGNIFICANT.finditer(code):
         char = match.group()
         if char in _OPENING:
             stack.append(match.start())
         elif char in _CLOSING and stack:
-            pairs.append((stack.pop(), match.start()))
-    return pairs
+            opening = stack.pop()
+            if not first:
+                found = (opening, match.start())
+            elif found is None or opening < found[0]:
+                found = (opening, match.start())
+                if not stack:
+                    return found  # closes every bracket opened so far: none opens earlier
+    return found
 
 
 def _elements(body: str) -> list[str]:
     """The comma-separated elements at the top level of a bracket's contents."""
+    if not any(c in body for c in _NESTING):  # no bracket or string: every comma counts
+        parts = body.split(",")
+        last = parts.pop().strip()
+        return [part.strip() for part in parts] + ([last] if last else [])
     elements: list[str] = []
     depth = 0
     start = 0
@@ -167,20 +176,30 @@ def top_level_blocks(text: str) -> list[list[str]]:
     two such gaps the same whether it sees the block alone or the whole file.
     """
     blocks: list[list[str]] = [[]]
+    block = blocks[-1]
     in_docstring = False
     blank = 0
     for line in text.split("\n"):
         if not in_docstring and line == "":
             blank += 1
             continue
-        if blank >= 2 and blocks[-1]:
-            blocks.append([])
-        else:
-            blocks[-1] += [""] * blank
+        if blank >= 2 and block:
+            block = []
+            blocks.append(block)
+        elif blank:
+            block += [""] * blank
         blank = 0
-        code = not in_docstring and _QUOTE not in line and not line.lstrip().startswith("#")
-        blocks[-1] += split_line(line) if code else [line]
-        if line.count(_QUOTE) % 2:
+        quoted = _QUOTE in line
+        if (  # a line that fits is its own layout: split_line only for a longer one
+            len(line) > LINE_LENGTH
+            and not in_docstring
+            and not quoted
+            and not line.lstrip().startswith("#")
+        ):
+            block += split_line(line)
+        else:
+            block.append(line)
+        if quoted and line.count(_QUOTE) % 2:
             in_docstring = not in_docstring
     return blocks
 
@@ -192,15 +211,19 @@ def black_stable(lines: list[str]) -> bool:
     comment and docstring lines (black never wraps them) only need no backslash and
     printable characters.
     """
+    joined = "".join(lines)  # what holds for every line is checked once, on all of them
+    if "\\" in joined or not joined.isprintable():
+        return False
+    ascii = joined.isascii()
     in_docstring = False
     for line in lines:
-        if "\\" in line or not line.isprintable():
-            return False
-        quotes = line.count(_QUOTE)
-        text = in_docstring or quotes > 0
-        if quotes % 2:
-            in_docstring = not in_docstring
-        if text or line.lstrip().startswith("#"):
+        if _QUOTE in line:  # docstring text
+            if line.count(_QUOTE) % 2:
+                in_docstring = not in_docstring
+            continue
+        if in_docstring or (ascii and len(line) <= LINE_LENGTH):
+            continue
+        if line.lstrip().startswith("#"):
             continue
         if len(line) > LINE_LENGTH or not line.isascii():
             return False
