@@ -185,12 +185,12 @@ class Invocation:
     def changing(self) -> RuntimeState:
         """The hidden state, to change: it is written back when the invocation finishes."""
         self.runtime_changed = True
-        return self._runtime or self.runtime
+        return self.runtime
 
     def next_id(self) -> int:
         """A number never handed out before by this function instance."""
         self.runtime_changed = True
-        runtime = self._runtime or self.runtime
+        runtime = self.runtime
         value: int = runtime.next_id
         runtime.next_id = value + 1
         return value
