@@ -123,6 +123,7 @@ def _split_assignment(indent: str, code: str) -> list[str] | None:
 # What matters for splitting: string literals (skipped whole), brackets and commas.
 _NESTING = "()[]{}\"'"  # what can hide a comma from the top level
 _SIGNIFICANT = re.compile(r""""[^"]*"|'[^']*'|[()\[\]{},]""")
+_BRACKETS = re.compile(r""""[^"]*"|'[^']*'|[()\[\]{}]""")  # the same, commas left out
 
 
 def _split_at(code: str, first: bool) -> tuple[int, int] | None:
@@ -130,7 +131,7 @@ def _split_at(code: str, first: bool) -> tuple[int, int] | None:
     (``first``) or whose closing comes last, as indices; None when there is no pair."""
     found: tuple[int, int] | None = None
     stack: list[int] = []
-    for match in _SIGNIFICANT.finditer(code):
+    for match in _BRACKETS.finditer(code):
         char = match.group()
         if char in _OPENING:
             stack.append(match.start())
