@@ -164,43 +164,6 @@ async def _expect(request: web.BaseRequest) -> None:
     await request.writer.drain()
 
 
-class _TurnQueue:
-    """Queues the messages of the ingress requests handled in one turn of the event loop with
-    one write (one savepoint and one insert in the group commit instead of one each); each
-    request is answered once the write, and so its message, is committed."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._messages: list[Incoming] = []
-        self._committed: asyncio.Future[None] | None = None
-        self._writes: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
-
-    async def enqueue(self, incoming: Incoming) -> None:
-        """Queue ``incoming`` with the other messages of this turn; raises what the write raised."""
-        committed = self._committed
-        if committed is None:
-            loop = asyncio.get_running_loop()
-            committed = self._committed = loop.create_future()
-            # A task of its own, which a request's cancellation cannot cancel for the others.
-            write = loop.create_task(self._write(committed))
-            self._writes.add(write)
-            write.add_done_callback(self._writes.discard)
-        self._messages.append(incoming)
-        await asyncio.shield(committed)
-
-    async def _write(self, committed: asyncio.Future[None]) -> None:
-        messages, self._messages, self._committed = self._messages, [], None
-        try:
-            await self._engine.enqueue_grouped(messages)
-        except asyncio.CancelledError:
-            committed.cancel()
-            raise
-        except Exception as exc:  # noqa: BLE001 - each waiting request answers it
-            committed.set_exception(exc)
-        else:
-            committed.set_result(None)
-
-
 def ingress_server(
     engine: Engine, takes: ingress.Takes | None, *, idle_timeout_s: float
 ) -> web.Server:
@@ -208,7 +171,6 @@ def ingress_server(
     anything). A body must arrive within ``idle_timeout_s``, and idle connections are closed then.
     """
     functions = frozenset(engine.manifest.functions)
-    queue = _TurnQueue(engine)
     if takes is not None:  # what an application's functions take does not change while it runs
         takes = functools.cache(takes)
 
@@ -248,7 +210,7 @@ def ingress_server(
                 )
             if key is None:
                 await engine.room()  # backpressure: the request waits while a backlog is full
-                await queue.enqueue(incoming)
+                await engine.enqueue_grouped([incoming])
                 return _answer(200)
             return await _once(engine, key, incoming)
         except IngressError as exc:
