@@ -181,7 +181,8 @@ def comment_lines(text: str) -> tuple[str, ...]:
     """
     lines = []
     for raw in text.splitlines():
-        line = "".join(_printable(ch) for ch in raw).rstrip()
+        # A printable line holds no control character nor surrogate: most lines, as written.
+        line = (raw if raw.isprintable() else "".join(_printable(ch) for ch in raw)).rstrip()
         lines.append(f"// {line}" if line else "//")
     return tuple(lines)
 
