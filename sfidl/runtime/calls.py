@@ -23,9 +23,13 @@ from sfidl.runtime.errors import RpcError, Timeout
 from sfidl.runtime.internal_pb2 import CallTimeout, PendingCall, PendingGroup
 from sfidl.runtime.invocation import Invocation
 from sfidl.runtime.spec import Continuation, Rpc
-from sfidl.runtime.types import encode, typename_of
+from sfidl.runtime.types import typename_of
 
 log = logging.getLogger("sfidl.runtime")
+
+# What the hidden state keeps only to decode it again (requests, carried values, the
+# replies of a join) is serialized as the SDK serializes messages, not with types.encode:
+# never compared, it needs no fixed map order, which costs about twice as much.
 
 CallId = NewType("CallId", str)
 """Identifies a call (or a join) in flight."""
@@ -61,7 +65,7 @@ def start(
     pending = runtime.pending[group]
     pending.continuation = continuation
     if carried is not None:
-        pending.carried = encode(carried)
+        pending.carried = carried.SerializeToString()
         pending.has_carried = True
     deadline = timeout_millis = 0
     if timeout is not None:
@@ -76,7 +80,7 @@ def start(
             target_typename=rpc.function,
             target_id=target_id,
             handler=rpc.handler,
-            request=encode(request),
+            request=request.SerializeToString(),
         )
     if timeout is not None:
         token = pending.timeout_token = f"sfidl.timeout.{group}"
@@ -111,7 +115,7 @@ def call(
     pending = runtime.pending[group]
     pending.continuation = continuation
     if carried is not None:
-        pending.carried = encode(carried)
+        pending.carried = carried.SerializeToString()
         pending.has_carried = True
     deadline = timeout_millis = 0
     if timeout is not None:
@@ -135,7 +139,7 @@ def call(
         target_typename=rpc.function,
         target_id=target_id,
         handler=rpc.handler,
-        request=encode(request),
+        request=request.SerializeToString(),
     )
     if timeout is not None:
         token = pending.timeout_token = "sfidl.timeout." + group
@@ -234,7 +238,7 @@ def _record(
     for other, call in enumerate(recorded):
         if other != index and not call.done:  # a join still waiting for another reply
             invocation.changing()
-            recorded[index].reply = encode(envelope)
+            recorded[index].reply = envelope.SerializeToString()
             recorded[index].done = True
             return None
     return _complete(invocation, group_id, group, recorded, continuation, last=(index, envelope))

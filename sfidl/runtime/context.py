@@ -21,7 +21,6 @@ from sfidl.runtime.invocation import Invocation
 from sfidl.runtime.part import Part
 from sfidl.runtime.replies import Deferred, PendingReplies
 from sfidl.runtime.spec import Rpc
-from sfidl.runtime.types import encode
 from sfidl.wire import Address
 
 M = TypeVar("M", bound=Message)
@@ -206,7 +205,8 @@ class Timer(Generic[M]):
         invocation = self._invocation
         invocation.require("timers", self._name)
         token = f"{_TIMER_TOKEN}{invocation.next_id()}"
-        fired = TimerFired(timer=self._name, payload=encode(message), token=token)
+        # Only decoded again (no fixed map order needed, unlike types.encode).
+        fired = TimerFired(timer=self._name, payload=message.SerializeToString(), token=token)
         invocation.send_self_after(delay, fired, token)
         return TimerId(token)
 
