@@ -7,8 +7,10 @@ envelope and class names), so both must derive them the same way.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 
+@lru_cache(maxsize=4096)  # the checker and every generator ask for the same names again
 def snake_case(name: str) -> str:
     """``UserCart`` -> ``user_cart``, ``HTTPServer`` -> ``http_server``, ``OutOfStock`` -> ``out_of_stock``."""
     words = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
