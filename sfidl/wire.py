@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 # StateFun's typename prefix for protobuf messages (statefun.make_protobuf_type's default).
 PROTOBUF_TYPENAME_PREFIX = "type.googleapis.com/"
@@ -85,9 +85,13 @@ class IoKind(Enum):
     KINESIS = "kinesis"
 
 
-@dataclass(frozen=True, order=True)
-class Address:
-    """A function instance: its type (``namespace/type``) and id."""
+class Address(NamedTuple):
+    """A function instance: its type (``namespace/type``) and id.
+
+    A named tuple: hashed and compared in C (the local runtime keys its queues by address,
+    tens of thousands of times a second; a dataclass's generated ``__hash__`` and ``__eq__``
+    are Python calls).
+    """
 
     namespace: str
     type: str
