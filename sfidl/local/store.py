@@ -141,7 +141,7 @@ def _id(address: Address | None) -> str | None:
     return None if address is None else address.id
 
 
-_CHUNKS = (64, 16, 4, 1)
+_CHUNKS = (64, 16, 4, 2, 1)
 
 
 @functools.lru_cache(maxsize=64)
@@ -153,7 +153,7 @@ def _insert_many(db: sqlite3.Connection, head: str, width: int, rows: Iterable[A
     """``head`` (``INSERT INTO table (columns)``) for each of ``rows``, several rows to a
     statement: SQLite's work per statement run (and the Python binding's, which lets go of
     the interpreter lock around each) is about a third of a row's insert. The statements
-    hold 64, 16, 4 or 1 rows, so only those four are prepared and cached."""
+    hold 64, 16, 4, 2 or 1 rows, so only those few are prepared and cached."""
     rows = list(rows)
     start = 0
     for size in _CHUNKS:
@@ -628,9 +628,10 @@ class Store:
             if deleted:
                 db.executemany("DELETE FROM state WHERE fn = ? AND id = ? AND name = ?", deleted)
             if len(deleted) < len(effects.state):
-                db.executemany(
-                    "INSERT OR REPLACE INTO state (fn, id, name, typename, value, expires_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                _insert_many(
+                    db,
+                    "INSERT OR REPLACE INTO state (fn, id, name, typename, value, expires_at)",
+                    6,
                     [
                         (fn, id, w.name, w.typename, w.value, w.expires_at)
                         for w in effects.state
@@ -655,7 +656,7 @@ class Store:
         return written
 
     def _insert_egress(self, db: sqlite3.Connection, effects: Effects) -> list[StoredEgress]:
-        """Insert a batch's egress records (one statement), numbered after every record so far
+        """Insert a batch's egress records, numbered after every record so far
         (records are never deleted, so the highest number is the last one given out; within a
         group, the store keeps it rather than asking each batch's savepoint again)."""
         if not effects.egress:
@@ -667,10 +668,7 @@ class Store:
             StoredEgress(seq, e.egress, e.topic, e.key, e.value)
             for seq, e in enumerate(effects.egress, start=int(last) + 1)
         ]
-        db.executemany(
-            "INSERT INTO egress (seq, egress, topic, key, value) VALUES (?, ?, ?, ?, ?)",
-            written,
-        )
+        _insert_many(db, "INSERT INTO egress (seq, egress, topic, key, value)", 5, written)
         if self._grouped:
             self._last_egress = written[-1].seq
         return written
