@@ -99,6 +99,8 @@ class _Document:
 
 @dataclass(frozen=True, eq=False)
 class _EndpointDocument(_Document):
+    """The HTTP endpoint of the functions."""
+
     functions: str
     url: str
     transport: str
@@ -116,6 +118,8 @@ class _Route:
 
 @dataclass(frozen=True, eq=False)
 class _KafkaIngressDocument(_Document):
+    """A Kafka ingress."""
+
     id: str
     address: str
     consumer_group: str
@@ -125,6 +129,8 @@ class _KafkaIngressDocument(_Document):
 
 @dataclass(frozen=True, eq=False)
 class _KafkaEgressDocument(_Document):
+    """A Kafka egress."""
+
     id: str
     address: str
     delivery_semantic: str
@@ -133,6 +139,8 @@ class _KafkaEgressDocument(_Document):
 
 @dataclass(frozen=True, eq=False)
 class _Aws:
+    """Where a Kinesis ingress or egress finds its region and credentials."""
+
     region_type: str
     region_id: str | None  # only for a ``specific`` region
     credentials_type: str
@@ -140,6 +148,8 @@ class _Aws:
 
 @dataclass(frozen=True, eq=False)
 class _KinesisIngressDocument(_Document):
+    """A Kinesis ingress."""
+
     id: str
     aws: _Aws
     startup_position: str
@@ -148,6 +158,8 @@ class _KinesisIngressDocument(_Document):
 
 @dataclass(frozen=True, eq=False)
 class _KinesisEgressDocument(_Document):
+    """A Kinesis egress."""
+
     id: str
     aws: _Aws
     max_outstanding_records: int

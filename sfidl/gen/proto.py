@@ -23,6 +23,8 @@ MAX_ENUM_VALUE = 2147483647
 # Only the template reads it: no equality or hashing (each costs import time).
 @dataclass(frozen=True, eq=False)
 class _EnumValueView:
+    """One enum value: its doc comment lines, name and number."""
+
     doc: tuple[str, ...]
     name: str
     number: int
@@ -30,6 +32,8 @@ class _EnumValueView:
 
 @dataclass(frozen=True, eq=False)
 class _EnumView:
+    """One enum: doc, name, reserved statements and values."""
+
     doc: tuple[str, ...]
     name: str
     values: tuple[_EnumValueView, ...]
@@ -39,6 +43,8 @@ class _EnumView:
 
 @dataclass(frozen=True, eq=False)
 class _FieldView:
+    """One field as the .proto writes it: doc, label, type, name and number."""
+
     doc: tuple[str, ...]
     label: str  # "", "optional" or "repeated"
     type: str
@@ -49,6 +55,8 @@ class _FieldView:
 
 @dataclass(frozen=True, eq=False)
 class _OneofView:
+    """One oneof and its fields."""
+
     name: str
     fields: tuple[_FieldView, ...]
     kind: str = "oneof"
@@ -56,18 +64,24 @@ class _OneofView:
 
 @dataclass(frozen=True, eq=False)
 class _ReservedView:
+    """A message's reserved statements."""
+
     statements: tuple[str, ...]  # what follows `reserved`, one statement each
     kind: str = "reserved"
 
 
 @dataclass(frozen=True, eq=False)
 class _FieldsView:
+    """A message's fields and oneofs, in declaration order."""
+
     members: tuple[_FieldView | _OneofView, ...]
     kind: str = "fields"
 
 
 @dataclass(frozen=True, eq=False)
 class _MessageView:
+    """One message: doc, name and its body's blocks (fields, reserved, nested types)."""
+
     doc: tuple[str, ...]
     name: str
     # Blocks separated by a blank line: reserved, fields, nested enums, nested messages.
@@ -77,6 +91,8 @@ class _MessageView:
 
 @dataclass(frozen=True, eq=False)
 class _FileView:
+    """One .proto file: header comments, doc, package, imports and declarations."""
+
     header: tuple[str, ...]
     doc: tuple[str, ...]
     package: str

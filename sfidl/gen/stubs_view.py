@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, eq=False)
 class ErrorClass:
+    """An exception class the stubs define for a declared error message."""
+
     name: str
     message: str  # the detail message class
     doc: str
@@ -20,6 +22,8 @@ class ErrorClass:
 
 @dataclass(frozen=True, eq=False)
 class RpcConstant:
+    """A module-level ``Rpc`` constant: one rpc of one function."""
+
     name: str
     function: str
     handler: str
@@ -34,6 +38,8 @@ class RpcConstant:
 
 @dataclass(frozen=True, eq=False)
 class EgressConstant:
+    """A module-level constant for one egress: its typename, kind, sink and message."""
+
     name: str
     typename: str
     kind: str
@@ -44,6 +50,8 @@ class EgressConstant:
 
 @dataclass(frozen=True, eq=False)
 class StateAttr:
+    """One state of a function's storage, as an attribute of its state class."""
+
     name: str
     annotation: str
     descriptor: str
@@ -63,6 +71,9 @@ class Method:
 
 @dataclass(frozen=True, eq=False)
 class ClientClass:
+    """The generated classes of one function: its client methods, its context classes and
+    the handlers an implementation defines."""
+
     name: str
     target: str  # the target function's name
     accessor: str  # ``inventory``: the method of ``ctx.functions``
@@ -105,6 +116,8 @@ class MemberContext:
 
 @dataclass(frozen=True, eq=False)
 class FunctionView:
+    """Everything the stubs write for one function."""
+
     name: str
     typename: str
     doc: str
@@ -121,6 +134,8 @@ class FunctionView:
 
 @dataclass(frozen=True, eq=False)
 class IngressEntry:
+    """One ingress: its typename, kind, source, the function it feeds and the message."""
+
     typename: str
     kind: str
     source: str
@@ -130,6 +145,8 @@ class IngressEntry:
 
 @dataclass(frozen=True, eq=False)
 class StubsView:
+    """The whole stubs module, as the template lays it out."""
+
     source: str
     namespace: str
     doc: str
