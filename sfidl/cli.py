@@ -38,13 +38,14 @@ class UsageError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    given = sys.argv[1:] if argv is None else argv
+    parser = _parser(given[0] if given else None)
     try:
         # Every command imports many dataclasses (the AST, the model...); parsing the
         # arguments already may: --lint's default imports the front end.
         with cached():
-            args = parser.parse_args(argv)
-            args.argv = list(sys.argv[1:] if argv is None else argv)  # `run --reload` restarts
+            args = parser.parse_args(given)
+            args.argv = list(given)  # `run --reload` restarts
             result: int = args.run(args)
         return result
     except CompileError as error:
@@ -78,7 +79,10 @@ def _internal_error() -> int:
     return EXIT_INTERNAL
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; for ``command`` compile or check, only as much of it as that
+    command's arguments need (each subcommand's parser costs about a millisecond to build,
+    most of it looking up translations of argparse's own words)."""
     parser = argparse.ArgumentParser(
         prog="sfidl",
         description="Typed interfaces for Apache Flink Stateful Functions: compile .sfidl files, "
@@ -126,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _lint_option(check, "all")
     check.set_defaults(run=_compile, write=False, endpoint=None, out=None, watch=False)
+    if command in ("compile", "check"):
+        return parser
 
     lsp = commands.add_parser(
         "lsp",

@@ -502,3 +502,24 @@ def test_outputs_do_not_depend_on_how_the_input_path_is_spelled(
     assert run_main(capsys, "compile", GREETER, "-o", tmp_path / "absolute")[0] == 0
     relative, absolute = (snapshot(tmp_path / name) for name in ("relative", "absolute"))
     assert {n: b for n, (b, _) in relative.items()} == {n: b for n, (b, _) in absolute.items()}
+
+
+@pytest.mark.parametrize("command", ["compile", "check"])
+def test_compile_and_check_parse_alike_with_the_other_commands_left_out(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `sfidl compile|check` builds only the parsers those need: the same help, the same errors.
+    from sfidl.cli import _parser
+
+    said = []
+    for parser in (_parser(), _parser(command)):
+        for argv in ([command, "--help"], [command, "--lint", "nonsense", "x.sfidl"], [command]):
+            with pytest.raises(SystemExit) as stop:
+                parser.parse_args(argv)
+            captured = capsys.readouterr()
+            said.append((stop.value.code, captured.out, captured.err))
+        args = parser.parse_args([command, "a.sfidl", "--lint", "none"])
+        said.append(sorted((k, str(v)) for k, v in vars(args).items()))
+    half = len(said) // 2
+    assert said[:half] == said[half:]
+    assert "usage: sfidl " + command in said[0][1]
