@@ -141,10 +141,7 @@ def _id(address: Address | None) -> str | None:
     return None if address is None else address.id
 
 
-_CHUNKS = (64, 16, 4, 2, 1)
-
-
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=128)
 def _insert_sql(head: str, width: int, rows: int) -> str:
     return head + " VALUES " + ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
 
@@ -152,15 +149,16 @@ def _insert_sql(head: str, width: int, rows: int) -> str:
 def _insert_many(db: sqlite3.Connection, head: str, width: int, rows: Iterable[Any]) -> None:
     """``head`` (``INSERT INTO table (columns)``) for each of ``rows``, several rows to a
     statement: SQLite's work per statement run (and the Python binding's, which lets go of
-    the interpreter lock around each) is about a third of a row's insert. The statements
-    hold 64, 16, 4, 2 or 1 rows, so only those few are prepared and cached."""
+    the interpreter lock around each) is about a third of a row's insert. A statement holds
+    up to 16 rows, or 64, so only those 17 are prepared and cached per table."""
     rows = list(rows)
-    start = 0
-    for size in _CHUNKS:
-        while len(rows) - start >= size:
-            end = start + size
-            db.execute(_insert_sql(head, width, size), list(chain.from_iterable(rows[start:end])))
-            start = end
+    start, left = 0, len(rows)
+    while left:
+        size = left if left <= 16 else 64 if left >= 64 else 16
+        db.execute(
+            _insert_sql(head, width, size), list(chain.from_iterable(rows[start : start + size]))
+        )
+        start, left = start + size, left - size
 
 
 APPLICATION_ID = 0x5346444C
