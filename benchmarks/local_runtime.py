@@ -9,6 +9,11 @@ other work, their load then weighs on all three alike). Reported per row: wall-c
 seconds and messages per second, the ratio to the SDK on those, and this process's CPU
 seconds (over HTTP the function server runs in it too) with the ratio on those: waiting on
 the disk (a commit's writes) costs wall-clock time and no CPU.
+
+``--count`` instead runs the in-process measure once more and counts what does not move with
+the machine's load: the Python bytecodes run per message (the SDK's, the engine's and
+asyncio's alike; work in C, SQLite's and protobuf's, is not counted), against those of the
+SDK alone on the same requests, and the SQLite statements per request.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from aiohttp import web
 from statefun import RequestReplyHandler
@@ -28,6 +35,7 @@ from sfidl.local.clock import SystemClock  # noqa: E402
 from sfidl.local.engine import Engine  # noqa: E402
 from sfidl.local.ingress import message_value  # noqa: E402
 from sfidl.local.records import Address  # noqa: E402
+from sfidl.local import store as store_module  # noqa: E402
 from sfidl.local.store import Incoming, Store  # noqa: E402
 from sfidl.local.transport import Http, InProcess, Transport  # noqa: E402
 from sfidl.runtime.manifest import Manifest  # noqa: E402
@@ -115,6 +123,72 @@ async def direct(requests: list[bytes]) -> Seconds:
     return since(start)
 
 
+class Bytecodes:
+    """Counts the Python bytecodes run while it is on (``sys.settrace`` with opcode events)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def _trace(self, frame: FrameType, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        if event == "opcode":
+            self.count += 1
+        return self._trace
+
+    def __enter__(self) -> Bytecodes:
+        sys.settrace(self._trace)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.settrace(None)
+
+
+async def count() -> None:
+    """Bytecodes per message through the runtime in-process and through the SDK alone, and
+    SQLite statements per request."""
+    statements = runs = 0
+    execute, executemany = store_module._Connection.execute, store_module._Connection.executemany
+
+    def counted_execute(db: Any, sql: str, parameters: Any = (), /) -> Any:
+        nonlocal statements, runs
+        statements, runs = statements + 1, runs + 1
+        return execute(db, sql, parameters)
+
+    def counted_executemany(db: Any, sql: str, parameters: Any, /) -> Any:
+        nonlocal statements, runs
+        rows = list(parameters)  # each row runs the statement once
+        statements, runs = statements + 1, runs + len(rows)
+        return executemany(db, sql, rows)
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = Recording()
+        await through_runtime(app, InProcess(app), Path(folder) / "warm.sqlite")
+        app = Recording()
+        setattr(store_module._Connection, "execute", counted_execute)
+        setattr(store_module._Connection, "executemany", counted_executemany)
+        try:
+            with Bytecodes() as runtime:
+                delivered, _ = await through_runtime(app, InProcess(app), Path(folder) / "a.sqlite")
+        finally:
+            setattr(store_module._Connection, "execute", execute)
+            setattr(store_module._Connection, "executemany", executemany)
+    with Bytecodes() as sdk:
+        await direct(app.requests)
+    requests = len(app.requests)
+    print(f"{delivered} messages in {requests} requests, in-process\n")
+    print(
+        f"Python bytecodes per message: runtime {runtime.count / delivered:.0f}, of which the SDK"
+    )
+    print(
+        f"  alone on the same requests {sdk.count / delivered:.0f}: ratio {sdk.count / runtime.count:.2f}"
+    )
+    print(
+        f"SQLite statements per request: {statements / requests:.1f}, run"
+        f" {runs / requests:.1f} times (an executemany runs its statement once per row)"
+    )
+
+
 async def main(rounds: int = 3) -> None:
     """Each measure ``rounds`` times, interleaved, keeping the fastest: on a busy machine the
     other processes' load then weighs on the three alike."""
@@ -168,4 +242,4 @@ async def main(rounds: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(count() if "--count" in sys.argv[1:] else main())
