@@ -270,42 +270,45 @@ def _reply_taker(
             group_id, _, index = envelope.correlation_id.partition(".")
             runtime = invocation.runtime
             group = runtime.pending.get(group_id)
-            if group is not None and index == "0" and group.continuation in singles:
+            if group is not None and index == "0":
+                # (Each read of a string field makes a new str, hashed again: read once.)
+                single = singles.get(group.continuation)
                 recorded = group.calls
-                call = recorded[0] if len(recorded) == 1 else None
-                sender = invocation.sender
-                if (
-                    call is not None
-                    and not call.done
-                    and call.target_typename == function
-                    and call.handler in ("", handler)
-                    and sender is not None
-                    and sender.id == call.target_id
-                    and sender.typename == function
-                ):
-                    continuation, method, context, carries = singles[group.continuation]
-                    carried = None
-                    try:
-                        request = parse_request(call.request)
-                        if carries is not None:
-                            carried = (
-                                carries.FromString(group.carried)
-                                if group.has_carried
-                                else carries()
-                            )
-                    except DecodeError:
-                        pass  # calls.on_reply drops the group, saying why
-                    else:
-                        token = group.timeout_token
-                        del runtime.pending[group_id]
-                        invocation.runtime_changed = True
-                        if token:
-                            invocation.sdk.cancel_delayed_message(token)
-                        invocation.member = continuation.name
-                        invocation.effects = continuation.effects
-                        if carries is None:
-                            return method(context(invocation), envelope.reply, request)
-                        return method(context(invocation), envelope.reply, request, carried)
+                if single is not None and len(recorded) == 1:
+                    call = recorded[0]
+                    sender = invocation.sender
+                    if (
+                        not call.done
+                        and call.target_typename == function
+                        and call.handler in ("", handler)
+                        and sender is not None
+                        and sender.id == call.target_id
+                        and sender.typename == function
+                    ):
+                        continuation, method, context, carries = single
+                        carried = None
+                        try:
+                            request = parse_request(call.request)
+                            if carries is not None:
+                                carried = (
+                                    carries.FromString(group.carried)
+                                    if group.has_carried
+                                    else carries()
+                                )
+                        except DecodeError:
+                            pass  # calls.on_reply drops the group, saying why
+                        else:
+                            token = group.timeout_token
+                            del runtime.pending[group_id]
+                            invocation.runtime_changed = True
+                            if token:
+                                invocation.sdk.cancel_delayed_message(token)
+                            invocation.member = continuation.name
+                            invocation.effects = continuation.effects
+                            reply = envelope.reply
+                            if carries is None:
+                                return method(context(invocation), reply, request)
+                            return method(context(invocation), reply, request, carried)
         completion = calls.on_reply(invocation, rpc, envelope, continuations)
         if completion is None:
             return None
