@@ -6,17 +6,15 @@ import argparse
 import hashlib
 import importlib
 import sys
-import threading
-import time
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from sfidl import __version__
+from sfidl.local.app import LocalApp
 from sfidl.outputs import made_from, write_outputs
 
 if TYPE_CHECKING:
-    from sfidl.local.app import LocalApp
     from sfidl.model import Program
 
 
@@ -26,17 +24,14 @@ class LaunchError(Exception):
 
 def launch(args: argparse.Namespace) -> int:
     """Run ``args.app`` on the local runtime; returns the exit code."""
+    from sfidl.local.errors import LocalRuntimeError
+    from sfidl.local.run import RunOptions, run
+
     if not 0 < args.call_timeout < float("inf"):
         raise LaunchError(f"--call-timeout {args.call_timeout}: give a positive number of seconds")
     if args.reload and args.stop_when_idle:
         raise LaunchError("--reload keeps running until stopped: leave out --stop-when-idle")
     out: Path = args.out or args.file.parent / "gen"
-    if not args.reload:
-        namespace, functions = _compile_unless_current(args.file, out, args.endpoint)
-        _import_runtime_libraries()
-    from sfidl.local.errors import LocalRuntimeError
-    from sfidl.local.run import RunOptions, run
-
     options = RunOptions(
         db=args.db or Path(".sfidl/local.sqlite"),
         remote=args.remote,
@@ -59,6 +54,7 @@ def launch(args: argparse.Namespace) -> int:
             print(f"sfidl run: {error}", file=sys.stderr)
             return 1
         return 0
+    namespace, functions = _compile_unless_current(args.file, out, args.endpoint)
     app = _check_serves(
         load_app(args.app, search=(out, Path.cwd(), args.file.parent)), namespace, functions
     )
@@ -68,45 +64,6 @@ def launch(args: argparse.Namespace) -> int:
         print(f"sfidl run: {error}", file=sys.stderr)
         return 1
     return 0
-
-
-def _import_runtime_libraries() -> None:
-    """Import the local runtime and the libraries it serves with: aiohttp on a second thread,
-    while this one imports what the application runs on (the StateFun SDK, protobuf, sfidl's
-    runtime), then the local runtime itself.
-
-    Importing aiohttp builds two TLS client contexts (in ``aiohttp.connector``, which
-    ``aiohttp/__init__`` imports whatever is asked of it), loading the system's CA
-    certificates: about 0.1 s of C code that releases the GIL, a sixth of a start with
-    nothing to compile. The rest of both imports is Python holding the GIL, which two threads
-    only take turns at; so this thread waits until the other has reached that module (rather
-    than slow it down on its way there), and imports the SDK while the certificates load.
-
-    Python's import locks are per module, and two threads only deadlock on a circular import
-    both are in the middle of: the packages both sides import (asyncio, json) are imported
-    before the thread starts, the local runtime (which imports aiohttp too) waits for the
-    thread's import, and the user's application, whose imports nobody knows, is imported
-    once the thread is over. The thread swallows a failure: the local runtime's import of
-    aiohttp makes it again, and reports it.
-    """
-    import asyncio  # noqa: F401  (imported by both sides: before the thread, see above)
-    import json  # noqa: F401
-
-    def import_server() -> None:
-        try:
-            importlib.import_module("aiohttp.web")
-        except Exception:  # made again, and reported, by sfidl.local.run's import
-            pass
-
-    server = threading.Thread(target=import_server, name="import aiohttp")
-    server.start()
-    try:
-        while "aiohttp.connector" not in sys.modules and server.is_alive():
-            time.sleep(0.002)
-        importlib.import_module("sfidl.runtime")
-        importlib.import_module("sfidl.local.run")
-    finally:
-        server.join()
 
 
 def _compile_unless_current(
@@ -222,4 +179,4 @@ def _check_serves(app: object, namespace: str, expected: tuple[str, ...]) -> Loc
             f"but the file declares {', '.join(expected)} of {namespace}: "
             "was it built from another (or an older) compile?"
         )
-    return cast("LocalApp", app)
+    return cast(LocalApp, app)

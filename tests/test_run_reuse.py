@@ -99,38 +99,3 @@ def test_a_change_to_any_input_or_output_compiles_again(
     compiles_after("another sfidl version")
     assert _compile_unless_current(Path("greeter.sfidl"), Path("gen"), "http://other:8000/")
     assert UP_TO_DATE not in capsys.readouterr().err  # another --endpoint
-
-
-def imports_in(code: str, *, path: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``code`` run by a fresh interpreter (``path`` first on its module search path)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in (path, ROOT) if p)}
-    return subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=DEADLINE_S
-    )
-
-
-def test_the_server_library_is_imported_on_a_thread_over_before_the_app_is(
-    tmp_path: Path,
-) -> None:
-    # Checking the outputs needs neither aiohttp nor the SDK; then both are imported, with the
-    # local runtime, aiohttp on a thread that is over when the call returns (the application
-    # is imported after it).
-    done = imports_in(
-        "import sys, threading\n"
-        "from sfidl.launch import _import_runtime_libraries\n"
-        "assert not {'aiohttp', 'statefun'} & set(sys.modules), 'imported too early'\n"
-        "_import_runtime_libraries()\n"
-        "assert {'aiohttp.web', 'statefun', 'sfidl.local.run'} <= set(sys.modules)\n"
-        "assert threading.active_count() == 1, threading.enumerate()\n"
-    )
-    assert done.returncode == 0, done.stderr
-    # A failing aiohttp is reported by the local runtime's import, as before; not by the thread.
-    (tmp_path / "aiohttp").mkdir()
-    (tmp_path / "aiohttp" / "__init__.py").write_text("raise ImportError('a broken aiohttp')\n")
-    done = imports_in(
-        "from sfidl.launch import _import_runtime_libraries\n_import_runtime_libraries()\n",
-        path=tmp_path,
-    )
-    assert done.returncode == 1
-    assert "Exception in thread" not in done.stderr
-    assert done.stderr.rstrip().endswith("ImportError: a broken aiohttp"), done.stderr
