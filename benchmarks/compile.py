@@ -10,7 +10,9 @@ the machine hits all alike):
   the process and what it waited for: protoc's plugin), which other work on the machine
   disturbs far less;
 - stage by stage, in-process, CPU seconds: parse, check, each output (.proto, protoc +
-  mypy-protobuf, stubs: template and layout, then black's share, module.yaml).
+  mypy-protobuf, stubs: template and layout, then black's share, module.yaml);
+- with ``--instructions``, the machine instructions one run of each whole process executes
+  (valgrind, children included): a figure other work on the machine does not move.
 
 The sfidl processes share one cache folder (``SFIDL_CACHE_DIR``: compiled templates,
 black's output for blocks layout cannot vouch for), filled by a first compile before the
@@ -19,7 +21,7 @@ one instead. The package's bytecode is written first (``compileall``), as instal
 does: in a source tree edited since its ``.pyc`` files were written, under
 ``PYTHONDONTWRITEBYTECODE``, every process would otherwise compile the edited modules again.
 
-    python benchmarks/compile.py [--repeat 5] [--sizes 100,500,2000] [--cold]
+    python benchmarks/compile.py [--repeat 5] [--sizes 100,500,2000] [--cold] [--instructions]
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -58,10 +61,23 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> Timing:
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
+def instructions(command: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """The machine instructions ``command`` runs, its children included (valgrind's count:
+    slow, but the same however busy the machine is)."""
+    counting = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--trace-children=yes"]
+    counting.append("--cachegrind-out-file=/dev/null")
+    done = subprocess.run(
+        counting + command, cwd=cwd, env=env, check=True, capture_output=True, text=True
+    )
+    found = re.findall(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    return sum(int(count.replace(",", "")) for count in found)
+
+
 def whole_process(
-    source: Path, work: Path, repeat: int, cold: bool
-) -> tuple[list[Timing], list[Timing]]:
-    """Seconds of `sfidl compile` and of protoc with mypy-protobuf, ``repeat`` each."""
+    source: Path, work: Path, repeat: int, cold: bool, count: bool
+) -> tuple[list[Timing], list[Timing], tuple[int, int] | None]:
+    """Seconds of `sfidl compile` and of protoc with mypy-protobuf, ``repeat`` each, and
+    with ``count`` the instructions each runs once (after the timing)."""
     python = sys.executable
     ref = work / "ref"
     subprocess.run(
@@ -84,7 +100,12 @@ def whole_process(
         sfidl = [python, "-m", "sfidl", "compile", str(source), "-o", str(out)]
         sfidl_times.append(timed(sfidl, work, env))
         protoc_times.append(timed(protoc, work, env))
-    return sfidl_times, protoc_times
+    counted = None
+    if count:
+        env = {**os.environ, "SFIDL_CACHE_DIR": str(work / "cache")}
+        sfidl = [python, "-m", "sfidl", "compile", str(source), "-o", str(work / "counted")]
+        counted = instructions(sfidl, work, env), instructions(protoc, work, env)
+    return sfidl_times, protoc_times, counted
 
 
 def stages(source: Path, repeat: int) -> dict[str, float]:
@@ -157,11 +178,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sizes", default="100,500,2000")
     parser.add_argument("--cold", action="store_true", help="a fresh cache for every run")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions too (needs valgrind)"
+    )
     args = parser.parse_args()
     _count_black()
     compileall.compile_dir(ROOT / "sfidl", quiet=1)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     rows: list[tuple[str, Timing, Timing, dict[str, float]]] = []
+    counts: list[tuple[str, tuple[int, int]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         inputs = [EXAMPLE]
         for size in sizes:
@@ -171,7 +196,9 @@ def main() -> None:
         for source in inputs:
             work = Path(tmp, source.stem)
             work.mkdir()
-            sfidl_times, protoc_times = whole_process(source, work, args.repeat, args.cold)
+            sfidl_times, protoc_times, counted = whole_process(
+                source, work, args.repeat, args.cold, args.instructions
+            )
             name = (
                 "shop.sfidl"
                 if source == EXAMPLE
@@ -181,6 +208,8 @@ def main() -> None:
             rows.append(
                 (name, _medians(sfidl_times), _medians(protoc_times), stages(source, args.repeat))
             )
+            if counted is not None:
+                counts.append((name, counted))
     cache = "a fresh cache each run" if args.cold else "the cache filled by a first compile"
     print(f"Whole process, median of {args.repeat}, {cache}:\n")
     print(
@@ -193,6 +222,14 @@ def main() -> None:
             f"| {name} | {wall:.2f} s | {ref_wall:.2f} s | {wall / ref_wall:.2f}× "
             f"| {cpu:.2f} s | {ref_cpu:.2f} s | {cpu / ref_cpu:.2f}× |"
         )
+    if counts:
+        print("\nInstructions, one run each (valgrind), children included:\n")
+        print("| input | `sfidl compile` | `protoc --python_out --mypy_out` | ratio |")
+        print("|---|---:|---:|---:|")
+        for name, (mine, theirs) in counts:
+            print(
+                f"| {name} | {mine / 1e6:,.0f} M | {theirs / 1e6:,.0f} M | {mine / theirs:.2f}× |"
+            )
     names = list(rows[0][3])
     print("\nStages in one process (CPU seconds, median):\n")
     print("| input | " + " | ".join(names) + " |")
