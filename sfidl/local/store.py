@@ -78,6 +78,10 @@ class Queued(NamedTuple):  # a tuple: made by the thousand per second
 # function, and one runs for every message delivered.
 _queued = functools.partial(tuple.__new__, Queued)
 _SEQ = attrgetter("seq")
+# Python's sqlite3 binds a bytearray as it is, but first offers a bytes value (or None) to its
+# adapters, which costs a failed attribute lookup and its formatted AttributeError per value
+# (Python 3.11): a copy into a bytearray is much cheaper.
+_BLOB = bytearray
 _TARGET = attrgetter("target")
 _CALLER = attrgetter("caller")
 _ARGUMENT = attrgetter("argument")
@@ -599,7 +603,7 @@ class Store:
                         map(_id, targets),
                         repeat(fn),
                         repeat(id),
-                        map(_ARGUMENT, effects.messages),
+                        map(_BLOB, map(_ARGUMENT, effects.messages)),
                         repeat(due_at),
                     ),
                 )
@@ -775,6 +779,12 @@ _INSERT_INBOX = "INSERT INTO inbox (fn, id, caller_fn, caller_id, argument, due_
 def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming], due_at: int) -> None:
     targets = list(map(_TARGET, messages))
     callers = list(map(_CALLER, messages))
+    arguments = map(_BLOB, map(_ARGUMENT, messages))
+    if not any(callers):  # from an ingress: the caller columns left NULL, not bound to None
+        head = "INSERT INTO inbox (fn, id, argument, due_at)"
+        rows = zip(map(_typename, targets), map(_id, targets), arguments, repeat(due_at))
+        _insert_many(db, head, 4, rows)
+        return
     _insert_many(
         db,
         _INSERT_INBOX,
@@ -784,7 +794,7 @@ def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming], due_a
             map(_id, targets),
             map(_typename, callers),
             map(_id, callers),
-            map(_ARGUMENT, messages),
+            arguments,
             repeat(due_at),
         ),
     )
