@@ -154,11 +154,13 @@ EXPECT = "Expect"
 
 async def _expect(request: web.BaseRequest) -> None:
     """What aiohttp's router does for ``Expect:``: ``100 Continue`` (the client then sends the
-    body), or ``417`` for anything else."""
+    body), or ``417`` for anything else (with ``Status:``, as every answer here)."""
     if request.version != HttpVersion11:
         return
     if request.headers[EXPECT].lower() != "100-continue":
-        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {request.headers[EXPECT]}")
+        raise web.HTTPExpectationFailed(
+            text=f"Unknown Expect: {request.headers[EXPECT]}", headers={"Status": "417"}
+        )
     await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     request.writer.output_size = 0  # the answer proper has not started
     await request.writer.drain()
