@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 # `function Self` (the application's argument `self`), `function Str` (a client accessor
 # `str`), `function Super` (`super`), `state sf`, a handler `str`, a continuation named like
 # an error class, a handler named like its own context class, an egress `property`, a timer
-# `abc`; and a file `timestamp.sfidl` using google.protobuf.Timestamp (two `timestamp_pb2`).
+# `abc`; `function For` (a keyword once lowered: `for_`); and a file `timestamp.sfidl` using
+# google.protobuf.Timestamp (two `timestamp_pb2`).
 ODD = """\
 namespace odd;
 
@@ -44,7 +45,12 @@ function Str {
 }
 
 function Super {
-  on go(N) sends Self.str;
+  on go(N) sends Self.str, For.go;
+}
+
+function For {
+  state seen: int32;
+  on go(N);
 }
 
 ingress i: kafka topic "t" -> Self.str;
@@ -61,6 +67,8 @@ import timestamp_pb2 as pb
 import timestamp_sfidl as stubs
 from timestamp_sfidl import (
     OopsError,
+    For,
+    ForContext,
     Self,
     SelfContext,
     SelfStrContext,
@@ -102,9 +110,15 @@ class StrImpl(Str):
 class SuperImpl(Super):
     def go(self, ctx: SuperGoContext, message: pb.N) -> None:
         ctx.functions.self("me").str(pb.M(n=1))
+        ctx.functions.for_("loop").go(message)
 
 
-app = TimestampApp(self=SelfImpl(), str=StrImpl(), super=SuperImpl())
+class ForImpl(For):
+    def go(self, ctx: ForContext, message: pb.N) -> None:
+        ctx.state.seen += 1
+
+
+app = TimestampApp(self=SelfImpl(), str=StrImpl(), super=SuperImpl(), for_=ForImpl())
 """
 
 RUN = """\
@@ -118,6 +132,7 @@ with Harness(app) as h:
     h.run_until_quiet()
     assert h.state("odd/self", "me", "sf") == 5
     assert h.state("odd/self", "me", "at").seconds == 7
+    assert h.state("odd/for", "loop", "seen") == 1
     assert sorted(r.value.n for r in h.egress("property")) == [10, 40]
 print("ran")
 """

@@ -12,6 +12,7 @@ here, serves the generator (sfidl/gen/stubs.py) and this rule.
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -77,9 +78,20 @@ def state_class_name(function: Function) -> str:
     return f"{function.name}State"
 
 
+def function_attribute(function_name: str) -> str:
+    """How Python code names a function in lower case: ``UserCart`` -> ``user_cart``.
+
+    The application's keyword argument taking its implementation and a context's client
+    accessor (``ctx.functions.user_cart``). A name that is a Python keyword once lowered
+    gets PEP 8's trailing underscore (``For`` -> ``for_``): ``For`` itself is allowed.
+    """
+    name = snake_case(function_name)
+    return f"{name}_" if keyword.iskeyword(name) else name
+
+
 def app_keyword(function: Function) -> str:
     """The application's keyword argument taking ``function``'s implementation: ``user_cart``."""
-    return snake_case(function.name)
+    return function_attribute(function.name)
 
 
 def rpc_ref_of(function: Function, handler: Handler) -> RpcRef:

@@ -19,6 +19,7 @@ from sfidl.check.python_names import (
     egress_constant_name,
     error_class_name,
     error_types,
+    function_attribute,
     member_contexts,
     outcome_alias,
     rpc_constant_name,
@@ -314,7 +315,7 @@ class _Builder:
             ClientClass(
                 name=names.client_class(targets[typename]),
                 target=targets[typename],
-                accessor=snake_case(targets[typename]),
+                accessor=function_attribute(targets[typename]),
                 typename=typename,
                 methods=tuple(methods),
             )
@@ -540,9 +541,9 @@ def _member_names(program: Program) -> set[str]:
             for call in member.calls:
                 names.add(call.continuation)
                 for rpc in call.targets:
-                    names.update((rpc.handler, snake_case(rpc.function)))
+                    names.update((rpc.handler, function_attribute(rpc.function)))
             for send in member.sends:
-                names.update((send.handler, snake_case(send.function)))
+                names.update((send.handler, function_attribute(send.function)))
     return names
 
 
