@@ -157,9 +157,7 @@ class Invocation:
     # -- state -----------------------------------------------------------------------
 
     def read(self, name: str) -> Any:
-        # None for a state the function does not register: the hidden state of a function
-        # that keeps none (the SDK's storage raises AttributeError for it).
-        return getattr(self.sdk.storage, name, None)
+        return getattr(self.sdk.storage, name)
 
     def write(self, name: str, value: Any) -> None:
         setattr(self.sdk.storage, name, value)

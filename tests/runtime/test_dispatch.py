@@ -256,3 +256,23 @@ def test_poison_in_a_batch_does_not_undo_the_other_messages(
     assert [name for name, *_ in client.seen] == ["got"]
     assert sorted(hidden(driver, CLIENT, "u1").pending) == ["1"]
     assert hidden(driver, CLIENT, "u1").next_id == 2
+
+
+def test_reading_a_state_the_function_does_not_register_fails_the_invocation(
+    impls: ModuleType, pb: ModuleType
+) -> None:
+    """A message state of another function's (or a stale generated class) read where it is
+    not registered is a bug, not an empty value: the SDK's AttributeError fails the
+    invocation, as reading an unregistered scalar state does."""
+
+    class Elsewhere(sf.State):
+        note = sf.MessageState(pb.Note)
+
+    class Reads(impls.Client):  # type: ignore[misc, name-defined]
+        def arm(self, ctx: Any, message: Any) -> None:
+            ctx.state.timer = Elsewhere(ctx._invocation).note.text
+
+    driver = Driver(impls.app(client=Reads()))
+    with pytest.raises(AttributeError, match="'note' is not a registered ValueSpec"):
+        driver.invoke(CLIENT, "u1", pb.Arm(label="x", delay_ms=1))
+    assert not driver.state.get(USER, {}).get("timer")  # nothing applied
