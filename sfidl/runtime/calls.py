@@ -21,7 +21,7 @@ from statefun.request_reply_pb2 import TypedValue
 
 from sfidl.runtime.errors import RpcError, Timeout
 from sfidl.runtime.internal_pb2 import CallTimeout, PendingCall, PendingGroup
-from sfidl.runtime.invocation import Invocation
+from sfidl.runtime.invocation import Invocation, keeps_runtime_state
 from sfidl.runtime.spec import Continuation, Rpc
 from sfidl.runtime.types import typename_of
 
@@ -251,7 +251,16 @@ def on_timeout(
     group_id = timeout.group
     group = invocation.runtime.pending.get(group_id)
     if group is None:
-        log.info("%s: call %s completed before its timeout", invocation.address, group_id)
+        if not keeps_runtime_state(invocation.spec):
+            # An earlier version's call, whose record went with the hidden state this
+            # version does not keep: not one that completed, but one forgotten.
+            log.warning(
+                "%s: dropped call %s: this function has no continuation any more",
+                invocation.address,
+                group_id,
+            )
+        else:
+            log.info("%s: call %s completed before its timeout", invocation.address, group_id)
         return None
     recorded = list(group.calls)
     continuation = _continuation(

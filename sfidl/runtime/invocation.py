@@ -327,9 +327,14 @@ def keeps_runtime_state(spec: FunctionSpec) -> bool:
     timers (their ids come from its counter), defers replies or holds messages.
 
     Any other function registers no hidden state, so StateFun neither stores nor sends
-    one for it. (Dropping a registered state is harmless on StateFun: the runtime keeps
-    sending what it has and the SDK ignores it; a later version that calls again
-    registers it again.)
+    one for it. A version that stops keeping it loses what an earlier one recorded there:
+    pending calls and deferred replies (their timeouts and expiries arrive to a function
+    that no longer knows them: logged as dropped), messages an exclusive instance held
+    (never run). StateFun keeps the old value in its keyed state, and a later version that
+    registers it again gets that stale value back. Every way to get here removes a
+    continuation or a deferred reply, which ``sfidl breaking`` reports
+    (CONTINUATION_NO_DELETE, DEFERRED_REPLY_REMOVED; held messages need one of them
+    pending).
     """
     return bool(
         spec.continuations

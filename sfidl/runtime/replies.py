@@ -28,7 +28,7 @@ from statefun.request_reply_pb2 import TypedValue
 from sfidl.runtime.calls import reply_envelope
 from sfidl.runtime.errors import RpcError
 from sfidl.runtime.internal_pb2 import PendingReply, ReplyExpired
-from sfidl.runtime.invocation import Invocation
+from sfidl.runtime.invocation import Invocation, keeps_runtime_state
 from sfidl.runtime.spec import RequestReply, Rpc
 from sfidl.runtime.types import typename_of
 from sfidl.wire import Address
@@ -219,9 +219,21 @@ def on_expired(invocation: Invocation, expired: ReplyExpired) -> None:
     replies = invocation.runtime.replies
     pending = replies.get(expired.reply)
     if pending is None:
-        log.info(
-            "%s: deferred reply %s completed before its deadline", invocation.address, expired.reply
-        )
+        if not keeps_runtime_state(invocation.spec):
+            # An earlier version's deferred reply, gone with the hidden state this version
+            # does not keep: never completed, forgotten.
+            log.warning(
+                "%s: forgot the deferred reply %s: this version of the function cannot "
+                "complete it",
+                invocation.address,
+                expired.reply,
+            )
+        else:
+            log.info(
+                "%s: deferred reply %s completed before its deadline",
+                invocation.address,
+                expired.reply,
+            )
         return
     del invocation.changing().replies[expired.reply]  # its cleanup is this message
     log.warning(

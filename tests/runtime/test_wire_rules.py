@@ -12,6 +12,7 @@ invocations) and the missing-state handshake (the same batch run again).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
@@ -22,6 +23,7 @@ from statefun.request_reply_pb2 import FromFunction
 
 import sfidl.runtime as sf
 from sfidl.runtime.internal_pb2 import CallTimeout, ReplyExpired, RuntimeState
+from sfidl.runtime.invocation import keeps_runtime_state
 from tests.protocol import Driver, decode
 from tests.runtime.wire import (
     CLIENT,
@@ -110,16 +112,73 @@ def test_only_a_function_that_calls_sets_timers_defers_or_holds_keeps_the_hidden
     assert [s.state_name for s in driver.handshakes[0].missing_values] == ["hits"]
 
 
-def test_a_runtime_message_to_a_function_without_hidden_state_changes_nothing(
-    impls: ModuleType, pb: ModuleType
+def without_hidden_state(spec: sf.FunctionSpec) -> sf.FunctionSpec:
+    """``spec`` redeployed with no calls, timers, deferrals or exclusivity: it keeps no
+    hidden state any more, so what the old version recorded there is gone with it."""
+    handlers = tuple(
+        dataclasses.replace(h, defers=False) if isinstance(h, sf.RequestReply) else h
+        for h in spec.handlers
+    )
+    changed = dataclasses.replace(
+        spec, handlers=handlers, timers=(), continuations=(), exclusive=False
+    )
+    assert not keeps_runtime_state(changed)
+    return changed
+
+
+def test_a_late_timeout_to_a_function_that_keeps_no_hidden_state_any_more_is_a_lost_call(
+    impls: ModuleType, pb: ModuleType, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A call timeout or a reply expiry left from a version that kept the hidden state (a
-    redeploy removed its calls or deferred replies): nothing is pending for it any more."""
+    """A redeploy removed the caller's calls (``sfidl breaking``: CONTINUATION_NO_DELETE):
+    the pending call's timeout is logged as a dropped call, as for a removed continuation,
+    not as one that completed in time."""
+    Redeployed = type(
+        "Redeployed",
+        (impls.Client,),
+        {"sfidl_spec": without_hidden_state(impls.Client.sfidl_spec)},
+    )
     driver = Driver(impls.app())
-    for message in (CallTimeout(group="0"), ReplyExpired(reply="0")):
-        result = driver.invoke(STORE, "a", message, caller=(STORE, "a"))
-        assert not result.state_mutations and not result.outgoing_egresses
-        assert not result.outgoing_messages and not result.delayed_invocations
+    call = driver.invoke(CLIENT, "u1", pb.Start(key="a"))
+    (timeout,) = [d for d in call.delayed_invocations if not d.is_cancellation_request]
+    driver.app = impls.app(client=Redeployed())
+    with caplog.at_level(logging.INFO, logger="sfidl.runtime"):
+        result = driver.invoke(
+            CLIENT, "u1", decode(timeout.argument, CallTimeout), caller=(CLIENT, "u1")
+        )
+    assert result == FromFunction.InvocationResponse()  # nothing sent, written or emitted
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        "test.calls/client/u1: dropped call 0: this function has no continuation any more"
+    )
+
+
+def test_a_late_expiry_to_a_function_that_keeps_no_hidden_state_any_more_is_a_lost_reply(
+    impls: ModuleType, pb: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A redeploy removed the callee's deferred replies (DEFERRED_REPLY_REMOVED): the
+    expiry of one still pending is logged as forgotten, not as completed in time."""
+    Redeployed = type(
+        "Redeployed",
+        (impls.Vault,),
+        {"sfidl_spec": without_hidden_state(impls.Vault.sfidl_spec)},
+    )
+    driver = Driver(impls.app())
+    call = driver.invoke(CLIENT, "u1", pb.Open(vault="v", key="k"))
+    deferred = driver.invoke(VAULT, "v", sent(call, pb.VaultOpenCall)[2], caller=(CLIENT, "u1"))
+    (cleanup,) = [d for d in deferred.delayed_invocations if not d.is_cancellation_request]
+    driver.app = impls.app(vault=Redeployed())
+    with caplog.at_level(logging.INFO, logger="sfidl.runtime"):
+        result = driver.invoke(
+            VAULT, "v", decode(cleanup.argument, ReplyExpired), caller=(VAULT, "v")
+        )
+    assert result == FromFunction.InvocationResponse()
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        "test.calls/vault/v: forgot the deferred reply 0: this version of the function "
+        "cannot complete it"
+    )
 
 
 def test_the_hidden_state_never_expires(impls: ModuleType, pb: ModuleType) -> None:
