@@ -227,6 +227,16 @@ def _timer_message_type(pair: Pair) -> Iterator[Change]:
 
 _KEEP = "keep the old member beside the new one until nothing of the old version can be pending"
 
+# Removing a function's last call or deferred reply (with no timer or `exclusive` left)
+# is the only way it stops keeping the hidden state while something may be pending there
+# (an exclusive instance holds messages only while a call or deferred reply is pending;
+# timers keep only the counter there).
+_HIDDEN_STATE_LOST = (
+    "A function left with no call, deferred reply, timer or `exclusive` keeps no hidden "
+    "state: what the old version recorded there is lost at once (messages an exclusive "
+    "instance held never run) and comes back stale if a later version keeps it again"
+)
+
 RULES = (
     Rule(
         "HANDLER_NO_DELETE",
@@ -282,7 +292,7 @@ RULES = (
         Category.CALLS,
         Severity.ERROR,
         "replies the old version deferred can no longer be completed: the runtime "
-        "forgets them and their callers only get their timeout",
+        "forgets them and their callers only get their timeout. " + _HIDDEN_STATE_LOST,
         "keep a member that `completes` it until no deferred reply can be pending",
         _deferred_reply_removed,
     ),
@@ -292,7 +302,7 @@ RULES = (
         Severity.ERROR,
         "calls pending in the hidden state still name it: when their replies or "
         "timeouts come, the runtime drops the call with a log line and the work it "
-        "was part of never finishes",
+        "was part of never finishes. " + _HIDDEN_STATE_LOST,
         _KEEP,
         _continuation_no_delete,
     ),
