@@ -10,10 +10,10 @@ with the group number taken from the caller's counter, so they are unique per ca
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NewType
+from typing import Any, NewType, TypeVar
 
 import statefun
 from google.protobuf.message import DecodeError, Message
@@ -30,6 +30,9 @@ log = logging.getLogger("sfidl.runtime")
 # What the hidden state keeps only to decode it again (requests, carried values, the
 # replies of a join) is serialized as the SDK serializes messages, not with types.encode:
 # never compared, it needs no fixed map order, which costs about twice as much.
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 CallId = NewType("CallId", str)
 """Identifies a call (or a join) in flight."""
@@ -183,6 +186,64 @@ def outcome_problem(rpc: Rpc[Any, Any], envelope: Message) -> str | None:
     return None
 
 
+def take_single(
+    invocation: Invocation,
+    rpc: Rpc[Any, Any],
+    envelope: Any,
+    singles: Mapping[str, tuple[Continuation, T, U]],
+) -> tuple[T, U, Message, Message | None] | None:
+    """:func:`on_reply`'s common case in one pass: a reply (not an error) from the callee
+    asked, completing a single call of ``rpc`` whose continuation is in ``singles`` (by
+    name, with two things that run it).
+
+    Returns the two that run the continuation, the call's request and the carried value (None
+    when the continuation carries nothing), with the call forgotten, its timeout cancelled
+    and the continuation entered (:attr:`Invocation.member`, ``effects``). None for
+    anything else (an error outcome, a join, a reply to drop, a record that no longer
+    decodes), left as it was for :func:`on_reply`, which says why.
+    """
+    if envelope.WhichOneof("outcome") != "reply":
+        return None
+    group_id, _, index = envelope.correlation_id.partition(".")
+    runtime = invocation.runtime
+    group = runtime.pending.get(group_id)
+    if group is None or index != "0":
+        return None
+    single = singles.get(group.continuation)  # (each read of a string field is a new str)
+    if single is None:
+        return None
+    try:
+        (call,) = group.calls
+    except ValueError:  # not one call: recorded for another version's continuation
+        return None
+    sender = invocation.sender
+    if (
+        call.done
+        or not _was_to(rpc, call)
+        or sender is None
+        or sender.id != call.target_id
+        or sender.typename != call.target_typename
+    ):
+        return None
+    continuation, first, second = single
+    carries = continuation.carries
+    try:
+        request = rpc.request.FromString(call.request)
+        carried = None
+        if carries is not None:
+            carried = carries.FromString(group.carried) if group.has_carried else carries()
+    except DecodeError:
+        return None
+    token = group.timeout_token
+    del runtime.pending[group_id]
+    invocation.runtime_changed = True
+    if token:
+        invocation.sdk.cancel_delayed_message(token)
+    invocation.member = continuation.name
+    invocation.effects = continuation.effects
+    return first, second, request, carried
+
+
 def on_reply(
     invocation: Invocation,
     rpc: Rpc[Any, Any],
@@ -301,13 +362,13 @@ def _continuation(
 def _expects(continuation: Continuation, recorded: list[PendingCall]) -> bool:
     """Whether ``continuation`` takes the outcomes of the calls a group recorded."""
     targets = continuation.targets
-    if len(targets) != len(recorded):
-        return False
-    for rpc, call in zip(targets, recorded):
-        # Calls recorded before PendingCall.handler existed have it empty.
-        if rpc.function != call.target_typename or call.handler not in ("", rpc.handler):
-            return False
-    return True
+    return len(targets) == len(recorded) and all(map(_was_to, targets, recorded))
+
+
+def _was_to(rpc: Rpc[Any, Any], call: PendingCall) -> bool:
+    """Whether a recorded call was one to ``rpc``."""
+    # Calls recorded before PendingCall.handler existed have it empty.
+    return rpc.function == call.target_typename and call.handler in ("", rpc.handler)
 
 
 def _drop(invocation: Invocation, group_id: str, reason: str, timed_out: bool) -> None:

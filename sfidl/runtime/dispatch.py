@@ -241,18 +241,11 @@ def _reply_taker(
     rpc: Rpc[Any, Any],
     continuations: dict[str, Continuation],
 ) -> _Run:
-    """What runs a reply of ``rpc``: its continuation, once its group is complete.
-
-    The common case, a reply to a single call from the callee asked, is checked and
-    completed here in one pass; anything else (an error outcome, a join, a reply to drop)
-    goes through :func:`calls.on_reply`, which says why.
-    """
+    """What runs a reply of ``rpc``: its continuation, once its group is complete."""
     reply_envelope = rpc.reply_envelope
-    function, handler = rpc.function, rpc.handler
-    parse_request = rpc.request.FromString
-    # The continuations of a single call of ``rpc``, with what runs each.
+    # The continuations of a single call of ``rpc``, with their methods and contexts.
     singles = {
-        c.name: (c, getattr(implementation, c.name), c.context or spec.context, c.carries)
+        c.name: (c, getattr(implementation, c.name), c.context or spec.context)
         for c in spec.continuations
         if c.targets == (rpc,)
     }
@@ -262,53 +255,15 @@ def _reply_taker(
             envelope: Any = reply_envelope.FromString(invocation.message.value)
         except DecodeError as error:
             raise _undecodable(reply_envelope, error) from None
-        if envelope.WhichOneof("outcome") != "reply":  # a reply can always complete
-            problem = calls.outcome_problem(rpc, envelope)
-            if problem is not None:
-                raise _Poison(problem)
-        else:
-            group_id, _, index = envelope.correlation_id.partition(".")
-            runtime = invocation.runtime
-            group = runtime.pending.get(group_id)
-            if group is not None and index == "0":
-                # (Each read of a string field makes a new str, hashed again: read once.)
-                single = singles.get(group.continuation)
-                recorded = group.calls
-                if single is not None and len(recorded) == 1:
-                    call = recorded[0]
-                    sender = invocation.sender
-                    if (
-                        not call.done
-                        and call.target_typename == function
-                        and call.handler in ("", handler)
-                        and sender is not None
-                        and sender.id == call.target_id
-                        and sender.typename == function
-                    ):
-                        continuation, method, context, carries = single
-                        carried = None
-                        try:
-                            request = parse_request(call.request)
-                            if carries is not None:
-                                carried = (
-                                    carries.FromString(group.carried)
-                                    if group.has_carried
-                                    else carries()
-                                )
-                        except DecodeError:
-                            pass  # calls.on_reply drops the group, saying why
-                        else:
-                            token = group.timeout_token
-                            del runtime.pending[group_id]
-                            invocation.runtime_changed = True
-                            if token:
-                                invocation.sdk.cancel_delayed_message(token)
-                            invocation.member = continuation.name
-                            invocation.effects = continuation.effects
-                            reply = envelope.reply
-                            if carries is None:
-                                return method(context(invocation), reply, request)
-                            return method(context(invocation), reply, request, carried)
+        taken = calls.take_single(invocation, rpc, envelope, singles)
+        if taken is not None:
+            method, context, request, carried = taken
+            if carried is None:
+                return method(context(invocation), envelope.reply, request)
+            return method(context(invocation), envelope.reply, request, carried)
+        problem = calls.outcome_problem(rpc, envelope)
+        if problem is not None:
+            raise _Poison(problem)
         completion = calls.on_reply(invocation, rpc, envelope, continuations)
         if completion is None:
             return None
