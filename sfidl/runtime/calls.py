@@ -27,10 +27,6 @@ from sfidl.runtime.types import typename_of
 
 log = logging.getLogger("sfidl.runtime")
 
-# What the hidden state keeps only to decode it again (requests, carried values, the
-# replies of a join) is serialized as the SDK serializes messages, not with types.encode:
-# never compared, it needs no fixed map order, which costs about twice as much.
-
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -86,7 +82,7 @@ def start(
             request=request.SerializeToString(),
         )
     if timeout is not None:
-        token = pending.timeout_token = f"sfidl.timeout.{group}"
+        token = pending.timeout_token = _TIMEOUT_TOKEN + group
         pending.timeout_millis = timeout_millis
         invocation.send_self_after(timeout, CallTimeout(group=group), token)
     return CallId(group)
@@ -145,7 +141,7 @@ def call(
         request=request.SerializeToString(),
     )
     if timeout is not None:
-        token = pending.timeout_token = "sfidl.timeout." + group
+        token = pending.timeout_token = _TIMEOUT_TOKEN + group
         pending.timeout_millis = timeout_millis
         here = sdk.address
         value = CallTimeout(group=group).SerializeToString()
@@ -161,6 +157,8 @@ def call(
     return CallId(group)
 
 
+# A call timeout's cancellation token is this prefix and its group, unique per caller.
+_TIMEOUT_TOKEN = "sfidl.timeout."
 _MILLISECOND = timedelta(milliseconds=1)
 _ZERO = timedelta(0)
 _CALL_TIMEOUT = typename_of(CallTimeout)

@@ -205,7 +205,7 @@ class Timer(Generic[M]):
         invocation = self._invocation
         invocation.require("timers", self._name)
         token = f"{_TIMER_TOKEN}{invocation.next_id()}"
-        # Only decoded again (no fixed map order needed, unlike types.encode).
+        # Only decoded again: SerializeToString, not types.encode (which says why).
         fired = TimerFired(timer=self._name, payload=message.SerializeToString(), token=token)
         invocation.send_self_after(delay, fired, token)
         return TimerId(token)

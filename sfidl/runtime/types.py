@@ -70,5 +70,11 @@ def typed_message(message: Message) -> TypedValue:
 
 
 def encode(message: Message) -> bytes:
-    """Deterministic bytes (map order fixed), so equal values compare equal."""
+    """Deterministic bytes (map order fixed), so equal values compare equal.
+
+    Only for bytes that are compared. What is only ever decoded again (a call's request
+    and carried value and a join's early reply in the hidden state, a timer's payload)
+    is serialized as the SDK serializes messages: a fixed map order costs about twice as
+    much (2.4 vs 1.2 µs for a one-field request).
+    """
     return message.SerializeToString(deterministic=True)
