@@ -52,9 +52,10 @@ class Rpc(Generic[Req, Rep]):
     reply_typename: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name, envelope in (("call", self.call_envelope), ("reply", self.reply_envelope)):
-            typename = message_typename(envelope.DESCRIPTOR.full_name)
-            object.__setattr__(self, f"{name}_typename", typename)
+        call_typename = message_typename(self.call_envelope.DESCRIPTOR.full_name)
+        reply_typename = message_typename(self.reply_envelope.DESCRIPTOR.full_name)
+        object.__setattr__(self, "call_typename", call_typename)  # a frozen dataclass's way
+        object.__setattr__(self, "reply_typename", reply_typename)
 
     def error_for(self, detail: Message) -> type[RpcError[Any]] | None:
         """The declared error class carrying messages like ``detail``."""

@@ -199,6 +199,7 @@ class ScalarState(StateField[S]):
             previous_type=migrate_from,
         )
         self.default: S = default
+        # type(default), kept: compared with on every write.
         self._kind: type[S] = type(default)
 
     # __get__, __set__ and __delete__ themselves, not get and set: a call less on every
@@ -234,7 +235,7 @@ class ScalarState(StateField[S]):
             super().__delete__(obj)
 
     def accept(self, value: Any, what: str) -> Any:
-        kind = type(self.default)
+        kind = self._kind
         is_int = isinstance(value, int) and not isinstance(value, bool)
         if kind is float and is_int:
             return float(value)  # an int is a float to mypy too
@@ -269,13 +270,10 @@ class MessageState(StateField[M]):
         self.message_type = message_type
 
     def get(self, invocation: Invocation) -> M:
-        loaded = invocation.loaded
-        if loaded is None:
-            loaded = invocation.loaded = {}
-        else:
-            value_read = loaded.get(self.stored_as)
-            if value_read is not None:
-                return value_read[0]  # type: ignore[return-value]
+        loaded = _loaded(invocation)
+        value_read = loaded.get(self.stored_as)
+        if value_read is not None:
+            return value_read[0]  # type: ignore[return-value]
         stored = self._read(invocation)
         value = stored if stored is not None else self.message_type()
         loaded[self.stored_as] = (value, encode(value) if stored is not None else b"")
@@ -283,9 +281,7 @@ class MessageState(StateField[M]):
 
     def set(self, invocation: Invocation, value: M) -> None:
         self._write(invocation, self.accept(value, "not"))
-        if invocation.loaded is None:
-            invocation.loaded = {}
-        invocation.loaded[self.stored_as] = (value, encode(value))
+        _loaded(invocation)[self.stored_as] = (value, encode(value))
 
     def accept(self, value: Any, what: str) -> Any:
         if not isinstance(value, self.message_type):
@@ -294,3 +290,12 @@ class MessageState(StateField[M]):
                 f"{what} {type(value).__name__}"
             )
         return value
+
+
+def _loaded(invocation: Invocation) -> dict[str, tuple[Message, bytes]]:
+    """The message states ``invocation`` read or wrote (:attr:`Invocation.loaded`), made
+    at the first (most invocations have none)."""
+    loaded = invocation.loaded
+    if loaded is None:
+        loaded = invocation.loaded = {}
+    return loaded
