@@ -97,9 +97,11 @@ def invoker(
     """
     continuations = {c.name: c for c in spec.continuations}
     timers = {t.name: t for t in spec.timers}
+    # Every user method is looked up once, here, and called bound: not per message.
+    resumes = {c.name: getattr(implementation, c.name) for c in spec.continuations}
     table = routes(spec)
     runners = {
-        typename: _runner(implementation, spec, typename, route, continuations, timers)
+        typename: _runner(implementation, spec, typename, route, continuations, resumes, timers)
         for typename, route in table.items()
     }
     holding = frozenset(t for t, r in table.items() if spec.exclusive and exclusive.may_hold(r))
@@ -167,6 +169,7 @@ def _runner(
     typename: str,
     route: Route,
     continuations: dict[str, Continuation],
+    resumes: dict[str, Callable[..., Any]],
     timers: dict[str, Timer],
 ) -> _Run:
     """What runs a message of ``typename`` (decoded, checked, handed to user code)."""
@@ -175,7 +178,7 @@ def _runner(
     if isinstance(route, RequestReply):
         return _answerer(implementation, spec, route)
     if isinstance(route, _Reply):
-        return _reply_taker(implementation, spec, route.rpc, continuations)
+        return _reply_taker(spec, route.rpc, continuations, resumes)
     if route is CallTimeout:
 
         def on_timeout(invocation: Invocation) -> Any:
@@ -184,7 +187,7 @@ def _runner(
             completion = calls.on_timeout(invocation, timeout, continuations)
             if completion is None:
                 return None
-            return _resume(implementation, invocation, completion)
+            return _resume(resumes, invocation, completion)
 
         return on_timeout
     if route is ReplyExpired:
@@ -196,13 +199,15 @@ def _runner(
 
         return on_expired
 
+    fires = {name: (timer, getattr(implementation, name)) for name, timer in timers.items()}
+
     def on_timer(invocation: Invocation) -> Any:
         fired = _decode(TimerFired, invocation.message.value)
-        if not invocation.is_from_itself() or fired.timer not in timers:
+        if not invocation.is_from_itself() or fired.timer not in fires:
             raise _Poison(f"not a timer this function set: {fired.timer!r}")
-        timer = timers[fired.timer]
+        timer, method = fires[fired.timer]
         message = _decode(timer.message, fired.payload)
-        return getattr(implementation, timer.name)(_enter(invocation, timer), message)
+        return method(_enter(invocation, timer), message)
 
     return on_timer
 
@@ -236,16 +241,16 @@ def _one_way(implementation: Any, spec: FunctionSpec, handler: OneWay, *, json: 
 
 
 def _reply_taker(
-    implementation: Any,
     spec: FunctionSpec,
     rpc: Rpc[Any, Any],
     continuations: dict[str, Continuation],
+    resumes: dict[str, Callable[..., Any]],
 ) -> _Run:
     """What runs a reply of ``rpc``: its continuation, once its group is complete."""
     reply_envelope = rpc.reply_envelope
     # The continuations of a single call of ``rpc``, with their methods and contexts.
     singles = {
-        c.name: (c, getattr(implementation, c.name), c.context or spec.context)
+        c.name: (c, resumes[c.name], c.context or spec.context)
         for c in spec.continuations
         if c.targets == (rpc,)
     }
@@ -267,7 +272,7 @@ def _reply_taker(
         completion = calls.on_reply(invocation, rpc, envelope, continuations)
         if completion is None:
             return None
-        return _resume(implementation, invocation, completion)
+        return _resume(resumes, invocation, completion)
 
     return on_reply
 
@@ -428,7 +433,9 @@ def _answerer(implementation: Any, spec: FunctionSpec, handler: RequestReply) ->
     return on_call
 
 
-def _resume(implementation: Any, invocation: Invocation, completion: calls.Completion) -> Any:
+def _resume(
+    resumes: dict[str, Callable[..., Any]], invocation: Invocation, completion: calls.Completion
+) -> Any:
     """Run the continuation of a completed group: what it returned (an awaitable if async)."""
     continuation = completion.continuation
     context = _enter(invocation, continuation)
@@ -440,4 +447,4 @@ def _resume(implementation: Any, invocation: Invocation, completion: calls.Compl
     carries = continuation.carries
     if carries is not None:
         args.append(completion.carried if completion.carried is not None else carries())
-    return getattr(implementation, continuation.name)(context, *args)
+    return resumes[continuation.name](context, *args)
