@@ -71,7 +71,7 @@ class Http:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
                 headers=_HEADERS,
-                # Nothing the function answers is compressed (the SDK never does).
+                # Nothing the function answers is compressed: _HEADERS asks for identity.
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent",),
             )
@@ -102,4 +102,6 @@ class Http:
             self._session = None
 
 
-_HEADERS = {"Content-Type": OCTET_STREAM, "Accept": OCTET_STREAM}
+# Identity: the answer is read as is (no decompression), so none may be compressed, by a
+# proxy or a middleware in front of the function either.
+_HEADERS = {"Content-Type": OCTET_STREAM, "Accept": OCTET_STREAM, "Accept-Encoding": "identity"}

@@ -146,3 +146,27 @@ def test_an_ingress_file_pauses_while_an_address_has_a_full_backlog(tmp_path):
     assert 5 <= waiting <= 7
     assert names == "first," + "".join(f"n{i}," for i in range(40))
     assert max(batches) <= 5
+
+
+def test_a_function_behind_a_compressing_server_is_answered_uncompressed():
+    """The transport reads answers as they are: it asks for no compression, so a function
+    behind a middleware or proxy that compresses what the client accepts still works."""
+    answer = b"from function " * 100
+
+    async def compressing(request: web.Request) -> web.Response:
+        await request.read()
+        response = web.Response(body=answer, content_type="application/octet-stream")
+        response.enable_compression()  # as the client's Accept-Encoding allows
+        return response
+
+    async def scenario() -> bytes:
+        async with function_server(compressing) as url:
+            transport = Http(url)
+            try:
+                return await asyncio.wait_for(
+                    transport.call(ingress.address_of_path("/demo/slow/a"), b"request"), 30
+                )
+            finally:
+                await transport.close()
+
+    assert asyncio.run(scenario()) == answer
