@@ -85,6 +85,7 @@ _BLOB = bytearray
 _TARGET = attrgetter("target")
 _CALLER = attrgetter("caller")
 _ARGUMENT = attrgetter("argument")
+_TARGET_ID = attrgetter("id")  # of a target, never None (a caller may be: _id)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,6 @@ def _typename(address: Address | None) -> str | None:
     return None if address is None else address.typename
 
 
-@functools.lru_cache(maxsize=4096)
 def _id(address: Address | None) -> str | None:
     return None if address is None else address.id
 
@@ -600,7 +600,7 @@ class Store:
                     6,
                     zip(
                         map(_typename, targets),
-                        map(_id, targets),
+                        map(_TARGET_ID, targets),
                         repeat(fn),
                         repeat(id),
                         map(_BLOB, map(_ARGUMENT, effects.messages)),
@@ -782,7 +782,7 @@ def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming], due_a
     arguments = map(_BLOB, map(_ARGUMENT, messages))
     if not any(callers):  # from an ingress: the caller columns left NULL, not bound to None
         head = "INSERT INTO inbox (fn, id, argument, due_at)"
-        rows = zip(map(_typename, targets), map(_id, targets), arguments, repeat(due_at))
+        rows = zip(map(_typename, targets), map(_TARGET_ID, targets), arguments, repeat(due_at))
         _insert_many(db, head, 4, rows)
         return
     _insert_many(
@@ -791,7 +791,7 @@ def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming], due_a
         6,
         zip(
             map(_typename, targets),
-            map(_id, targets),
+            map(_TARGET_ID, targets),
             map(_typename, callers),
             map(_id, callers),
             arguments,
