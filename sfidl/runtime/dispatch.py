@@ -24,10 +24,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-import statefun
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
-from statefun.request_reply_pb2 import FromFunction, ToFunction, TypedValue
+from statefun.request_reply_pb2 import FromFunction, ToFunction
 from statefun.request_reply_v3 import collect_egress, sdk_address_from_pb
 
 from sfidl.runtime import calls, exclusive, replies
@@ -355,8 +354,7 @@ def _from_itself(invocation: Invocation, what: str) -> None:
 def _answerer(implementation: Any, spec: FunctionSpec, handler: RequestReply) -> _Run:
     """What runs a call of ``handler``: its method, then the answer to the caller."""
     rpc = handler.rpc
-    call_envelope, reply_envelope, reply_type = rpc.call_envelope, rpc.reply_envelope, rpc.reply
-    reply_typename = rpc.reply_typename
+    call_envelope, reply_type = rpc.call_envelope, rpc.reply
     name, effects = handler.name, handler.effects
     context = handler.context or spec.context
     method = getattr(implementation, name)
@@ -396,24 +394,15 @@ def _answerer(implementation: Any, spec: FunctionSpec, handler: RequestReply) ->
             # naming it and what the handler declares.
             replies.answer(invocation, handler, error, raised=True)
             return None
-        if type(outcome) is reply_type and invocation.deferred is None:
-            # A reply, sent at once: replies.answer's common case, inline (as is the send).
-            reply = reply_envelope(correlation_id=envelope.correlation_id, reply=outcome)
-            value = reply.SerializeToString()
-            invocation.sdk.send(
-                statefun.Message(
-                    sender.typename,
-                    sender.id,
-                    TypedValue(typename=reply_typename, has_value=True, value=value),
-                )
-            )
-            return None
         deferred = invocation.deferred
         if deferred is not None and outcome is deferred:  # answered later
+            # replies.answer's own case, taken here: 44 bytecodes less a deferral, without
+            # which the deferred reply is over 1.1x of the hand-written one.
             replies.expire_at_deadline(invocation, deferred.id)
             return None
         if (
-            outcome is not None
+            type(outcome) is not reply_type  # the common case, checked at once
+            and outcome is not None
             and not isinstance(outcome, (Message, replies.Deferred))
             and inspect.isawaitable(outcome)
         ):

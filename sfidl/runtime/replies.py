@@ -95,8 +95,15 @@ def answer(invocation: Invocation, handler: RequestReply, outcome: Any, *, raise
     if type(outcome) is rpc.reply and deferred is None:  # the common case, checked at once
         sender = invocation.sender
         correlation_id = invocation.envelope.correlation_id
-        envelope = rpc.reply_envelope(correlation_id=correlation_id, reply=outcome)
-        invocation.send(sender.typename, sender.id, envelope)
+        value = rpc.reply_envelope(correlation_id=correlation_id, reply=outcome).SerializeToString()
+        # Invocation.send, inline: once per call answered.
+        invocation.sdk.send(
+            statefun.Message(
+                sender.typename,
+                sender.id,
+                TypedValue(typename=rpc.reply_typename, has_value=True, value=value),
+            )
+        )
         return
     if isinstance(outcome, Deferred):
         if outcome is not deferred and outcome != deferred:
