@@ -118,8 +118,9 @@ class Tables:
     start: int
     end: int
     keywords: dict[str, dict[str, str]]  # word terminal -> {keyword text: keyword terminal}
-    # Terminal -> the terminals the lexer tries after it, in order, and their regexes: what a
-    # state that does not take a lexeme's terminal would read there instead.
+    # Terminal -> the terminals lark's lexer tries after it, in lark's order, and their
+    # regexes: what a state that does not take a lexeme's terminal would read there instead.
+    # (The scan may try a terminal earlier, but only past ones it cannot overlap.)
     later: dict[str, tuple[str, ...]]
     regexes: dict[str, str]
     ignored: frozenset[str]  # terminals dropped (comments)
@@ -276,10 +277,13 @@ def _first_characters(regex: str) -> _Starts:
     try:
         from re import _parser  # the regex module's own parser, for the tree of ``regex``
 
-        items, nullable, named = _starts(list(_parser.parse(regex)))
+        parsed = _parser.parse(regex)
+        items, nullable, named = _starts(list(parsed))
     except Exception:  # a construct the walk does not know: assume anything
         return None
-    if items is None or nullable or not items:
+    # Inline flags ((?i), (?a)) change what the parts match without showing in them.
+    inline_flags = parsed.state.flags & (re.IGNORECASE | re.ASCII | re.LOCALE)
+    if items is None or nullable or not items or inline_flags:
         return None
     return re.compile("|".join(items)), frozenset(named)
 

@@ -161,3 +161,5 @@ def test_the_scan_tries_a_terminal_early_only_past_those_that_cannot_start_where
         "W",
     ]
     assert order([("OPT", r"a?", True), ("W", r"[b-z]+", True)]) == ["OPT", "W"]  # may be empty
+    # Inline flags: (?i)b also starts with B, which the word can: the word stays behind.
+    assert order([("B", r"(?i)b", True), ("W", r"[A-Z]+", True)]) == ["B", "W"]
