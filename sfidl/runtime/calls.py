@@ -49,15 +49,13 @@ def start(
     if continuation not in invocation.effects.calls:
         invocation.require("calls", continuation)  # raises, saying what is undeclared
     if timeout is not None and timeout <= _ZERO:
-        raise ValueError(f"a call timeout must be positive, got {timeout}")
+        raise _not_positive(timeout)
     # Check every request before sending any: a caught error leaves no call half-made.
     for rpc, target_id, request in requests:
         if not target_id:
             raise ValueError(f"the id of a {rpc.function} instance cannot be empty")
         if not isinstance(request, rpc.request):
-            raise TypeError(
-                f"{rpc.handler} takes a {rpc.request.DESCRIPTOR.full_name}, not {type(request).__name__}"
-            )
+            raise _wrong_request(rpc, request)
     runtime = invocation.changing()
     group = str(runtime.next_id)
     runtime.next_id += 1
@@ -98,15 +96,19 @@ def call(
     timeout: timedelta | None,
 ) -> CallId:
     """:func:`start` for a group of one call to a non-empty ``target_id``, in one pass:
-    what ``ctx.functions.<function>(id).<rpc>(...)`` does."""
+    what ``ctx.functions.<function>(id).<rpc>(...)`` does.
+
+    The same steps as :func:`start` (and its errors, made by the same helpers), written
+    out for the one call: sharing more through helper calls costs 10 bytecodes or more
+    on every call, which the deferred reply's 1.1x of the hand-written version does not
+    leave.
+    """
     if continuation not in invocation.effects.calls:
         invocation.require("calls", continuation)  # raises, saying what is undeclared
     if timeout is not None and timeout <= _ZERO:
-        raise ValueError(f"a call timeout must be positive, got {timeout}")
+        raise _not_positive(timeout)
     if type(request) is not rpc.request and not isinstance(request, rpc.request):
-        raise TypeError(
-            f"{rpc.handler} takes a {rpc.request.DESCRIPTOR.full_name}, not {type(request).__name__}"
-        )
+        raise _wrong_request(rpc, request)
     runtime = invocation.runtime
     invocation.runtime_changed = True
     group = str(runtime.next_id)
@@ -159,6 +161,17 @@ def call(
 
 # A call timeout's cancellation token is this prefix and its group, unique per caller.
 _TIMEOUT_TOKEN = "sfidl.timeout."
+
+
+def _not_positive(timeout: timedelta) -> ValueError:
+    return ValueError(f"a call timeout must be positive, got {timeout}")
+
+
+def _wrong_request(rpc: Rpc[Any, Any], request: object) -> TypeError:
+    wanted = rpc.request.DESCRIPTOR.full_name
+    return TypeError(f"{rpc.handler} takes a {wanted}, not {type(request).__name__}")
+
+
 _MILLISECOND = timedelta(milliseconds=1)
 _ZERO = timedelta(0)
 _CALL_TIMEOUT = typename_of(CallTimeout)
