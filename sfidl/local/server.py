@@ -128,7 +128,7 @@ class _Server(web.Server):
         on_shutdown: Callable[[], None] | None = None,
     ) -> None:
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
-            if EXPECT in request.headers:
+            if request.headers.get(EXPECT):  # as aiohttp's router: an empty Expect is none
                 await _expect(request)
             return await handler(request)
 

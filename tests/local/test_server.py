@@ -639,3 +639,24 @@ def test_expect_100_continue_gets_the_go_ahead_before_the_body(tmp_path, http_lo
     assert go_ahead == b"HTTP/1.1 100 Continue\r\n\r\n"
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nStatus: 200\r\n" in answer
     assert refused.startswith(b"HTTP/1.1 417 ") and b"\r\nStatus: 417\r\n" in refused
+
+
+def test_an_empty_expect_is_no_expectation(tmp_path, http_local):
+    """As aiohttp's router had it: the request is handled as if it had no ``Expect:``."""
+
+    async def scenario() -> bytes:
+        async with running(http_local.app(), tmp_path / "db.sqlite") as runtime:
+            assert runtime.port is not None
+            body = b'{"by": 4}'
+            answer = await raw_request(
+                runtime.port,
+                b"POST /test.http_local/counter/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                + f"Content-Type: {ADD}+json\r\nContent-Length: {len(body)}\r\n".encode()
+                + b"Expect: \r\n\r\n"
+                + body,
+            )
+            await processed(runtime, 1)
+            return answer
+
+    answer = asyncio.run(scenario())
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nStatus: 200\r\n" in answer
