@@ -64,10 +64,27 @@ def payload(manifest: Manifest, row: StoredEgress) -> bytes:
     """A record's payload as the playground image's egress answers it for an sfidl application:
     the message's proto3 JSON with the .proto field names, exactly as ``Application(playground=True)``
     writes it (the stored bytes as they are if they do not decode)."""
+    text = _payload_json(manifest, row)
+    return row.value if text is None else text
+
+
+def payload_line(manifest: Manifest, row: StoredEgress) -> bytes:
+    """A record as one line of a batch read (``?max=N``), newline included: its :func:`payload`,
+    or its envelope (:func:`to_json`, with ``error``) when the stored bytes do not decode, as
+    those bytes may hold a newline or not be JSON: every line is one JSON value."""
+    text = _payload_json(manifest, row)
+    if text is None:
+        text = json.dumps(to_json(manifest, row), ensure_ascii=False).encode("utf-8")
+    return text + b"\n"
+
+
+def _payload_json(manifest: Manifest, row: StoredEgress) -> bytes | None:
+    """The message's proto3 JSON on one line, as ``playground=True`` writes it (None: the stored
+    bytes do not decode)."""
     try:
         message = decode(manifest, row).value
     except (DecodeError, LookupError):
-        return row.value
+        return None
     text: str = json_format.MessageToJson(message, indent=None, preserving_proto_field_name=True)
     return text.encode("utf-8")
 

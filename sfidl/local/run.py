@@ -19,7 +19,7 @@ from sfidl.local.egress import FileSink, StdoutSink, shared_topics
 from sfidl.local.engine import Engine
 from sfidl.local.errors import LocalRuntimeError
 from sfidl.local.ingress import DeclaresIngress
-from sfidl.local.server import OutOfFiles, egress_server, ingress_server
+from sfidl.local.server import EgressServer, OutOfFiles, egress_server, ingress_server
 from sfidl.local.store import Store
 from sfidl.local.transport import Http, InProcess, Transport
 
@@ -75,6 +75,8 @@ class LocalRuntime:
         """The HTTP ingress port actually bound, once started."""
         self.egress_port: int | None = None
         """The HTTP egress port actually bound, once started."""
+        self.egress_server: EgressServer | None = None
+        """The HTTP egress server, once started (how many reads wait for a record)."""
 
     @property
     def engine(self) -> Engine:
@@ -134,7 +136,9 @@ class LocalRuntime:
                 self.port,
             )
         if options.egress_port is not None:
-            egress_http = egress_server(engine, idle_timeout_s=options.idle_timeout_s)
+            egress_http = self.egress_server = egress_server(
+                engine, idle_timeout_s=options.idle_timeout_s
+            )
             self.egress_port = await self._serve(egress_http, options.egress_port)
             log.info(
                 "egress listening on http://%s:%d (GET /<topic> pops a record)",

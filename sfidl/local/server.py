@@ -14,11 +14,15 @@ header (404: no record, 405: no such topic). Beyond the image: ``/<egress name o
 typename>`` reads only that egress's records of its topic; ``?envelope=1`` answers the
 record as a JSON envelope (``seq``, ``egress``, ``topic``, ``key``, ``value``) with real
 HTTP statuses; ``?all=1`` lists every record as envelopes without popping; ``?max=N`` pops
-up to N records in one answer (JSON lines, each what the one-record read answers);
-``?wait=S`` waits up to S seconds for a record instead of answering "none" at once. A pop is
-committed (with the other writes of its turn of the event loop) before it is answered, so a
-crash in between loses that record for the reader (it stays in the database and the
-``?all=1`` listing), like the image's in-memory egress.
+up to N records in one answer (JSON lines: each record's payload, or its envelope when its
+stored bytes do not decode; with ``?envelope=1`` envelopes, which say the egress);
+``?wait=S`` waits up to S seconds for a record instead of answering "none" at once. ``max``
+and ``wait`` are refused with ``all`` (400), and by HEAD and OPTIONS (405: records popped for
+an answer without a body would be lost). A pop is committed (with the other writes of its
+turn of the event loop) before it is answered, so a crash in between, or a reader that goes
+away meanwhile, loses that record for the reader (it stays in the database and the
+``?all=1`` listing), like the image's in-memory egress. A waiting read whose reader is gone
+when a record arrives pops nothing; that check is best effort, made before the pop's commit.
 
 Every answer carries ``Status:``; malformed requests get a 4xx and a reason, never a 500.
 """
@@ -257,6 +261,8 @@ class _Arrivals:
     def __init__(self) -> None:
         self._events: dict[str, asyncio.Event] = {}
         self.closed = False
+        self.waiting = 0
+        """How many reads wait for a record now."""
 
     def event(self, topic: str) -> asyncio.Event:
         """Set once a record of ``topic`` is committed after this call (or on shutdown)."""
@@ -302,7 +308,31 @@ def _seconds(text: str | None) -> float:
     return seconds
 
 
-def egress_server(engine: Engine, *, idle_timeout_s: float) -> web.Server:
+class EgressServer(_Server):
+    """The egress server: :class:`_Server` that says how many of its reads wait for a record."""
+
+    def __init__(
+        self,
+        handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+        arrivals: _Arrivals,
+        *,
+        idle_timeout_s: float,
+    ) -> None:
+        super().__init__(handler, idle_timeout_s=idle_timeout_s, on_shutdown=arrivals.close)
+        self._arrivals = arrivals
+
+    @property
+    def waiting(self) -> int:
+        """How many reads (``?wait=S``) wait for a record now."""
+        return self._arrivals.waiting
+
+
+# Methods whose answer has no body (HEAD) or is not a read (OPTIONS): records they popped
+# would be lost. The image pops one on any method; a read with max or wait is refused them.
+_NO_BODY = frozenset({"HEAD", "OPTIONS"})
+
+
+def egress_server(engine: Engine, *, idle_timeout_s: float) -> EgressServer:
     """The egress server for ``engine``; idle connections are closed after ``idle_timeout_s``."""
     manifest = engine.manifest
     shared = egress.shared_topics(manifest)
@@ -321,19 +351,26 @@ def egress_server(engine: Engine, *, idle_timeout_s: float) -> web.Server:
             return rows
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
-        while not rows and not arrivals.closed:
+        while not arrivals.closed:
             arrived = arrivals.event(found.topic)
             if not engine.store.has_egress(found.topic, found.egress):
+                arrivals.waiting += 1
                 try:
                     async with asyncio.timeout_at(deadline):
                         await arrived.wait()
                 except TimeoutError:
-                    return rows
-            # A reader that went away meanwhile would lose what it popped: leave the records.
+                    return []
+                finally:
+                    arrivals.waiting -= 1
+            # A reader that went away would lose what it popped: leave the records. Best
+            # effort: one that goes away during the pop's commit (below) loses them still.
             if arrivals.closed or request.transport is None or request.transport.is_closing():
-                return rows
+                return []
             rows = await engine.pop_egress(found.topic, found.egress, limit)
-        return rows
+            # Another read may have popped them first: wait again, not past the deadline.
+            if rows or loop.time() >= deadline:
+                return rows
+        return []
 
     async def read(request: web.BaseRequest) -> web.Response:
         name = request.path[1:]
@@ -345,7 +382,11 @@ def egress_server(engine: Engine, *, idle_timeout_s: float) -> web.Server:
             names = ", ".join(e.typename for e in manifest.egresses) or "none"
             why = f"no topic or egress {name!r} (topics: {topics}; egresses: {names})"
             return _answer(405, f"{why}\n") if as_envelope else _silent(405, why)
+        pops = "max" in query or "wait" in query
         if query.get("all"):
+            if pops:
+                why = "all=1 lists the records without popping: it takes no max or wait"
+                return _answer(400, f"{why}\n")
             rows = [
                 row
                 for row in engine.store.egress_of(found.topic)
@@ -358,6 +399,15 @@ def egress_server(engine: Engine, *, idle_timeout_s: float) -> web.Server:
             )
             response.content_type = "application/json"
             return response
+        if pops and request.method in _NO_BODY:
+            why = (
+                f"{request.method} with max or wait would pop records nobody receives:"
+                " read them with GET or POST"
+            )
+            refused = _answer(405, f"{why}\n")
+            refused.headers["Allow"] = "GET, POST, PUT, PATCH, DELETE"
+            refused.headers["Sfidl-Reason"] = why  # a HEAD's answer has no body
+            return refused
         try:
             limit = _count(query.get("max"))
             wait_s = _seconds(query.get("wait"))
@@ -367,12 +417,12 @@ def egress_server(engine: Engine, *, idle_timeout_s: float) -> web.Server:
         if not rows:
             why = f"no record in {name!r}"
             return _answer(404, f"{why}\n") if as_envelope else _silent(404, why)
-        if limit is not None:  # JSON lines, each what the one-record read would answer
+        if limit is not None:  # JSON lines: payloads (no egress: envelopes say it) or envelopes
             response = _answer(200, line=200)
             if as_envelope:
                 response.body = "".join(envelope(row) for row in rows).encode()
             else:
-                response.body = b"".join(egress.payload(manifest, row) + b"\n" for row in rows)
+                response.body = b"".join(egress.payload_line(manifest, row) for row in rows)
             response.content_type = "application/x-ndjson"
         elif as_envelope:
             response = _answer(200)
@@ -389,7 +439,7 @@ def egress_server(engine: Engine, *, idle_timeout_s: float) -> web.Server:
             response.headers["Sfidl-Shared-By"] = ", ".join(shared[found.topic])
         return response
 
-    return _Server(read, idle_timeout_s=idle_timeout_s, on_shutdown=arrivals.close)
+    return EgressServer(read, arrivals, idle_timeout_s=idle_timeout_s)
 
 
 def _silent(status: int, why: str) -> web.Response:
