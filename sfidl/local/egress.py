@@ -74,8 +74,13 @@ def payload_line(manifest: Manifest, row: StoredEgress) -> bytes:
     those bytes may hold a newline or not be JSON: every line is one JSON value."""
     text = _payload_json(manifest, row)
     if text is None:
-        text = json.dumps(to_json(manifest, row), ensure_ascii=False).encode("utf-8")
+        return envelope_line(manifest, row).encode("utf-8")
     return text + b"\n"
+
+
+def envelope_line(manifest: Manifest, row: StoredEgress) -> str:
+    """A record's envelope (:func:`to_json`) as one line of HTTP answer, newline included."""
+    return json.dumps(to_json(manifest, row), ensure_ascii=False) + "\n"
 
 
 def _payload_json(manifest: Manifest, row: StoredEgress) -> bytes | None:

@@ -339,9 +339,6 @@ def egress_server(engine: Engine, *, idle_timeout_s: float) -> EgressServer:
     arrivals = _Arrivals()
     engine.egress_observers.append(arrivals.written)
 
-    def envelope(row: StoredEgress) -> str:
-        return json.dumps(egress.to_json(manifest, row), ensure_ascii=False) + "\n"
-
     async def pop(
         request: web.BaseRequest, found: egress.Reader, limit: int, wait_s: float
     ) -> list[StoredEgress]:
@@ -420,13 +417,15 @@ def egress_server(engine: Engine, *, idle_timeout_s: float) -> EgressServer:
         if limit is not None:  # JSON lines: payloads (no egress: envelopes say it) or envelopes
             response = _answer(200, line=200)
             if as_envelope:
-                response.body = "".join(envelope(row) for row in rows).encode()
+                response.body = "".join(
+                    egress.envelope_line(manifest, row) for row in rows
+                ).encode()
             else:
                 response.body = b"".join(egress.payload_line(manifest, row) for row in rows)
             response.content_type = "application/x-ndjson"
         elif as_envelope:
             response = _answer(200)
-            response.text = envelope(rows[0])
+            response.text = egress.envelope_line(manifest, rows[0])
             response.content_type = "application/json"
             return response
         else:
