@@ -178,7 +178,8 @@ class Invocation:
         """
         runtime = self._runtime
         if runtime is None:
-            stored = getattr(self.sdk.storage, RUNTIME_STATE, None)  # self.read, inline
+            # None when the function keeps no hidden state (it registers none: self.read raises)
+            stored = getattr(self.sdk.storage, RUNTIME_STATE, None)
             runtime = self._runtime = stored if stored is not None else RuntimeState()
         return runtime
 
