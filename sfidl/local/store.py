@@ -593,20 +593,9 @@ class Store:
         with self._transaction() as db:
             if effects.messages:
                 due_at = now_ms if sent_at is None else sent_at
+                arguments = map(_ARGUMENT, effects.messages)
                 targets = list(map(_TARGET, effects.messages))
-                _insert_many(
-                    db,
-                    _INSERT_INBOX,
-                    6,
-                    zip(
-                        map(_typename, targets),
-                        map(_TARGET_ID, targets),
-                        repeat(fn),
-                        repeat(id),
-                        map(_BLOB, map(_ARGUMENT, effects.messages)),
-                        repeat(due_at),
-                    ),
-                )
+                _insert_inbox(db, targets, repeat(fn), repeat(id), arguments, due_at)
             for d in effects.delayed:
                 if isinstance(d, DelayedCancel):
                     db.execute(
@@ -779,25 +768,35 @@ _INSERT_INBOX = "INSERT INTO inbox (fn, id, caller_fn, caller_id, argument, due_
 def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming], due_at: int) -> None:
     targets = list(map(_TARGET, messages))
     callers = list(map(_CALLER, messages))
-    arguments = map(_BLOB, map(_ARGUMENT, messages))
+    arguments = map(_ARGUMENT, messages)
     if not any(callers):  # from an ingress: the caller columns left NULL, not bound to None
         head = "INSERT INTO inbox (fn, id, argument, due_at)"
-        rows = zip(map(_typename, targets), map(_TARGET_ID, targets), arguments, repeat(due_at))
+        blobs = map(_BLOB, arguments)
+        rows = zip(map(_typename, targets), map(_TARGET_ID, targets), blobs, repeat(due_at))
         _insert_many(db, head, 4, rows)
         return
-    _insert_many(
-        db,
-        _INSERT_INBOX,
-        6,
-        zip(
-            map(_typename, targets),
-            map(_TARGET_ID, targets),
-            map(_typename, callers),
-            map(_id, callers),
-            arguments,
-            repeat(due_at),
-        ),
+    callers_fn, callers_id = map(_typename, callers), map(_id, callers)
+    _insert_inbox(db, targets, callers_fn, callers_id, arguments, due_at)
+
+
+def _insert_inbox(
+    db: sqlite3.Connection,
+    targets: Sequence[Address],
+    callers_fn: Iterable[str | None],
+    callers_id: Iterable[str | None],
+    arguments: Iterable[bytes],
+    due_at: int,
+) -> None:
+    """Queue a message per target, each from its caller, all due at ``due_at``."""
+    rows = zip(
+        map(_typename, targets),
+        map(_TARGET_ID, targets),
+        callers_fn,
+        callers_id,
+        map(_BLOB, arguments),
+        repeat(due_at),
     )
+    _insert_many(db, _INSERT_INBOX, 6, rows)
 
 
 def _insert_delayed(db: sqlite3.Connection, sender: Address, d: DelayedSend) -> None:
