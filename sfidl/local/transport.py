@@ -79,18 +79,22 @@ class Http:
         if url is None:
             url = self._urls[target.type] = self._url.replace("{function.name}", target.type)
         try:
-            async with self._session.post(url, data=request) as response:
-                body = await response.read()
-                if response.status // 100 != 2:
-                    text = body[:200].decode("utf-8", "replace")
-                    raise TransportError(f"POST {url} answered HTTP {response.status}: {text}")
-                content_type = response.headers.get("Content-Type", "")
-                # The real runtime accepts exactly this content type, no parameters.
-                if body and content_type.lower() != OCTET_STREAM:
-                    raise TransportError(
-                        f"POST {url} answered Content-Type {content_type!r}; StateFun requires {OCTET_STREAM!r}"
-                    )
-                return body
+            # Awaited rather than entered: the answer is read whole below, and reading to its
+            # end gives the connection back (an exception while reading closes it).
+            response = await self._session.post(url, data=request)
+            content = response.content
+            # An answer that came in whole is taken from the buffer without waiting.
+            body = content.read_nowait() if content.is_eof() else await response.read()
+            if response.status // 100 != 2:
+                text = body[:200].decode("utf-8", "replace")
+                raise TransportError(f"POST {url} answered HTTP {response.status}: {text}")
+            content_type = response.headers.get("Content-Type", "")
+            # The real runtime accepts exactly this content type, no parameters.
+            if body and content_type.lower() != OCTET_STREAM:
+                raise TransportError(
+                    f"POST {url} answered Content-Type {content_type!r}; StateFun requires {OCTET_STREAM!r}"
+                )
+            return body
         except aiohttp.ClientError as exc:
             raise TransportError(f"POST {url} failed: {exc}") from exc
         except TimeoutError as exc:
