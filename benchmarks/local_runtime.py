@@ -13,14 +13,18 @@ the disk (a commit's writes) costs wall-clock time and no CPU.
 ``--count`` instead runs the in-process measure once more and counts what does not move with
 the machine's load: the Python bytecodes run per message (the SDK's, the engine's and
 asyncio's alike; work in C, SQLite's and protobuf's, is not counted), against those of the
-SDK alone on the same requests, and the SQLite statements per request.
+SDK alone on the same requests, and the SQLite statements per request; then the bytecodes per
+request of the HTTP transport's side alone (aiohttp's client and the event loop, the function
+server on another thread), sending the same requests one at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import selectors
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -144,6 +148,75 @@ class Bytecodes:
         sys.settrace(None)
 
 
+class SplitBytecodes(Bytecodes):
+    """Also counts, in ``asyncio``, those of asyncio's event loop (and its ``selectors``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asyncio = 0
+
+    def _trace(self, frame: FrameType, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        if event == "opcode":
+            self.count += 1
+            if frame.f_code.co_filename.startswith(_EVENT_LOOP):
+                self.asyncio += 1
+        return self._trace
+
+
+_EVENT_LOOP = (str(Path(asyncio.__file__).parent), selectors.__file__)
+
+
+async def http_client(requests: list[bytes]) -> SplitBytecodes:
+    """The bytecodes of the HTTP transport's side alone (aiohttp's client and the event
+    loop's), over ``requests`` sent one after another: the function server (the SDK's handler
+    behind aiohttp's server, as in :func:`over_http`) runs on an event loop of its own in
+    another thread, which ``sys.settrace`` here does not trace."""
+    ready = threading.Event()
+    port: list[int] = []
+    stop: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    async def serve() -> None:
+        handler = RequestReplyHandler(demo_functions())
+
+        async def statefun(request: web.Request) -> web.Response:
+            answer = await handler.handle_async(await request.read())
+            return web.Response(body=answer, content_type="application/octet-stream")
+
+        server = web.Application()
+        server.router.add_post("/statefun", statefun)
+        runner = web.AppRunner(server, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        done = asyncio.Event()
+        port.append(runner.addresses[0][1])
+        stop.append((asyncio.get_running_loop(), done))
+        ready.set()
+        await done.wait()
+        await runner.cleanup()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),))
+    thread.start()
+    if not ready.wait(30):
+        raise SystemExit("the function server did not start within 30 s")
+    transport = Http(f"http://127.0.0.1:{port[0]}/statefun")
+    target = Address.of(COUNTER, "k0")  # the URL has no {function.name}: any target
+    try:
+        for request in requests[:50]:  # a connection, and aiohttp's caches, warm
+            await transport.call(target, request)
+        client = SplitBytecodes()
+        with client:
+            for request in requests:
+                await transport.call(target, request)
+        return client
+    finally:
+        await transport.close()
+        loop, done = stop[0]
+        loop.call_soon_threadsafe(done.set)
+        thread.join(30)
+
+
 async def count() -> None:
     """Bytecodes per message through the runtime in-process and through the SDK alone, and
     SQLite statements per request."""
@@ -186,6 +259,12 @@ async def count() -> None:
     print(
         f"SQLite statements per request: {statements / requests:.1f}, run"
         f" {runs / requests:.1f} times (an executemany runs its statement once per row)"
+    )
+    client = await http_client(app.requests)
+    print(
+        f"HTTP transport's side, per request sent one at a time: {client.count / requests:.0f}"
+        f" bytecodes, of which asyncio's event loop {client.asyncio / requests:.0f} (the loop's"
+        " vary a little with how often it waits)"
     )
 
 
