@@ -70,6 +70,8 @@ class Http:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
+                # As the real runtime's HTTP client: a cookie a function sets is not sent back.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 headers=_HEADERS,
                 # Nothing the function answers is compressed: _HEADERS asks for identity.
                 auto_decompress=False,
