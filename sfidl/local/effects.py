@@ -38,9 +38,6 @@ class StateSpec:
     expiry: ExpireMode
     ttl_ms: int
 
-    def expires_at(self, now_ms: int) -> int | None:
-        return None if self.expiry is ExpireMode.NONE else now_ms + self.ttl_ms
-
 
 class Outgoing(NamedTuple):
     """A message a batch sends (a tuple: made by the thousand per second)."""
@@ -152,6 +149,7 @@ class Routes:
                 declared.kind,
                 KAFKA_RECORD if kafka else KINESIS_RECORD,
                 KafkaProducerRecord if kafka else KinesisEgressRecord,
+                _KAFKA_FIELDS if kafka else _KINESIS_FIELDS,
             )
 
 
@@ -160,13 +158,23 @@ class _Egress(NamedTuple):
     kind: IoKind
     record_typename: str  # what the SDK wraps the record in: a Kafka or a Kinesis record
     record: type[KafkaProducerRecord] | type[KinesisEgressRecord]
+    fields: Callable[[Any], tuple[str, str, bytes]]  # a record's topic, key and value
 
 
-_TARGET_KEY = attrgetter("target.namespace", "target.type", "target.id")
+_KAFKA_FIELDS = attrgetter("topic", "key", "value_bytes")
+_KINESIS_FIELDS = attrgetter("stream", "partition_key", "value_bytes")
+# A message's target, then its fields: each read of "target.namespace" makes the target's
+# Python object again.
+_TARGET = attrgetter("target")
+_ADDRESS_KEY = attrgetter("namespace", "type", "id")
 _SERIALIZED_ARGUMENT = methodcaller("SerializeToString")
 _ARGUMENT = attrgetter("argument")
 # An Outgoing made in C from a (target, argument) tuple (its own constructor is Python).
 _outgoing = partial(tuple.__new__, Outgoing)
+_egress_out = partial(tuple.__new__, EgressOut)
+_state_write = partial(tuple.__new__, StateWrite)
+_DELETE = FromFunction.PersistedValueMutation.DELETE
+_MODIFY = FromFunction.PersistedValueMutation.MODIFY
 
 
 def plan(
@@ -199,7 +207,7 @@ def plan(
     if outgoing:
         # Each message's target and argument taken in C (maps), the Python code running once
         # per distinct target: a batch may send thousands.
-        keys = list(map(_TARGET_KEY, outgoing))
+        keys = list(map(_ADDRESS_KEY, map(_TARGET, outgoing)))
         for key in dict.fromkeys(keys):  # in order: the first bad target is the one named
             check(key, "a message")
         arguments = map(_SERIALIZED_ARGUMENT, map(_ARGUMENT, outgoing))
@@ -208,8 +216,8 @@ def plan(
     return Effects(
         messages,
         _delayed(fail, response.delayed_invocations, target, token_pending, now_ms),
-        tuple(_egress(fail, e, routes) for e in egresses) if egresses else (),
-        tuple(_mutation(fail, m, specs, now_ms) for m in response.state_mutations),
+        _egress(fail, egresses, routes) if egresses else (),
+        _mutations(fail, response.state_mutations, specs, now_ms),
     )
 
 
@@ -253,45 +261,58 @@ def _delayed(
     return tuple(out)
 
 
-def _egress(fail: Failure, pb: Any, routes: Routes) -> EgressOut:
-    declared = routes.egresses.get((pb.egress_namespace, pb.egress_type))
-    if declared is None:
-        egress_id = f"{pb.egress_namespace}/{pb.egress_type}"
-        known = ", ".join(e.typename for e in routes.manifest.egresses) or "none"
-        raise fail(f"unknown egress {egress_id!r} (declared: {known})")
-    argument = pb.argument
-    if argument.typename != declared.record_typename:
-        raise fail(
-            f"egress {declared.typename!r} ({declared.kind.value}) got a record of type"
-            f" {argument.typename!r}, expected {declared.record_typename!r}"
-        )
-    record = declared.record()
-    try:
-        record.ParseFromString(argument.value)
-    except DecodeError as exc:
-        raise fail(
-            f"egress {declared.typename!r} got a malformed {argument.typename}: {exc}"
-        ) from None
-    if isinstance(record, KafkaProducerRecord):
-        return EgressOut(declared.typename, record.topic, record.key, record.value_bytes)
-    return EgressOut(declared.typename, record.stream, record.partition_key, record.value_bytes)
+def _egress(fail: Failure, egresses: Sequence[Any], routes: Routes) -> tuple[EgressOut, ...]:
+    out: list[EgressOut] = []
+    key: tuple[str, str] | None = None  # a batch mostly writes to one egress: looked up once
+    for pb in egresses:
+        if key != (pb.egress_namespace, pb.egress_type):
+            key = (pb.egress_namespace, pb.egress_type)
+            found = routes.egresses.get(key)
+            if found is None:
+                egress_id = f"{pb.egress_namespace}/{pb.egress_type}"
+                known = ", ".join(e.typename for e in routes.manifest.egresses) or "none"
+                raise fail(f"unknown egress {egress_id!r} (declared: {known})")
+            declared = found
+        argument = pb.argument
+        if argument.typename != declared.record_typename:
+            raise fail(
+                f"egress {declared.typename!r} ({declared.kind.value}) got a record of type"
+                f" {argument.typename!r}, expected {declared.record_typename!r}"
+            )
+        record = declared.record()
+        try:
+            record.ParseFromString(argument.value)
+        except DecodeError as exc:
+            raise fail(
+                f"egress {declared.typename!r} got a malformed {argument.typename}: {exc}"
+            ) from None
+        out.append(_egress_out((declared.typename, *declared.fields(record))))
+    return tuple(out)
 
 
-def _mutation(fail: Failure, pb: Any, specs: Mapping[str, StateSpec], now_ms: int) -> StateWrite:
-    name: str = pb.state_name
-    spec = specs.get(name)
-    if spec is None:
-        raise fail(
-            f"a mutation of the state {name!r}, which the function never registered (Accessing a non-existing function state)"
-        )
-    kind = pb.mutation_type
-    if kind == FromFunction.PersistedValueMutation.DELETE:
-        return StateWrite(name, None, b"", None)
-    if kind != FromFunction.PersistedValueMutation.MODIFY:
-        raise fail(f"a mutation of the state {name!r} has the unknown mutation type {kind}")
-    typename: str = pb.state_value.typename
-    if typename != spec.typename:
-        raise fail(
-            f"state {name!r} is registered with type {spec.typename!r} but was written as {typename!r}"
-        )
-    return StateWrite(name, typename, pb.state_value.value, spec.expires_at(now_ms))
+def _mutations(
+    fail: Failure, mutations: Sequence[Any], specs: Mapping[str, StateSpec], now_ms: int
+) -> tuple[StateWrite, ...]:
+    out: list[StateWrite] = []
+    for pb in mutations:
+        name: str = pb.state_name
+        spec = specs.get(name)
+        if spec is None:
+            raise fail(
+                f"a mutation of the state {name!r}, which the function never registered (Accessing a non-existing function state)"
+            )
+        kind = pb.mutation_type
+        if kind == _DELETE:
+            out.append(_state_write((name, None, b"", None)))
+            continue
+        if kind != _MODIFY:
+            raise fail(f"a mutation of the state {name!r} has the unknown mutation type {kind}")
+        value = pb.state_value
+        typename: str = value.typename
+        if typename != spec.typename:
+            raise fail(
+                f"state {name!r} is registered with type {spec.typename!r} but was written as {typename!r}"
+            )
+        expires_at = None if spec.expiry is ExpireMode.NONE else now_ms + spec.ttl_ms
+        out.append(_state_write((name, typename, value.value, expires_at)))
+    return tuple(out)
