@@ -17,7 +17,10 @@ on the same machine).
   clock starts.
 
 Run: ``.venv/bin/python benchmarks/end_to_end.py`` (``--messages N`` for a quicker run;
-``--tree OLD --tree .`` for before and after, interleaved, ``--rounds N`` for medians).
+``--tree OLD --tree .`` for before and after, interleaved, ``--rounds N`` for medians;
+``--profile FILE`` runs the server under cProfile over the timed part of one run, writes the
+stats to FILE and prints the server's time by module: the profiler slows the server, so
+that run's figures are not comparable with others).
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ import argparse
 import asyncio
 import importlib
 import os
+import pstats
 import re
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,15 +136,38 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15)
 
 
-class Server:
-    """``sfidl run`` in a process of its own on free ports, its outputs in a scratch folder."""
+# Runs ``python -m sfidl`` with the arguments after ``-c``'s: a cProfile profiler in the
+# server's main thread (its event loop), on from SIGUSR1, off and written to the file named
+# by the first argument on SIGUSR2. Its clock is cProfile's, wall time (a CPU clock costs a
+# system call per event, which would swamp the figures): the time the server waits for a CPU
+# (it shares them with the client) is charged to whatever was running then.
+PROFILED = """
+import cProfile, runpy, signal, sys
+path = sys.argv.pop(1)
+profiler = cProfile.Profile()
+def stop(*_):
+    profiler.disable()
+    profiler.dump_stats(path)
+signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+signal.signal(signal.SIGUSR2, stop)
+sys.argv[0] = "sfidl"
+runpy.run_module("sfidl", run_name="__main__", alter_sys=True)
+"""
 
-    def __init__(self, workload: Workload, folder: Path, tree: Path) -> None:
+
+class Server:
+    """``sfidl run`` in a process of its own on free ports, its outputs in a scratch folder;
+    with ``profile``, under a profiler switched by :meth:`profiling` (see :data:`PROFILED`)."""
+
+    def __init__(
+        self, workload: Workload, folder: Path, tree: Path, profile: Path | None = None
+    ) -> None:
         self.out = folder / "gen"
+        python = [sys.executable, "-m", "sfidl"]
+        if profile is not None:
+            python = [sys.executable, "-c", PROFILED, str(profile.resolve())]
         command = [
-            sys.executable,
-            "-m",
-            "sfidl",
+            *python,
             "run",
             str(workload.sfidl),
             "--app",
@@ -183,6 +212,10 @@ class Server:
         if len(found) < 2:
             raise SystemExit(f"sfidl run was not ready within {deadline_s:g} s")
         return found["ingress"], found["egress"]
+
+    def profiling(self, on: bool) -> None:
+        """Switch the profiler (a server started with ``profile``) on or off, off writing the stats."""
+        self.process.send_signal(signal.SIGUSR1 if on else signal.SIGUSR2)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -231,13 +264,20 @@ class Figures:
 
 
 async def drive(
-    server: Server, workload: Workload, pb: ModuleType, posts: list[Post], batched: bool
+    server: Server,
+    workload: Workload,
+    pb: ModuleType,
+    posts: list[Post],
+    batched: bool,
+    profile: bool = False,
 ) -> tuple[float, float, float]:
     """Seconds from the first POST to the last egress record read, and the server's and the
-    client's CPU seconds meanwhile."""
+    client's CPU seconds meanwhile (with ``profile``, the server profiled meanwhile)."""
     limits = aiohttp.TCPConnector(limit=IN_FLIGHT + DRAINERS)
     async with aiohttp.ClientSession(connector=limits) as session:
         await post_all(session, server.ingress, workload.setup(pb))
+        if profile:
+            server.profiling(True)
         cpu = cpu_seconds(server.process.pid)
         client = time.process_time()
         start = time.perf_counter()
@@ -246,6 +286,8 @@ async def drive(
             drain(session, f"{server.egress}/{workload.topic}", workload.records(posts), batched),
         )
         seconds = time.perf_counter() - start
+        if profile:
+            server.profiling(False)
         return (
             seconds,
             cpu_seconds(server.process.pid) - cpu,
@@ -253,19 +295,70 @@ async def drive(
         )
 
 
-def measure(workload: Workload, messages: int, ids: int, tree: Path, batched: bool) -> Figures:
-    """One run on a fresh database."""
+def measure(
+    workload: Workload,
+    messages: int,
+    ids: int,
+    tree: Path,
+    batched: bool,
+    profile: Path | None = None,
+) -> Figures:
+    """One run on a fresh database (with ``profile``, the server's profile written there)."""
     with tempfile.TemporaryDirectory() as scratch:
-        server = Server(workload, Path(scratch), tree)
+        server = Server(workload, Path(scratch), tree, profile)
         try:
             sys.path.insert(0, str(server.out))
             pb = importlib.import_module(workload.app.removesuffix("_app") + "_pb2")
             posts = workload.posts(pb, messages, ids)
-            seconds, cpu, client = asyncio.run(drive(server, workload, pb, posts, batched))
+            seconds, cpu, client = asyncio.run(
+                drive(server, workload, pb, posts, batched, profile is not None)
+            )
+            if profile is not None:
+                _wait_for(profile)
         finally:
             server.stop()
             sys.path.remove(str(server.out))
     return Figures(messages / seconds, cpu / messages * 1000, client / messages * 1000)
+
+
+def _wait_for(path: Path, deadline_s: float = 60.0) -> None:
+    """Wait until the profiled server has written its stats to ``path``."""
+    stop = time.monotonic() + deadline_s
+    size = -1
+    while time.monotonic() < stop:
+        now = path.stat().st_size if path.exists() else -1
+        if now > 0 and now == size:  # written, and no longer growing
+            return
+        size = now
+        time.sleep(0.2)
+    raise SystemExit(f"the server wrote no profile to {path} within {deadline_s:g} s")
+
+
+def by_module(path: Path, top: int = 30) -> str:
+    """The profile's own time (tottime) summed per module: sfidl's modules by file, the
+    libraries by package, built-in functions by name."""
+    stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    own: Counter[str] = Counter()
+    for (filename, _, function), (_, _, tottime, _, _) in stats.items():
+        own[_module(filename, function)] += tottime
+    total = sum(own.values()) or 1.0
+    lines = [f"{'ms':>8} {'%':>5}  module (own time, profiled run)"]
+    for module, seconds in own.most_common(top):
+        lines.append(f"{seconds * 1000:8.1f} {seconds / total * 100:5.1f}  {module}")
+    return "\n".join(lines)
+
+
+def _module(filename: str, function: str) -> str:
+    if filename == "~":  # a built-in: its name says what (e.g. sqlite3's execute, select's poll)
+        return f"built-in {re.sub(r' at 0x[0-9a-f]+', '', function)}"
+    parts = Path(filename).parts
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1]
+    if "sfidl" in parts:
+        return "/".join(parts[parts.index("sfidl") :])
+    if "examples" in parts or "gen" in parts:
+        return "the application"
+    return f"python {Path(filename).stem}"
 
 
 def main() -> None:
@@ -288,6 +381,12 @@ def main() -> None:
     )
     parser.add_argument("--app", choices=[w.name.split()[0] for w in WORKLOADS], action="append")
     parser.add_argument("--ids", type=int, choices=(1000, 10), action="append")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="profile the server (cProfile) over the timed part of one run of the first row"
+        " on the first tree, write the stats to this file and print its time by module",
+    )
     args = parser.parse_args()
     trees: list[Path] = args.tree or [ROOT]
     batched = not args.one_record_pops
@@ -304,22 +403,35 @@ def main() -> None:
         f"{'tree':24} {'app':18} {'ids':>5} {'msg/s':>7} {'server CPU s/1k':>16}"
         f" {'client CPU s/1k':>16}"
     )
-    for workload in WORKLOADS:
-        if args.app and workload.name.split()[0] not in args.app:
-            continue
-        for ids in args.ids or (1000, 10):
-            runs: dict[Path, list[Figures]] = {tree: [] for tree in trees}
-            for _ in range(args.rounds):
-                for tree in trees:
-                    runs[tree].append(measure(workload, args.messages, ids, tree, batched))
-            for tree, figures in runs.items():
-                print(
-                    f"{_short(tree):24} {workload.name:18} {ids:5d}"
-                    f" {statistics.median(f.rate for f in figures):7.0f}"
-                    f" {statistics.median(f.server_cpu for f in figures):16.3f}"
-                    f" {statistics.median(f.client_cpu for f in figures):16.3f}",
-                    flush=True,
-                )
+    rows = [
+        (workload, ids)
+        for workload in WORKLOADS
+        if not args.app or workload.name.split()[0] in args.app
+        for ids in args.ids or (1000, 10)
+    ]
+    if args.profile is not None:
+        workload, ids = rows[0]
+        args.profile.unlink(missing_ok=True)
+        profiled = measure(workload, args.messages, ids, trees[0], batched, args.profile)
+        print(
+            f"{_short(trees[0]):24} {workload.name:18} {ids:5d} {profiled.rate:7.0f}"
+            f" {profiled.server_cpu:16.3f} {profiled.client_cpu:16.3f}  (profiled)\n"
+        )
+        print(by_module(args.profile))
+        return
+    for workload, ids in rows:
+        runs: dict[Path, list[Figures]] = {tree: [] for tree in trees}
+        for _ in range(args.rounds):
+            for tree in trees:
+                runs[tree].append(measure(workload, args.messages, ids, tree, batched))
+        for tree, figures in runs.items():
+            print(
+                f"{_short(tree):24} {workload.name:18} {ids:5d}"
+                f" {statistics.median(f.rate for f in figures):7.0f}"
+                f" {statistics.median(f.server_cpu for f in figures):16.3f}"
+                f" {statistics.median(f.client_cpu for f in figures):16.3f}",
+                flush=True,
+            )
 
 
 def _short(tree: Path) -> str:
