@@ -189,8 +189,11 @@ def ingress_server(
                     f"unknown function type {target.typename!r} (known: {known})", status=404
                 )
             try:
-                if request.content.is_eof():  # all of the body came already: no wait
-                    body = await request.read()
+                content = request.content
+                if content.is_eof():  # all of the body came already: take it, no wait
+                    body = content.read_nowait()
+                    if len(body) > request.client_max_size:  # as request.read() refuses it
+                        raise web.HTTPRequestEntityTooLarge(request.client_max_size, len(body))
                 else:
                     async with asyncio.timeout(idle_timeout_s):
                         body = await request.read()
