@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import chain, count, repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,23 +29,31 @@ from sfidl.local.effects import DelayedCancel, DelayedSend, Effects, StateSpec
 from sfidl.local.errors import StoreError
 from sfidl.local.records import Address
 
+LAYOUT = 1
+"""``PRAGMA user_version`` of a database of :data:`SCHEMA`'s layout. Layout 0 (no version
+written) numbered queued messages, delayed messages and egress records with AUTOINCREMENT
+rowids and kept a separate index of each queue: :meth:`Store._upgrade` rewrites it in place."""
+
+# A queue is the inbox's own b-tree (WITHOUT ROWID), ordered as it is delivered: reading an
+# address's first messages, appending and consuming them touch that one b-tree. Its ``seq``
+# is given out by the store (Store._seqs), so nothing numbers rows in sqlite_sequence.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER NOT NULL,
     fn TEXT NOT NULL, id TEXT NOT NULL,
     caller_fn TEXT, caller_id TEXT,
     argument BLOB NOT NULL,
-    due_at INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS inbox_by_due ON inbox (fn, id, due_at, seq);
+    due_at INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (fn, id, due_at, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state (
     fn TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
     typename TEXT NOT NULL, value BLOB NOT NULL, expires_at INTEGER,
-    PRIMARY KEY (fn, id, name));
+    PRIMARY KEY (fn, id, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state_types (
     fn TEXT NOT NULL, name TEXT NOT NULL, typename TEXT NOT NULL,
     PRIMARY KEY (fn, name));
 CREATE TABLE IF NOT EXISTS delayed (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     fire_at INTEGER NOT NULL,
     sender_fn TEXT NOT NULL, sender_id TEXT NOT NULL, token TEXT NOT NULL,
     fn TEXT NOT NULL, id TEXT NOT NULL,
@@ -53,7 +61,7 @@ CREATE TABLE IF NOT EXISTS delayed (
 CREATE INDEX IF NOT EXISTS delayed_by_time ON delayed (fire_at, seq);
 CREATE INDEX IF NOT EXISTS delayed_by_token ON delayed (sender_fn, sender_id, token);
 CREATE TABLE IF NOT EXISTS egress (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     egress TEXT NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
     popped INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS egress_by_topic ON egress (topic, popped, seq);
@@ -61,6 +69,31 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS ingress_keys (
     key TEXT PRIMARY KEY, fingerprint BLOB NOT NULL, at_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS ingress_keys_by_time ON ingress_keys (at_ms);
+"""
+
+# The tables layout 0 had otherwise, as it made them (the others are as in SCHEMA): what
+# such a table must be before Store._upgrade copies its rows.
+_LAYOUT_0 = """
+CREATE TABLE inbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    fn TEXT NOT NULL, id TEXT NOT NULL,
+    caller_fn TEXT, caller_id TEXT,
+    argument BLOB NOT NULL,
+    due_at INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE state (
+    fn TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+    typename TEXT NOT NULL, value BLOB NOT NULL, expires_at INTEGER,
+    PRIMARY KEY (fn, id, name));
+CREATE TABLE delayed (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    fire_at INTEGER NOT NULL,
+    sender_fn TEXT NOT NULL, sender_id TEXT NOT NULL, token TEXT NOT NULL,
+    fn TEXT NOT NULL, id TEXT NOT NULL,
+    argument BLOB NOT NULL);
+CREATE TABLE egress (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    egress TEXT NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
+    popped INTEGER NOT NULL DEFAULT 0);
 """
 
 
@@ -122,6 +155,10 @@ class Counts:
     queued: int
     delayed: int
     egress: int
+
+
+def _statements(schema: str) -> list[str]:
+    return [statement.strip() for statement in schema.split(";") if statement.strip()]
 
 
 def _split(fn: str) -> tuple[str, str]:
@@ -293,10 +330,10 @@ def _columns(db: sqlite3.Connection, table: str) -> list[tuple[object, ...]]:
 
 
 @functools.cache
-def _expected_columns() -> dict[str, list[tuple[object, ...]]]:
-    """The columns of every table of :data:`SCHEMA`, as SQLite reports them."""
+def _expected_columns(schema: str = SCHEMA) -> dict[str, list[tuple[object, ...]]]:
+    """The columns of every table of ``schema``, as SQLite reports them."""
     db = sqlite3.connect(":memory:")
-    db.executescript(SCHEMA)
+    db.executescript(schema)
     tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     expected = {name: _columns(db, name) for name in tables if not name.startswith("sqlite_")}
     db.close()
@@ -358,6 +395,7 @@ class Store:
             if not name.startswith("sqlite_")
         }
         (application,) = db.execute("PRAGMA application_id").fetchone()
+        (layout,) = db.execute("PRAGMA user_version").fetchone()
         expected = _expected_columns()
         if application not in (0, APPLICATION_ID) or (
             application == 0 and found and not found <= set(expected)
@@ -372,22 +410,61 @@ class Store:
                 f"{self._path} is not a database of sfidl run (it has {what}): give another"
                 " --db, or move the file away"
             )
+        if layout not in (0, LAYOUT):
+            raise StoreError(
+                f"{self._path} has a database layout this sfidl run does not know (user_version"
+                f" {layout}; it knows 0 to {LAYOUT}): run the sfidl that wrote it, give another"
+                " --db, or move the file away"
+            )
         with self._transaction():
-            if "inbox" in found and "due_at" not in {c[0] for c in _columns(db, "inbox")}:
-                # Written before messages had a due time: theirs is 0, before anything new.
-                db.execute("ALTER TABLE inbox ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0")
-                db.execute("DROP INDEX IF EXISTS inbox_by_address")
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            if layout < LAYOUT and found:
+                self._upgrade(found)
+            for statement in _statements(SCHEMA):
+                db.execute(statement)
             for table, columns in expected.items():
-                if _columns(db, table) != columns:
-                    raise StoreError(
-                        f"{self._path} is not a database of sfidl run: its table {table} has"
-                        f" other columns ({', '.join(str(c[0]) for c in _columns(db, table))});"
-                        " give another --db, or move the file away"
-                    )
+                self._check_columns(table, columns)
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {LAYOUT}")
+        # Every message queued from now on gets a seq above those queued so far (which
+        # commit_batch relies on); the numbers of messages consumed before may come again,
+        # which nothing minds: only the order of the messages queued together counts.
+        (last,) = db.execute("SELECT MAX(seq) FROM inbox").fetchone()
+        self._seqs = count(int(last or 0) + 1)
+
+    def _upgrade(self, found: set[str]) -> None:
+        """Rewrite the tables of a layout 0 file (:data:`_LAYOUT_0`) as :data:`SCHEMA` makes
+        them, every row with every column, ``seq`` included: the queues keep their order and
+        the egress records their numbers. Runs in :meth:`_prepare`'s transaction."""
+        db = self._db
+        if "inbox" in found and "due_at" not in {c[0] for c in _columns(db, "inbox")}:
+            # Written before messages had a due time: theirs is 0, before anything new.
+            db.execute("ALTER TABLE inbox ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0")
+        previous = _expected_columns(_LAYOUT_0)
+        tables = sorted(found & set(previous))
+        for table in tables:
+            self._check_columns(table, previous[table])
+        for table in tables:
+            # Made by SCHEMA's own statement, so the file ends as a new one begins.
+            (create,) = [
+                sql
+                for sql in _statements(SCHEMA)
+                if sql.startswith(f"CREATE TABLE IF NOT EXISTS {table} (")
+            ]
+            columns = ", ".join(str(column[0]) for column in previous[table])
+            db.execute(f"ALTER TABLE {table} RENAME TO layout_0_{table}")
+            db.execute(create)
+            db.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM layout_0_{table}")
+            # With its indexes; the SCHEMA statements after this make the new layout's.
+            db.execute(f"DROP TABLE layout_0_{table}")
+
+    def _check_columns(self, table: str, columns: list[tuple[object, ...]]) -> None:
+        found = _columns(self._db, table)
+        if found != columns:
+            raise StoreError(
+                f"{self._path} is not a database of sfidl run: its table {table} has"
+                f" other columns ({', '.join(str(c[0]) for c in found)});"
+                " give another --db, or move the file away"
+            )
 
     def _unlock(self) -> None:
         if self._lock is not None:
@@ -481,7 +558,7 @@ class Store:
                 )
                 if cursor.rowcount == 0:
                     return False
-            _insert_messages(db, messages, due_at)
+            _insert_messages(db, messages, due_at, self._seqs)
             if source is not None:
                 db.execute(
                     "INSERT INTO counters (name, value) VALUES (?, ?)"
@@ -595,7 +672,7 @@ class Store:
                 due_at = now_ms if sent_at is None else sent_at
                 arguments = map(_ARGUMENT, effects.messages)
                 targets = list(map(_TARGET, effects.messages))
-                _insert_inbox(db, targets, repeat(fn), repeat(id), arguments, due_at)
+                _insert_inbox(db, targets, repeat(fn), repeat(id), arguments, due_at, self._seqs)
             for d in effects.delayed:
                 if isinstance(d, DelayedCancel):
                     db.execute(
@@ -631,9 +708,10 @@ class Store:
                 )
             if consumed:
                 # The batch was the address's first messages by (due_at, seq) when read, and
-                # whatever was queued since has a higher seq (AUTOINCREMENT): so the batch is
-                # exactly those up to its last by (due_at, seq) and its highest seq. One
-                # statement, a range of the index, instead of a lookup per message.
+                # whatever was queued since has a higher seq (self._seqs only counts up): so
+                # the batch is exactly those up to its last by (due_at, seq) and its highest
+                # seq. One statement, a range of the queue's b-tree, instead of a lookup per
+                # message.
                 last = consumed[-1]
                 db.execute(
                     "DELETE FROM inbox WHERE fn = ? AND id = ? AND seq <= ?"
@@ -685,7 +763,9 @@ class Store:
                 for _, sfn, sid, fn, id, arg in rows
             ]
             for (fire_at, *_), message in zip(rows, messages):
-                _insert_messages(db, [message], fire_at)  # due when it was to fire, not now
+                _insert_messages(
+                    db, [message], fire_at, self._seqs
+                )  # due when it was to fire, not now
             db.execute("DELETE FROM delayed WHERE fire_at <= ?", (now_ms,))
         return [m.target for m in messages]
 
@@ -762,21 +842,23 @@ def _count_processed(db: sqlite3.Connection, count: int) -> None:
     )
 
 
-_INSERT_INBOX = "INSERT INTO inbox (fn, id, caller_fn, caller_id, argument, due_at)"
+_INSERT_INBOX = "INSERT INTO inbox (fn, id, caller_fn, caller_id, argument, due_at, seq)"
 
 
-def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming], due_at: int) -> None:
+def _insert_messages(
+    db: sqlite3.Connection, messages: Sequence[Incoming], due_at: int, seqs: Iterator[int]
+) -> None:
     targets = list(map(_TARGET, messages))
     callers = list(map(_CALLER, messages))
     arguments = map(_ARGUMENT, messages)
     if not any(callers):  # from an ingress: the caller columns left NULL, not bound to None
-        head = "INSERT INTO inbox (fn, id, argument, due_at)"
+        head = "INSERT INTO inbox (fn, id, argument, due_at, seq)"
         blobs = map(_BLOB, arguments)
-        rows = zip(map(_typename, targets), map(_TARGET_ID, targets), blobs, repeat(due_at))
-        _insert_many(db, head, 4, rows)
+        rows = zip(map(_typename, targets), map(_TARGET_ID, targets), blobs, repeat(due_at), seqs)
+        _insert_many(db, head, 5, rows)
         return
     callers_fn, callers_id = map(_typename, callers), map(_id, callers)
-    _insert_inbox(db, targets, callers_fn, callers_id, arguments, due_at)
+    _insert_inbox(db, targets, callers_fn, callers_id, arguments, due_at, seqs)
 
 
 def _insert_inbox(
@@ -786,8 +868,10 @@ def _insert_inbox(
     callers_id: Iterable[str | None],
     arguments: Iterable[bytes],
     due_at: int,
+    seqs: Iterator[int],
 ) -> None:
-    """Queue a message per target, each from its caller, all due at ``due_at``."""
+    """Queue a message per target, each from its caller, all due at ``due_at``, numbered by
+    ``seqs`` in order (last in the zip: it is not drawn from once the targets ran out)."""
     rows = zip(
         map(_typename, targets),
         map(_TARGET_ID, targets),
@@ -795,8 +879,9 @@ def _insert_inbox(
         callers_id,
         map(_BLOB, arguments),
         repeat(due_at),
+        seqs,
     )
-    _insert_many(db, _INSERT_INBOX, 6, rows)
+    _insert_many(db, _INSERT_INBOX, 7, rows)
 
 
 def _insert_delayed(db: sqlite3.Connection, sender: Address, d: DelayedSend) -> None:

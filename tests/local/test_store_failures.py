@@ -37,7 +37,7 @@ from sfidl.local.errors import LocalRuntimeError, StoreError
 from sfidl.local.ingress import message_value
 from sfidl.local.records import Address
 from sfidl.local.run import LocalRuntime, RunOptions
-from sfidl.local.store import Incoming, Store
+from sfidl.local.store import LAYOUT, Incoming, Store
 from sfidl.local.transport import InProcess
 from tests.local.apps import COUNTER, Increment, demo_app, run_on
 
@@ -260,10 +260,14 @@ def test_a_database_of_an_earlier_sfidl_is_upgraded_and_its_queue_delivered_firs
     assert (state["total"], state["note"]) == (6, "new")  # the old message went first
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA application_id").fetchone() == (0x5346444C,)
+        assert db.execute("PRAGMA user_version").fetchone() == (LAYOUT,)
         indexes = {
             name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
         }
-    assert "inbox_by_address" not in indexes and "inbox_by_due" in indexes
+        (inbox,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'inbox'").fetchone()
+    # The queue is the inbox table itself now: no index of it is left over.
+    assert not {"inbox_by_address", "inbox_by_due"} & indexes
+    assert inbox.endswith("WITHOUT ROWID")
 
 
 # -- read-only files and full disks ------------------------------------------------------------
