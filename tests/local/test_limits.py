@@ -96,6 +96,52 @@ def test_a_function_that_never_answers_fails_the_job_after_the_call_timeout():
         asyncio.run(scenario())
 
 
+def test_a_call_timing_out_after_others_answered_fails_the_job_naming_its_address():
+    """The engine keeps every request's call timeout with one timer, armed for the oldest
+    request in flight: once that one answered, the timer still times out the next."""
+
+    async def scenario() -> None:
+        gate = asyncio.Event()
+        app = gated_app(gate)
+        store = Store(":memory:")
+        engine = Engine(app.manifest, InProcess(app), store, VirtualClock(), call_timeout_s=0.3)
+        try:
+            engine.enqueue([greet("a", "quick")])
+            await engine.run_until_quiet()  # answered: the timer stays armed for its deadline
+            await asyncio.sleep(0.1)
+            engine.enqueue([greet("b", "first")])  # waits at the gate past its own deadline
+            async with asyncio.timeout(30):  # the test's own deadline, should the call's fail
+                await engine.run_until_quiet()
+        finally:
+            gate.set()
+            await engine.close()
+            store.close()
+
+    with pytest.raises(
+        JobFailure, match=r"function demo/slow/b .*no answer within the call timeout of 0.3 s"
+    ):
+        asyncio.run(scenario())
+
+
+def test_closing_the_engine_during_a_call_is_no_timeout_and_keeps_the_message_queued():
+    async def scenario() -> tuple[int, list[int]]:
+        app = gated_app(asyncio.Event())  # never opened: the call waits until cancelled
+        store = Store(":memory:")
+        engine = Engine(app.manifest, InProcess(app), store, VirtualClock(), call_timeout_s=30)
+        engine.enqueue([greet("a", "first")])
+        running = asyncio.create_task(engine.run_until_quiet())
+        await until(lambda: len(app.requests) >= 2, "the call waiting at the gate")
+        await engine.close()
+        await running  # no failure: the batch simply re-runs after a restart
+        queued = store.counts().queued
+        store.close()
+        return queued, app.batches("demo/slow", "a")
+
+    queued, batches = asyncio.run(scenario())
+    assert queued == 1
+    assert batches == [1, 1]  # the handshake, then the call that was cancelled
+
+
 def test_an_ingress_file_pauses_while_an_address_has_a_full_backlog(tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_text(
