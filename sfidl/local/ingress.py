@@ -148,12 +148,24 @@ def _not_taken(target: Address, typename: str, taken: frozenset[str]) -> str:
     )
 
 
+# Typename -> its protobuf class, once found (the pool only grows): a descriptor pool lookup
+# per request otherwise.
+_classes: dict[str, type[Message]] = {}
+
+
+def _message_class(typename: str) -> type[Message] | None:
+    found = _classes.get(typename)
+    if found is None:
+        found = codec.message_class(typename)
+        if found is not None:
+            _classes[typename] = found
+    return found
+
+
 def _check_body(typename: str, body: bytes) -> None:
     """Refuse a body that the function could never decode as ``typename``."""
     json_of = (
-        codec.message_class(typename[: -len(JSON_SUFFIX)])
-        if typename.endswith(JSON_SUFFIX)
-        else None
+        _message_class(typename[: -len(JSON_SUFFIX)]) if typename.endswith(JSON_SUFFIX) else None
     )
     if json_of is not None:
         try:
@@ -164,8 +176,11 @@ def _check_body(typename: str, body: bytes) -> None:
                 f"malformed JSON body for {json_of.DESCRIPTOR.full_name}: {exc}"
             ) from None
         return
+    cls = _message_class(typename)
+    if cls is None:  # not a protobuf message: nothing to check (as codec.check)
+        return
     try:
-        codec.check(typename, body)
+        codec.parse(cls, body)
     except codec.CodecError as exc:
         hint = ""
         if body.lstrip().startswith(b"{"):
