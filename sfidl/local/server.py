@@ -111,12 +111,19 @@ REPLAYED = "Idempotent-Replayed"
 def _answer(status: int, text: str = "", *, line: int | None = None) -> web.Response:
     """A response with the outcome in ``Status:`` (the playground's convention) and, unless
     ``line`` says otherwise, in the status line too."""
-    response = web.Response(status=status if line is None else line, body=text.encode("utf-8"))
-    response.headers["Status"] = str(status)
-    if text:
-        response.content_type = "text/plain"
-        response.charset = "utf-8"
+    headers = _STATUS.get(status) or {"Status": str(status)}
+    if not text:
+        return web.Response(status=status if line is None else line, headers=headers)
+    response = web.Response(
+        status=status if line is None else line, body=text.encode("utf-8"), headers=headers
+    )
+    response.content_type = "text/plain"
+    response.charset = "utf-8"
     return response
+
+
+# The Status: header of the answers given by the thousand (web.Response copies it).
+_STATUS = {status: {"Status": str(status)} for status in (200, 404)}
 
 
 class _Server(web.Server):
@@ -131,10 +138,11 @@ class _Server(web.Server):
         idle_timeout_s: float,
         on_shutdown: Callable[[], None] | None = None,
     ) -> None:
-        async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        # A function, not a coroutine: a request without Expect awaits the handler directly.
+        def handle(request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
             if request.headers.get(EXPECT):  # as aiohttp's router: an empty Expect is none
-                await _expect(request)
-            return await handler(request)
+                return _expecting(request, handler)
+            return handler(request)
 
         # An idle connection, and the rest of a body nobody reads, wait the idle timeout at most.
         super().__init__(
@@ -154,6 +162,14 @@ class _Server(web.Server):
 
 
 EXPECT = "Expect"
+
+
+async def _expecting(
+    request: web.BaseRequest,
+    handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+) -> web.StreamResponse:
+    await _expect(request)
+    return await handler(request)
 
 
 async def _expect(request: web.BaseRequest) -> None:
