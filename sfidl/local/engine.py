@@ -44,6 +44,8 @@ log = logging.getLogger("sfidl.local")
 
 NO_EFFECTS = Effects((), (), (), ())
 _TARGET = attrgetter("target")  # of an Incoming or an Outgoing, read in C
+_FUNCTION = attrgetter("namespace", "type")  # of an Address
+_ID = attrgetter("id")
 # A function that keeps answering "missing state" for states it was given never gets anywhere.
 MAX_HANDSHAKES = 8
 
@@ -85,6 +87,7 @@ class Engine:
         self.clock = clock
         self._routes = Routes(manifest)
         self._functions = self._routes.functions
+        self._bound = {Address.of(typename, "")[:2] for typename in self._functions}
         self._transport = transport
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
@@ -162,6 +165,8 @@ class Engine:
     def _check_targets(self, messages: Sequence[Incoming]) -> Counter[Address]:
         """How many of ``messages`` go to each target, once each target is checked."""
         targets = Counter(map(_TARGET, messages))
+        if self._bound.issuperset(map(_FUNCTION, targets)) and all(map(_ID, targets)):
+            return targets  # checked in C; else the first target at fault is named below
         for target in targets:
             if target.typename not in self._functions:
                 known = ", ".join(sorted(self._functions))
