@@ -18,7 +18,7 @@ import fcntl
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from itertools import chain, count, repeat
 from operator import add, attrgetter
@@ -501,12 +501,13 @@ class Store:
         on some failures, a full disk say: then the group is over)."""
         return self._grouped and self._db.in_transaction
 
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A transaction of its own, or a savepoint in the open :meth:`group`'s (returned as it
+        is, not wrapped in another generator: one runs per batch)."""
+        return self._savepoint() if self._grouped else self._begin()
+
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        if self._grouped:
-            with self._savepoint() as db:
-                yield db
-            return
+    def _begin(self) -> Iterator[sqlite3.Connection]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
