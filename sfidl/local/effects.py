@@ -77,9 +77,9 @@ class StateWrite(NamedTuple):
     expires_at: int | None
 
 
-@dataclass(frozen=True)
-class Effects:
-    """Everything one batch does, in the order the real runtime applies it."""
+class Effects(NamedTuple):
+    """Everything one batch does, in the order the real runtime applies it (a tuple: one
+    per batch, made in C; a frozen dataclass sets each field through object.__setattr__)."""
 
     messages: tuple[Outgoing, ...]
     delayed: tuple[DelayedSend | DelayedCancel, ...]
@@ -173,6 +173,7 @@ _ARGUMENT = attrgetter("argument")
 _outgoing = partial(tuple.__new__, Outgoing)
 _egress_out = partial(tuple.__new__, EgressOut)
 _state_write = partial(tuple.__new__, StateWrite)
+_effects = partial(tuple.__new__, Effects)
 _DELETE = FromFunction.PersistedValueMutation.DELETE
 _MODIFY = FromFunction.PersistedValueMutation.MODIFY
 
@@ -213,11 +214,13 @@ def plan(
         arguments = map(_SERIALIZED_ARGUMENT, map(_ARGUMENT, outgoing))
         messages = tuple(map(_outgoing, zip(map(seen.__getitem__, keys), arguments)))
     egresses = response.outgoing_egresses
-    return Effects(
-        messages,
-        _delayed(fail, response.delayed_invocations, target, token_pending, now_ms),
-        _egress(fail, egresses, routes) if egresses else (),
-        _mutations(fail, response.state_mutations, specs, now_ms),
+    return _effects(
+        (
+            messages,
+            _delayed(fail, response.delayed_invocations, target, token_pending, now_ms),
+            _egress(fail, egresses, routes) if egresses else (),
+            _mutations(fail, response.state_mutations, specs, now_ms),
+        )
     )
 
 

@@ -15,7 +15,7 @@ time order with the others.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from types import TracebackType
 
@@ -197,7 +197,7 @@ class Faults:
                     fault.delay_ms,
                 )
             )
-        routed = replace(effects, messages=tuple(kept), delayed=effects.delayed + tuple(late))
+        routed = effects._replace(messages=tuple(kept), delayed=effects.delayed + tuple(late))
         return routed, touched
 
 
