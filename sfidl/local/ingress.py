@@ -104,15 +104,14 @@ def from_http(
     set aside.
     """
     typename = typename_of_request(content_types)
-    if not is_utf8(typename):
-        raise IngressError(
-            f"the typename in the Content-Type, {typename!r}, is not UTF-8", status=415
-        )
-    if takes is not None:
-        taken = takes(target.typename)
-        if typename not in taken:
+    taken = None if takes is None else takes(target.typename)
+    if taken is None or typename not in taken:  # (one a handler takes is UTF-8)
+        if not is_utf8(typename):
+            raise IngressError(
+                f"the typename in the Content-Type, {typename!r}, is not UTF-8", status=415
+            )
+        if taken is not None:
             raise IngressError(_not_taken(target, typename, taken), status=415)
-    else:
         _check_typename(typename, status=415)
     _check_body(typename, body)
     return Incoming(target, None, typed_value(typename, body).SerializeToString())
