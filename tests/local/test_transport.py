@@ -153,3 +153,18 @@ def test_a_closed_transport_opens_a_new_session_on_its_next_call():
                 await transport.close()
 
     assert asyncio.run(scenario()) == [b"aa", b"bb"]
+
+
+def test_an_answer_cut_short_is_a_failure_of_the_call():
+    async def truncated(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": OCTET_STREAM})
+        response.content_length = 1000
+        await response.prepare(request)
+        await response.write(b"only part of it")
+        assert request.transport is not None
+        request.transport.close()  # the function's process dies mid-answer
+        return response
+
+    with pytest.raises(TransportError, match=r"POST http://127.0.0.1:\d+/fn/greeter failed: "):
+        asyncio.run(calls(truncated, b"x"))
