@@ -36,7 +36,7 @@ rowids and kept a separate index of each queue: :meth:`Store._upgrade` rewrites 
 
 # A queue is the inbox's own b-tree (WITHOUT ROWID), ordered as it is delivered: reading an
 # address's first messages, appending and consuming them touch that one b-tree. Its ``seq``
-# is given out by the store (Store._seqs), so nothing numbers rows in sqlite_sequence.
+# is given out by the store (Store._next_seqs), so nothing numbers rows in sqlite_sequence.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
     seq INTEGER NOT NULL,
@@ -429,11 +429,20 @@ class Store:
                 self._check_columns(table, columns)
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.execute(f"PRAGMA user_version = {LAYOUT}")
-        # Every message queued from now on gets a seq above those queued so far (which
-        # commit_batch relies on); the numbers of messages consumed before may come again,
-        # which nothing minds: only the order of the messages queued together counts.
-        (last,) = db.execute("SELECT MAX(seq) FROM inbox").fetchone()
-        self._seqs = count(int(last or 0) + 1)
+        self._seqs: Iterator[int] | None = None  # see _next_seqs
+
+    def _next_seqs(self) -> Iterator[int]:
+        """The numbers of the messages queued from now on: each above every message queued
+        before (commit_batch relies on it). Those of messages consumed before this store
+        opened may come again, which nothing minds: only the order of the messages queued
+        together counts. Found by :meth:`backlog` (the engine's first call), which reads the
+        whole queue anyway, rather than by another scan of it at the start; else at the first
+        change to the queues, which calls this first: the queues are then as committed (a
+        rolled-back change cannot bring back a message numbered after the count started)."""
+        if self._seqs is None:
+            (last,) = self._db.execute("SELECT MAX(seq) FROM inbox").fetchone()
+            self._seqs = count(int(last or 0) + 1)
+        return self._seqs
 
     def _upgrade(self, found: set[str]) -> None:
         """Rewrite the tables of a layout 0 file (:data:`_LAYOUT_0`) as :data:`SCHEMA` makes
@@ -563,7 +572,7 @@ class Store:
                 )
                 if cursor.rowcount == 0:
                     return False
-            _insert_messages(db, messages, due_at, self._seqs)
+            _insert_messages(db, messages, due_at, self._next_seqs())
             if source is not None:
                 db.execute(
                     "INSERT INTO counters (name, value) VALUES (?, ?)"
@@ -595,9 +604,12 @@ class Store:
     def backlog(self) -> dict[Address, int]:
         """How many messages each address has queued, the address with the oldest first."""
         rows = self._db.execute(
-            "SELECT fn, id, COUNT(*), MIN(seq) AS first FROM inbox GROUP BY fn, id ORDER BY first"
-        )
-        return {Address(*_split(fn), id): count for fn, id, count, _ in rows}
+            "SELECT fn, id, COUNT(*), MIN(seq) AS first, MAX(seq) FROM inbox"
+            " GROUP BY fn, id ORDER BY first"
+        ).fetchall()
+        if self._seqs is None:  # the queues untouched by this store: rows are all of them
+            self._seqs = count(max((row[4] for row in rows), default=0) + 1)
+        return {Address(*_split(fn), id): n for fn, id, n, _, _ in rows}
 
     def batch(self, address: Address, limit: int) -> list[Queued]:
         """The first ``limit`` messages queued for ``address``, in the order they became due."""
@@ -673,12 +685,13 @@ class Store:
         :meth:`purge_expired` deletes it). Returns the egress records written.
         """
         fn, id = address.typename, address.id
+        seqs = self._next_seqs()  # before the first change to the queues: see _next_seqs
         with self._transaction() as db:
             if effects.messages:
                 due_at = now_ms if sent_at is None else sent_at
                 arguments = map(_ARGUMENT, effects.messages)
                 targets = list(map(_TARGET, effects.messages))
-                _insert_inbox(db, targets, repeat(fn), repeat(id), arguments, due_at, self._seqs)
+                _insert_inbox(db, targets, repeat(fn), repeat(id), arguments, due_at, seqs)
             for d in effects.delayed:
                 if isinstance(d, DelayedCancel):
                     db.execute(
@@ -714,7 +727,7 @@ class Store:
                 )
             if consumed:
                 # The batch was the address's first messages by (due_at, seq) when read, and
-                # whatever was queued since has a higher seq (self._seqs only counts up): so
+                # whatever was queued since has a higher seq (_next_seqs only counts up): so
                 # the batch is exactly those up to its last by (due_at, seq) and its highest
                 # seq. One statement, a range of the queue's b-tree, instead of a lookup per
                 # message.
@@ -769,7 +782,7 @@ class Store:
             ]
             for (fire_at, *_), message in zip(rows, messages):
                 _insert_messages(
-                    db, [message], fire_at, self._seqs
+                    db, [message], fire_at, self._next_seqs()
                 )  # due when it was to fire, not now
             db.execute("DELETE FROM delayed WHERE fire_at <= ?", (now_ms,))
         return [m.target for m in messages]

@@ -291,3 +291,29 @@ def test_a_rolled_back_batch_leaves_its_queues_in_order_and_consumed_exactly(
         assert [q.argument for q in store.batch(target, 10)] == [b"0", b"3"]
     finally:
         store.close()
+
+
+def test_after_a_restart_new_numbers_are_above_the_queued_ones_through_a_rolled_back_group(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "db.sqlite"
+    target = Address("demo", "t", "1")
+    store = Store(db)
+    store.enqueue([Incoming(target, None, b"1"), Incoming(target, None, b"2")], due_at=5)
+    store.close()
+    store = Store(db)  # no backlog() read first: the first write finds the numbers
+    try:
+        queued = store.batch(target, 2)
+        with pytest.raises(RuntimeError, match="the group fails"):
+            with store.group():
+                store.commit_batch(target, queued, Effects((), (), (), ()), [], 5)
+                # The queue is empty inside the group; a number found now would be used again.
+                send = Effects((Outgoing(target, b"3"),), (), (), ())
+                store.commit_batch(Address("demo", "f", "a"), [], send, [], 5)
+                raise RuntimeError("the group fails")
+        store.enqueue([Incoming(target, None, b"4")], due_at=5)
+        queue = store.batch(target, 10)
+        assert [q.argument for q in queue] == [b"1", b"2", b"4"]
+        assert [q.seq for q in queue] == sorted({q.seq for q in queue})
+    finally:
+        store.close()
