@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -309,7 +310,20 @@ def configure_logging() -> None:
     logging.getLogger("asyncio").addFilter(OutOfFiles())
 
 
+# The collector's youngest generation is collected after this many more allocations than
+# frees (Python's default: 700), the next after 10 of those, the whole heap (every object of
+# the process: protobuf's, aiohttp's, the SDK's) after 10 of those, if it grew by a quarter. At 700, 10,000
+# greeter messages made 636, 57 and 5 collections, 3.4% of the server's instructions (valgrind);
+# at 10,000: 108, 9 and 0. Cycles are still collected, in fewer, larger rounds.
+YOUNG_COLLECTION = 10_000
+
+
 def run(app: LocalApp, options: RunOptions) -> None:
     """The synchronous entry point of ``sfidl run`` (logs to stderr unless logging is configured)."""
     configure_logging()
-    asyncio.run(serve(app, options))
+    thresholds = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION, *thresholds[1:])
+    try:
+        asyncio.run(serve(app, options))
+    finally:
+        gc.set_threshold(*thresholds)
