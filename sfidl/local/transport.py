@@ -87,10 +87,19 @@ class Http:
             content = response.content
             # An answer that came in whole is taken from the buffer without waiting.
             body = content.read_nowait() if content.is_eof() else await response.read()
+            if not response.closed:  # read whole but never released: an upgraded connection
+                response.close()
             if response.status // 100 != 2:
                 text = body[:200].decode("utf-8", "replace")
                 raise TransportError(f"POST {url} answered HTTP {response.status}: {text}")
-            content_type = response.headers.get("Content-Type", "")
+            headers = response.headers
+            encoding = headers.get("Content-Encoding", "identity")
+            if encoding.lower() != "identity":
+                raise TransportError(
+                    f"POST {url} answered Content-Encoding {encoding!r} though the request asked"
+                    " for identity: StateFun reads the answer as it comes"
+                )
+            content_type = headers.get("Content-Type", "")
             # The real runtime accepts exactly this content type, no parameters.
             if body and content_type.lower() != OCTET_STREAM:
                 raise TransportError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -168,3 +169,78 @@ def test_an_answer_cut_short_is_a_failure_of_the_call():
 
     with pytest.raises(TransportError, match=r"POST http://127.0.0.1:\d+/fn/greeter failed: "):
         asyncio.run(calls(truncated, b"x"))
+
+
+def test_a_compressed_answer_is_refused_as_such_not_misread():
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()  # the client asked for identity; this server compresses anyway
+        body = gzip.compress(b"\x0a\x00")
+        headers = {"Content-Type": OCTET_STREAM, "Content-Encoding": "gzip"}
+        return web.Response(body=body, headers=headers)
+
+    with pytest.raises(
+        TransportError,
+        match=r"POST http://127.0.0.1:\d+/fn/greeter answered Content-Encoding 'gzip' though",
+    ):
+        asyncio.run(calls(handler, b"x"))
+
+
+def test_an_upgraded_connection_is_closed_not_kept():
+    """A 101 answer (a misbehaving endpoint or proxy) fails the call, and the client closes
+    the connection: aiohttp never gives an upgraded one back to its pool."""
+
+    async def scenario() -> tuple[str, bytes]:
+        closed: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+        async def endpoint(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(1)  # the request's body, b"x"
+            writer.write(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\n\r\n"
+            )
+            await writer.drain()
+            closed.set_result(await reader.read())  # b"" once the client closes its end
+            writer.close()
+
+        server = await asyncio.start_server(endpoint, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        transport = Http(f"http://127.0.0.1:{port}/fn")
+        try:
+            with pytest.raises(TransportError) as failure:
+                await asyncio.wait_for(transport.call(TARGET, b"x"), DEADLINE_S)
+            return str(failure.value), await asyncio.wait_for(closed, DEADLINE_S)
+        finally:
+            await transport.close()
+            server.close()
+            await server.wait_closed()
+
+    message, rest = asyncio.run(scenario())
+    assert message == f"POST {message.split()[1]} answered HTTP 101: "
+    assert rest == b""
+
+
+def test_a_call_cancelled_while_waiting_leaves_the_transport_usable():
+    async def scenario() -> list[bytes]:
+        slow = asyncio.Event()
+
+        async def handler(request: web.Request) -> web.Response:
+            body = await request.read()
+            if body == b"slow":
+                await asyncio.wait_for(slow.wait(), DEADLINE_S)
+            return web.Response(body=body, content_type=OCTET_STREAM)
+
+        async with function_server(handler) as url:
+            transport = Http(url)
+            try:
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(transport.call(TARGET, b"slow"), 0.05)
+                slow.set()
+                return [
+                    await asyncio.wait_for(transport.call(TARGET, body), DEADLINE_S)
+                    for body in (b"a", b"b")
+                ]
+            finally:
+                await transport.close()
+
+    assert asyncio.run(scenario()) == [b"a", b"b"]
