@@ -31,24 +31,27 @@ from sfidl.local.records import Address
 
 LAYOUT = 1
 """``PRAGMA user_version`` of a database of :data:`SCHEMA`'s layout. Layout 0 (no version
-written) numbered queued messages, delayed messages and egress records with AUTOINCREMENT
-rowids and kept a separate index of each queue: :meth:`Store._upgrade` rewrites it in place."""
+written) made its queues, delayed messages and egress records AUTOINCREMENT tables:
+:meth:`Store._upgrade` rewrites them in place."""
 
-# A queue is the inbox's own b-tree (WITHOUT ROWID), ordered as it is delivered: reading an
-# address's first messages, appending and consuming them touch that one b-tree. Its ``seq``
-# is given out by the store (Store._next_seqs), so nothing numbers rows in sqlite_sequence.
+# Queues and state are rowid tables with an index, not WITHOUT ROWID tables clustered on their
+# keys: clustered, a queued message of ~1 KB or more (or a state value) spills out of the key
+# b-tree's pages, and benchmarks/local_runtime.py's SQL time doubled with 1.5 KB messages
+# (-25 % with tiny ones). No AUTOINCREMENT: it writes sqlite_sequence on every insert, and
+# a new row is numbered above every row present anyway, which is all a queue's order needs
+# (the number of a consumed message may come again).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
-    seq INTEGER NOT NULL,
+    seq INTEGER PRIMARY KEY,
     fn TEXT NOT NULL, id TEXT NOT NULL,
     caller_fn TEXT, caller_id TEXT,
     argument BLOB NOT NULL,
-    due_at INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (fn, id, due_at, seq)) WITHOUT ROWID;
+    due_at INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS inbox_by_due ON inbox (fn, id, due_at, seq);
 CREATE TABLE IF NOT EXISTS state (
     fn TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
     typename TEXT NOT NULL, value BLOB NOT NULL, expires_at INTEGER,
-    PRIMARY KEY (fn, id, name)) WITHOUT ROWID;
+    PRIMARY KEY (fn, id, name));
 CREATE TABLE IF NOT EXISTS state_types (
     fn TEXT NOT NULL, name TEXT NOT NULL, typename TEXT NOT NULL,
     PRIMARY KEY (fn, name));
@@ -429,20 +432,6 @@ class Store:
                 self._check_columns(table, columns)
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.execute(f"PRAGMA user_version = {LAYOUT}")
-        self._seqs: Iterator[int] | None = None  # see _next_seqs
-
-    def _next_seqs(self) -> Iterator[int]:
-        """The numbers of the messages queued from now on: each above every message queued
-        before (commit_batch relies on it). Those of messages consumed before this store
-        opened may come again, which nothing minds: only the order of the messages queued
-        together counts. Found by :meth:`backlog` (the engine's first call), which reads the
-        whole queue anyway, rather than by another scan of it at the start; else at the first
-        change to the queues, which calls this first: the queues are then as committed (a
-        rolled-back change cannot bring back a message numbered after the count started)."""
-        if self._seqs is None:
-            (last,) = self._db.execute("SELECT MAX(seq) FROM inbox").fetchone()
-            self._seqs = count(int(last or 0) + 1)
-        return self._seqs
 
     def _upgrade(self, found: set[str]) -> None:
         """Rewrite the tables of a layout 0 file (:data:`_LAYOUT_0`) as :data:`SCHEMA` makes
@@ -572,7 +561,7 @@ class Store:
                 )
                 if cursor.rowcount == 0:
                     return False
-            _insert_messages(db, messages, due_at, self._next_seqs())
+            _insert_messages(db, messages, due_at)
             if source is not None:
                 db.execute(
                     "INSERT INTO counters (name, value) VALUES (?, ?)"
@@ -604,12 +593,9 @@ class Store:
     def backlog(self) -> dict[Address, int]:
         """How many messages each address has queued, the address with the oldest first."""
         rows = self._db.execute(
-            "SELECT fn, id, COUNT(*), MIN(seq) AS first, MAX(seq) FROM inbox"
-            " GROUP BY fn, id ORDER BY first"
-        ).fetchall()
-        if self._seqs is None:  # the queues untouched by this store: rows are all of them
-            self._seqs = count(max((row[4] for row in rows), default=0) + 1)
-        return {Address(*_split(fn), id): n for fn, id, n, _, _ in rows}
+            "SELECT fn, id, COUNT(*), MIN(seq) AS first FROM inbox GROUP BY fn, id ORDER BY first"
+        )
+        return {Address(*_split(fn), id): count for fn, id, count, _ in rows}
 
     def batch(self, address: Address, limit: int) -> list[Queued]:
         """The first ``limit`` messages queued for ``address``, in the order they became due."""
@@ -685,13 +671,12 @@ class Store:
         :meth:`purge_expired` deletes it). Returns the egress records written.
         """
         fn, id = address.typename, address.id
-        seqs = self._next_seqs()  # before the first change to the queues: see _next_seqs
         with self._transaction() as db:
             if effects.messages:
                 due_at = now_ms if sent_at is None else sent_at
                 arguments = map(_ARGUMENT, effects.messages)
                 targets = list(map(_TARGET, effects.messages))
-                _insert_inbox(db, targets, repeat(fn), repeat(id), arguments, due_at, seqs)
+                _insert_inbox(db, targets, repeat(fn), repeat(id), arguments, due_at)
             for d in effects.delayed:
                 if isinstance(d, DelayedCancel):
                     db.execute(
@@ -727,10 +712,10 @@ class Store:
                 )
             if consumed:
                 # The batch was the address's first messages by (due_at, seq) when read, and
-                # whatever was queued since has a higher seq (_next_seqs only counts up): so
-                # the batch is exactly those up to its last by (due_at, seq) and its highest
-                # seq. One statement, a range of the queue's b-tree, instead of a lookup per
-                # message.
+                # whatever was queued since has a higher seq (a new row's is above every row
+                # present, the batch's among them): so the batch is exactly those up to its
+                # last by (due_at, seq) and its highest seq. One statement, a range of the
+                # index, instead of a lookup per message.
                 last = consumed[-1]
                 db.execute(
                     "DELETE FROM inbox WHERE fn = ? AND id = ? AND seq <= ?"
@@ -781,9 +766,7 @@ class Store:
                 for _, sfn, sid, fn, id, arg in rows
             ]
             for (fire_at, *_), message in zip(rows, messages):
-                _insert_messages(
-                    db, [message], fire_at, self._next_seqs()
-                )  # due when it was to fire, not now
+                _insert_messages(db, [message], fire_at)  # due when it was to fire, not now
             db.execute("DELETE FROM delayed WHERE fire_at <= ?", (now_ms,))
         return [m.target for m in messages]
 
@@ -860,23 +843,21 @@ def _count_processed(db: sqlite3.Connection, count: int) -> None:
     )
 
 
-_INSERT_INBOX = "INSERT INTO inbox (fn, id, caller_fn, caller_id, argument, due_at, seq)"
+_INSERT_INBOX = "INSERT INTO inbox (fn, id, caller_fn, caller_id, argument, due_at)"
 
 
-def _insert_messages(
-    db: sqlite3.Connection, messages: Sequence[Incoming], due_at: int, seqs: Iterator[int]
-) -> None:
+def _insert_messages(db: sqlite3.Connection, messages: Sequence[Incoming], due_at: int) -> None:
     targets = list(map(_TARGET, messages))
     callers = list(map(_CALLER, messages))
     arguments = map(_ARGUMENT, messages)
     if not any(callers):  # from an ingress: the caller columns left NULL, not bound to None
-        head = "INSERT INTO inbox (fn, id, argument, due_at, seq)"
+        head = "INSERT INTO inbox (fn, id, argument, due_at)"
         blobs = map(_BLOB, arguments)
-        rows = zip(map(_typename, targets), map(_TARGET_ID, targets), blobs, repeat(due_at), seqs)
-        _insert_many(db, head, 5, rows)
+        rows = zip(map(_typename, targets), map(_TARGET_ID, targets), blobs, repeat(due_at))
+        _insert_many(db, head, 4, rows)
         return
     callers_fn, callers_id = map(_typename, callers), map(_id, callers)
-    _insert_inbox(db, targets, callers_fn, callers_id, arguments, due_at, seqs)
+    _insert_inbox(db, targets, callers_fn, callers_id, arguments, due_at)
 
 
 def _insert_inbox(
@@ -886,10 +867,8 @@ def _insert_inbox(
     callers_id: Iterable[str | None],
     arguments: Iterable[bytes],
     due_at: int,
-    seqs: Iterator[int],
 ) -> None:
-    """Queue a message per target, each from its caller, all due at ``due_at``, numbered by
-    ``seqs`` in order (last in the zip: it is not drawn from once the targets ran out)."""
+    """Queue a message per target, each from its caller, all due at ``due_at``."""
     rows = zip(
         map(_typename, targets),
         map(_TARGET_ID, targets),
@@ -897,9 +876,8 @@ def _insert_inbox(
         callers_id,
         map(_BLOB, arguments),
         repeat(due_at),
-        seqs,
     )
-    _insert_many(db, _INSERT_INBOX, 7, rows)
+    _insert_many(db, _INSERT_INBOX, 6, rows)
 
 
 def _insert_delayed(db: sqlite3.Connection, sender: Address, d: DelayedSend) -> None:

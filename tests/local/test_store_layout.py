@@ -293,7 +293,7 @@ def test_a_rolled_back_batch_leaves_its_queues_in_order_and_consumed_exactly(
         store.close()
 
 
-def test_after_a_restart_new_numbers_are_above_the_queued_ones_through_a_rolled_back_group(
+def test_after_a_restart_and_a_rolled_back_group_new_messages_are_numbered_after_the_queued(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "db.sqlite"
@@ -301,13 +301,14 @@ def test_after_a_restart_new_numbers_are_above_the_queued_ones_through_a_rolled_
     store = Store(db)
     store.enqueue([Incoming(target, None, b"1"), Incoming(target, None, b"2")], due_at=5)
     store.close()
-    store = Store(db)  # no backlog() read first: the first write finds the numbers
+    store = Store(db)
     try:
         queued = store.batch(target, 2)
         with pytest.raises(RuntimeError, match="the group fails"):
             with store.group():
                 store.commit_batch(target, queued, Effects((), (), (), ()), [], 5)
-                # The queue is empty inside the group; a number found now would be used again.
+                # The queue is empty inside the group: this message gets a number of those
+                # rolled back with it.
                 send = Effects((Outgoing(target, b"3"),), (), (), ())
                 store.commit_batch(Address("demo", "f", "a"), [], send, [], 5)
                 raise RuntimeError("the group fails")
