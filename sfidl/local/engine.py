@@ -23,7 +23,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
-from typing import Any
 
 from statefun.request_reply_pb2 import FromFunction, TypedValue
 
@@ -94,7 +93,6 @@ class Engine:
         self._attempts = attempts
         self._retry_delay_s = retry_delay_s
         self._call_timeout_s = call_timeout_s
-        self._deadlines = _Deadlines(call_timeout_s)
         self._registry: dict[str, dict[str, StateSpec]] = {}
         self._commits = GroupCommit(store)
         self._backlog: dict[Address, int] = store.backlog()
@@ -256,7 +254,6 @@ class Engine:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._deadlines.close()
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -391,105 +388,30 @@ class Engine:
     async def _call(self, fail: Failure, address: Address, request: bytes) -> FromFunction:
         """The function's answer; failures are retried with a growing delay, as StateFun does."""
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None  # _drive's
-        cancelling = task.cancelling()
-        deadline = self._deadlines.start(loop, task)
+        deadline = loop.time() + self._call_timeout_s
         attempt = 0
-        try:
-            while True:
-                attempt += 1
-                try:
+        while True:
+            attempt += 1
+            try:
+                async with asyncio.timeout_at(deadline):
                     data = await self._transport.call(address, request)
-                    return _parse(fail, data)
-                except TransportError as exc:
-                    delay = self._retry_delay_s * 2 ** (attempt - 1)
-                    if attempt >= self._attempts or loop.time() + delay >= deadline:
-                        after = f" after {attempt} attempts" if attempt > 1 else ""
-                        raise fail(
-                            f"failure forwarding a message to a remote function{after}: {exc}"
-                        ) from exc
-                    log.warning(
-                        "%s: attempt %d failed (%s); retrying in %g s", address, attempt, exc, delay
-                    )
-                    await asyncio.sleep(delay)
-        except (asyncio.CancelledError, TimeoutError) as exc:
-            if isinstance(exc, asyncio.CancelledError) and not self._deadlines.expired(
-                task, cancelling
-            ):
-                raise  # cancelled from outside: the engine is closing
-            raise fail(
-                "failure forwarding a message to a remote function:"
-                f" no answer within the call timeout of {self._call_timeout_s:g} s"
-            ) from None
-        finally:
-            self._deadlines.end(task)
-
-
-class _Deadlines:
-    """The call timeouts of the requests in flight, all kept by one timer.
-
-    ``asyncio.timeout_at`` per request cost a timer handle each, scheduled and cancelled
-    even when the function answers without suspending (in-process it always does). Every
-    deadline here is ``timeout_s`` after its request started, so the earliest is that of the
-    oldest request in flight: one timer, armed for it, serves them all. A request past its
-    deadline has its task cancelled, which :meth:`expired` then tells from a cancellation
-    from outside, as ``asyncio.timeout`` does.
-    """
-
-    def __init__(self, timeout_s: float) -> None:
-        self._timeout_s = timeout_s
-        self._deadlines: dict[asyncio.Task[Any], float] = {}  # in start order: deadline order
-        self._expired: set[asyncio.Task[Any]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
-
-    def start(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> float:
-        """The deadline of ``task``'s request, starting now."""
-        if loop is not self._loop:  # an engine run again by another event loop
-            self._deadlines.clear()
-            self._expired.clear()
-            self._loop, self._timer = loop, None
-        deadline = loop.time() + self._timeout_s
-        self._deadlines[task] = deadline
-        if self._timer is None:
-            self._timer = loop.call_at(deadline, self._expire)
-        return deadline
-
-    def expired(self, task: asyncio.Task[Any], cancelling: int) -> bool:
-        """Whether the cancellation ``task`` got is its deadline's alone (``cancelling``: the
-        task's count of cancellation requests when its request started)."""
-        if task not in self._expired:
-            return False
-        self._expired.discard(task)
-        return task.uncancel() <= cancelling
-
-    def end(self, task: asyncio.Task[Any]) -> None:
-        """``task``'s request is over."""
-        if self._deadlines.pop(task, None) is None and task in self._expired:
-            # Its deadline passed but the request ended otherwise: take the cancellation back.
-            self._expired.discard(task)
-            task.uncancel()
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _expire(self) -> None:
-        assert self._loop is not None
-        now = self._loop.time()
-        self._timer = None
-        late = []
-        for task, deadline in self._deadlines.items():
-            if deadline > now:
-                self._timer = self._loop.call_at(deadline, self._expire)
-                break
-            late.append(task)
-        for task in late:
-            del self._deadlines[task]
-            self._expired.add(task)
-            task.cancel()
+                return _parse(fail, data)
+            except TimeoutError:
+                raise fail(
+                    "failure forwarding a message to a remote function:"
+                    f" no answer within the call timeout of {self._call_timeout_s:g} s"
+                ) from None
+            except TransportError as exc:
+                delay = self._retry_delay_s * 2 ** (attempt - 1)
+                if attempt >= self._attempts or loop.time() + delay >= deadline:
+                    after = f" after {attempt} attempts" if attempt > 1 else ""
+                    raise fail(
+                        f"failure forwarding a message to a remote function{after}: {exc}"
+                    ) from exc
+                log.warning(
+                    "%s: attempt %d failed (%s); retrying in %g s", address, attempt, exc, delay
+                )
+                await asyncio.sleep(delay)
 
 
 def _parse(fail: Failure, data: bytes) -> FromFunction:
