@@ -94,6 +94,7 @@ class Engine:
         self._retry_delay_s = retry_delay_s
         self._call_timeout_s = call_timeout_s
         self._registry: dict[str, dict[str, StateSpec]] = {}
+        self._answered: set[str] = set()  # function types that answered a batch
         self._commits = GroupCommit(store)
         self._backlog: dict[Address, int] = store.backlog()
         self._last_sent = store.last_due()
@@ -324,8 +325,11 @@ class Engine:
             # The batches read in this turn of the event loop are all sent in the next: the
             # function's handler then runs for them one after another, as it does alone, not
             # each after the queue reads and the building of the next request (that made each
-            # handling about 1.3x slower; benchmarks/local_runtime.py, docs/speed.md).
-            await asyncio.sleep(0)
+            # handling about 1.3x slower; benchmarks/local_runtime.py, docs/speed.md). Not
+            # before a type's first answer: its handshake registers the states the requests
+            # built meanwhile would lack, each then a handshake of its own.
+            if specs or address.typename in self._answered:
+                await asyncio.sleep(0)
             reply = await self._call(fail, address, request)
             kind = reply.WhichOneof("response")
             if kind == "incomplete_invocation_context":
@@ -339,6 +343,7 @@ class Engine:
                 self.store.register(address.typename, new)
                 specs.update((spec.name, spec) for spec in new)
                 continue
+            self._answered.add(address.typename)
             now = self.clock.now_ms()
             effects = NO_EFFECTS
             if kind == "invocation_result":
