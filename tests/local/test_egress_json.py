@@ -3,6 +3,7 @@ where :mod:`sfidl.local.egress` writes it without json_format (messages of plain
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -128,3 +129,30 @@ def test_a_payload_that_does_not_decode_is_the_stored_bytes():
     row = StoredEgress(1, "test.egress_json/out", "out", "k", b"\xff\xff")
     assert egress.payload(manifest, row) == b"\xff\xff"
     assert b'"error": "cannot decode the value' in egress.payload_line(manifest, row)
+
+
+def test_a_proto2_string_that_is_not_utf8_is_written_as_json_format_writes_it():
+    """proto2 does not check a string as UTF-8 when parsing it: such a value is no str."""
+    file = descriptor_pb2.FileDescriptorProto(
+        name="test_egress_json2.proto", package="test.egress_json2", syntax="proto2"
+    )
+    note = file.message_type.add(name="Note")
+    note.field.add(name="text", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    note.field.add(name="n", number=2, type=F.TYPE_INT32, label=F.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    cls = message_factory.GetMessageClass(pool.FindMessageTypeByName("test.egress_json2.Note"))
+    manifest = Manifest(
+        "test.egress_json2",
+        (),
+        egresses=(EgressManifest("test.egress_json2/out", IoKind.KAFKA, "out", cls),),
+    )
+    for data in (b"\x0a\x02\xc3\x28\x10\x07", b"\x0a\x02ok\x10\x07"):  # text: not UTF-8, then ok
+        message = cls()
+        message.ParseFromString(data)
+        expected = json_format.MessageToJson(
+            message, indent=None, preserving_proto_field_name=True
+        ).encode()
+        row = StoredEgress(1, "test.egress_json2/out", "out", "k", data)
+        assert egress.payload(manifest, row) == expected
+        assert json.loads(egress.payload_line(manifest, row))
