@@ -32,7 +32,7 @@ from sfidl.compiler import compile_file
 from sfidl.diagnostics import CompileError, render_all
 from sfidl.launch import LaunchError, check_app, load_app
 from sfidl.local.app import LocalApp
-from sfidl.local.run import LocalRuntime, RunOptions, configure_logging
+from sfidl.local.run import LocalRuntime, RunOptions, configure_logging, fewer_collections
 from sfidl.outputs import write_outputs
 from sfidl.watch import Watcher
 
@@ -157,7 +157,8 @@ def run_reloading(args: argparse.Namespace, out: Path, options: RunOptions) -> N
             watcher.wait()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             app = builder.build(watcher)
-        asyncio.run(serve_reloading(app, options, watcher, builder.build))
+        with fewer_collections():
+            asyncio.run(serve_reloading(app, options, watcher, builder.build))
     except KeyboardInterrupt:
         return
     except NewProcess as restart:

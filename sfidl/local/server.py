@@ -207,8 +207,9 @@ def ingress_server(
             try:
                 content = request.content
                 if content.is_eof():  # all of the body came already: take it, no wait
-                    body = content.read_nowait()
-                    if len(body) > request.client_max_size:  # as request.read() refuses it
+                    body = content.read_nowait()  # taken: request.read() would now give b""
+                    limit = request.client_max_size  # 0: none, as for request.read()
+                    if limit and len(body) > limit:  # as request.read() refuses it
                         raise web.HTTPRequestEntityTooLarge(request.client_max_size, len(body))
                 else:
                     async with asyncio.timeout(idle_timeout_s):

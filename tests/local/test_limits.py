@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from sfidl.local.clock import VirtualClock
 from sfidl.local.engine import Engine
 from sfidl.local.errors import JobFailure
 from sfidl.local.store import Store
+from sfidl.local.run import YOUNG_COLLECTION, fewer_collections
 from sfidl.local.transport import Http, InProcess
 from tests.local.apps import until
 from tests.local.test_engine import gated_app, greet, names_of
@@ -216,3 +218,12 @@ def test_a_function_behind_a_compressing_server_is_answered_uncompressed():
                 await transport.close()
 
     assert asyncio.run(scenario()) == answer
+
+
+def test_the_collector_threshold_is_raised_while_serving_and_restored_after_a_failure():
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError):
+        with fewer_collections():
+            assert gc.get_threshold() == (YOUNG_COLLECTION, *before[1:])
+            raise RuntimeError("the runtime failed")
+    assert gc.get_threshold() == before
