@@ -380,11 +380,12 @@ class Store:
             db.failure_observers = []
             self._db = db
             try:
+                self._prepare()
                 if self._path != ":memory:":
                     # WAL with synchronous=NORMAL survives a killed process (not a power cut).
+                    # Only now: the mode is kept in the file, which _prepare may refuse.
                     db.execute("PRAGMA journal_mode=WAL")
                     db.execute("PRAGMA synchronous=NORMAL")
-                self._prepare()
             except BaseException:
                 db.close()
                 raise

@@ -202,11 +202,14 @@ def test_a_database_of_another_program_is_refused_and_left_as_it_was(
 ) -> None:
     path = tmp_path / "theirs.sqlite"
     before = foreign(path, *statements)
+    contents = path.read_bytes()
     with pytest.raises(
         StoreError, match=re.escape(f"{path} is not a database of sfidl run{why}")
     ) as error:
         Store(path)
     assert str(error.value).endswith("give another --db, or move the file away")
+    # Byte for byte: not even switched to WAL (a journal mode is kept in the file).
+    assert path.read_bytes() == contents
     assert schema(path) == before
     with pytest.raises(StoreError, match="is not a database of sfidl run"):
         Store(path)  # the lock was released: it says so again, not "in use"
