@@ -242,7 +242,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         type=float,
         default=60.0,
         metavar="SECONDS",
-        help="per batch, all retries included, before a function counts as failed (default 60)",
+        help="per request, all retries included, before a function counts as failed (default 60)",
     )
     run.add_argument(
         "--reload",

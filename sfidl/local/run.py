@@ -57,8 +57,8 @@ class RunOptions:
     idle_horizon_s: float = 60.0
     max_batch: int = 1000  # per batch; also the backlog per address at which ingress pauses
     max_in_flight: int = 64
-    attempts: int = 5  # per batch, before the function counts as failed
-    call_timeout_s: float = 60.0  # per batch, all attempts together (StateFun's ``call`` timeout)
+    attempts: int = 5  # per request, before the function counts as failed
+    call_timeout_s: float = 60.0  # per request, all attempts together (StateFun's ``call`` timeout)
 
 
 class LocalRuntime:
