@@ -140,6 +140,8 @@ class Routes:
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
         self.functions = frozenset(manifest.functions)
+        # The same as addresses' (namespace, type) pairs: a set of them is checked in C.
+        self.function_keys = frozenset(Address.of(name, "")[:2] for name in self.functions)
         self.egresses: dict[tuple[str, str], _Egress] = {}
         for declared in manifest.egresses:
             namespace, _, type_ = declared.typename.rpartition("/")

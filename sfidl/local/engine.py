@@ -86,7 +86,6 @@ class Engine:
         self.clock = clock
         self._routes = Routes(manifest)
         self._functions = self._routes.functions
-        self._bound = {Address.of(typename, "")[:2] for typename in self._functions}
         self._transport = transport
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
@@ -164,7 +163,8 @@ class Engine:
     def _check_targets(self, messages: Sequence[Incoming]) -> Counter[Address]:
         """How many of ``messages`` go to each target, once each target is checked."""
         targets = Counter(map(_TARGET, messages))
-        if self._bound.issuperset(map(_FUNCTION, targets)) and all(map(_ID, targets)):
+        bound = self._routes.function_keys.issuperset(map(_FUNCTION, targets))
+        if bound and all(map(_ID, targets)):
             return targets  # checked in C; else the first target at fault is named below
         for target in targets:
             if target.typename not in self._functions:
