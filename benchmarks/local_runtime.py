@@ -138,7 +138,11 @@ class Bytecodes:
         frame.f_trace_lines = False
         if event == "opcode":
             self.count += 1
+            self._opcode(frame)
         return self._trace
+
+    def _opcode(self, frame: FrameType) -> None:
+        """Called for each bytecode counted, for a subclass to count more."""
 
     def __enter__(self) -> Bytecodes:
         sys.settrace(self._trace)
@@ -155,14 +159,9 @@ class SplitBytecodes(Bytecodes):
         super().__init__()
         self.asyncio = 0
 
-    def _trace(self, frame: FrameType, event: str, arg: Any) -> Any:
-        frame.f_trace_opcodes = True
-        frame.f_trace_lines = False
-        if event == "opcode":
-            self.count += 1
-            if frame.f_code.co_filename.startswith(_EVENT_LOOP):
-                self.asyncio += 1
-        return self._trace
+    def _opcode(self, frame: FrameType) -> None:
+        if frame.f_code.co_filename.startswith(_EVENT_LOOP):
+            self.asyncio += 1
 
 
 _EVENT_LOOP = (str(Path(asyncio.__file__).parent), selectors.__file__)
